@@ -1,0 +1,1 @@
+"""Cluster stage: live state from kube API servers or offline snapshots."""

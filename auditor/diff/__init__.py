@@ -1,0 +1,1 @@
+"""Drift stage: normalize, compare, attribute, find orphans."""

@@ -1,0 +1,1 @@
+"""Policy stage: conftest-compatible Rego evaluation and waivers."""

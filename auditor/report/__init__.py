@@ -1,0 +1,1 @@
+"""Report stage: pure formatters of an AuditReport, history and evidence bundle."""

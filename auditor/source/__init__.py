@@ -1,0 +1,1 @@
+"""Source stage: git access, rendering (kustomize/flux/helm), provenance, CODEOWNERS."""

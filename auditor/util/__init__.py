@@ -1,0 +1,1 @@
+"""Small helpers shared by every stage (process runner, safe YAML, atomic files)."""
