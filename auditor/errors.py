@@ -1,4 +1,4 @@
-"""Error hierarchy. Messages follow ``"<action> <object>: <cause>"``; only ``cli.py`` maps them to exit codes."""
+"""Error hierarchy: messages read "<action> <object>: <cause>"; only the CLI maps them to exit codes."""
 
 from __future__ import annotations
 

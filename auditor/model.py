@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     """How bad a finding is; ``--fail-on SEV`` means "that level or worse"."""
 
     CRITICAL = "critical"
@@ -45,7 +45,7 @@ _SEVERITY_RANK = {
 }
 
 
-class Category(str, enum.Enum):
+class Category(enum.StrEnum):
     """What kind of check produced a finding."""
 
     DRIFT = "drift"
@@ -55,7 +55,7 @@ class Category(str, enum.Enum):
     """Something could not be checked (kind not served, forbidden, render gap)."""
 
 
-class DriftKind(str, enum.Enum):
+class DriftKind(enum.StrEnum):
     """Typed drift verdict per object (DESIGN §4)."""
 
     IN_SYNC = "in-sync"
@@ -66,7 +66,7 @@ class DriftKind(str, enum.Enum):
     ORPHANED = "orphaned"
 
 
-class FindingStatus(str, enum.Enum):
+class FindingStatus(enum.StrEnum):
     """Status of a finding relative to the previous run."""
 
     NEW = "new"

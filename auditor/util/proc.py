@@ -62,7 +62,7 @@ def run(
     if env:
         child_env.update(env)
     try:
-        proc = subprocess.run(  # noqa: S603 - args are a list, never a shell string
+        proc = subprocess.run(
             list(args),
             cwd=cwd,
             env=child_env,
