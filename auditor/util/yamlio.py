@@ -90,10 +90,6 @@ def iter_items(doc: Any) -> Iterator[dict[str, Any]]:
     yield doc
 
 
-class _LineLoader(_Loader):  # type: ignore[misc,valid-type]
-    """Loader recording the line of every mapping key, for config error messages."""
-
-
 def load_with_lines(data: str, source: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
     """Parse one YAML document and return (value, {key path tuple: 1-based line}).
 
