@@ -148,7 +148,7 @@ def test_not_an_object(tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match=r"x\.yaml: document 1 is not a Kubernetes object"):
         read_snapshot(tmp_path, SHOP_SCOPE)
     (tmp_path / "x.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n")
-    with pytest.raises(ClusterError, match="needs apiVersion, kind and metadata.name"):
+    with pytest.raises(ClusterError, match=r"needs apiVersion, kind and metadata\.name"):
         read_snapshot(tmp_path, SHOP_SCOPE)
 
 
