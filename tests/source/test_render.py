@@ -1,0 +1,270 @@
+"""Rendering overlays with the real kustomize: objects, provenance, errors, refusals, cache keys."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import yaml
+
+from auditor.errors import RenderError
+from auditor.model import Manifest, RenderedSet
+from auditor.source import git, render
+from auditor.source.options import SourceOptions
+from auditor.source.tools import KustomizeTool, find_kustomize
+from auditor.util import proc
+
+if TYPE_CHECKING:
+    from conftest import GitRepo
+
+PROD = "overlays/production/us-east"
+
+
+@pytest.fixture(scope="module")
+def tool() -> KustomizeTool:
+    return find_kustomize(SourceOptions())
+
+
+def _render(repo: GitRepo, tool: KustomizeTool, tmp_path: Path, overlay: str = PROD, *,
+            ref: str = "HEAD", options: SourceOptions | None = None, namespace: str = "default") -> RenderedSet:
+    opts = options or SourceOptions()
+    h = git.open_repo(str(repo.root), opts)
+    commit = git.resolve_ref(h, ref)
+    dest = tmp_path / f"tree-{commit[:8]}-{len(list(tmp_path.iterdir()))}"
+    tree = render.prepare_tree(h, commit, dest, opts)
+    return render.render_overlay(tool, tree, overlay, default_namespace=namespace, options=opts)
+
+
+def _by_subject(rs: RenderedSet) -> dict[str, Manifest]:
+    return {m.ref.subject: m for m in rs.objects}
+
+
+def _files(m: Manifest) -> list[tuple[str, str]]:
+    return [(f.role, f.path) for f in m.provenance.files]
+
+
+def test_render_production_overlay(fleet_repo: GitRepo, tool: KustomizeTool, tmp_path: Path) -> None:
+    rs = _render(fleet_repo, tool, tmp_path)
+    assert rs.path == PROD
+    assert rs.commit == fleet_repo.git("rev-parse", "HEAD")
+    objs = _by_subject(rs)
+    dep = objs["Deployment/prod-us-east/prod-web"]
+    assert dep.ref.group == "apps" and dep.api_version == "apps/v1"
+    spec = dep.body["spec"]
+    assert spec["replicas"] == 3
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["image"] == "nginx:1.27"
+    assert container["resources"]["limits"]["memory"] == "512Mi"
+    assert dep.labels["env"] == "production"
+    svc = objs["Service/prod-us-east/prod-web"]
+    assert svc.body["spec"]["ports"][0]["port"] == 8080
+    assert svc.annotations == {"prometheus.io/scrape": "true"}
+    role = objs["ClusterRole/prod-web-reader"]
+    assert role.ref.namespace == "" and role.ref.group == "rbac.authorization.k8s.io"
+    generated = [s for s in objs if s.startswith("ConfigMap/prod-us-east/prod-web-config-")]
+    assert len(generated) == 1
+    # no build annotation survives, and objects without annotations of their own have no map at all
+    for m in rs.objects:
+        for key in m.annotations:
+            assert "config.kubernetes.io" not in key
+    assert "annotations" not in dep.body["metadata"]
+
+
+def test_provenance_of_patched_deployment_and_generated_configmap(fleet_repo: GitRepo, tool: KustomizeTool,
+                                                                  tmp_path: Path) -> None:
+    objs = _by_subject(_render(fleet_repo, tool, tmp_path))
+    dep = objs["Deployment/prod-us-east/prod-web"]
+    assert _files(dep) == [
+        ("resource", "base/deployment.yaml"),
+        ("kustomization", f"{PROD}/kustomization.yaml"),
+        ("patch", f"{PROD}/deployment-patch.yaml"),
+    ]
+    assert dep.provenance.primary is not None and dep.provenance.primary.path == "base/deployment.yaml"
+    cm = next(m for s, m in objs.items() if s.startswith("ConfigMap/prod-us-east/prod-web-config-"))
+    assert _files(cm) == [
+        ("generator", "base/kustomization.yaml"),
+        ("generator", "base/app.properties"),
+        ("kustomization", f"{PROD}/kustomization.yaml"),
+    ]
+    region = next(m for s, m in objs.items() if s.startswith("ConfigMap/prod-us-east/prod-region-"))
+    assert _files(region) == [("generator", f"{PROD}/kustomization.yaml")]
+    # The component's JSON patch replaces metadata.annotations wholesale, origin annotation included;
+    # the resource file is recovered and both the component and the JSON6902 patch file are named.
+    svc = objs["Service/prod-us-east/prod-web"]
+    assert _files(svc) == [
+        ("resource", "base/service.yaml"),
+        ("kustomization", "components/monitoring/kustomization.yaml"),
+        ("kustomization", f"{PROD}/kustomization.yaml"),
+        ("patch", f"{PROD}/service-port.json.yaml"),
+    ]
+
+
+def test_default_namespace_for_namespaced_objects_only(fleet_repo: GitRepo, tool: KustomizeTool,
+                                                       tmp_path: Path) -> None:
+    objs = _by_subject(_render(fleet_repo, tool, tmp_path, "base", namespace="team-a"))
+    assert "Deployment/team-a/web" in objs
+    assert "ClusterRole/web-reader" in objs
+    # the body is what kustomize rendered: no namespace was invented in it
+    assert "namespace" not in objs["Deployment/team-a/web"].body["metadata"]
+
+
+def test_renders_commit_not_working_tree(fleet_repo: GitRepo, tool: KustomizeTool, tmp_path: Path) -> None:
+    fleet_repo.write("base/deployment.yaml", fleet_repo.root.joinpath("base/deployment.yaml")
+                     .read_text().replace("nginx:1.25", "nginx:9.9"))
+    fleet_repo.write("overlays/staging/kustomization.yaml", "resources: [../../base]\nnamespace: dirty\n")
+    rs = _render(fleet_repo, tool, tmp_path, "overlays/staging")
+    dep = _by_subject(rs)["Deployment/staging/web"]
+    assert dep.body["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
+    # opting in renders the working tree
+    opts = SourceOptions(worktree=True)
+    h = git.open_repo(str(fleet_repo.root), opts)
+    tree = render.prepare_tree(h, git.resolve_ref(h, "HEAD"), tmp_path / "wt", opts)
+    assert tree.worktree
+    rs2 = render.render_overlay(tool, tree, "overlays/staging", default_namespace="default", options=opts)
+    dep2 = _by_subject(rs2)["Deployment/dirty/web"]
+    assert dep2.body["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:9.9"
+    assert rs2.tree_hash == ""
+    # the working tree itself never gets buildMetadata
+    assert "buildMetadata" not in (fleet_repo.root / "base/kustomization.yaml").read_text()
+
+
+def test_invalid_yaml_names_the_file_in_one_line(fleet_repo: GitRepo, tool: KustomizeTool,
+                                                 tmp_path: Path) -> None:
+    fleet_repo.commit("break", {
+        f"{PROD}/deployment.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels: [oops\n",
+        f"{PROD}/kustomization.yaml": fleet_repo.root.joinpath(f"{PROD}/kustomization.yaml").read_text()
+        .replace("resources:\n", "resources:\n  - deployment.yaml\n"),
+    })
+    with pytest.raises(RenderError) as err:
+        _render(fleet_repo, tool, tmp_path)
+    msg = str(err.value)
+    assert msg.startswith(f"render {PROD}: kustomize: invalid YAML in {PROD}/deployment.yaml: ")
+    assert "\n" not in msg and str(tmp_path) not in msg and "Traceback" not in msg
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        pytest.param({"base/kustomization.yaml": "resources:\n  - deployment.yaml\n  - gone.yaml\n"},
+                     "missing file or directory base/gone.yaml (referenced in base/kustomization.yaml:3)",
+                     id="missing-resource"),
+        pytest.param({"base/kustomization.yaml": "resources:\n  - deployment.yaml\nresourcez: [x]\n"},
+                     'invalid kustomization base/kustomization.yaml:3: unknown field "resourcez"',
+                     id="unknown-key"),
+        pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml\n"},
+                     "invalid YAML in base/kustomization.yaml:", id="invalid-kustomization-yaml"),
+        pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml]\npatches:\n  - path: p.yaml\n",
+                      "base/p.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: nope}\n"},
+                     "patch base/p.yaml matches no object Deployment/nope", id="patch-target-missing"),
+        pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml]\npatches:\n  - path: gone.yaml\n"},
+                     "missing file or directory base/gone.yaml (referenced in base/kustomization.yaml:3)",
+                     id="missing-patch-file"),
+        pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml]\npatches:\n  - path: j.yaml\n"
+                                                 "    target: {kind: Deployment}\n",
+                      "base/j.yaml": "- op: replace\n  path: /spec/nothere/x\n  value: 1\n"},
+                     "JSON patch base/j.yaml: replace operation does not apply: missing path /spec/nothere/x",
+                     id="json-patch-path"),
+    ],
+)
+def test_common_failures_are_explained(make_repo: Callable[..., GitRepo], tool: KustomizeTool, tmp_path: Path,
+                                       files: dict[str, str], expected: str) -> None:
+    from conftest import BASE
+
+    repo = make_repo("broken", {**BASE, **files})
+    with pytest.raises(RenderError) as err:
+        _render(repo, tool, tmp_path, "overlays/staging")
+    msg = str(err.value)
+    assert msg.startswith("render overlays/staging: kustomize: ")
+    assert expected in msg
+    assert "\n" not in msg and str(tmp_path) not in msg
+
+
+def test_remote_base_refused_unless_allowed(fleet_repo: GitRepo, tool: KustomizeTool, tmp_path: Path) -> None:
+    fleet_repo.commit("remote", {"overlays/staging/kustomization.yaml": (
+        "resources:\n  - ../../base\n  - https://github.com/example/fleet//base?ref=v1\n")})
+    with pytest.raises(RenderError) as err:
+        _render(fleet_repo, tool, tmp_path, "overlays/staging")
+    assert str(err.value) == (
+        "render overlays/staging: remote resources entry https://github.com/example/fleet//base?ref=v1 in "
+        "overlays/staging/kustomization.yaml:3 is not allowed (list its URL prefix in "
+        "source.allow_remote_bases to allow it)")
+    for entry in ("github.com/example/fleet/base?ref=v1", "git@github.com:example/fleet.git//base"):
+        fleet_repo.commit("remote", {"base/kustomization.yaml": f"resources:\n  - deployment.yaml\n  - {entry}\n",
+                                     "overlays/staging/kustomization.yaml": "resources: [../../base]\n"})
+        with pytest.raises(RenderError, match=r"remote resources entry .* in base/kustomization.yaml:3"):
+            _render(fleet_repo, tool, tmp_path, "overlays/staging")
+
+
+def test_symlink_escaping_repo_refused(make_repo: Callable[..., GitRepo], tool: KustomizeTool,
+                                       tmp_path: Path) -> None:
+    from conftest import BASE
+
+    secret = tmp_path / "outside-secret.yaml"
+    secret.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: stolen}\nstringData: {k: v}\n")
+    files = {**BASE, "overlays/staging/kustomization.yaml": "resources:\n  - ../../base\n  - stolen.yaml\n"}
+    repo = make_repo("links", files)
+    os.symlink(str(secret), repo.root / "overlays/staging/stolen.yaml")
+    repo.commit("link")
+    with pytest.raises(RenderError) as err:
+        _render(repo, tool, tmp_path, "overlays/staging")
+    msg = str(err.value)
+    assert "overlays/staging/stolen.yaml" in msg and "points outside the repository" in msg
+    assert "overlays/staging/kustomization.yaml:3" in msg
+
+
+def test_tree_hash_tracks_inputs_only(fleet_repo: GitRepo, tool: KustomizeTool, tmp_path: Path) -> None:
+    h1 = _render(fleet_repo, tool, tmp_path, "overlays/staging").tree_hash
+    assert len(h1) == 64
+    fleet_repo.commit("unrelated", {f"{PROD}/deployment-patch.yaml": "# changed\n" +
+                                    fleet_repo.root.joinpath(f"{PROD}/deployment-patch.yaml").read_text()})
+    assert _render(fleet_repo, tool, tmp_path, "overlays/staging").tree_hash == h1
+    fleet_repo.commit("base change", {"base/app.properties": "color=red\n"})
+    assert _render(fleet_repo, tool, tmp_path, "overlays/staging").tree_hash != h1
+    assert _render(fleet_repo, tool, tmp_path, "overlays/staging", namespace="other").tree_hash != h1
+
+
+def test_build_metadata_does_not_change_output(fleet_repo: GitRepo, tool: KustomizeTool, tmp_path: Path) -> None:
+    """kustomize with and without buildMetadata gives the same objects once the annotations are removed."""
+    rs = _render(fleet_repo, tool, tmp_path)
+    plain = proc.run([*tool.argv, PROD], action="plain build", cwd=fleet_repo.root)
+    expected = [d for d in yaml.safe_load_all(plain.stdout) if d]
+    assert [dict(m.body) for m in rs.objects] == expected
+
+
+def test_build_metadata_injection_keeps_meaning(tmp_path: Path) -> None:
+    cases = {
+        "plain": ("resources:\n- a.yaml\n", ["originAnnotations", "transformerAnnotations"]),
+        "no-newline": ("resources: [a.yaml]", ["originAnnotations", "transformerAnnotations"]),
+        "existing": ("buildMetadata: [managedByLabel]\nresources: [a.yaml]\n",
+                     ["managedByLabel", "originAnnotations", "transformerAnnotations"]),
+        "existing-block": ("buildMetadata:\n  - originAnnotations\nnamespace: x\n",
+                           ["originAnnotations", "transformerAnnotations"]),
+        "flow": ("{resources: [a.yaml]}\n", ["originAnnotations", "transformerAnnotations"]),
+    }
+    for name, (text, expected) in cases.items():
+        p = tmp_path / name / "kustomization.yaml"
+        p.parent.mkdir()
+        p.write_text(text)
+        render._inject_build_metadata(p)
+        data = yaml.safe_load(p.read_text())
+        original = yaml.safe_load(text)
+        assert data["buildMetadata"] == expected, name
+        assert {k: v for k, v in data.items() if k != "buildMetadata"} == {
+            k: v for k, v in original.items() if k != "buildMetadata"}, name
+    flux = tmp_path / "flux" / "kustomization.yaml"
+    flux.parent.mkdir()
+    flux.write_text("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n")
+    render._inject_build_metadata(flux)
+    assert "buildMetadata" not in flux.read_text()
+
+
+def test_overlay_path_validation(fleet_repo: GitRepo, tool: KustomizeTool, tmp_path: Path) -> None:
+    with pytest.raises(RenderError, match="leaves the repository"):
+        _render(fleet_repo, tool, tmp_path, "../x")
+    with pytest.raises(RenderError, match="no such directory"):
+        _render(fleet_repo, tool, tmp_path, "overlays/nope")
+    with pytest.raises(RenderError, match=r"no kustomization\.yaml in overlays"):
+        _render(fleet_repo, tool, tmp_path, "overlays")
