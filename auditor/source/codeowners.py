@@ -214,9 +214,9 @@ def load_codeowners(tree_root: Path) -> CodeOwners | None:
 
 
 def load_codeowners_at(git_dir: Path, commit: str) -> CodeOwners | None:
-    """Load CODEOWNERS as it is at ``commit`` straight from the object store (no checkout)."""
+    """Load CODEOWNERS as it is at ``commit`` from the object store (``git_dir``: worktree or .git dir)."""
     res = proc.run(
-        ["git", "--git-dir", str(git_dir), "ls-tree", "-z", commit, "--", *CODEOWNERS_LOCATIONS],
+        ["git", "-C", str(git_dir), "ls-tree", "-z", commit, "--", *CODEOWNERS_LOCATIONS],
         action=f"read CODEOWNERS at {commit[:12]}",
     )
     found: dict[str, str] = {}
@@ -230,7 +230,7 @@ def load_codeowners_at(git_dir: Path, commit: str) -> CodeOwners | None:
     for rel in CODEOWNERS_LOCATIONS:
         if rel in found:
             blob = proc.run(
-                ["git", "--git-dir", str(git_dir), "cat-file", "blob", found[rel]],
+                ["git", "-C", str(git_dir), "cat-file", "blob", found[rel]],
                 action=f"read {rel} at {commit[:12]}",
             )
             return parse_codeowners(blob.stdout.decode("utf-8", "replace"), rel)

@@ -1,0 +1,41 @@
+"""Options for the change-control checks (CODEOWNERS coverage, commit approval, signatures).
+
+Built by ``config.py`` from the ``protected_envs`` and ``change_control`` keys; imports only the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from auditor.model import Severity
+
+
+@dataclass(frozen=True)
+class ChangeControlOptions:
+    """How change control is judged for targets in protected environments."""
+
+    protected_envs: tuple[str, ...] = ()
+    """Target environments (``Target.env``) whose contributing files and commits are checked."""
+    since: str = ""
+    """Audit window start: a commit sha, an ISO date or an age such as ``30d``. Empty → the commit of
+    the previous run in the report history, else :attr:`default_window`."""
+    default_window: str = "30d"
+    """Window used when neither ``since`` nor a previous run's commit is available."""
+    identities: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    """Owner → identities: ``@alice: [alice@example.com]``; teams list members, which may be owners or
+    emails: ``@org/sre: ["@alice", bob@example.com]``. Email owners stand for themselves, and a GitHub
+    noreply address ``123+alice@users.noreply.github.com`` always identifies ``@alice``."""
+    approval_trailers: tuple[str, ...] = ("Approved-by", "Reviewed-by")
+    """Commit-message trailers (case-insensitive keys) whose value names an approver."""
+    accept_merge_commits: bool = True
+    """A commit brought in by a merge commit counts as approved when the merge was authored by, or
+    carries an approval trailer of, an owner of the touched files (pull-request merges)."""
+    require_signed: bool = False
+    """Also report commits to protected files that carry no signature (gpg, ssh or x509)."""
+    unowned_severity: Severity = Severity.MEDIUM
+    """Severity of ``change-control.unowned-file``."""
+    unapproved_severity: Severity = Severity.HIGH
+    """Severity of ``change-control.unapproved-commit``."""
+    unsigned_severity: Severity = Severity.MEDIUM
+    """Severity of ``change-control.unsigned-commit``."""

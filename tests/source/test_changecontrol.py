@@ -1,0 +1,253 @@
+"""Change-control checks on a real git history with owners, non-owners, trailers, merges and renames."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from auditor.model import Category, Severity, Target
+from auditor.source.cc_options import ChangeControlOptions
+from auditor.source.changecontrol import (
+    RULE_NO_CODEOWNERS,
+    RULE_UNAPPROVED,
+    RULE_UNOWNED,
+    RULE_UNSIGNED,
+    Identities,
+    Person,
+    check_codeowners_file,
+    check_target,
+    resolve_window,
+)
+from auditor.source.codeowners import load_codeowners_at, parse_codeowners
+from auditor.source.provenance import ProvenanceIndex, build_index
+from auditor.util import proc
+
+ALICE = ("Alice", "alice@example.com")
+BOB = ("Bob", "bob@example.com")
+MALLORY = ("Mallory", "mallory@example.com")
+ALICE_NOREPLY = ("alice-gh", "12345+alice@users.noreply.github.com")
+
+CODEOWNERS = """\
+/base/ @platform
+/prod/ @alice @org/sre
+/prod/free.yaml
+"""
+
+IDENTITIES = {
+    "@alice": ("alice@example.com",),
+    "@org/sre": ("@bob",),
+    "@bob": ("bob@example.com",),
+    "@platform": ("platform-lead@example.com",),
+}
+PROD = Target(name="prod-us", env="production", path="prod")
+FILES = ("prod/a.yaml", "prod/b.yaml", "prod/free.yaml", "base/x.yaml", "other/y.yaml")
+
+
+class Repo:
+    """A throw-away git repository with explicit authors and dates per commit."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True)
+        self.git("init", "-q", "-b", "main")
+        self.day = 0
+
+    def git(self, *args: str, who: tuple[str, str] = ALICE, date: str = "2026-01-01T00:00:00+00:00",
+            stdin: bytes | None = None) -> str:
+        env = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
+               "GIT_AUTHOR_NAME": who[0], "GIT_AUTHOR_EMAIL": who[1], "GIT_AUTHOR_DATE": date,
+               "GIT_COMMITTER_NAME": who[0], "GIT_COMMITTER_EMAIL": who[1], "GIT_COMMITTER_DATE": date}
+        return proc.run(["git", *args], cwd=self.root, env=env, action="test git",
+                        input_bytes=stdin).stdout.decode().strip()
+
+    def next_date(self) -> str:
+        self.day += 1
+        return f"2026-02-{self.day:02d}T12:00:00+00:00"
+
+    def commit(self, message: str, files: dict[str, str], who: tuple[str, str]) -> str:
+        for rel, text in files.items():
+            p = self.root / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text)
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message, who=who, date=self.next_date())
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Repo, dict[str, str]]:
+    r = Repo(tmp_path_factory.mktemp("cc") / "repo")
+    s: dict[str, str] = {}
+    s["init"] = r.commit("init", {".github/CODEOWNERS": CODEOWNERS, "prod/a.yaml": "a: 0\n",
+                                  "prod/old.yaml": "b: 0\n", "prod/free.yaml": "f: 0\n",
+                                  "base/x.yaml": "x: 0\n", "other/y.yaml": "y: 0\n"}, ALICE)
+    s["team_member"] = r.commit("bob via team", {"prod/a.yaml": "a: 1\n"}, BOB)
+    s["unapproved"] = r.commit("quick fix", {"prod/a.yaml": "a: 2\n"}, MALLORY)
+    s["approved"] = r.commit("fix\n\nApproved-by: Alice <ALICE@example.com>", {"prod/a.yaml": "a: 3\n"}, MALLORY)
+    s["bad_review"] = r.commit("fix\n\nReviewed-by: Eve <eve@example.com>", {"prod/a.yaml": "a: 4\n"}, MALLORY)
+    s["login_trailer"] = r.commit("fix\n\nReviewed-by: @bob", {"prod/a.yaml": "a: 5\n"}, MALLORY)
+    s["noreply"] = r.commit("web edit", {"prod/a.yaml": "a: 6\n"}, ALICE_NOREPLY)
+    # a pull request: mallory's branch touching prod and base, merged by alice (owner of prod only)
+    r.git("checkout", "-q", "-b", "pr")
+    s["pr_commit"] = r.commit("pr change", {"prod/a.yaml": "a: 7\n", "base/x.yaml": "x: 1\n"}, MALLORY)
+    r.git("checkout", "-q", "main")
+    r.git("merge", "-q", "--no-ff", "-m", "Merge pull request #9 from mallory/pr", "pr", who=ALICE,
+          date=r.next_date())
+    s["merge"] = r.git("rev-parse", "HEAD")
+    # rename by a non-owner: the new name is what feeds the target
+    r.git("mv", "prod/old.yaml", "prod/b.yaml")
+    s["rename"] = r.commit("rename", {}, MALLORY)
+    s["unowned_only"] = r.commit("free", {"prod/free.yaml": "f: 1\n", "other/y.yaml": "y: 1\n"}, MALLORY)
+    s["outside"] = r.commit("not a target file", {"README.md": "r\n"}, MALLORY)
+    return r, s
+
+
+@pytest.fixture(scope="module")
+def index(fleet: tuple[Repo, dict[str, str]]) -> ProvenanceIndex:
+    return build_index(fleet[0].root, "HEAD")
+
+
+def _opts(**kw: object) -> ChangeControlOptions:
+    base: dict[str, object] = {"protected_envs": ("production",), "identities": IDENTITIES}
+    base.update(kw)
+    return ChangeControlOptions(**base)  # type: ignore[arg-type]
+
+
+def _by_rule(findings: tuple, rule: str) -> list:  # type: ignore[type-arg]
+    return [f for f in findings if f.rule_id == rule]
+
+
+def test_unapproved_commits_flagged_with_sha_author_owners(
+    fleet: tuple[Repo, dict[str, str]], index: ProvenanceIndex
+) -> None:
+    r, s = fleet
+    co = load_codeowners_at(r.root, "HEAD")
+    findings = check_target(PROD, FILES, index, co, _opts(), window_start=s["init"])
+    assert all(f.category is Category.CHANGE_CONTROL and f.target == "prod-us" for f in findings)
+    unapproved = {f.details["sha"]: f for f in _by_rule(findings, RULE_UNAPPROVED)}
+    assert set(unapproved) == {s["unapproved"], s["bad_review"], s["pr_commit"], s["rename"]}
+    f = unapproved[s["unapproved"]]
+    assert f.severity is Severity.HIGH
+    assert s["unapproved"][:7] in f.message and "Mallory <mallory@example.com>" in f.message
+    assert "@alice, @org/sre" in f.message
+    assert f.owners == ("@alice", "@org/sre")
+    assert f.path == s["unapproved"]
+    assert f.details["author_email"] == "mallory@example.com"
+    assert f.details["required_owners"] == {"prod/a.yaml": ["@alice", "@org/sre"]}
+    assert [p.path for p in f.provenance.files] == ["prod/a.yaml"]
+    assert f.provenance.files[0].commit is not None and f.provenance.files[0].commit.sha == s["unapproved"]
+    # merged by alice: prod/a.yaml is approved through the merge, base/x.yaml (owned by @platform) is not
+    pr = unapproved[s["pr_commit"]]
+    assert pr.details["required_owners"] == {"base/x.yaml": ["@platform"]}
+    assert pr.details["merged_by"] == s["merge"]
+    assert "prod/a.yaml" in pr.details["approved_files"]
+    # non-owner reviewer does not count, the trailer is still shown
+    assert unapproved[s["bad_review"]].details["approvals_found"] == ["Reviewed-by: Eve <eve@example.com>"]
+    # renamed file: flagged under its current name
+    assert unapproved[s["rename"]].details["files"] == ["prod/b.yaml"]
+    # fingerprints are distinct per commit
+    assert len({f.fingerprint for f in findings}) == len(findings)
+
+
+def test_unowned_files(fleet: tuple[Repo, dict[str, str]], index: ProvenanceIndex) -> None:
+    r, s = fleet
+    co = load_codeowners_at(r.root, "HEAD")
+    findings = check_target(PROD, FILES, index, co, _opts(), window_start=s["init"])
+    unowned = {f.path: f for f in _by_rule(findings, RULE_UNOWNED)}
+    assert set(unowned) == {"prod/free.yaml", "other/y.yaml"}
+    assert "explicitly unowned by .github/CODEOWNERS line 3" in unowned["prod/free.yaml"].message
+    assert "matches no rule" in unowned["other/y.yaml"].message
+    assert unowned["other/y.yaml"].severity is Severity.MEDIUM
+    last = unowned["other/y.yaml"].provenance.files[0].commit
+    assert last is not None and last.sha == s["unowned_only"]
+
+
+def test_merge_commits_can_be_disabled(fleet: tuple[Repo, dict[str, str]], index: ProvenanceIndex) -> None:
+    r, s = fleet
+    co = load_codeowners_at(r.root, "HEAD")
+    findings = check_target(PROD, FILES, index, co, _opts(accept_merge_commits=False), window_start=s["init"])
+    pr = [f for f in _by_rule(findings, RULE_UNAPPROVED) if f.details["sha"] == s["pr_commit"]]
+    assert pr and pr[0].details["required_owners"] == {
+        "base/x.yaml": ["@platform"], "prod/a.yaml": ["@alice", "@org/sre"]}
+
+
+def test_without_identities_owner_commits_are_flagged(
+    fleet: tuple[Repo, dict[str, str]], index: ProvenanceIndex
+) -> None:
+    r, s = fleet
+    co = load_codeowners_at(r.root, "HEAD")
+    findings = check_target(PROD, FILES, index, co, _opts(identities={}), window_start=s["init"])
+    shas = {f.details["sha"] for f in _by_rule(findings, RULE_UNAPPROVED)}
+    assert s["team_member"] in shas  # bob's team membership is unknown without identities
+    assert s["approved"] in shas  # Alice's email cannot be tied to @alice
+    assert s["noreply"] not in shas  # a GitHub noreply address always names its login
+    assert s["login_trailer"] in shas  # @bob is known only as a member of @org/sre via identities
+
+
+def test_window_and_signed(fleet: tuple[Repo, dict[str, str]], index: ProvenanceIndex) -> None:
+    r, s = fleet
+    co = load_codeowners_at(r.root, "HEAD")
+    later = check_target(PROD, FILES, index, co, _opts(require_signed=True), window_start=s["merge"])
+    assert {f.details["sha"] for f in _by_rule(later, RULE_UNAPPROVED)} == {s["rename"]}
+    unsigned = {f.details["sha"] for f in _by_rule(later, RULE_UNSIGNED)}
+    assert unsigned == {s["rename"], s["unowned_only"]}
+    by_date = check_target(PROD, FILES, index, co, _opts(), window_start="2026-02-08T00:00:00+00:00")
+    assert {f.details["sha"] for f in _by_rule(by_date, RULE_UNAPPROVED)} == {s["pr_commit"], s["rename"]}
+
+
+def test_not_protected_and_no_codeowners(fleet: tuple[Repo, dict[str, str]], index: ProvenanceIndex) -> None:
+    _, s = fleet
+    dev = Target(name="dev", env="dev")
+    assert check_target(dev, FILES, index, parse_codeowners(CODEOWNERS), _opts(), window_start="") == ()
+    none = check_target(PROD, FILES, index, None, _opts(), window_start=s["init"])
+    assert [f.rule_id for f in none] == [RULE_NO_CODEOWNERS]
+    assert none[0].severity is Severity.HIGH and len(none[0].provenance.files) == len(FILES)
+
+
+def test_resolve_window(index: ProvenanceIndex, fleet: tuple[Repo, dict[str, str]]) -> None:
+    _, s = fleet
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    w = resolve_window(_opts(), index, "", now=now)
+    assert (w.start, w.source) == ("2026-01-30T00:00:00+00:00", "default")
+    assert "default" in w.description
+    w = resolve_window(_opts(), index, s["merge"][:9], now=now)
+    assert (w.start, w.source) == (s["merge"], "previous-run")
+    assert "previous run" in w.description
+    w = resolve_window(_opts(), index, "0" * 40, now=now)  # unknown previous commit → default
+    assert w.source == "default"
+    w = resolve_window(_opts(since="7d"), index, s["merge"], now=now)
+    assert (w.start, w.source) == ("2026-02-22T00:00:00+00:00", "since")
+    w = resolve_window(_opts(since=s["rename"][:8]), index, "", now=now)
+    assert w.start == s["rename"]
+
+
+@pytest.mark.parametrize(
+    ("owner", "person", "is_owner"),
+    [
+        ("@alice", Person.from_trailer("Alice <alice@example.com>"), True),
+        ("@alice", Person.from_trailer("alice@example.com"), True),
+        ("@alice", Person.from_trailer("@alice"), True),
+        ("@org/sre", Person.from_trailer("@bob"), True),
+        ("@org/sre", Person.from_trailer("Bob <bob@example.com>"), True),
+        ("@org/sre", Person.from_trailer("@alice"), False),
+        ("ops@example.com", Person.from_trailer("Ops <OPS@example.com>"), True),
+        ("@platform", Person.from_trailer("Eve <eve@example.com>"), False),
+        ("@carol", Person.from_trailer("C <9+carol@users.noreply.github.com>"), True),
+    ],
+)
+def test_identities(owner: str, person: Person, is_owner: bool) -> None:
+    ids = Identities(IDENTITIES)
+    assert (ids.owner_of(person, [owner]) == owner) is is_owner
+
+
+def test_identity_cycles_terminate() -> None:
+    ids = Identities({"@org/a": ("@org/b",), "@org/b": ("@org/a", "x@example.com", "@carol")})
+    assert ids.expand("@org/a") == (frozenset({"x@example.com"}), frozenset({"carol"}))
+
+
+def test_codeowners_file_problems_as_findings() -> None:
+    co = parse_codeowners("* @a\n!x @b\n", ".github/CODEOWNERS")
+    (f,) = check_codeowners_file(co, "t")
+    assert f.severity is Severity.LOW and f.path == ".github/CODEOWNERS:2"
