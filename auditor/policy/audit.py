@@ -1,0 +1,326 @@
+"""Policy checks inside an audit: load once, evaluate desired and live documents of each target.
+
+Input contract (documented in README.md):
+- per-document namespaces: ``input`` is the manifest itself (as conftest sees a YAML document);
+- namespaces whose last segment is ``combined`` (e.g. ``gitops_audit.rbac.combined``) are evaluated once
+  per side with ``input`` = ``[{"path": FILE, "contents": MANIFEST}, ...]`` like ``conftest --combine``;
+- ``data.gitops_audit.target`` = ``{name, env, region, context}`` and ``data.gitops_audit.side`` =
+  ``"desired"`` or ``"live"`` tell a rule where it runs (so it can be stricter in production).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from auditor.errors import PolicyError
+from auditor.model import Category, Finding, Manifest, ObjectRef, Provenance, Severity, Target
+from auditor.policy.builtin import BUILTIN_NAMESPACE_PREFIX, builtin_policy_dir
+from auditor.policy.check import (
+    CheckResult,
+    NamespaceRules,
+    RuleResult,
+    build_query,
+    evaluate_namespaces,
+    namespace_rules,
+)
+from auditor.policy.engine import EvalError, Evaluator, RegopyEvaluator, RegorusEvaluator
+from auditor.policy.loader import RegoModule, discover_modules, load_data
+from auditor.policy.options import PolicyOptions
+from auditor.policy.waivers import apply_waivers
+
+ERROR_RULE = "policy.error"
+SIDES = ("desired", "live")
+_DEFAULT_SEVERITY = {True: Severity.HIGH, False: Severity.MEDIUM}  # failure → high, warning → medium
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Compiled policies plus what to evaluate; build it once per run with :func:`load_policies`."""
+
+    evaluator: Evaluator
+    modules: tuple[RegoModule, ...]
+    document_namespaces: tuple[NamespaceRules, ...]
+    """Evaluated once per document."""
+    combined_namespaces: tuple[NamespaceRules, ...]
+    """Evaluated once per side with all documents (``conftest --combine`` input)."""
+    options: PolicyOptions
+
+
+def is_combined_namespace(namespace: str) -> bool:
+    """Packages named ``….combined`` (or ``combined``) take the combined input in audits."""
+    return namespace.rsplit(".", 1)[-1] == "combined"
+
+
+def compile_modules(modules: Sequence[RegoModule], data: Mapping[str, Any], options: PolicyOptions) -> Evaluator:
+    """Build the evaluator selected by ``options.engine``."""
+    if options.engine == "embedded":
+        return RegorusEvaluator.compile(modules, data)
+    if options.engine == "opa":
+        if not options.opa_url:
+            raise PolicyError("load policies: policy.engine 'opa' needs policy.opa_url")
+        from auditor.policy.opa import OpaServerEvaluator
+
+        return OpaServerEvaluator.compile(options.opa_url, modules, data)
+    if options.engine == "regopy":
+        return RegopyEvaluator(modules, data)
+    raise PolicyError(f"load policies: unknown policy.engine {options.engine!r} (embedded, opa, regopy)")
+
+
+def _check_compiles(evaluator: Evaluator, spaces: Sequence[NamespaceRules]) -> None:
+    """Evaluate every rule once on empty inputs to surface compile errors at load time.
+
+    regorus resolves functions lazily, so a call to an unknown function would otherwise surface only
+    as a per-document error.
+    """
+    active = [ns for ns in spaces if ns.rules]
+    if not active:
+        return
+    probes: tuple[Any, ...] = ({}, [])
+    for probe in probes:
+        try:
+            evaluator.query(build_query(active), probe)
+        except EvalError as exc:
+            text = str(exc)
+            if "could not find function" in text or "undefined function" in text or "unknown" in text:
+                raise PolicyError(f"{text} (compile policy)") from None
+
+
+def load_policies(options: PolicyOptions) -> PolicySet:
+    """Load and compile the built-in pack (when on), user policy dirs and data files.
+
+    Raises :class:`PolicyError` (``file:line:col: message``) when a policy does not compile.
+    """
+    paths: list[str] = []
+    if options.builtin:
+        paths.append(str(builtin_policy_dir()))
+    paths.extend(options.dirs)
+    seen: set[str] = set()
+    modules: list[RegoModule] = []
+    for mod in discover_modules(paths):
+        if mod.path not in seen:
+            seen.add(mod.path)
+            modules.append(mod)
+    if not modules:
+        raise PolicyError(f"load policies: no policies found in {', '.join(paths) or '(no directories)'}")
+    data = load_data(options.data)
+    evaluator = compile_modules(modules, data, options)
+    spaces = namespace_rules(modules)
+    if options.all_namespaces:
+        selected = sorted(spaces)
+    else:
+        selected = list(dict.fromkeys(options.namespaces))
+        if options.builtin:
+            selected += sorted(ns for ns in spaces if ns.startswith(BUILTIN_NAMESPACE_PREFIX))
+        selected = list(dict.fromkeys(selected))
+    chosen = [spaces[ns] for ns in selected if ns in spaces and spaces[ns].rules]
+    _check_compiles(evaluator, chosen)
+    return PolicySet(
+        evaluator=evaluator,
+        modules=tuple(modules),
+        document_namespaces=tuple(ns for ns in chosen if not is_combined_namespace(ns.namespace)),
+        combined_namespaces=tuple(ns for ns in chosen if is_combined_namespace(ns.namespace)),
+        options=options,
+    )
+
+
+def policy_input(manifest: Manifest, side: str) -> dict[str, Any]:
+    """The ``input`` a policy sees: the manifest; live copies lose managedFields/status; Secret values masked.
+
+    Secret values are replaced by ``***`` (keys kept) so no policy message can ever print one.
+    """
+    body: dict[str, Any] = copy.deepcopy(dict(manifest.body))
+    if side == "live":
+        body.pop("status", None)
+        meta = body.get("metadata")
+        if isinstance(meta, dict):
+            meta.pop("managedFields", None)
+            ann = meta.get("annotations")
+            if isinstance(ann, dict):
+                ann.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    if body.get("kind") == "Secret" and body.get("apiVersion") == "v1":
+        for key in ("data", "stringData"):
+            if isinstance(body.get(key), dict):
+                body[key] = {k: "***" for k in body[key]}
+        meta = body.get("metadata")
+        if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
+            meta["annotations"].pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    return body
+
+
+def _filename(manifest: Manifest) -> str:
+    primary = manifest.provenance.primary
+    return primary.path if primary else manifest.ref.subject
+
+
+def _severity(result: RuleResult) -> Severity:
+    raw = result.metadata.get("severity")
+    if isinstance(raw, str):
+        try:
+            return Severity(raw.lower())
+        except ValueError:
+            pass
+    return _DEFAULT_SEVERITY[result.is_failure]
+
+
+def _rule_id(result: RuleResult) -> str:
+    rid = result.metadata.get("rule_id")
+    return rid if isinstance(rid, str) and rid else f"{result.namespace}.{result.rule}"
+
+
+def _finding(
+    target: Target,
+    result: RuleResult,
+    side: str,
+    manifest: Manifest | None,
+    *,
+    combined: bool = False,
+    suppressed_by: str = "",
+) -> Finding:
+    details: dict[str, Any] = {
+        "source": side,
+        "rule": f"data.{result.namespace}.{result.rule}",
+        "namespace": result.namespace,
+        "level": "failure" if result.is_failure else "warning",
+    }
+    for key in ("title", "remediation", "details", "references", "path"):
+        if key in result.metadata:
+            details[key] = result.metadata[key]
+    extra = {k: v for k, v in result.metadata.items() if k not in ("rule_id", "severity", *details)}
+    if extra:
+        details["metadata"] = extra
+    if combined:
+        details["combined"] = True
+    if result.location:
+        details["location"] = dict(result.location)
+    field_path = result.metadata.get("path")
+    return Finding(
+        target=target.name,
+        category=Category.POLICY,
+        rule_id=_rule_id(result),
+        severity=_severity(result),
+        message=result.msg,
+        ref=manifest.ref if manifest else None,
+        path=f"{side}:{field_path}" if isinstance(field_path, str) and field_path else side,
+        provenance=manifest.provenance if manifest else Provenance(),
+        suppressed_by=suppressed_by,
+        details=details,
+    )
+
+
+def _findings_from(
+    target: Target, checks: Sequence[CheckResult], side: str, manifest: Manifest | None
+) -> list[Finding]:
+    out: list[Finding] = []
+    for chk in checks:
+        for r in (*chk.failures, *chk.warnings):
+            out.append(_finding(target, r, side, manifest))
+        for r in chk.excepted:
+            out.append(_finding(target, r, side, manifest, suppressed_by=f"exception:data.{r.namespace}.exception"))
+    return out
+
+
+def _resolve(resource: Any, index: Mapping[tuple[str, str, str], Manifest]) -> Manifest | None:
+    """Find the manifest a combined result names with ``resource: {kind, namespace, name}``."""
+    if not isinstance(resource, Mapping):
+        return None
+    key = (str(resource.get("kind", "")), str(resource.get("namespace", "") or ""), str(resource.get("name", "")))
+    return index.get(key)
+
+
+def _error_finding(target: Target, side: str, manifest: Manifest | None, exc: Exception) -> Finding:
+    subject = manifest.ref.subject if manifest else "combined input"
+    return Finding(
+        target=target.name,
+        category=Category.POLICY,
+        rule_id=ERROR_RULE,
+        severity=Severity.HIGH,
+        message=f"evaluate policies on {side} {subject}: {exc}",
+        ref=manifest.ref if manifest else None,
+        path=side,
+        provenance=manifest.provenance if manifest else Provenance(),
+        details={"source": side, "error": str(exc)},
+    )
+
+
+def evaluate_target(
+    policies: PolicySet,
+    target: Target,
+    desired: Sequence[Manifest],
+    live: Sequence[Manifest],
+    *,
+    today: date | None = None,
+) -> tuple[Finding, ...]:
+    """Run the policies on every desired and live document of one target; apply waivers.
+
+    A failing rule gives one finding per side (``path`` and ``details.source`` say which), so the same
+    problem in git and in the cluster are two findings with distinct fingerprints. An evaluation error
+    on one document becomes a ``policy.error`` finding for it and the other documents go on.
+    """
+    day = today or datetime.now(UTC).date()
+    target_doc = {"name": target.name, "env": target.env, "region": target.region, "context": target.context}
+    findings: list[Finding] = []
+    by_side: dict[tuple[str, ObjectRef], Manifest] = {}
+    for side, docs in (("desired", desired), ("live", live)):
+        if not docs:
+            continue
+        evaluator = policies.evaluator.with_data({"gitops_audit": {"target": target_doc, "side": side}})
+        index: dict[tuple[str, str, str], Manifest] = {}
+        combined_input = []
+        for manifest in docs:
+            by_side[(side, manifest.ref)] = manifest
+            index[(manifest.ref.kind, manifest.ref.namespace, manifest.ref.name)] = manifest
+            doc = policy_input(manifest, side)
+            if policies.combined_namespaces:
+                combined_input.append({"path": _filename(manifest), "contents": doc})
+            if not policies.document_namespaces:
+                continue
+            try:
+                checks = evaluate_namespaces(evaluator, policies.document_namespaces, doc, _filename(manifest))
+            except EvalError as exc:
+                findings.append(_error_finding(target, side, manifest, exc))
+                continue
+            findings.extend(_findings_from(target, checks, side, manifest))
+        if policies.combined_namespaces:
+            try:
+                checks = evaluate_namespaces(evaluator, policies.combined_namespaces, combined_input, "Combined")
+            except EvalError as exc:
+                findings.append(_error_finding(target, side, None, exc))
+                continue
+            for chk in checks:
+                for r in (*chk.failures, *chk.warnings):
+                    m = _resolve(r.metadata.get("resource"), index)
+                    findings.append(_finding(target, r, side, m, combined=True))
+                for r in chk.excepted:
+                    m = _resolve(r.metadata.get("resource"), index)
+                    findings.append(
+                        _finding(
+                            target, r, side, m, combined=True,
+                            suppressed_by=f"exception:data.{r.namespace}.exception",
+                        )
+                    )
+    findings = apply_waivers(_distinct_paths(findings), by_side, target, policies.options.waivers, day)
+    findings.sort(key=Finding.sort_key)
+    return tuple(findings)
+
+
+def _distinct_paths(findings: Sequence[Finding]) -> list[Finding]:
+    """Give findings that would share a fingerprint distinct paths (a short hash of the message).
+
+    One rule can report several messages on one object and side; each must be comparable across runs.
+    """
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.fingerprint] = counts.get(f.fingerprint, 0) + 1
+    out = []
+    for f in findings:
+        if counts[f.fingerprint] > 1:
+            digest = hashlib.sha256(f.message.encode()).hexdigest()[:8]
+            f = dataclasses.replace(f, path=f"{f.path}#{digest}")
+        out.append(f)
+    return out

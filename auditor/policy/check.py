@@ -1,0 +1,201 @@
+"""conftest's evaluation contract on top of an :class:`Evaluator`.
+
+Rules ``deny``/``violation`` (failures) and ``warn`` (warnings), with ``_suffix`` variants; results are
+strings or objects with a string ``msg`` (other keys are metadata, ``_loc`` is the location);
+``exception`` rules list rule names (without the ``deny_``/``violation_``/``warn_`` prefix) whose results
+are turned into exceptions; successes are counted per rule definition as conftest does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.errors import PolicyError
+from auditor.policy.engine import UNDEFINED, EvalError, Evaluator
+from auditor.policy.loader import FAILURE_RULE, WARNING_RULE, RegoModule
+
+
+@dataclass(frozen=True)
+class NamespaceRules:
+    """The deny/violation/warn rules of one Rego package."""
+
+    namespace: str
+    rules: tuple[str, ...]
+    """Unique rule names in first-seen order."""
+    rule_count: int
+    """Number of rule definitions (a rule with two bodies counts twice, as in conftest)."""
+    has_exception: bool = False
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One message produced by a rule."""
+
+    msg: str
+    rule: str
+    """Rule name, e.g. ``deny`` or ``warn_latest``."""
+    namespace: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    """Every key of an object result except ``msg`` and ``_loc``."""
+    location: Mapping[str, Any] | None = None
+    """``_loc`` of the result (``{file, line}``) when the policy gave one."""
+
+    @property
+    def is_failure(self) -> bool:
+        """True for deny/violation rules."""
+        return bool(FAILURE_RULE.match(self.rule))
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """conftest's per-file, per-namespace result."""
+
+    filename: str
+    namespace: str
+    successes: int = 0
+    failures: tuple[RuleResult, ...] = ()
+    warnings: tuple[RuleResult, ...] = ()
+    exceptions: tuple[RuleResult, ...] = ()
+    excepted: tuple[RuleResult, ...] = ()
+    """Results hidden by an ``exception`` rule (not part of conftest's output; audits report them suppressed)."""
+
+    def merged(self, other: CheckResult) -> CheckResult:
+        """Aggregate two results for the same file (multi-document YAML)."""
+        return CheckResult(
+            self.filename,
+            self.namespace,
+            self.successes + other.successes,
+            self.failures + other.failures,
+            self.warnings + other.warnings,
+            self.exceptions + other.exceptions,
+            self.excepted + other.excepted,
+        )
+
+
+def namespace_rules(modules: Sequence[RegoModule]) -> dict[str, NamespaceRules]:
+    """Group the evaluated rules of non-test modules by package."""
+    names: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    exceptions: set[str] = set()
+    for mod in modules:
+        if mod.is_test:
+            continue
+        names.setdefault(mod.package, [])
+        counts.setdefault(mod.package, 0)
+        for rule in mod.rules:
+            if rule == "exception":
+                exceptions.add(mod.package)
+            if FAILURE_RULE.match(rule) or WARNING_RULE.match(rule):
+                counts[mod.package] += 1
+                if rule not in names[mod.package]:
+                    names[mod.package].append(rule)
+    return {
+        ns: NamespaceRules(ns, tuple(names[ns]), counts[ns], ns in exceptions) for ns in names
+    }
+
+
+def build_query(spaces: Sequence[NamespaceRules]) -> str:
+    """One query returning ``{namespace: {rule: value}}``; undefined rules are simply absent."""
+    parts = []
+    for ns in spaces:
+        keys = list(ns.rules) + (["exception"] if ns.has_exception else [])
+        if not keys:
+            continue
+        parts.append(
+            f"{json.dumps(ns.namespace)}: {{k: v | some k in {json.dumps(keys)}; v := data.{ns.namespace}[k]}}"
+        )
+    return "{" + ", ".join(parts) + "}"
+
+
+def _result(value: Any, rule: str, namespace: str) -> RuleResult | None:
+    if isinstance(value, str):
+        return RuleResult(value, rule, namespace)
+    if isinstance(value, Mapping):
+        msg = value.get("msg")
+        if not isinstance(msg, str):
+            raise EvalError(f"data.{namespace}.{rule}: result objects need a string 'msg' field")
+        loc = value.get("_loc")
+        meta = {k: v for k, v in value.items() if k not in ("msg", "_loc")}
+        return RuleResult(msg, rule, namespace, meta, loc if isinstance(loc, Mapping) else None)
+    return None  # conftest ignores other value types
+
+
+def _exception_names(value: Any) -> set[str]:
+    names: set[str] = set()
+    if isinstance(value, list):
+        for entry in value:
+            if isinstance(entry, list):
+                names.update(x for x in entry if isinstance(x, str))
+    return names
+
+
+def _strip_prefix(rule: str) -> str:
+    for prefix in ("violation_", "deny_", "warn_"):
+        if rule.startswith(prefix):
+            return rule[len(prefix) :]
+    return rule
+
+
+def interpret(values: Mapping[str, Any], ns: NamespaceRules, filename: str) -> CheckResult:
+    """Turn the raw rule values of one namespace into a conftest :class:`CheckResult`."""
+    excepted_names = _exception_names(values.get("exception")) if ns.has_exception else set()
+    successes = 0
+    failures: list[RuleResult] = []
+    warnings: list[RuleResult] = []
+    exceptions: list[RuleResult] = []
+    excepted: list[RuleResult] = []
+    for rule in ns.rules:
+        raw = values.get(rule, UNDEFINED)
+        items = raw if isinstance(raw, list) else []
+        results = [r for r in (_result(v, rule, ns.namespace) for v in items) if r is not None]
+        name = _strip_prefix(rule)
+        if name in excepted_names:
+            query = f'data.{ns.namespace}.exception[_][_] == "{name}"'
+            exceptions.append(RuleResult(query, rule, ns.namespace))
+            excepted.extend(results)
+            continue
+        if not results:
+            successes += 1
+        elif FAILURE_RULE.match(rule):
+            failures.extend(results)
+        else:
+            warnings.extend(results)
+    counted = len(failures) + len(warnings) + len(exceptions) + successes
+    if counted < ns.rule_count:
+        successes += ns.rule_count - counted
+    return CheckResult(
+        filename, ns.namespace, successes, tuple(failures), tuple(warnings), tuple(exceptions), tuple(excepted)
+    )
+
+
+def evaluate_namespaces(
+    evaluator: Evaluator, spaces: Sequence[NamespaceRules], input_doc: Any, filename: str
+) -> list[CheckResult]:
+    """Evaluate all namespaces for one input with one query (falls back to per-namespace on error)."""
+    active = [ns for ns in spaces if ns.rules]
+    if not active:
+        return [CheckResult(filename, ns.namespace) for ns in spaces]
+    value = evaluator.query(build_query(active), input_doc)
+    if value is UNDEFINED or not isinstance(value, Mapping):
+        value = {}
+    out = []
+    for ns in spaces:
+        if ns.rules:
+            out.append(interpret(value.get(ns.namespace) or {}, ns, filename))
+        else:
+            out.append(CheckResult(filename, ns.namespace))
+    return out
+
+
+def select_namespaces(
+    all_spaces: Mapping[str, NamespaceRules], wanted: Sequence[str], all_namespaces: bool
+) -> list[NamespaceRules]:
+    """Namespaces to evaluate: all of them, or the wanted ones (missing ones evaluate to nothing)."""
+    if all_namespaces:
+        return [all_spaces[k] for k in sorted(all_spaces)]
+    if not wanted:
+        raise PolicyError("evaluate policies: no namespace selected")
+    return [all_spaces.get(ns) or NamespaceRules(ns, (), 0) for ns in dict.fromkeys(wanted)]

@@ -1,0 +1,191 @@
+"""Rego engines behind one small interface: embedded regorus (default), an OPA server, rego-cpp (regopy).
+
+An engine compiles a set of modules plus a base ``data`` document once; evaluation then runs queries
+with an ``input`` and an optional data overlay (``data.gitops_audit`` for the target and side).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from auditor.errors import PolicyError
+from auditor.policy.loader import RegoModule
+
+
+class Undefined:
+    """Marker for a query whose result is undefined (no value), distinct from ``None``/``null``."""
+
+    _instance: Undefined | None = None
+
+    def __new__(cls) -> Undefined:
+        """Singleton."""
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNDEFINED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNDEFINED = Undefined()
+
+
+class EvalError(Exception):
+    """Evaluating a query failed (a runtime error in a policy, not a compile error)."""
+
+
+_LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
+_ERROR_LINE = re.compile(r"^\s*error:\s*(?P<msg>.+)$", re.MULTILINE)
+
+
+def format_regorus_error(text: str) -> str:
+    """Turn regorus' multi-line diagnostic (with a Rust backtrace) into ``file:line:col: message``."""
+    loc = _LOCATION.search(text)
+    err = _ERROR_LINE.search(text)
+    msg = err.group("msg").strip() if err else text.strip().splitlines()[0] if text.strip() else "error"
+    if loc:
+        return f"{loc.group('file')}:{loc.group('line')}:{loc.group('col')}: {msg}"
+    return msg
+
+
+class Evaluator(ABC):
+    """A compiled policy set that answers queries."""
+
+    @abstractmethod
+    def query(self, query: str, input_doc: Any) -> Any:
+        """Value of the first expression of ``query`` with ``input``; :data:`UNDEFINED` when undefined.
+
+        Raises :class:`EvalError` on a runtime error.
+        """
+
+    @abstractmethod
+    def with_data(self, overlay: Mapping[str, Any]) -> Evaluator:
+        """An evaluator that also sees ``overlay`` merged into ``data`` (the receiver is not changed)."""
+
+
+def _expression_value(result: Mapping[str, Any]) -> Any:
+    rows = result.get("result") or []
+    if not rows:
+        return UNDEFINED
+    exprs = rows[0].get("expressions") or []
+    if not exprs:
+        return UNDEFINED
+    return exprs[0].get("value", UNDEFINED)
+
+
+class RegorusEvaluator(Evaluator):
+    """Embedded engine: Microsoft's regorus (Rust) through its Python binding (module ``regorus``)."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+
+    @classmethod
+    def compile(cls, modules: Sequence[RegoModule], data: Mapping[str, Any]) -> RegorusEvaluator:
+        """Load modules (v1 syntax, falling back to v0 per file) and data; raise PolicyError with file:line:col."""
+        try:
+            import regorus
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise PolicyError(
+                "load policies: the embedded engine needs the 'celine-regorus' package (module regorus)"
+            ) from exc
+        engine = regorus.Engine()
+        for mod in modules:
+            _add_policy_any_version(engine, mod)
+        if data:
+            try:
+                engine.add_data(dict(data))
+            except Exception as exc:  # the binding raises plain RuntimeError/ValueError
+                raise PolicyError(f"load data: {format_regorus_error(str(exc))}") from exc
+        return cls(engine)
+
+    def query(self, query: str, input_doc: Any) -> Any:
+        """See :meth:`Evaluator.query`."""
+        try:
+            self._engine.set_input_json(json.dumps(input_doc))
+            raw = self._engine.eval_query_as_json(query)
+        except Exception as exc:
+            raise EvalError(format_regorus_error(str(exc))) from exc
+        return _expression_value(json.loads(raw))
+
+    def with_data(self, overlay: Mapping[str, Any]) -> RegorusEvaluator:
+        """See :meth:`Evaluator.with_data`."""
+        clone = self._engine.clone()
+        try:
+            clone.add_data(dict(overlay))
+        except Exception as exc:
+            raise PolicyError(f"load data: {format_regorus_error(str(exc))}") from exc
+        return RegorusEvaluator(clone)
+
+
+def _looks_v0(source: str) -> bool:
+    # v0 heads: `deny[msg] {` or `name { ... }` without `if`; v1 needs `if`/`contains`.
+    return not re.search(r"\b(if|contains)\b", source)
+
+
+def _add_policy_any_version(engine: Any, mod: RegoModule) -> None:
+    """Add one module as Rego v1; when that fails, retry as v0 (conftest's ``--rego-version v0``)."""
+    engine.set_rego_v0(False)
+    try:
+        engine.add_policy(mod.path, mod.source)
+        return
+    except Exception as exc:
+        v1_error = format_regorus_error(str(exc))
+    if mod.v1:
+        raise PolicyError(f"{v1_error} (compile policy)")
+    # The parser state is per call, so retrying the same file in v0 mode is safe.
+    engine.set_rego_v0(True)
+    try:
+        engine.add_policy(mod.path, mod.source)
+    except Exception as exc:
+        v0_error = format_regorus_error(str(exc))
+        raise PolicyError(f"{v0_error if _looks_v0(mod.source) else v1_error} (compile policy)") from None
+    finally:
+        engine.set_rego_v0(False)
+
+
+class RegopyEvaluator(Evaluator):
+    """Alternative embedded engine: rego-cpp's ``regopy`` (Rego v1 only; slower, see README)."""
+
+    def __init__(self, modules: Sequence[RegoModule], data: Mapping[str, Any]) -> None:
+        try:
+            import regopy
+        except ImportError as exc:
+            raise PolicyError("load policies: engine 'regopy' needs the 'regopy' package") from exc
+        self._modules = tuple(modules)
+        self._data = dict(data)
+        self._interp = regopy.Interpreter()
+        for mod in modules:
+            try:
+                self._interp.add_module(mod.path, mod.source)
+            except Exception as exc:
+                raise PolicyError(f"{mod.path}: compile policy: {str(exc).strip()}") from exc
+        self._interp.add_data_json(json.dumps(self._data))
+
+    def query(self, query: str, input_doc: Any) -> Any:
+        """See :meth:`Evaluator.query`."""
+        self._interp.set_input_term(json.dumps(input_doc))
+        out = str(self._interp.query(query))
+        try:
+            value = json.loads(out)
+        except ValueError as exc:
+            raise EvalError(out.strip().splitlines()[0] if out.strip() else "evaluation failed") from exc
+        if isinstance(value, Mapping) and "expressions" in value:
+            return value["expressions"][0]
+        if value == {} or value is None:
+            return UNDEFINED
+        return value
+
+    def with_data(self, overlay: Mapping[str, Any]) -> RegopyEvaluator:
+        """See :meth:`Evaluator.with_data`."""
+        from auditor.policy.loader import merge_data
+
+        data = json.loads(json.dumps(self._data))
+        merge_data(data, overlay, "overlay")
+        return RegopyEvaluator(self._modules, data)

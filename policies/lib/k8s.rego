@@ -1,0 +1,74 @@
+# Helpers shared by the built-in pack: pod specs, containers, results, configuration and audit context.
+package gitops_audit.lib.k8s
+
+import rego.v1
+
+pod_controllers := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"}
+
+# The pod spec of any workload kind (undefined for other kinds).
+pod_spec(obj) := obj.spec if obj.kind == "Pod"
+
+pod_spec(obj) := obj.spec.template.spec if obj.kind in pod_controllers
+
+pod_spec(obj) := obj.spec.jobTemplate.spec.template.spec if obj.kind == "CronJob"
+
+is_workload(obj) if pod_spec(obj)
+
+# Long-running controllers, the kinds that serve traffic and need probes.
+is_service_workload(obj) if obj.kind in {"Deployment", "StatefulSet", "DaemonSet"}
+
+# [{"container": c, "init": bool}] for containers and initContainers of a workload.
+containers(obj) := array.concat(
+	[{"container": c, "init": false} | some c in object.get(pod_spec(obj), "containers", [])],
+	[{"container": c, "init": true} | some c in object.get(pod_spec(obj), "initContainers", [])],
+)
+
+container_label(entry) := sprintf("initContainer %q", [entry.container.name]) if entry.init
+
+container_label(entry) := sprintf("container %q", [entry.container.name]) if not entry.init
+
+subject(obj) := sprintf("%s/%s/%s", [obj.kind, obj.metadata.namespace, obj.metadata.name]) if {
+	obj.metadata.namespace
+} else := sprintf("%s/%s", [obj.kind, obj.metadata.name])
+
+resource(obj) := {
+	"kind": object.get(obj, "kind", ""),
+	"namespace": object.get(object.get(obj, "metadata", {}), "namespace", ""),
+	"name": object.get(object.get(obj, "metadata", {}), "name", ""),
+}
+
+# The result object every built-in rule returns: msg plus rule metadata, and the object it is about
+# (`resource` lets combined rules point at one object).
+result(rule_id, info, msg, obj) := {
+	"msg": msg,
+	"rule_id": rule_id,
+	"severity": info.severity,
+	"title": info.title,
+	"remediation": info.remediation,
+	"resource": resource(obj),
+}
+
+# Configuration from data files: data.gitops_audit.config.<key>, with defaults.
+config := c if {
+	c := data.gitops_audit.config
+} else := {}
+
+setting(key, default_value) := object.get(config, key, default_value)
+
+# Audit context: data.gitops_audit.target/side are set by `gitops-audit` (absent under `policy test`).
+target := t if {
+	t := data.gitops_audit.target
+} else := {}
+
+side := s if {
+	s := data.gitops_audit.side
+} else := ""
+
+is_production if {
+	target.env in setting("production_envs", ["production", "prod"])
+}
+
+# Kubernetes quantities ("500m", "1Gi", 2) as numbers.
+quantity(q) := units.parse(sprintf("%v", [q]))
+
+is_system_subject(s) if startswith(s.name, "system:")

@@ -1,0 +1,72 @@
+# Resource requests and limits of containers and initContainers.
+package gitops_audit.resources
+
+import data.gitops_audit.lib.k8s
+import rego.v1
+
+rules := {
+	"resources.requests_missing": {
+		"severity": "medium",
+		"title": "Container without CPU/memory requests",
+		"remediation": "Set resources.requests.cpu and resources.requests.memory so the scheduler can place the pod.",
+	},
+	"resources.memory_limit_missing": {
+		"severity": "high",
+		"title": "Container without a memory limit",
+		"remediation": "Set resources.limits.memory; an unbounded container can exhaust node memory.",
+	},
+	"resources.limit_below_request": {
+		"severity": "high",
+		"title": "Limit lower than request",
+		"remediation": "Raise the limit to at least the request (the API server rejects such pods).",
+	},
+	"resources.over_maximum": {
+		"severity": "medium",
+		"title": "Resource value over the configured maximum",
+		"remediation": "Lower the value or raise data.gitops_audit.config.max_cpu / max_memory.",
+	},
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "resources.requests_missing"
+	some entry in k8s.containers(input)
+	some res in ["cpu", "memory"]
+	not entry.container.resources.requests[res]
+	msg := sprintf("%s: %s has no %s request", [k8s.subject(input), k8s.container_label(entry), res])
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "resources.memory_limit_missing"
+	some entry in k8s.containers(input)
+	not entry.container.resources.limits.memory
+	msg := sprintf("%s: %s has no memory limit", [k8s.subject(input), k8s.container_label(entry)])
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "resources.limit_below_request"
+	some entry in k8s.containers(input)
+	some res, limit in entry.container.resources.limits
+	request := entry.container.resources.requests[res]
+	k8s.quantity(limit) < k8s.quantity(request)
+	msg := sprintf(
+		"%s: %s %s limit %v is below its request %v",
+		[k8s.subject(input), k8s.container_label(entry), res, limit, request],
+	)
+}
+
+maximum := {
+	"cpu": k8s.setting("max_cpu", "16"),
+	"memory": k8s.setting("max_memory", "64Gi"),
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "resources.over_maximum"
+	some entry in k8s.containers(input)
+	some kind in ["requests", "limits"]
+	some res, value in entry.container.resources[kind]
+	k8s.quantity(value) > k8s.quantity(maximum[res])
+	msg := sprintf(
+		"%s: %s %s %s %v is over the maximum %v",
+		[k8s.subject(input), k8s.container_label(entry), res, kind, value, maximum[res]],
+	)
+}
