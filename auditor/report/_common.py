@@ -1,0 +1,208 @@
+"""Helpers shared by the report formatters: secret masking, target lookup, totals, plain values."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from auditor.model import AuditReport, Category, Finding, ObjectRef, Severity, Target, TargetResult
+from auditor.util.secrets import HASH_PREFIX, MASK
+
+SEVERITIES: tuple[Severity, ...] = (
+    Severity.CRITICAL,
+    Severity.HIGH,
+    Severity.MEDIUM,
+    Severity.LOW,
+    Severity.INFO,
+)
+CATEGORIES: tuple[Category, ...] = tuple(Category)
+
+# Secret payload fields. A value under these paths is never shown, whatever the diff stage did:
+# masking here is a second line of defence, not the primary one.
+_SECRET_PATH = re.compile(r"^(data|stringData)([.\[]|$)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _is_secret_kind(ref: ObjectRef | None) -> bool:
+    return ref is not None and ref.group == "" and ref.kind == "Secret"
+
+
+def _mask_tree(value: Any) -> Any:
+    """Mask hashed secret values anywhere in a value tree; mask whole ``data``/``stringData`` maps."""
+    if isinstance(value, str):
+        return MASK if value.startswith(HASH_PREFIX) else value
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if k in ("data", "stringData") and isinstance(v, Mapping):
+                out[str(k)] = {str(name): MASK for name in v}
+            else:
+                out[str(k)] = _mask_tree(v)
+        return out
+    if isinstance(value, list | tuple):
+        return [_mask_tree(v) for v in value]
+    return value
+
+
+def mask_for(ref: ObjectRef | None, path: str, value: Any) -> Any:
+    """A desired/live value at ``path`` of object ``ref`` as it may be shown: secret payloads → ``***``.
+
+    ``None`` stays ``None`` (it means "absent", which is not secret).
+    """
+    if value is None:
+        return None
+    if _is_secret_kind(ref) and _SECRET_PATH.match(path):
+        return MASK
+    return _mask_tree(value)
+
+
+def mask_value(finding: Finding, value: Any) -> Any:
+    """``finding.expected``/``actual`` as it may be shown (see :func:`mask_for`)."""
+    return mask_for(finding.ref, finding.path, value)
+
+
+def masked(finding: Finding) -> tuple[Any, Any]:
+    """(expected, actual) with secrets masked."""
+    return mask_value(finding, finding.expected), mask_value(finding, finding.actual)
+
+
+def clean_text(text: str) -> str:
+    """Drop control characters that XML 1.0 and terminals cannot carry (keeps tab/newline)."""
+    return _CONTROL.sub("", text)
+
+
+def show(value: Any) -> str:
+    """A compact one-line text form of a value for CSV/terminal cells (``""`` for absent)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    import json
+
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def target_index(report: AuditReport) -> dict[str, Target]:
+    """Target name → Target."""
+    return {r.target.name: r.target for r in report.results}
+
+
+def result_index(report: AuditReport) -> dict[str, TargetResult]:
+    """Target name → TargetResult."""
+    return {r.target.name: r for r in report.results}
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Counted findings by severity and category, plus the suppressed count."""
+
+    by_severity: tuple[tuple[str, int], ...]
+    by_category: tuple[tuple[str, int], ...]
+    counted: int
+    suppressed: int
+
+    def severity(self, sev: Severity | str) -> int:
+        """Count for one severity."""
+        return dict(self.by_severity).get(str(sev), 0)
+
+    def category(self, cat: Category | str) -> int:
+        """Count for one category."""
+        return dict(self.by_category).get(str(cat), 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-dict form for JSON."""
+        return {
+            "counted": self.counted,
+            "suppressed": self.suppressed,
+            "by_severity": dict(self.by_severity),
+            "by_category": dict(self.by_category),
+        }
+
+
+def totals(findings: Iterable[Finding]) -> Totals:
+    """Totals of counted findings (suppressed ones are only counted as suppressed)."""
+    sev: Counter[str] = Counter()
+    cat: Counter[str] = Counter()
+    suppressed = 0
+    for f in findings:
+        if not f.counts:
+            suppressed += 1
+            continue
+        sev[f.severity.value] += 1
+        cat[f.category.value] += 1
+    return Totals(
+        by_severity=tuple((s.value, sev[s.value]) for s in SEVERITIES),
+        by_category=tuple((c.value, cat[c.value]) for c in CATEGORIES),
+        counted=sum(sev.values()),
+        suppressed=suppressed,
+    )
+
+
+def parse_time(text: str) -> datetime | None:
+    """Parse an ISO-8601 time (``Z`` accepted); ``None`` when empty or malformed."""
+    if not text:
+        return None
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def duration_seconds(report: AuditReport) -> float | None:
+    """Run duration from ``started``/``finished``; ``None`` when either is unknown."""
+    start, end = parse_time(report.started), parse_time(report.finished)
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 3)
+
+
+def human_duration(seconds: float | None) -> str:
+    """``1h 02m 03s`` style; ``unknown`` for None."""
+    if seconds is None:
+        return "unknown"
+    s = round(seconds)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    if h:
+        return f"{h}h {m:02d}m {sec:02d}s"
+    if m:
+        return f"{m}m {sec:02d}s"
+    return f"{seconds:.1f}s" if seconds < 10 else f"{sec}s"
+
+
+def remediation(finding: Finding) -> str:
+    """Remediation text from ``details`` (policy metadata) or a default per category."""
+    for key in ("remediation", "fix", "help"):
+        val = finding.details.get(key) if isinstance(finding.details, Mapping) else None
+        if isinstance(val, str) and val:
+            return val
+    return _DEFAULT_REMEDIATION.get(finding.category, "")
+
+
+_DEFAULT_REMEDIATION: dict[Category, str] = {
+    Category.DRIFT: (
+        "Reconcile the cluster with git: re-apply the desired state, or commit the live change to git "
+        "through a reviewed pull request if it is intended."
+    ),
+    Category.POLICY: "Change the manifest in git so the policy passes, or record a time-bound waiver.",
+    Category.CHANGE_CONTROL: (
+        "Add a CODEOWNERS entry for the path and make sure changes are authored or approved by an owner."
+    ),
+    Category.COVERAGE: "Grant the auditor read (get/list) access or render support so this can be checked.",
+}
+
+
+def rule_description(finding: Finding) -> str:
+    """A one-line description of the rule (from details, else derived from the category)."""
+    for key in ("description", "title", "rule_description"):
+        val = finding.details.get(key) if isinstance(finding.details, Mapping) else None
+        if isinstance(val, str) and val:
+            return val
+    return f"{finding.category.value} check {finding.rule_id}"

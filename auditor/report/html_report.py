@@ -1,0 +1,463 @@
+"""Self-contained HTML report (and the history index page), rendered with Jinja2.
+
+Security model of the page:
+- Everything is inline; the page loads nothing from anywhere (no external URL of any kind).
+- A strict Content-Security-Policy ``<meta>`` is the first element of ``<head>``. The inline
+  script and stylesheet are allowed by their sha256 hashes, computed here at render time, so
+  no ``unsafe-inline`` is needed and injected markup could not run even if it got in.
+- Jinja2 autoescaping is on and no data goes through ``|safe``. Findings travel to the page as
+  JSON in a ``<script type="application/json">`` data block, escaped so ``</script>``, ``<!--``
+  and line separators cannot end or confuse it; the script builds the table with
+  ``textContent`` only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from markupsafe import Markup
+
+from auditor.model import AuditReport, Category, Finding, FindingStatus, TargetResult
+from auditor.report._common import (
+    CATEGORIES,
+    SEVERITIES,
+    duration_seconds,
+    human_duration,
+    mask_for,
+    masked,
+    remediation,
+    rule_description,
+    show,
+    totals,
+)
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; history imports this module at run time
+    from auditor.report.history import RunSummary
+
+MAX_SKEW_ROWS = 400
+MAX_RESOLVED_ROWS = 500
+MAX_GAP_ROWS = 500
+
+_LINE_SEPARATORS = {"\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def script_json(value: Any) -> Markup:
+    r"""JSON for a ``<script type="application/json">`` block.
+
+    ``<``, ``>`` and ``&`` become ``\\u003c`` etc., so ``</script>`` and ``<!--`` cannot appear in
+    the block; U+2028/2029 are escaped for old JavaScript parsers. The result is valid JSON
+    and is marked safe because it has been escaped for exactly this context.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    for ch, esc in _LINE_SEPARATORS.items():
+        text = text.replace(ch, esc)
+    return Markup(text)  # noqa: S704 - escaped above for the script-data context
+
+
+def csp_hash(text: str) -> str:
+    """The CSP source expression allowing exactly this inline script/style text."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def csp(script: str | None, style: str) -> str:
+    """A strict policy: nothing loads, only the hashed inline script/style run, no forms, no base."""
+    script_src = csp_hash(script) if script is not None else "'none'"
+    return (
+        f"default-src 'none'; script-src {script_src}; style-src {csp_hash(style)}; "
+        "img-src data:; font-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'"
+    )
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("auditor.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@lru_cache(maxsize=4)
+def _asset(name: str) -> str:
+    return resources.files("auditor.report").joinpath("templates", name).read_text("utf-8")
+
+
+# --------------------------------------------------------------------------- view model
+
+
+def _context_of(r: TargetResult) -> str:
+    t = r.target
+    return t.context or (f"snapshot:{t.snapshot}" if t.snapshot else "")
+
+
+def _worst_class(findings: Sequence[Finding]) -> str:
+    worst = -1
+    for f in findings:
+        if f.counts and f.severity.rank > worst:
+            worst = f.severity.rank
+    return "ok" if worst < 0 else SEVERITIES[len(SEVERITIES) - 1 - worst].value
+
+
+def _matrix(report: AuditReport) -> dict[str, Any]:
+    """Environment x region matrix: counted findings per cell, worst severity, audit status."""
+    import pandas as pd  # imported lazily: a plain CLI call should not pay for pandas
+
+    none = "(none)"
+    targets = pd.DataFrame(
+        [
+            (r.target.name, r.target.env or none, r.target.region or none, r.audited)
+            for r in report.results
+        ],
+        columns=["target", "env", "region", "audited"],
+    )
+    if targets.empty:
+        return {"envs": [], "regions": [], "cells": {}}
+    rows = [(f.target, f.severity.rank) for r in report.results for f in r.findings if f.counts]
+    found = pd.DataFrame(rows, columns=["target", "rank"]).merge(targets, on="target", how="inner")
+    agg = found.groupby(["env", "region"])["rank"].agg(["size", "max"]) if not found.empty else None
+    by_sev = (
+        found.pivot_table(index=["env", "region"], columns="rank", aggfunc="size", fill_value=0)
+        if not found.empty
+        else None
+    )
+    cells: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for (env, region), group in targets.groupby(["env", "region"], sort=False):
+        count, worst = 0, -1
+        sev_counts: dict[str, int] = {}
+        if agg is not None and (env, region) in agg.index:
+            count = int(agg.loc[(env, region), "size"])
+            worst = int(agg.loc[(env, region), "max"])
+            assert by_sev is not None
+            line = by_sev.loc[(env, region)]
+            for s in SEVERITIES:
+                n = int(line.get(s.rank, 0))
+                if n:
+                    sev_counts[s.value] = n
+        not_audited = [str(n) for n, a in zip(group["target"], group["audited"], strict=True) if not a]
+        if not_audited:
+            cls = "skipped"
+        elif worst < 0:
+            cls = "ok"
+        else:
+            cls = SEVERITIES[len(SEVERITIES) - 1 - worst].value
+        cells[str(env)][str(region)] = {
+            "count": count,
+            "cls": cls,
+            "targets": [str(t) for t in group["target"]],
+            "not_audited": not_audited,
+            "by_severity": sev_counts,
+        }
+    return {
+        "envs": [str(e) for e in pd.unique(targets["env"])],
+        "regions": [str(r) for r in pd.unique(targets["region"])],
+        "cells": dict(cells),
+    }
+
+
+_CONTAINER_IMAGE = re.compile(r"(?:initContainers|containers)\[name=([^\]]+)\]\.image$")
+
+
+def _skew(report: AuditReport) -> dict[str, Any]:
+    """Image per workload container per target.
+
+    Taken from ``TargetResult.images`` when the pipeline provides it, else from image drift
+    (desired vs live) found in drift results and findings.
+    """
+    table: dict[tuple[str, str], dict[str, dict[str, str]]] = defaultdict(dict)
+    for r in report.results:
+        # Optional model extension: images = ((workload subject, container, desired, live), ...).
+        for item in getattr(r, "images", ()) or ():
+            try:
+                workload, container, desired, live = item
+            except (TypeError, ValueError):
+                continue
+            table[(str(workload), str(container))][r.target.name] = {
+                "desired": str(desired or ""),
+                "live": str(live or ""),
+            }
+        for d in r.drift:
+            for c in d.changes:
+                m = _CONTAINER_IMAGE.search(c.path)
+                if m and not c.suppressed_by:
+                    table[(d.ref.subject, m.group(1))].setdefault(
+                        r.target.name, {"desired": show(c.expected), "live": show(c.actual)}
+                    )
+        for f in r.findings:
+            m = _CONTAINER_IMAGE.search(f.path)
+            if m and f.ref is not None and f.category is Category.DRIFT:
+                table[(f.ref.subject, m.group(1))].setdefault(
+                    r.target.name, {"desired": show(f.expected), "live": show(f.actual)}
+                )
+    targets = [r.target.name for r in report.results]
+    rows: list[dict[str, Any]] = []
+    for (workload, container), per_target in table.items():
+        images = {v["live"] or v["desired"] for v in per_target.values()}
+        drifted = any(v["live"] and v["desired"] and v["live"] != v["desired"] for v in per_target.values())
+        rows.append(
+            {
+                "workload": workload,
+                "container": container,
+                "cells": [per_target.get(t) for t in targets],
+                "skew": len(images) > 1,
+                "drifted": drifted,
+            }
+        )
+    rows.sort(key=lambda x: (not x["skew"], not x["drifted"], x["workload"], x["container"]))
+    used = [i for i, t in enumerate(targets) if any(row["cells"][i] for row in rows)]
+    for row in rows:
+        row["cells"] = [row["cells"][i] for i in used]
+    return {
+        "targets": [targets[i] for i in used],
+        "rows": rows[:MAX_SKEW_ROWS],
+        "total": len(rows),
+    }
+
+
+def _trend(points: Sequence[RunSummary]) -> dict[str, Any]:
+    """Inline-SVG trend geometry: one polyline per severity band plus the total."""
+    width, height, pad_l, pad_r, pad_t, pad_b = 720, 180, 44, 12, 12, 28
+    if not points:
+        return {"series": [], "width": width, "height": height}
+    n = len(points)
+    top = max([p.counted for p in points] + [1])
+    plot_w, plot_h = width - pad_l - pad_r, height - pad_t - pad_b
+
+    def xy(i: int, v: int) -> tuple[float, float]:
+        x = pad_l + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
+        y = pad_t + plot_h - plot_h * v / top
+        return round(x, 1), round(y, 1)
+
+    series = []
+    for key in ("total", *[s.value for s in SEVERITIES]):
+        values = [p.counted if key == "total" else dict(p.by_severity).get(key, 0) for p in points]
+        if key != "total" and not any(values):
+            continue
+        coords = [xy(i, v) for i, v in enumerate(values)]
+        series.append(
+            {
+                "key": key,
+                "points": " ".join(f"{x},{y}" for x, y in coords),
+                "dots": [
+                    {"x": x, "y": y, "label": f"{points[i].run_id}: {values[i]} {key}"}
+                    for i, (x, y) in enumerate(coords)
+                ],
+            }
+        )
+    ticks = [{"y": round(pad_t + plot_h - plot_h * v / top, 1), "label": v} for v in sorted({0, top // 2, top})]
+    return {
+        "series": series,
+        "width": width,
+        "height": height,
+        "ticks": ticks,
+        "x0": pad_l,
+        "x1": width - pad_r,
+        "first": points[0].run_id,
+        "last": points[-1].run_id,
+        "base_y": height - 8,
+        "n": n,
+    }
+
+
+def _provenance(f: Finding) -> list[dict[str, Any]]:
+    out = []
+    for p in f.provenance.files:
+        c = p.commit
+        out.append(
+            {
+                "path": p.path,
+                "role": p.role,
+                "line": p.line,
+                "owners": list(p.owners),
+                "sha": c.sha if c else "",
+                "author": f"{c.author_name} <{c.author_email}>" if c else "",
+                "date": c.author_date if c else "",
+                "subject": c.subject if c else "",
+                "signed": c.signed if c else False,
+                "trailers": [f"{k}: {v}" for k, v in c.trailers] if c else [],
+            }
+        )
+    return out
+
+
+ROW_COLUMNS = (
+    "severity",
+    "category",
+    "target",
+    "env",
+    "region",
+    "kind",
+    "namespace",
+    "name",
+    "path",
+    "rule",
+    "message",
+    "status",
+    "suppressed",
+    "fingerprint",
+)
+
+
+def payload(report: AuditReport) -> dict[str, Any]:
+    """The findings data the page's script reads: compact rows plus a details record per row."""
+    targets = {r.target.name: r.target for r in report.results}
+    rows: list[list[Any]] = []
+    details: list[dict[str, Any]] = []
+    for f in report.findings:
+        t = targets.get(f.target)
+        ref = f.ref
+        rows.append(
+            [
+                f.severity.value,
+                f.category.value,
+                f.target,
+                t.env if t else "",
+                t.region if t else "",
+                ref.group_kind if ref else "",
+                ref.namespace if ref else "",
+                ref.name if ref else "",
+                f.path,
+                f.rule_id,
+                f.message,
+                f.status.value,
+                f.suppressed_by,
+                f.fingerprint,
+            ]
+        )
+        expected, actual = masked(f)
+        extra = {
+            k: mask_for(f.ref, f.path, v)
+            for k, v in f.details.items()
+            if k not in ("remediation", "description", "title")
+        }
+        details.append(
+            {
+                "subject": ref.subject if ref else "(repository)",
+                "expected": expected,
+                "actual": actual,
+                "rule": rule_description(f),
+                "remediation": remediation(f),
+                "files": _provenance(f),
+                "live": [[lp.manager, lp.operation, lp.time] for lp in f.provenance.live],
+                "owners": list(f.owners),
+                "details": extra,
+            }
+        )
+    return {"columns": list(ROW_COLUMNS), "rows": rows, "details": details}
+
+
+def view_model(report: AuditReport, history: Sequence[RunSummary] = ()) -> dict[str, Any]:
+    """Everything the template shows, as plain data (also handy for tests)."""
+    from auditor.report.history import RunSummary as _RunSummary
+
+    findings = report.findings
+    t = totals(findings)
+    cat_sev: Counter[tuple[str, str]] = Counter(
+        (f.category.value, f.severity.value) for f in findings if f.counts
+    )
+    status = Counter(f.status.value for f in findings if f.counts)
+    targets = []
+    for r in report.results:
+        rt = totals(r.findings)
+        targets.append(
+            {
+                "name": r.target.name,
+                "env": r.target.env,
+                "region": r.target.region,
+                "path": r.target.path,
+                "context": _context_of(r),
+                "live_source": r.live_source,
+                "identity": r.identity,
+                "audited": r.audited,
+                "skip_reason": r.skip_reason,
+                "commit": r.commit,
+                "desired": r.desired_count,
+                "live": r.live_count,
+                "counted": rt.counted,
+                "suppressed": rt.suppressed,
+                "worst": _worst_class(r.findings) if r.audited else "skipped",
+            }
+        )
+    gaps = [
+        {"target": f.target, "subject": f.ref.subject if f.ref else "", "message": f.message}
+        for f in findings
+        if f.category is Category.COVERAGE
+    ]
+    points = [h for h in history if h.run_id != report.run_id]
+    points.sort(key=lambda h: h.run_id)
+    points.append(_RunSummary.from_report(report))
+    resolved = sorted(report.resolved, key=Finding.sort_key)
+    return {
+        "report": report,
+        "duration": human_duration(duration_seconds(report)),
+        "exit_code": report.exit_code(),
+        "totals": t,
+        "severities": [s.value for s in SEVERITIES],
+        "categories": [c.value for c in CATEGORIES],
+        "cat_sev": {f"{c}|{s}": n for (c, s), n in cat_sev.items()},
+        "targets": targets,
+        "not_audited": [x for x in targets if not x["audited"]],
+        "gaps": gaps[:MAX_GAP_ROWS],
+        "gaps_total": len(gaps),
+        "matrix": _matrix(report),
+        "skew": _skew(report),
+        "new": status.get(FindingStatus.NEW.value, 0) if report.previous_run_id else 0,
+        "persisting": status.get(FindingStatus.PERSISTING.value, 0),
+        "resolved": [
+            {
+                "target": f.target,
+                "severity": f.severity.value,
+                "category": f.category.value,
+                "rule": f.rule_id,
+                "subject": f.ref.subject if f.ref else "",
+                "path": f.path,
+                "message": f.message,
+            }
+            for f in resolved[:MAX_RESOLVED_ROWS]
+        ],
+        "resolved_total": len(resolved),
+        "trend": _trend(points),
+        "history_runs": len(points),
+    }
+
+
+def render(report: AuditReport, history: Sequence[RunSummary] = ()) -> str:
+    """The self-contained HTML report."""
+    css, js = _asset("report.css"), _asset("report.js")
+    vm = view_model(report, history)
+    return _env().get_template("report.html.j2").render(
+        csp=csp(js, css),
+        css=Markup(css),  # noqa: S704 - static asset shipped with the package, not data
+        js=Markup(js),  # noqa: S704 - static asset shipped with the package, not data
+        data=script_json(payload(report)),
+        fail_on=report.fail_on.value,
+        **vm,
+    )
+
+
+def render_index(summaries: Sequence[RunSummary], *, latest: str = "") -> str:
+    """The history index page: runs (newest first) with totals, and the trend chart. No script."""
+    css = _asset("report.css")
+    ordered = sorted(summaries, key=lambda s: s.run_id)
+    return _env().get_template("index.html.j2").render(
+        csp=csp(None, css),
+        css=Markup(css),  # noqa: S704 - static asset shipped with the package, not data
+        runs=list(reversed(ordered)),
+        latest=latest,
+        trend=_trend(ordered),
+        severities=[s.value for s in SEVERITIES],
+        categories=[c.value for c in CATEGORIES],
+    )

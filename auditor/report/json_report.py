@@ -1,0 +1,379 @@
+"""JSON report: everything in the AuditReport, with ``schema_version``; ``load`` reads it back.
+
+The JSON file is the machine-readable record of a run: the previous-run comparison and shard
+merging read it back with :func:`load`, so every field of the model round-trips. Secret values
+are masked on the way out (masking is idempotent, so the round trip stays exact).
+Schema: ``auditor/report/schema/report.schema.json`` (draft 2020-12).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+from auditor.errors import ReportError
+from auditor.model import (
+    AuditReport,
+    Category,
+    CommitInfo,
+    DriftKind,
+    FieldChange,
+    FileProvenance,
+    Finding,
+    FindingStatus,
+    ListRecord,
+    LiveProvenance,
+    ObjectDrift,
+    ObjectRef,
+    Provenance,
+    Severity,
+    Target,
+    TargetResult,
+    ToolInfo,
+)
+from auditor.report._common import duration_seconds, mask_for, masked, totals
+
+SCHEMA_VERSION = 1
+"""Bumped on any incompatible change of the JSON layout; :func:`load` refuses newer versions."""
+
+
+def schema_text() -> str:
+    """The shipped JSON Schema of the report, as text."""
+    return resources.files("auditor.report").joinpath("schema/report.schema.json").read_text("utf-8")
+
+
+# --------------------------------------------------------------------------- dump
+
+
+def _commit(c: CommitInfo | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {
+        "sha": c.sha,
+        "author_name": c.author_name,
+        "author_email": c.author_email,
+        "author_date": c.author_date,
+        "committer_name": c.committer_name,
+        "committer_email": c.committer_email,
+        "commit_date": c.commit_date,
+        "subject": c.subject,
+        "signed": c.signed,
+        "trailers": [[k, v] for k, v in c.trailers],
+        "parents": c.parents,
+    }
+
+
+def _live(lp: LiveProvenance | None) -> dict[str, Any] | None:
+    if lp is None:
+        return None
+    return {"manager": lp.manager, "operation": lp.operation, "time": lp.time}
+
+
+def _provenance(p: Provenance) -> dict[str, Any]:
+    return {
+        "files": [
+            {
+                "path": f.path,
+                "role": f.role,
+                "commit": _commit(f.commit),
+                "line": f.line,
+                "owners": list(f.owners),
+            }
+            for f in p.files
+        ],
+        "live": [_live(lp) for lp in p.live],
+    }
+
+
+def _ref(ref: ObjectRef | None) -> dict[str, str] | None:
+    return ref.as_dict() if ref is not None else None
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    """One finding as a JSON-ready dict (secrets masked, fingerprint and subject included)."""
+    expected, actual = masked(f)
+    return {
+        "fingerprint": f.fingerprint,
+        "target": f.target,
+        "category": f.category.value,
+        "rule_id": f.rule_id,
+        "severity": f.severity.value,
+        "message": f.message,
+        "object": _ref(f.ref),
+        "subject": f.ref.subject if f.ref else "",
+        "path": f.path,
+        "expected": expected,
+        "actual": actual,
+        "provenance": _provenance(f.provenance),
+        "owners": list(f.owners),
+        "suppressed_by": f.suppressed_by,
+        "status": f.status.value,
+        "details": dict(f.details),
+    }
+
+
+def _change(c: FieldChange, ref: ObjectRef) -> dict[str, Any]:
+    return {
+        "path": c.path,
+        "expected": mask_for(ref, c.path, c.expected),
+        "actual": mask_for(ref, c.path, c.actual),
+        "kind": c.kind.value,
+        "live": _live(c.live),
+        "suppressed_by": c.suppressed_by,
+    }
+
+
+def _drift(d: ObjectDrift) -> dict[str, Any]:
+    return {
+        "object": d.ref.as_dict(),
+        "kind": d.kind.value,
+        "changes": [_change(c, d.ref) for c in d.changes],
+        "note": d.note,
+    }
+
+
+def _target(t: Target) -> dict[str, Any]:
+    return {
+        "name": t.name,
+        "env": t.env,
+        "region": t.region,
+        "path": t.path,
+        "context": t.context,
+        "snapshot": t.snapshot,
+        "repo": t.repo,
+        "ref": t.ref,
+        "namespace": t.namespace,
+        "labels": [[k, v] for k, v in t.labels],
+    }
+
+
+def _result(r: TargetResult) -> dict[str, Any]:
+    findings = sorted(r.findings, key=Finding.sort_key)
+    return {
+        "target": _target(r.target),
+        "audited": r.audited,
+        "skip_reason": r.skip_reason,
+        "commit": r.commit,
+        "desired_count": r.desired_count,
+        "live_count": r.live_count,
+        "live_source": r.live_source,
+        "identity": r.identity,
+        "reads": [
+            {
+                "source": x.source,
+                "resource": x.resource,
+                "namespace": x.namespace,
+                "resource_version": x.resource_version,
+                "time": x.time,
+                "count": x.count,
+            }
+            for x in r.reads
+        ],
+        "timings": {k: float(v) for k, v in r.timings.items()},
+        "totals": totals(r.findings).as_dict(),
+        "drift": [_drift(d) for d in r.drift],
+        "findings": [finding_dict(f) for f in findings],
+    }
+
+
+def to_dict(report: AuditReport) -> dict[str, Any]:
+    """The whole report as a JSON-ready dict."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": report.run_id,
+        "tool": "gitops-audit",
+        "tool_version": report.tool_version,
+        "started": report.started,
+        "finished": report.finished,
+        "duration_seconds": duration_seconds(report),
+        "repo_url": report.repo_url,
+        "commit": report.commit,
+        "ref": report.ref,
+        "fail_on": report.fail_on.value,
+        "config_path": report.config_path,
+        "config_sha256": report.config_sha256,
+        "previous_run_id": report.previous_run_id,
+        "partial": report.partial,
+        "exit_code": report.exit_code(),
+        "tools": [{"name": t.name, "path": t.path, "version": t.version} for t in report.tools],
+        "totals": totals(report.findings).as_dict(),
+        "targets": [_result(r) for r in report.results],
+        "resolved": [finding_dict(f) for f in sorted(report.resolved, key=Finding.sort_key)],
+    }
+
+
+def render(report: AuditReport) -> str:
+    """The report as pretty-printed JSON text (deterministic, newline-terminated)."""
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+# --------------------------------------------------------------------------- load
+
+
+def _load_commit(d: Mapping[str, Any] | None) -> CommitInfo | None:
+    if d is None:
+        return None
+    return CommitInfo(
+        sha=d["sha"],
+        author_name=d.get("author_name", ""),
+        author_email=d.get("author_email", ""),
+        author_date=d.get("author_date", ""),
+        committer_name=d.get("committer_name", ""),
+        committer_email=d.get("committer_email", ""),
+        commit_date=d.get("commit_date", ""),
+        subject=d.get("subject", ""),
+        signed=bool(d.get("signed", False)),
+        trailers=tuple((str(k), str(v)) for k, v in d.get("trailers", [])),
+        parents=int(d.get("parents", 1)),
+    )
+
+
+def _load_live(d: Mapping[str, Any] | None) -> LiveProvenance | None:
+    if d is None:
+        return None
+    return LiveProvenance(manager=d["manager"], operation=d.get("operation", ""), time=d.get("time", ""))
+
+
+def _load_provenance(d: Mapping[str, Any] | None) -> Provenance:
+    if not d:
+        return Provenance()
+    files = tuple(
+        FileProvenance(
+            path=f["path"],
+            role=f.get("role", "resource"),
+            commit=_load_commit(f.get("commit")),
+            line=f.get("line"),
+            owners=tuple(f.get("owners", ())),
+        )
+        for f in d.get("files", ())
+    )
+    live = tuple(x for x in (_load_live(lp) for lp in d.get("live", ())) if x is not None)
+    return Provenance(files=files, live=live)
+
+
+def _load_ref(d: Mapping[str, Any] | None) -> ObjectRef | None:
+    if d is None:
+        return None
+    return ObjectRef(d["group"], d["kind"], d["namespace"], d["name"])
+
+
+def load_finding(d: Mapping[str, Any]) -> Finding:
+    """A finding from its JSON dict."""
+    return Finding(
+        target=d["target"],
+        category=Category(d["category"]),
+        rule_id=d["rule_id"],
+        severity=Severity(d["severity"]),
+        message=d["message"],
+        ref=_load_ref(d.get("object")),
+        path=d.get("path", ""),
+        expected=d.get("expected"),
+        actual=d.get("actual"),
+        provenance=_load_provenance(d.get("provenance")),
+        owners=tuple(d.get("owners", ())),
+        suppressed_by=d.get("suppressed_by", ""),
+        status=FindingStatus(d.get("status", "new")),
+        details=dict(d.get("details") or {}),
+    )
+
+
+def _load_drift(d: Mapping[str, Any]) -> ObjectDrift:
+    ref = _load_ref(d["object"])
+    assert ref is not None
+    return ObjectDrift(
+        ref=ref,
+        kind=DriftKind(d["kind"]),
+        changes=tuple(
+            FieldChange(
+                path=c["path"],
+                expected=c.get("expected"),
+                actual=c.get("actual"),
+                kind=DriftKind(c.get("kind", "modified")),
+                live=_load_live(c.get("live")),
+                suppressed_by=c.get("suppressed_by", ""),
+            )
+            for c in d.get("changes", ())
+        ),
+        note=d.get("note", ""),
+    )
+
+
+def _load_target(d: Mapping[str, Any]) -> Target:
+    return Target(
+        name=d["name"],
+        env=d.get("env", ""),
+        region=d.get("region", ""),
+        path=d.get("path", ""),
+        context=d.get("context", ""),
+        snapshot=d.get("snapshot", ""),
+        repo=d.get("repo", ""),
+        ref=d.get("ref", ""),
+        namespace=d.get("namespace", "default"),
+        labels=tuple((str(k), str(v)) for k, v in d.get("labels", ())),
+    )
+
+
+def _load_result(d: Mapping[str, Any]) -> TargetResult:
+    return TargetResult(
+        target=_load_target(d["target"]),
+        audited=bool(d["audited"]),
+        skip_reason=d.get("skip_reason", ""),
+        commit=d.get("commit", ""),
+        findings=tuple(load_finding(f) for f in d.get("findings", ())),
+        drift=tuple(_load_drift(x) for x in d.get("drift", ())),
+        desired_count=int(d.get("desired_count", 0)),
+        live_count=int(d.get("live_count", 0)),
+        live_source=d.get("live_source", ""),
+        identity=d.get("identity", ""),
+        reads=tuple(
+            ListRecord(
+                source=x["source"],
+                resource=x["resource"],
+                namespace=x.get("namespace", ""),
+                resource_version=x.get("resource_version", ""),
+                time=x.get("time", ""),
+                count=int(x.get("count", 0)),
+            )
+            for x in d.get("reads", ())
+        ),
+        timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
+    )
+
+
+def from_dict(d: Mapping[str, Any]) -> AuditReport:
+    """An AuditReport from the dict form produced by :func:`to_dict`."""
+    version = d.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
+        raise ReportError(f"load report: unsupported schema_version {version!r} (this tool reads 1)")
+    return AuditReport(
+        run_id=d["run_id"],
+        tool_version=d.get("tool_version", ""),
+        started=d.get("started", ""),
+        finished=d.get("finished", ""),
+        repo_url=d.get("repo_url", ""),
+        commit=d.get("commit", ""),
+        ref=d.get("ref", ""),
+        results=tuple(_load_result(r) for r in d.get("targets", ())),
+        fail_on=Severity(d.get("fail_on", "high")),
+        tools=tuple(ToolInfo(t["name"], t.get("path", ""), t.get("version", "")) for t in d.get("tools", ())),
+        config_path=d.get("config_path", ""),
+        config_sha256=d.get("config_sha256", ""),
+        previous_run_id=d.get("previous_run_id", ""),
+        resolved=tuple(load_finding(f) for f in d.get("resolved", ())),
+    )
+
+
+def load(text: str | bytes) -> AuditReport:
+    """Parse a JSON report written by :func:`render`. Raises :class:`ReportError` when malformed."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ReportError(f"load report: invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ReportError("load report: expected a JSON object")
+    try:
+        return from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReportError(f"load report: malformed report: {type(exc).__name__}: {exc}") from None

@@ -1,0 +1,109 @@
+"""JUnit XML: one testsuite per target, for CI systems that display test results.
+
+Mapping: a finding at or above the run's ``fail_on`` is a *failure*; a finding below it is a
+passing testcase; a suppressed (waived/ignored) finding is *skipped*; a target that could not
+be audited is one *error* testcase. A clean audited target gets one passing ``audit`` testcase so
+every suite has at least one case.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+
+from auditor.model import AuditReport, Finding, Severity
+from auditor.report._common import clean_text, masked, show
+
+
+def _case_name(f: Finding) -> str:
+    subject = f.ref.subject if f.ref else "(repository)"
+    return f"{f.rule_id} {subject}" + (f" {f.path}" if f.path else "")
+
+
+def _text(f: Finding) -> str:
+    expected, actual = masked(f)
+    lines = [f.message]
+    if f.path:
+        lines.append(f"path: {f.path}")
+    if expected is not None or actual is not None:
+        lines.append(f"expected: {show(expected)}")
+        lines.append(f"actual: {show(actual)}")
+    prim = f.provenance.primary
+    if prim is not None:
+        where = prim.path + (f":{prim.line}" if prim.line else "")
+        lines.append(f"source: {where}")
+        if prim.commit is not None:
+            lines.append(f"commit: {prim.commit.sha} {prim.commit.author_name} {prim.commit.subject}")
+    if f.owners:
+        lines.append("owners: " + ", ".join(f.owners))
+    lines.append(f"fingerprint: {f.fingerprint}")
+    return "\n".join(lines)
+
+
+def _el(parent: ET.Element, tag: str, attrs: Mapping[str, str]) -> ET.Element:
+    return ET.SubElement(parent, tag, {k: clean_text(v) for k, v in attrs.items()})
+
+
+def render(report: AuditReport, fail_on: Severity | None = None) -> str:
+    """The JUnit XML text."""
+    threshold = fail_on or report.fail_on
+    root = ET.Element("testsuites", {"name": f"gitops-audit {report.run_id}"})
+    all_tests = all_failures = all_errors = all_skipped = 0
+    for r in report.results:
+        name = clean_text(r.target.name)
+        suite = _el(
+            root,
+            "testsuite",
+            {"name": name, "timestamp": report.started, "hostname": r.live_source or r.target.live_source},
+        )
+        props = ET.SubElement(suite, "properties")
+        for key, value in (
+            ("env", r.target.env),
+            ("region", r.target.region),
+            ("context", r.target.context),
+            ("path", r.target.path),
+            ("commit", r.commit or report.commit),
+            ("run_id", report.run_id),
+        ):
+            _el(props, "property", {"name": key, "value": value})
+        tests = failures = errors = skipped = 0
+        if not r.audited:
+            case = _el(suite, "testcase", {"name": "audit", "classname": f"{name}.audit"})
+            err = _el(case, "error", {"message": f"not audited: {r.skip_reason}", "type": "NotAudited"})
+            err.text = clean_text(r.skip_reason)
+            tests, errors = 1, 1
+        for f in sorted(r.findings, key=Finding.sort_key):
+            tests += 1
+            case = _el(
+                suite,
+                "testcase",
+                {"name": _case_name(f), "classname": f"{name}.{f.category.value}", "file": _file(f)},
+            )
+            if not f.counts:
+                skipped += 1
+                _el(case, "skipped", {"message": f"suppressed by {f.suppressed_by}"})
+            elif f.severity.at_least(threshold):
+                failures += 1
+                fail = _el(case, "failure", {"message": f.message, "type": f"{f.severity.value}"})
+                fail.text = clean_text(_text(f))
+            else:
+                out = ET.SubElement(case, "system-out")
+                out.text = clean_text(f"[{f.severity.value}] " + _text(f))
+        if r.audited and not r.findings:
+            tests += 1
+            _el(suite, "testcase", {"name": "audit", "classname": f"{name}.audit"})
+        for k, v in (("tests", tests), ("failures", failures), ("errors", errors), ("skipped", skipped)):
+            suite.set(k, str(v))
+        all_tests += tests
+        all_failures += failures
+        all_errors += errors
+        all_skipped += skipped
+    for k, v in (("tests", all_tests), ("failures", all_failures), ("errors", all_errors), ("skipped", all_skipped)):
+        root.set(k, str(v))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _file(f: Finding) -> str:
+    prim = f.provenance.primary
+    return prim.path if prim else ""

@@ -1,0 +1,170 @@
+"""SARIF 2.1.0 for code scanning: one run per target, rules with help, results located in git.
+
+Each target is its own ``run`` so ``automationDetails.id`` (``gitops-audit/<target>/<run-id>``)
+keeps targets apart in code-scanning UIs that group alerts by category. Results point at the
+repository-relative source file (and line) that produced the object; findings without a
+source file point at the target's overlay ``kustomization.yaml``. ``partialFingerprints``
+carries the finding fingerprint so alerts are tracked across runs. Suppressed findings are
+emitted with a SARIF ``suppressions`` entry rather than dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from auditor.model import AuditReport, Finding, Severity, TargetResult
+from auditor.report._common import masked, remediation, rule_description, show
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+FINGERPRINT_KEY = "gitopsAudit/v1"
+
+_LEVEL = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+# GitHub code scanning reads ``security-severity`` (0.0-10.0) to label alerts.
+_SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "0.0",
+}
+
+
+def _location(f: Finding, r: TargetResult) -> dict[str, Any]:
+    prim = f.provenance.primary
+    if prim is not None and prim.path:
+        uri, line = prim.path, prim.line or 1
+    else:
+        base = r.target.path.strip("/")
+        uri, line = (f"{base}/kustomization.yaml" if base else "kustomization.yaml"), 1
+    loc: dict[str, Any] = {
+        "physicalLocation": {
+            "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+            "region": {"startLine": line},
+        }
+    }
+    if f.ref is not None:
+        loc["logicalLocations"] = [
+            {"name": f.ref.name, "fullyQualifiedName": f.ref.subject, "kind": "resource"}
+        ]
+    return loc
+
+
+def _rule(f: Finding) -> dict[str, Any]:
+    desc = rule_description(f)
+    help_text = remediation(f) or desc
+    return {
+        "id": f.rule_id,
+        "name": "".join(part.capitalize() for part in f.rule_id.replace("/", "-").replace("_", "-").split("-"))
+        or f.rule_id,
+        "shortDescription": {"text": desc},
+        "fullDescription": {"text": f"{desc} ({f.category.value})"},
+        "help": {"text": help_text, "markdown": help_text},
+        "defaultConfiguration": {"level": _LEVEL[f.severity]},
+        "properties": {
+            "category": f.category.value,
+            "tags": [f.category.value, "kubernetes", "gitops"],
+            "security-severity": _SECURITY_SEVERITY[f.severity],
+        },
+    }
+
+
+def _message(f: Finding) -> str:
+    parts = [f.message]
+    if f.ref is not None:
+        parts.append(f"Object: {f.ref.subject}")
+    if f.path:
+        parts.append(f"Field: {f.path}")
+    expected, actual = masked(f)
+    if expected is not None or actual is not None:
+        parts.append(f"Expected: {show(expected)}; actual: {show(actual)}")
+    return "\n".join(parts)
+
+
+def _run(report: AuditReport, r: TargetResult) -> dict[str, Any]:
+    findings = sorted(r.findings, key=Finding.sort_key)
+    rules: dict[str, dict[str, Any]] = {}
+    for f in findings:
+        # First (worst, by sort order) occurrence defines the rule's default level.
+        rules.setdefault(f.rule_id, _rule(f))
+    index = {rid: i for i, rid in enumerate(rules)}
+    results = []
+    for f in findings:
+        res: dict[str, Any] = {
+            "ruleId": f.rule_id,
+            "ruleIndex": index[f.rule_id],
+            "level": _LEVEL[f.severity],
+            "message": {"text": _message(f)},
+            "locations": [_location(f, r)],
+            "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
+            "baselineState": "unchanged" if f.status.value == "persisting" else "new",
+            "properties": {
+                "severity": f.severity.value,
+                "category": f.category.value,
+                "target": r.target.name,
+                "security-severity": _SECURITY_SEVERITY[f.severity],
+            },
+        }
+        if not report.previous_run_id:
+            del res["baselineState"]
+        if f.owners:
+            res["properties"]["owners"] = list(f.owners)
+        if f.suppressed_by:
+            res["suppressions"] = [{"kind": "external", "justification": f.suppressed_by}]
+        results.append(res)
+    invocation: dict[str, Any] = {"executionSuccessful": r.audited}
+    if report.started:
+        invocation["startTimeUtc"] = report.started
+    if report.finished:
+        invocation["endTimeUtc"] = report.finished
+    if not r.audited:
+        invocation["toolExecutionNotifications"] = [
+            {"level": "error", "message": {"text": f"target not audited: {r.skip_reason}"}}
+        ]
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "gitops-audit",
+                "version": report.tool_version,
+                "semanticVersion": report.tool_version,
+                "rules": list(rules.values()),
+            }
+        },
+        "automationDetails": {"id": f"gitops-audit/{r.target.name}/{report.run_id}"},
+        "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "root of the audited git repository"}}},
+        "invocations": [invocation],
+        "results": results,
+        "columnKind": "unicodeCodePoints",
+        "properties": {
+            "target": r.target.name,
+            "env": r.target.env,
+            "region": r.target.region,
+            "commit": r.commit or report.commit,
+        },
+    }
+    commit = r.commit or report.commit
+    # repositoryUri must be an absolute URI; a local checkout path is not one.
+    if "://" in report.repo_url and commit:
+        run["versionControlProvenance"] = [
+            {"repositoryUri": report.repo_url, "revisionId": commit, "mappedTo": {"uriBaseId": "%SRCROOT%"}}
+        ]
+        if report.ref:
+            run["versionControlProvenance"][0]["branch"] = report.ref
+    return run
+
+
+def render(report: AuditReport) -> str:
+    """The SARIF log as JSON text."""
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [_run(report, r) for r in report.results],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False, default=str) + "\n"
