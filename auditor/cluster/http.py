@@ -1,0 +1,316 @@
+"""One API connection per context: auth and TLS from the kubernetes package, explicit retries and timeouts.
+
+The ``kubernetes`` package loads the kubeconfig (client certificates, bearer tokens, CA data, exec
+credential plugins, token refresh) and builds the urllib3 pool. Requests go through that pool with
+urllib3's own retries switched off: the client's default retries silently stretch a short timeout
+several-fold, so attempts, backoff and the per-cluster deadline are handled here instead. Bodies are
+read as raw JSON (about 4x faster than the typed models).
+
+No token, password or key ever reaches a log line or an error message: messages are built from
+status codes and the server's Status ``message``, then scrubbed of every credential we know.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from auditor.cluster.kubeconfig import IN_CLUSTER, KubeconfigSource, load_contexts, resolve_source
+from auditor.cluster.options import ClusterOptions
+from auditor.errors import ClusterError, ConfigError
+
+log = logging.getLogger("auditor.cluster")
+
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_BACKOFF_BASE = 0.2
+_BACKOFF_CAP = 5.0
+_MAX_MESSAGE = 300
+
+
+class HttpStatusError(Exception):
+    """A non-retryable (or retries exhausted) HTTP status from the API server."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}" if message else f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+class Stopped(Exception):
+    """Another list of the same cluster failed; this one gives up quietly."""
+
+
+@dataclass
+class _Deadline:
+    """Monotonic per-cluster deadline shared by every request of one read."""
+
+    seconds: float
+    started: float
+
+    def remaining(self) -> float:
+        return self.seconds - (time.monotonic() - self.started)
+
+
+class Connection:
+    """An authenticated connection to one cluster (one kubernetes ApiClient per context)."""
+
+    def __init__(self, context: str, options: ClusterOptions) -> None:
+        """Load the context's credentials; raises :class:`ClusterError` when they cannot be loaded."""
+        self.context = context
+        self.options = options
+        self.label = context or "current-context"
+        self.deadline = _Deadline(options.deadline, time.monotonic())
+        self.stop = threading.Event()
+        self.requests = 0
+        self._count_lock = threading.Lock()
+        try:
+            source = resolve_source(options)
+        except ConfigError as exc:
+            raise ClusterError(f"read cluster {self.label}: {exc}") from None
+        self.identity = _identity(source, context)
+        self._api, self._config = self._load(source, context)
+        self.server = str(self._config.host).rstrip("/")
+        self._secrets = self._known_secrets()
+
+    def _load(self, source: KubeconfigSource, context: str) -> tuple[Any, Any]:
+        from kubernetes.client import ApiClient, Configuration
+        from kubernetes.config.config_exception import ConfigException
+        from kubernetes.config.incluster_config import load_incluster_config
+        from kubernetes.config.kube_config import load_kube_config
+
+        config = Configuration()
+        try:
+            if (context == IN_CLUSTER or not source.paths) and source.in_cluster:
+                known, _ = load_contexts(source)
+                if context in known:
+                    load_kube_config(source.joined, context, client_configuration=config, persist_config=False)
+                else:
+                    load_incluster_config(client_configuration=config)
+            else:
+                # persist_config=False: an auditor never writes refreshed tokens back to the user's files.
+                load_kube_config(
+                    config_file=source.joined,
+                    context=context or None,
+                    client_configuration=config,
+                    persist_config=False,
+                )
+        except ConfigException as exc:
+            raise ClusterError(f"read cluster {self.label}: load credentials: {_scrub_text(exc)}") from None
+        except ConfigError as exc:
+            raise ClusterError(f"read cluster {self.label}: {exc}") from None
+        except Exception as exc:  # exec plugin failures, unreadable files, bad base64…
+            raise ClusterError(
+                f"read cluster {self.label}: load credentials: {type(exc).__name__}: {_scrub_text(exc)}"
+            ) from None
+        config.retries = False
+        config.connection_pool_maxsize = max(1, self.options.parallel_lists)
+        return ApiClient(configuration=config), config
+
+    def _known_secrets(self) -> tuple[str, ...]:
+        values: list[str] = []
+        for v in (self._config.api_key or {}).values():
+            if isinstance(v, str) and v:
+                values.append(v)
+                values.append(v.removeprefix("Bearer ").strip())
+        for attr in ("password",):
+            v = getattr(self._config, attr, None)
+            if isinstance(v, str) and v:
+                values.append(v)
+        return tuple(sorted({v for v in values if len(v) >= 4}, key=len, reverse=True))
+
+    def scrub(self, text: str) -> str:
+        """Remove every credential we know of from a message, and bound its length."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text[:_MAX_MESSAGE]
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        with contextlib.suppress(Exception):  # closing is best effort
+            self._api.rest_client.pool_manager.clear()
+
+    def _headers(self, accept: str) -> dict[str, str]:
+        headers = {"Accept": accept, "User-Agent": "gitops-audit (read-only)"}
+        # auth_settings() runs the token refresh hook (exec plugins, expiring service-account tokens).
+        for auth in self._config.auth_settings().values():
+            if auth.get("in") == "header" and auth.get("value"):
+                headers[str(auth["key"])] = str(auth["value"])
+        if self._config.username and self._config.password:
+            import urllib3
+
+            headers.update(urllib3.util.make_headers(basic_auth=f"{self._config.username}:{self._config.password}"))
+        return headers
+
+    def get_json(
+        self, path: str, query: Mapping[str, str | int] | None = None, accept: str = "application/json"
+    ) -> dict[str, Any]:
+        """GET ``path`` and parse the JSON body, retrying 429/5xx/connection errors with jittered backoff.
+
+        Raises :class:`HttpStatusError` for other statuses (403, 404, 410…), :class:`ClusterError`
+        for 401, an unreachable server, exhausted attempts or the deadline, :class:`Stopped` when
+        another list of this cluster already failed.
+        """
+        import urllib3
+
+        url = self.server + path + ("?" + urlencode(query) if query else "")
+        attempts = max(1, self.options.max_attempts)
+        last_problem = ""
+        for attempt in range(1, attempts + 1):
+            if self.stop.is_set():
+                raise Stopped()
+            remaining = self.deadline.remaining()
+            if remaining <= 0:
+                raise self._deadline_error(last_problem)
+            timeout = min(self.options.request_timeout, remaining)
+            retry_after: float | None = None
+            began = time.monotonic()
+            try:
+                resp = self._api.rest_client.pool_manager.request(
+                    "GET",
+                    url,
+                    headers=self._headers(accept),
+                    timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                    retries=False,
+                    preload_content=True,
+                )
+            except urllib3.exceptions.SSLError as exc:
+                raise ClusterError(
+                    f"read cluster {self.label}: TLS error talking to {self.server}: {self.scrub(_cause(exc))}"
+                ) from None
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                with self._count_lock:
+                    self.requests += 1
+                last_problem = _connection_problem(exc, timeout)
+                log.debug("GET %s: %s (attempt %d/%d)", path, last_problem, attempt, attempts)
+            else:
+                with self._count_lock:
+                    self.requests += 1
+                status = int(resp.status)
+                log.debug("GET %s -> %d in %.3fs", path, status, time.monotonic() - began)
+                if 200 <= status < 300:
+                    try:
+                        body = json.loads(resp.data)
+                    except ValueError:
+                        raise ClusterError(
+                            f"read cluster {self.label}: GET {path}: response is not JSON"
+                        ) from None
+                    if not isinstance(body, dict):
+                        raise ClusterError(f"read cluster {self.label}: GET {path}: unexpected response")
+                    return body
+                message = self.scrub(_status_message(resp.data))
+                if status == 401:
+                    raise ClusterError(
+                        f"read cluster {self.label}: unauthorized (401) at {self.server}: "
+                        "credentials rejected or expired"
+                    )
+                if status not in _RETRY_STATUSES:
+                    raise HttpStatusError(status, str(resp.reason or ""), message)
+                last_problem = f"HTTP {status}" + (f": {message}" if message else "")
+                retry_after = _retry_after(resp.headers.get("Retry-After"))
+                log.debug("GET %s: %s (attempt %d/%d)", path, last_problem, attempt, attempts)
+            if attempt == attempts:
+                break
+            delay = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 1)))  # noqa: S311
+            if retry_after is not None:
+                delay = max(delay, retry_after)
+            if delay >= self.deadline.remaining():
+                raise self._deadline_error(last_problem)
+            if self.stop.wait(delay):
+                raise Stopped()
+        raise ClusterError(
+            f"read cluster {self.label}: {self.server} unreachable: {last_problem} (after {attempts} attempts)"
+        )
+
+    def _deadline_error(self, last_problem: str) -> ClusterError:
+        tail = f" (last problem: {last_problem})" if last_problem else ""
+        return ClusterError(
+            f"read cluster {self.label}: deadline of {self.options.deadline:g}s exceeded at {self.server}{tail}"
+        )
+
+
+def _identity(source: KubeconfigSource, context: str) -> str:
+    """Who reads: the kubeconfig user of the context, or the pod's service account."""
+    if (context == IN_CLUSTER or not source.paths) and source.in_cluster:
+        return "in-cluster service account"
+    try:
+        known, current = load_contexts(source)
+    except ConfigError:
+        return ""
+    entry = known.get(context or current) or {}
+    user = str(entry.get("user") or "")
+    return f"{user} (context {context or current})" if user else ""
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason of a urllib3 error (MaxRetryError wraps the real one)."""
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, BaseException):
+        return _cause(reason)
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _connection_problem(exc: BaseException, timeout: float) -> str:
+    import urllib3
+
+    inner: BaseException = exc
+    while isinstance(getattr(inner, "reason", None), BaseException):
+        inner = inner.reason  # type: ignore[attr-defined]
+    # NewConnectionError subclasses ConnectTimeoutError, so refusals are told apart first.
+    if isinstance(inner, ConnectionRefusedError) or "refused" in str(inner).lower():
+        return "connection refused"
+    if isinstance(inner, urllib3.exceptions.NameResolutionError):
+        return "host name not resolved"
+    if isinstance(inner, urllib3.exceptions.NewConnectionError):
+        return "cannot connect"
+    if isinstance(inner, urllib3.exceptions.ConnectTimeoutError):
+        return f"connect timed out after {timeout:g}s"
+    if isinstance(inner, (urllib3.exceptions.ReadTimeoutError, TimeoutError)):
+        return f"no response within {timeout:g}s"
+    if isinstance(inner, urllib3.exceptions.ProtocolError):
+        return "connection dropped"
+    return type(inner).__name__
+
+
+def _status_message(data: bytes) -> str:
+    """The ``message`` of a Kubernetes Status body, first line only (never the raw body)."""
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return ""
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        lines = body["message"].strip().splitlines()
+        return lines[0] if lines else ""
+    return ""
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _scrub_text(exc: BaseException) -> str:
+    """First line of an exception, bounded; loader messages name files and fields, not values."""
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:_MAX_MESSAGE]

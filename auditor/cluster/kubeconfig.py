@@ -1,0 +1,115 @@
+"""kubeconfig handling like kubectl: --kubeconfig, merged KUBECONFIG, ~/.kube/config, in-cluster."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from auditor.cluster.options import ClusterOptions
+from auditor.errors import ConfigError
+
+IN_CLUSTER = "in-cluster"
+"""Context name that selects the pod's service account (also used when no kubeconfig exists)."""
+_SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+@dataclass(frozen=True)
+class KubeconfigSource:
+    """Where contexts come from: kubeconfig paths (merged in order), or the in-cluster service account."""
+
+    paths: tuple[str, ...]
+    in_cluster: bool
+
+    @property
+    def joined(self) -> str:
+        """Paths joined the way ``KUBECONFIG`` joins them (what the kubernetes loader merges)."""
+        return os.pathsep.join(self.paths)
+
+    @property
+    def description(self) -> str:
+        """Human description for error messages."""
+        if self.paths:
+            return "kubeconfig " + os.pathsep.join(self.paths)
+        return "in-cluster service account"
+
+
+def in_cluster_available() -> bool:
+    """True when running in a pod with a mounted service-account token."""
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and (_SA_DIR / "token").is_file()
+
+
+def resolve_source(options: ClusterOptions) -> KubeconfigSource:
+    """Pick the kubeconfig as kubectl does; raises :class:`ConfigError` when there is none.
+
+    The ``--kubeconfig`` file only, else ``KUBECONFIG`` (merged), else ``~/.kube/config``, else the
+    in-cluster service account.
+    """
+    if options.kubeconfig:
+        path = Path(options.kubeconfig).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"load kubeconfig {options.kubeconfig}: no such file")
+        return KubeconfigSource((str(path),), in_cluster=False)
+    env = os.environ.get("KUBECONFIG", "")
+    if env:
+        # kubectl skips KUBECONFIG entries that do not exist, and merges the rest in order.
+        paths = tuple(
+            str(Path(p).expanduser()) for p in env.split(os.pathsep) if p and Path(p).expanduser().is_file()
+        )
+        if paths:
+            return KubeconfigSource(paths, in_cluster=in_cluster_available())
+    default = Path("~/.kube/config").expanduser()
+    if not env and default.is_file():
+        return KubeconfigSource((str(default),), in_cluster=in_cluster_available())
+    if in_cluster_available():
+        return KubeconfigSource((), in_cluster=True)
+    raise ConfigError(
+        "load kubeconfig: none found (give --kubeconfig, set KUBECONFIG or create ~/.kube/config)"
+        " and not running in a cluster"
+    )
+
+
+def load_contexts(source: KubeconfigSource) -> tuple[dict[str, dict[str, Any]], str]:
+    """(context name → context entry, current-context) of the merged kubeconfig."""
+    if not source.paths:
+        return {}, ""
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.kube_config import list_kube_config_contexts
+
+    try:
+        contexts, current = list_kube_config_contexts(config_file=source.joined)
+    except ConfigException as exc:
+        raise ConfigError(f"load {source.description}: {_first_line(exc)}") from None
+    except Exception as exc:  # malformed YAML and the like, raised by the loader's parser
+        raise ConfigError(f"load {source.description}: {type(exc).__name__}: {_first_line(exc)}") from None
+    by_name = {str(c.get("name")): dict(c.get("context") or {}) for c in contexts or []}
+    current_name = str((current or {}).get("name", "")) if isinstance(current, dict) else ""
+    return by_name, current_name
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def check_contexts(contexts: Sequence[str], options: ClusterOptions) -> None:
+    """Fail before any API call when a context does not exist (``ConfigError``, exit 2).
+
+    ``""`` means the kubeconfig's current-context; ``in-cluster`` the pod's service account.
+    """
+    source = resolve_source(options)
+    known, current = load_contexts(source)
+    for ctx in contexts:
+        if ctx == IN_CLUSTER and IN_CLUSTER not in known:
+            if not in_cluster_available():
+                raise ConfigError(f"context {IN_CLUSTER}: not running in a cluster (no service-account token)")
+            continue
+        if not ctx:
+            if current or (not source.paths and source.in_cluster):
+                continue
+            raise ConfigError(f"{source.description}: no current-context set; name a context")
+        if ctx not in known:
+            names = ", ".join(sorted(known)) or "none"
+            raise ConfigError(f"unknown kubeconfig context {ctx!r} in {source.description} (known: {names})")

@@ -1,0 +1,285 @@
+"""Live reads through the real kubernetes client against a real HTTPS API server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.cluster.kube import discover_all, read_cluster
+from auditor.cluster.options import ClusterOptions, LiveScope
+from auditor.errors import ClusterError
+from auditor.model import CoverageGap, ObjectRef
+from auditor.util.secrets import keyed_hash
+
+from .conftest import CANARY_SECRET, TOKEN, load_live_objects
+from .fakeapi import FakeAPIServer
+
+SHOP = LiveScope(
+    kinds=(
+        ("apps", "v1", "Deployment"),
+        ("", "v1", "Service"),
+        ("", "v1", "ConfigMap"),
+        ("", "v1", "Secret"),
+        ("", "v1", "ServiceAccount"),
+        ("rbac.authorization.k8s.io", "v1", "RoleBinding"),
+        ("rbac.authorization.k8s.io", "v1", "ClusterRole"),
+        ("autoscaling", "v2", "HorizontalPodAutoscaler"),
+        ("example.com", "v1", "Widget"),
+        ("", "v1", "Namespace"),
+    ),
+    namespaces=("shop",),
+)
+
+
+def _opts(kubeconfig: Path, **kw: Any) -> ClusterOptions:
+    base: dict[str, Any] = {"kubeconfig": str(kubeconfig), "request_timeout": 2.0, "deadline": 20.0}
+    base.update(kw)
+    return ClusterOptions(**base)
+
+
+def test_reads_scope_with_lists_only(kubeconfig: Path, api: FakeAPIServer) -> None:
+    state = read_cluster("prod", SHOP, _opts(kubeconfig))
+    fixture = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in load_live_objects()}
+    got = {(m.ref.kind, m.ref.namespace, m.ref.name): m for m in state.objects}
+    want = {k for k in fixture if k[1] in ("", "shop")}
+    assert set(got) == want
+    # Bodies are what the server stores (items of built-in lists come without apiVersion/kind).
+    web = got[("Deployment", "shop", "web")]
+    assert web.body == fixture[("Deployment", "shop", "web")]
+    assert web.ref == ObjectRef("apps", "Deployment", "shop", "web")
+    assert got[("Widget", "shop", "blue")].body == fixture[("Widget", "shop", "blue")]
+    assert got[("HorizontalPodAutoscaler", "shop", "web")].api_version == "autoscaling/v2"
+    assert state.source == api.url
+    assert state.identity == "auditor (context prod)"
+    assert state.gaps == ()
+    # One list per (resource, namespace); cluster-scoped kinds listed cluster-wide; no object GETs.
+    lists = sorted((r.path, r.query.get("limit", "")) for r in api.log if r.query.get("limit"))
+    assert [p for p, _ in lists] == sorted([
+        "/apis/apps/v1/namespaces/shop/deployments", "/api/v1/namespaces/shop/services",
+        "/api/v1/namespaces/shop/configmaps", "/api/v1/namespaces/shop/secrets",
+        "/api/v1/namespaces/shop/serviceaccounts", "/apis/rbac.authorization.k8s.io/v1/namespaces/shop/rolebindings",
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers",
+        "/apis/example.com/v1/namespaces/shop/widgets", "/api/v1/namespaces",
+    ])
+    others = [r.path for r in api.log if not r.query.get("limit")]
+    assert sorted(others) == sorted(["/api", "/apis", "/api/v1", "/apis/apps/v1",
+                                     "/apis/rbac.authorization.k8s.io/v1", "/apis/autoscaling/v2",
+                                     "/apis/example.com/v1"])
+    records = {(r.resource, r.namespace): r for r in state.reads}
+    assert records[("apps/v1/deployments", "shop")].count == 1
+    assert records[("apps/v1/deployments", "shop")].resource_version == "100000"
+    assert records[("v1/namespaces", "")].count == 2
+    assert all(r.source == api.url and r.time.endswith("Z") for r in state.reads)
+
+
+def test_requested_version_preferred_over_group_preference(kubeconfig: Path, api: FakeAPIServer) -> None:
+    scope = LiveScope(kinds=(("autoscaling", "v1", "HorizontalPodAutoscaler"),), namespaces=("shop",))
+    state = read_cluster("prod", scope, _opts(kubeconfig))
+    assert [m.api_version for m in state.objects] == ["autoscaling/v1"]
+    scope = LiveScope(kinds=(("autoscaling", "v9", "HorizontalPodAutoscaler"),), namespaces=("shop",))
+    state = read_cluster("prod", scope, _opts(kubeconfig))
+    assert [m.api_version for m in state.objects] == ["autoscaling/v2"]  # preferred
+
+
+def test_secrets_metadata_only_by_default(kubeconfig: Path, api: FakeAPIServer) -> None:
+    scope = LiveScope(kinds=(("", "v1", "Secret"),), namespaces=("shop",))
+    state = read_cluster("prod", scope, _opts(kubeconfig))
+    (secret,) = state.objects
+    assert secret.body["kind"] == "Secret" and secret.body["apiVersion"] == "v1"
+    assert secret.body["metadata"]["name"] == "db"
+    assert "data" not in secret.body
+    assert "annotations" not in secret.body["metadata"]  # last-applied held the value in clear
+    (req,) = [r for r in api.log if r.path.endswith("/secrets")]
+    assert "as=PartialObjectMetadataList" in req.accept
+
+
+def test_secrets_hash_mode(kubeconfig: Path, api: FakeAPIServer) -> None:
+    key = b"x" * 32
+    scope = LiveScope(kinds=(("", "v1", "Secret"),), namespaces=("shop",))
+    state = read_cluster("prod", scope, _opts(kubeconfig, secrets="hash", secret_key=key))
+    (secret,) = state.objects
+    assert secret.body["data"]["password"] == keyed_hash(key, CANARY_SECRET.encode())
+    assert CANARY_SECRET not in json.dumps(secret.body)
+    with pytest.raises(ClusterError, match="needs a per-run key"):
+        read_cluster("prod", scope, _opts(kubeconfig, secrets="hash"))
+
+
+def test_client_certificate_and_ca_file(kubeconfig: Path, api: FakeAPIServer) -> None:
+    scope = LiveScope(kinds=(("", "v1", "Namespace"),), namespaces=())
+    state = read_cluster("cert", scope, _opts(kubeconfig))
+    assert [m.ref.name for m in state.objects] == ["payments", "shop"]
+    assert {r.auth for r in api.log} == {"cert:alice"}
+    assert state.identity == "alice (context cert)"
+
+
+def test_pagination_with_continue(kubeconfig: Path, api: FakeAPIServer) -> None:
+    api.objects.extend(
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": f"cm-{i:03d}", "namespace": "shop", "resourceVersion": str(500 + i),
+                      "uid": f"00000000-0000-4000-8000-{i:012d}", "creationTimestamp": "2026-11-02T09:14:04Z"},
+         "data": {"i": str(i)}}
+        for i in range(25)
+    )
+    scope = LiveScope(kinds=(("", "v1", "ConfigMap"),), namespaces=("shop",))
+    state = read_cluster("prod", scope, _opts(kubeconfig, page_size=10))
+    assert len(state.objects) == 28
+    pages = [r for r in api.log if r.path.endswith("/configmaps")]
+    assert len(pages) == 3
+    assert [("continue" in r.query) for r in pages] == [False, True, True]
+    assert all(r.query["limit"] == "10" for r in pages)
+    (record,) = state.reads
+    assert record.count == 28
+    # Lists, not per-object GETs: nothing addressed a single object.
+    assert not [r for r in api.log if "/configmaps/" in r.path]
+
+
+def test_request_count_is_kinds_times_namespaces(kubeconfig: Path, api: FakeAPIServer) -> None:
+    for ns in ("a", "b", "c"):
+        for i in range(20):
+            api.objects.append({"apiVersion": "apps/v1", "kind": "Deployment",
+                                "metadata": {"name": f"d{i}", "namespace": ns}, "spec": {"replicas": 1}})
+    kinds = (("apps", "v1", "Deployment"), ("", "v1", "ConfigMap"), ("", "v1", "Service"))
+    state = read_cluster("prod", LiveScope(kinds=kinds, namespaces=("a", "b", "c")), _opts(kubeconfig))
+    assert len(state.objects) == 60
+    lists = [r for r in api.log if r.query.get("limit")]
+    assert len(lists) == 3 * 3
+    assert len(api.log) - len(lists) == 4  # /api, /apis, /api/v1, /apis/apps/v1
+
+
+def test_410_on_continue_restarts_list(kubeconfig: Path, api: FakeAPIServer) -> None:
+    api.add_fault(r"/configmaps$", status=410, on_continue=True, times=1,
+                  message="The provided continue parameter is too old to display a consistent list result.")
+    scope = LiveScope(kinds=(("", "v1", "ConfigMap"),), namespaces=("shop",))
+    state = read_cluster("prod", scope, _opts(kubeconfig, page_size=1))
+    assert [m.ref.name for m in state.objects] == ["hotfix-debug", "kube-root-ca.crt", "web-config-7g2f8k9m4t"]
+    pages = [r for r in api.log if r.path.endswith("/configmaps")]
+    assert [r.status for r in pages] == [200, 410, 200, 200, 200]
+    assert "continue" not in pages[2].query  # restarted from the beginning
+
+
+def test_429_honours_retry_after(kubeconfig: Path, api: FakeAPIServer) -> None:
+    api.add_fault(r"/deployments$", status=429, times=1, headers={"Retry-After": "1"},
+                  message="Too many requests, please try again later.")
+    scope = LiveScope(kinds=(("apps", "v1", "Deployment"),), namespaces=("shop",))
+    state = read_cluster("prod", scope, _opts(kubeconfig))
+    assert [m.ref.name for m in state.objects] == ["web"]
+    first, second = [r for r in api.log if r.path.endswith("/deployments")]
+    assert (first.status, second.status) == (429, 200)
+    assert second.at - first.at >= 0.95  # waited as told, not the (shorter) jittered backoff
+
+
+def test_500_then_success(kubeconfig: Path, api: FakeAPIServer) -> None:
+    api.add_fault(r"/services$", status=500, times=2)
+    scope = LiveScope(kinds=(("", "v1", "Service"),), namespaces=("shop",))
+    state = read_cluster("prod", scope, _opts(kubeconfig))
+    assert [m.ref.name for m in state.objects] == ["web"]
+    assert [r.status for r in api.log if r.path.endswith("/services")] == [500, 500, 200]
+
+
+def test_5xx_exhausts_attempts(kubeconfig: Path, api: FakeAPIServer) -> None:
+    api.add_fault(r"/services$", status=503)
+    scope = LiveScope(kinds=(("", "v1", "Service"),), namespaces=("shop",))
+    with pytest.raises(ClusterError, match=r"unreachable: HTTP 503.*after 3 attempts"):
+        read_cluster("prod", scope, _opts(kubeconfig, max_attempts=3))
+    assert len([r for r in api.log if r.path.endswith("/services")]) == 3
+
+
+def test_slow_response_past_timeout_is_retried(kubeconfig: Path, api: FakeAPIServer) -> None:
+    api.add_fault(r"/services$", delay=3.0, times=1)
+    scope = LiveScope(kinds=(("", "v1", "Service"),), namespaces=("shop",))
+    state = read_cluster("prod", scope, _opts(kubeconfig, request_timeout=0.5))
+    assert [m.ref.name for m in state.objects] == ["web"]
+    assert len([r for r in api.log if r.path.endswith("/services")]) == 2
+
+
+def test_deadline(kubeconfig: Path, api: FakeAPIServer) -> None:
+    api.add_fault(r"", delay=5.0)
+    with pytest.raises(ClusterError, match=r"read cluster prod: deadline of 1\.5s exceeded"):
+        read_cluster("prod", SHOP, _opts(kubeconfig, request_timeout=1.0, deadline=1.5))
+
+
+def test_403_on_one_kind_is_a_gap(kubeconfig: Path, api: FakeAPIServer) -> None:
+    api.add_fault(r"/rolebindings$", status=403, message='rolebindings.rbac.authorization.k8s.io is forbidden: '
+                  'User "auditor" cannot list resource "rolebindings" in API group "rbac.authorization.k8s.io"')
+    state = read_cluster("prod", SHOP, _opts(kubeconfig))
+    assert state.gaps == (CoverageGap("RoleBinding.rbac.authorization.k8s.io", "shop", "forbidden"),)
+    assert not [m for m in state.objects if m.ref.kind == "RoleBinding"]
+    assert [m for m in state.objects if m.ref.kind == "Deployment"]
+
+
+def test_kind_not_served_is_a_gap(kubeconfig: Path, api: FakeAPIServer) -> None:
+    scope = LiveScope(kinds=(("monitoring.coreos.com", "v1", "ServiceMonitor"), ("apps", "v1", "Deployment"),
+                             ("apps", "v1", "Gadget"), ("", "v1", "Binding")), namespaces=("shop",))
+    state = read_cluster("prod", scope, _opts(kubeconfig))
+    assert state.gaps == (
+        CoverageGap("ServiceMonitor.monitoring.coreos.com", "", "kind not served by the cluster"),
+        CoverageGap("Gadget.apps", "", "kind not served by the cluster"),
+        CoverageGap("Binding", "", "kind cannot be listed"),
+    )
+    assert [m.ref.name for m in state.objects] == ["web"]
+
+
+def test_401_is_a_cluster_error(tmp_path: Path, pki: Any, api: FakeAPIServer) -> None:
+    from .pki import cluster_entry, write_kubeconfig
+
+    cfg = write_kubeconfig(tmp_path / "bad", [cluster_entry("c", api.url, pki.ca_cert)],
+                           [{"name": "u", "user": {"token": "wrong-token-0123456789"}}], [("bad", "c", "u")])
+    with pytest.raises(ClusterError) as err:
+        read_cluster("bad", SHOP, _opts(cfg))
+    assert "unauthorized (401)" in str(err.value)
+    assert "wrong-token" not in str(err.value)
+    assert len(api.log) == 1  # no retries on 401
+
+
+def test_connection_refused(tmp_path: Path, pki: Any) -> None:
+    from .fakeapi import refused_url
+    from .pki import cluster_entry, write_kubeconfig
+
+    cfg = write_kubeconfig(tmp_path / "refused", [cluster_entry("c", refused_url(), pki.ca_cert)],
+                           [{"name": "u", "user": {"token": TOKEN}}], [("down", "c", "u")])
+    with pytest.raises(ClusterError, match=r"read cluster down: https://127\.0\.0\.1:\d+ unreachable: "
+                                           r"connection refused \(after 2 attempts\)"):
+        read_cluster("down", SHOP, _opts(cfg, max_attempts=2))
+
+
+def test_untrusted_server_certificate(tmp_path: Path, api: FakeAPIServer) -> None:
+    from .pki import cluster_entry, make_pki, write_kubeconfig
+
+    other = make_pki(tmp_path / "other-ca")
+    cfg = write_kubeconfig(tmp_path / "k", [cluster_entry("c", api.url, other.ca_cert)],
+                           [{"name": "u", "user": {"token": TOKEN}}], [("mitm", "c", "u")])
+    with pytest.raises(ClusterError, match="TLS error"):
+        read_cluster("mitm", SHOP, _opts(cfg))
+    assert api.log == []
+
+
+def test_exec_credential_plugin(tmp_path: Path, pki: Any, api: FakeAPIServer) -> None:
+    from .pki import cluster_entry, exec_plugin_user, write_kubeconfig
+
+    cfg = write_kubeconfig(tmp_path / "exec", [cluster_entry("c", api.url, pki.ca_cert)],
+                           [exec_plugin_user("sso", TOKEN, tmp_path)], [("sso", "c", "sso")])
+    state = read_cluster("sso", LiveScope(kinds=(("", "v1", "Namespace"),), namespaces=()), _opts(cfg))
+    assert len(state.objects) == 2
+    assert {r.auth for r in api.log} == {"bearer"}
+
+
+def test_parallel_lists_are_bounded(kubeconfig: Path, api: FakeAPIServer) -> None:
+    api.add_fault(r"/namespaces/", delay=0.1)
+    scope = LiveScope(kinds=SHOP.kinds, namespaces=("shop", "payments", "a", "b"))
+    read_cluster("prod", scope, _opts(kubeconfig, parallel_lists=3))
+    assert 1 <= api.max_in_flight <= 3
+
+
+def test_discover_all_for_snapshots(kubeconfig: Path, api: FakeAPIServer) -> None:
+    resources = discover_all("prod", _opts(kubeconfig))
+    kinds = {(r.group, r.version, r.kind) for r in resources}
+    assert ("autoscaling", "v2", "HorizontalPodAutoscaler") in kinds
+    assert ("autoscaling", "v1", "HorizontalPodAutoscaler") not in kinds  # preferred version only
+    assert ("example.com", "v1", "Widget") in kinds
+    assert not {k for _, _, k in kinds} & {"Event", "Binding", "Scale"}
+    namespaced = {r.kind: r.namespaced for r in resources}
+    assert namespaced["ClusterRole"] is False and namespaced["Deployment"] is True
