@@ -20,7 +20,8 @@ Render cache key (``RenderedSet.tree_hash``): the overlay directory alone is not
 below that kustomization's directory, so the set of kustomization directories reached from the overlay
 covers every local input. The key is a SHA-256 over those directories' git tree ids, the kustomize
 version, the default namespace and this module's output version. It stays the same when unrelated
-parts of the repository change. Working-tree renders have no tree ids and get an empty key (never cached).
+parts of the repository change. Working-tree renders and overlays with (allow-listed) remote bases, whose
+ref may move between runs, get an empty key: never cache those.
 """
 
 from __future__ import annotations
@@ -208,6 +209,8 @@ class _Graph:
     overlay: str
     kfiles: dict[str, _KFile] = field(default_factory=dict)
     """Kustomization directory → its file."""
+    remote: list[str] = field(default_factory=list)
+    """Allow-listed remote entries the build fetches (their content is not pinned by our tree ids)."""
 
     def by_path(self, path: str) -> _KFile | None:
         """The scanned kustomization stored at ``path`` (repository-relative file path)."""
@@ -272,6 +275,7 @@ def _scan(tree: PreparedTree, overlay: str, options: SourceOptions, action: str)
                         f"{action}: remote {ref.field} entry {_shorten(ref.value)} in {where} is not allowed "
                         "(list its URL prefix in source.allow_remote_bases to allow it)"
                     )
+                graph.remote.append(ref.value)
                 continue
             if ref.resolved is not None and ref.resolved in skipped:
                 where = f"{kpath}:{ref.line}" if ref.line else kpath
@@ -418,7 +422,8 @@ def render_overlay(
 
 
 def _tree_hash(graph: _Graph, tree: PreparedTree, tool: KustomizeTool, default_namespace: str) -> str:
-    if tree.worktree or not tree.dir_ids:
+    if tree.worktree or not tree.dir_ids or graph.remote:
+        # No stable key: uncommitted files, or remote bases whose ref may move between runs.
         return ""
     parts = [_RENDER_VERSION, tool.info.version, default_namespace]
     for kdir in sorted(graph.kfiles):
@@ -517,6 +522,23 @@ def _provenance(body: Mapping[str, Any], origin_raw: Any, transforms_raw: Any,
         if found:
             add(found, "resource")
         add(origin_k, "kustomization")
+    # A generator with ``behavior: merge|replace`` in a later kustomization rewrites the generated object
+    # without leaving a trace in the annotations.
+    if origin_k and origin_kind in _GENERATOR_KINDS:
+        fld = "secretGenerator" if origin_kind == "SecretGenerator" else "configMapGenerator"
+        all_names = _strip_names(str((body.get("metadata") or {}).get("name") or ""), graph.kfiles.values())
+        for kf in graph.kfiles.values():
+            if kf.path == origin_k:
+                continue
+            for gen in kf.data.get(fld) or []:
+                if (isinstance(gen, dict) and gen.get("behavior") in ("merge", "replace")
+                        and str(gen.get("name") or "") in all_names):
+                    add(kf.path, "generator")
+                    kdir = posixpath.dirname(kf.path)
+                    for src, _ in _generator_sources(gen):
+                        joined = _join(kdir, src)
+                        if joined is not None:
+                            add(joined, "generator")
     by_file: dict[str, list[str]] = {}
     for path, kind in entries:
         by_file.setdefault(path, []).append(kind)
@@ -527,11 +549,60 @@ def _provenance(body: Mapping[str, Any], origin_raw: Any, transforms_raw: Any,
             add(path, "config" if posixpath.basename(path) not in KUSTOMIZATION_FILES else "kustomization")
             continue
         patch_files, inline_hit = _matching_patches(kf, body, names)
-        if inline_hit or any(k not in _PATCH_KINDS for k in kinds):
+        if inline_hit or any(_transformer_applies(k, kf, body, names) for k in kinds):
             add(path, "kustomization")
         for pf in patch_files:
             add(pf, "patch")
     return tuple(files)
+
+
+# kustomize lists every transformer of a kustomization on every object that passed through it, whether
+# or not it changed the object. These kinds act on selected objects only; check the selection so the
+# kustomization is not named as a source of objects it did not touch.
+def _transformer_applies(kind: str, kf: _KFile, body: Mapping[str, Any], names: set[str]) -> bool:
+    if kind in _PATCH_KINDS:
+        return False  # handled by _matching_patches (file or inline patch)
+    if kind == "ImageTagTransformer":
+        # the final image carries newName when one was set, else the matched name
+        wanted = {str(i.get(k)) for i in kf.data.get("images") or [] if isinstance(i, dict)
+                  for k in ("name", "newName") if i.get(k)}
+        return any(_image_name(img) in wanted for img in _images(body))
+    if kind == "ReplicaCountTransformer":
+        wanted = {str(r.get("name")) for r in kf.data.get("replicas") or [] if isinstance(r, dict)}
+        return bool(wanted & names)
+    if kind == "ReplacementTransformer":
+        for rep in kf.data.get("replacements") or []:
+            if not isinstance(rep, dict):
+                return True  # a replacements file: cannot tell cheaply, keep the kustomization
+            for tgt in rep.get("targets") or []:
+                sel = tgt.get("select") if isinstance(tgt, dict) else None
+                if isinstance(sel, dict) and _selector_matches(sel, body, names):
+                    return True
+        return False
+    return True
+
+
+def _images(body: Mapping[str, Any]) -> Iterator[str]:
+    """Container images anywhere in the object (pod templates, cron jobs, pods, custom resources)."""
+    stack: list[Any] = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "image" and isinstance(v, str):
+                    yield v
+                else:
+                    stack.append(v)
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _image_name(image: str) -> str:
+    """``registry/repo:tag@digest`` → ``registry/repo`` (the name kustomize's ``images`` matches)."""
+    name = image.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    return name[:colon] if colon > slash else name
 
 
 def _find_resource_file(graph: _Graph, body: Mapping[str, Any], names: set[str]) -> str:
@@ -824,7 +895,7 @@ def _explain_kustomization(raw: str, graph: _Graph, tree: PreparedTree) -> str:
     m = re.search(r"invalid Kustomization: (.*)", raw, re.S)
     if not m:
         return ""
-    cause = m.group(1).strip()
+    cause = m.group(1).strip().removeprefix("yaml: ")
     broken = [kf for kf in graph.kfiles.values() if kf.error]
     if broken:
         return f"invalid YAML in {broken[0].error.split(': invalid YAML: ', 1)[0]}: {cause}"

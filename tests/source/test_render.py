@@ -268,3 +268,119 @@ def test_overlay_path_validation(fleet_repo: GitRepo, tool: KustomizeTool, tmp_p
         _render(fleet_repo, tool, tmp_path, "overlays/nope")
     with pytest.raises(RenderError, match=r"no kustomization\.yaml in overlays"):
         _render(fleet_repo, tool, tmp_path, "overlays")
+
+
+MATRIX = {
+    "base/deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n"
+                            "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+                            "    spec: {containers: [{name: web, image: nginx:1.25}]}\n",
+    "base/service.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n",
+    "base/list.yaml": "apiVersion: v1\nkind: List\nitems:\n"
+                      "- {apiVersion: v1, kind: ServiceAccount, metadata: {name: sa}}\n",
+    "base/widget.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 1}\n",
+    "base/kustomization.yaml": """\
+resources: [deployment.yaml, service.yaml, list.yaml, widget.yaml]
+components: [../comp]
+commonAnnotations: {team: a}
+commonLabels: {tier: web}
+configMapGenerator:
+- name: cfg
+  literals: [x=1]
+- name: static
+  literals: [y=2]
+  options: {disableNameSuffixHash: true}
+""",
+    "comp/kustomization.yaml": """\
+apiVersion: kustomize.config.k8s.io/v1alpha1
+kind: Component
+secretGenerator:
+- name: compsec
+  literals: [a=b]
+patches:
+- patch: |-
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: web}
+    spec: {template: {metadata: {annotations: {c: d}}}}
+""",
+    "ov/labels-transformer.yaml": "apiVersion: builtin\nkind: LabelTransformer\nmetadata: {name: x}\n"
+                                  "labels: {custom: '1'}\nfieldSpecs: [{path: metadata/labels, create: true}]\n",
+    "ov/gen.yaml": "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata: {name: fromgen}\nliterals: [k=v]\n",
+    "ov/smp.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {type: NodePort}\n",
+    "ov/j.yaml": "- op: add\n  path: /spec/replicas\n  value: 4\n",
+    "ov/merge.env": "z=3\n",
+    "ov/kustomization.yaml": """\
+resources: [../base]
+nameSuffix: -x
+namespace: ns1
+patchesStrategicMerge: [smp.yaml]
+patchesJson6902:
+- target: {group: apps, version: v1, kind: Deployment, name: web}
+  path: j.yaml
+transformers: [labels-transformer.yaml]
+generators: [gen.yaml]
+configMapGenerator:
+- name: cfg
+  behavior: merge
+  envs: [merge.env]
+images:
+- name: nginx
+  digest: sha256:0123456789012345678901234567890123456789012345678901234567890123
+replacements:
+- source: {kind: ConfigMap, name: static, fieldPath: data.y}
+  targets:
+  - select: {kind: Widget}
+    fieldPaths: [spec.size]
+""",
+    "ov2/kustomization.yaml": """\
+resources: [../ov]
+namePrefix: p-
+labels:
+- pairs: {l: v}
+  includeSelectors: true
+""",
+}
+
+
+def test_feature_matrix_output_and_provenance(make_repo: Callable[..., GitRepo], tool: KustomizeTool,
+                                              tmp_path: Path) -> None:
+    """Deprecated patch fields, transformer/generator config files, merge generators, replacements,
+    components with generators, List expansion: output unchanged by buildMetadata, provenance right."""
+    repo = make_repo("matrix", MATRIX)
+    rs = _render(repo, tool, tmp_path, "ov2")
+    plain = proc.run([*tool.argv, "ov2"], action="plain build", cwd=repo.root)
+    assert [dict(m.body) for m in rs.objects] == [d for d in yaml.safe_load_all(plain.stdout) if d]
+    objs = _by_subject(rs)
+    common = [("kustomization", "base/kustomization.yaml"), ("kustomization", "ov/kustomization.yaml"),
+              ("config", "ov/labels-transformer.yaml"), ("kustomization", "ov2/kustomization.yaml")]
+    assert _files(objs["Service/ns1/p-web-x"]) == [
+        ("resource", "base/service.yaml"), *common[:2], ("patch", "ov/smp.yaml"), *common[2:]]
+    assert _files(objs["Deployment/ns1/p-web-x"]) == [
+        ("resource", "base/deployment.yaml"), ("kustomization", "comp/kustomization.yaml"), *common[:2],
+        ("patch", "ov/j.yaml"), *common[2:]]
+    assert _files(objs["ServiceAccount/ns1/p-sa-x"]) == [("resource", "base/list.yaml"), *common]
+    # replacements select Widget: ov is named; the images transformer alone would not name it
+    assert _files(objs["Widget/ns1/p-w-x"]) == [("resource", "base/widget.yaml"), *common]
+    cfg = next(m for s, m in objs.items() if s.startswith("ConfigMap/ns1/p-cfg-x-"))
+    assert cfg.body["data"] == {"x": "1", "z": "3"}
+    assert _files(cfg) == [("generator", "base/kustomization.yaml"), ("generator", "ov/kustomization.yaml"),
+                           ("generator", "ov/merge.env"), *common[2:]]
+    fromgen = next(m for s, m in objs.items() if s.startswith("ConfigMap/ns1/p-fromgen-x-"))
+    assert _files(fromgen)[0] == ("generator", "ov/gen.yaml")
+    secret = next(m for s, m in objs.items() if s.startswith("Secret/ns1/p-compsec-x-"))
+    assert _files(secret)[0] == ("generator", "comp/kustomization.yaml")
+
+
+def test_allowed_remote_base_renders_with_remote_provenance(make_repo: Callable[..., GitRepo],
+                                                            tool: KustomizeTool, tmp_path: Path) -> None:
+    remote = make_repo("remote", {"base/service.yaml": MATRIX["base/service.yaml"],
+                                  "base/kustomization.yaml": "resources: [service.yaml]\n"})
+    url = f"file://{remote.root}//base?ref=main"
+    repo = make_repo("local", {"app/kustomization.yaml": f"resources:\n  - {url}\n"})
+    with pytest.raises(RenderError, match=r"remote resources entry .* app/kustomization.yaml:2 is not allowed"):
+        _render(repo, tool, tmp_path, "app")
+    opts = SourceOptions(allow_remote_bases=(f"file://{remote.root}",))
+    rs = _render(repo, tool, tmp_path, "app", options=opts)
+    (svc,) = rs.objects
+    assert _files(svc) == [("resource", f"file://{remote.root}//base/service.yaml?ref=main")]
+    assert rs.tree_hash == ""  # the remote ref can move: never cache
