@@ -1,0 +1,317 @@
+"""Desired-subset comparison of one desired object with its live twin.
+
+Only fields present in desired are compared (server defaults and controller-written fields are
+never noise). Lists follow the API's merge semantics: keyed lists are matched item by item by their
+merge keys, sets by value, atomic lists whole (lists of objects of equal length are walked by
+index so the report can point at the field that changed).
+
+Paths are tuples of segments: map keys, and list items as ``[name=web]`` (keyed), ``[value]``
+(set) or ``[3]`` (index). This is also the form managedFields decoding produces, so a change
+finds its field manager by tuple lookup.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from auditor.diff.normalize import (
+    COMPARED_METADATA,
+    SERVER_ANNOTATIONS,
+    SKIPPED_TOP_LEVEL,
+    is_quantity_field,
+    is_unset,
+    key_value_text,
+    list_item_segment,
+    numbers_equal,
+    quantities_equal,
+)
+from auditor.diff.schema import FieldSpec, Schemas
+
+Path = tuple[str, ...]
+METADATA_NODE = "meta.v1.ObjectMeta"
+
+
+class _Missing:
+    """Sentinel for "absent live"."""
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING: Any = _Missing()
+
+
+class RawChange(NamedTuple):
+    """One difference before attribution/suppression: path, JSON pointer, desired and live value."""
+
+    path: Path
+    pointer: str
+    expected: Any
+    actual: Any
+
+
+@dataclass
+class CompareResult:
+    """Changes of one object, plus atomic lists that differ only in fields git does not set."""
+
+    changes: list[RawChange] = field(default_factory=list)
+    atomic_extra: list[RawChange] = field(default_factory=list)
+    """Atomic lists that are not equal but contain every desired field: reported only when an
+    out-of-band manager owns the list (then the live extras were added by hand, not defaulted)."""
+
+
+def escape_pointer(token: str) -> str:
+    """RFC 6901 escaping of one reference token."""
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+class Comparer:
+    """Compares objects using one target's schemas."""
+
+    def __init__(self, schemas: Schemas) -> None:
+        self.schemas = schemas
+        self._defs = schemas.defs
+
+    def compare(self, desired: Mapping[str, Any], live: Mapping[str, Any], group: str, kind: str) -> CompareResult:
+        """Differences of ``live`` from ``desired`` (desired-subset semantics)."""
+        res = CompareResult()
+        root = self.schemas.root(group, kind)
+        fields = self._defs.get(root) if root else None
+        for key, dv in desired.items():
+            if key in SKIPPED_TOP_LEVEL:
+                continue
+            lv = live.get(key, MISSING)
+            if dv == lv:
+                continue
+            if key == "metadata":
+                if isinstance(dv, Mapping):
+                    self._metadata(dv, lv if isinstance(lv, Mapping) else {}, res)
+                continue
+            self._value(key, dv, lv, fields.get(key) if fields else None, "", (key,), "/" + escape_pointer(key), res)
+        return res
+
+    def _metadata(self, d: Mapping[str, Any], live: Mapping[str, Any], res: CompareResult) -> None:
+        """Compare labels, annotations (minus server-written ones) and finalizers only."""
+        for key in COMPARED_METADATA:
+            dv = d.get(key)
+            if is_unset(dv):
+                continue
+            lv = live.get(key, MISSING)
+            if dv == lv:
+                continue
+            base: Path = ("metadata", key)
+            ptr = "/metadata/" + key
+            if key == "finalizers":
+                self._value(key, dv, lv, ("", "set", ()), "metadata", base, ptr, res)
+                continue
+            if not isinstance(dv, Mapping):
+                continue
+            lmap = lv if isinstance(lv, Mapping) else {}
+            for k, v in dv.items():
+                if key == "annotations" and k in SERVER_ANNOTATIONS:
+                    continue
+                lval = lmap.get(k, MISSING)
+                if v == lval or (v is None and lval is MISSING):
+                    continue
+                if numbers_equal(v, lval):
+                    continue
+                res.changes.append(
+                    RawChange((*base, k), f"{ptr}/{escape_pointer(k)}", v, None if lval is MISSING else lval)
+                )
+
+    def _map(
+        self, d: Mapping[str, Any], live: Mapping[str, Any], node: str, path: Path, ptr: str, res: CompareResult
+    ) -> None:
+        fields = self._defs.get(node) if node else None
+        parent = path[-1] if path else ""
+        for key, dv in d.items():
+            lv = live.get(key, MISSING)
+            if dv == lv:
+                continue
+            self._value(
+                key, dv, lv, fields.get(key) if fields else None, parent, (*path, key),
+                f"{ptr}/{escape_pointer(key)}", res,
+            )
+
+    def _value(
+        self,
+        key: str,
+        dv: Any,
+        lv: Any,
+        spec: FieldSpec | None,
+        parent: str,
+        path: Path,
+        ptr: str,
+        res: CompareResult,
+    ) -> None:
+        if is_unset(dv):
+            return
+        if isinstance(dv, dict):
+            if isinstance(lv, dict):
+                self._map(dv, lv, spec[0] if spec else "", path, ptr, res)
+            else:
+                res.changes.append(RawChange(path, ptr, dv, _live(lv)))
+        elif isinstance(dv, list):
+            if isinstance(lv, list):
+                self._list(dv, lv, spec, path, ptr, res)
+            else:
+                res.changes.append(RawChange(path, ptr, dv, _live(lv)))
+        elif lv is MISSING or lv is None:
+            res.changes.append(RawChange(path, ptr, dv, None))
+        elif not (
+            numbers_equal(dv, lv) or (is_quantity_field(parent, key) and quantities_equal(dv, lv))
+        ):
+            res.changes.append(RawChange(path, ptr, dv, lv))
+
+    def _list(
+        self, dv: list[Any], lv: list[Any], spec: FieldSpec | None, path: Path, ptr: str, res: CompareResult
+    ) -> None:
+        list_type = spec[1] if spec else "atomic"
+        child = spec[0] if spec else ""
+        if list_type == "map" and spec:
+            keys = spec[2]
+            index = {list_item_segment(item, keys): i for i, item in enumerate(lv)}
+            for j, item in enumerate(dv):
+                seg = list_item_segment(item, keys)
+                i = index.get(seg)
+                if i is None:
+                    res.changes.append(RawChange((*path, seg), f"{ptr}/{j}", item, None))
+                    continue
+                litem = lv[i]
+                if item == litem:
+                    continue
+                if isinstance(item, dict) and isinstance(litem, dict):
+                    self._map(item, litem, child, (*path, seg), f"{ptr}/{i}", res)
+                else:
+                    res.changes.append(RawChange((*path, seg), f"{ptr}/{i}", item, litem))
+            return
+        if list_type == "set":
+            present = {_hashable(v) for v in lv}
+            for j, v in enumerate(dv):
+                if _hashable(v) not in present:
+                    res.changes.append(RawChange((*path, f"[{key_value_text(v)}]"), f"{ptr}/{j}", v, None))
+            return
+        # Atomic: walk lists of objects of equal length by index, report anything else whole.
+        if len(dv) == len(lv) and all(isinstance(a, dict) and isinstance(b, dict) for a, b in zip(dv, lv, strict=True)):
+            before = len(res.changes)
+            for i, (a, b) in enumerate(zip(dv, lv, strict=True)):
+                if a != b:
+                    self._map(a, b, child, (*path, f"[{i}]"), f"{ptr}/{i}", res)
+            if len(res.changes) == before:
+                res.atomic_extra.append(RawChange(path, ptr, dv, lv))
+            return
+        if len(dv) == len(lv) and all(
+            a == b or numbers_equal(a, b) or quantities_equal(a, b) for a, b in zip(dv, lv, strict=True)
+        ):
+            return
+        res.changes.append(RawChange(path, ptr, dv, lv))
+
+
+def _live(lv: Any) -> Any:
+    return None if lv is MISSING else lv
+
+
+def _hashable(v: Any) -> Any:
+    if isinstance(v, dict | list):
+        return json.dumps(v, sort_keys=True)
+    return v
+
+
+def desired_paths(desired: Mapping[str, Any], schemas: Schemas, group: str, kind: str) -> set[Path]:
+    """Every path git sets (containers, items, leaves) in the managedFields segment form."""
+    out: set[Path] = set()
+    root = schemas.root(group, kind)
+    for key, value in desired.items():
+        if key in SKIPPED_TOP_LEVEL or is_unset(value):
+            continue
+        if key == "metadata":
+            if isinstance(value, Mapping):
+                for mk in COMPARED_METADATA:
+                    mv = value.get(mk)
+                    if not is_unset(mv):
+                        spec: FieldSpec | None = ("", "set", ()) if mk == "finalizers" else None
+                        for p in _walk_paths(mv, spec, ("metadata", mk), schemas):
+                            out.add(p)
+            continue
+        fields = schemas.fields(root)
+        for p in _walk_paths(value, fields.get(key) if fields else None, (key,), schemas):
+            out.add(p)
+    return out
+
+
+def _walk_paths(value: Any, spec: FieldSpec | None, path: Path, schemas: Schemas) -> Iterator[Path]:
+    yield path
+    if isinstance(value, dict):
+        fields = schemas.fields(spec[0]) if spec and not spec[1] else None
+        for k, v in value.items():
+            if not is_unset(v):
+                yield from _walk_paths(v, fields.get(k) if fields else None, (*path, k), schemas)
+    elif isinstance(value, list) and spec:
+        if spec[1] == "map":
+            child = schemas.fields(spec[0])
+            for item in value:
+                seg = list_item_segment(item, spec[2])
+                yield (*path, seg)
+                if isinstance(item, dict):
+                    for k, v in item.items():
+                        if not is_unset(v):
+                            yield from _walk_paths(v, child.get(k) if child else None, (*path, seg, k), schemas)
+        elif spec[1] == "set":
+            for item in value:
+                yield (*path, f"[{key_value_text(item)}]")
+
+
+def resolve(body: Mapping[str, Any], path: Path, schemas: Schemas, group: str, kind: str) -> Any:
+    """The value at ``path`` in ``body`` (MISSING when absent); keyed segments matched by schema keys."""
+    return locate(body, path, schemas, group, kind)[0]
+
+
+def locate(body: Mapping[str, Any], path: Path, schemas: Schemas, group: str, kind: str) -> tuple[Any, str]:
+    """(value at ``path`` or MISSING, its JSON pointer in ``body``)."""
+    node = schemas.root(group, kind)
+    cur: Any = body
+    spec: FieldSpec | None = None
+    ptr = ""
+    for seg in path:
+        if isinstance(cur, list):
+            if not seg.startswith("["):
+                return MISSING, ptr
+            found: Any = MISSING
+            idx = -1
+            if spec and spec[1] == "map":
+                for n, it in enumerate(cur):
+                    if list_item_segment(it, spec[2]) == seg:
+                        found, idx = it, n
+                        break
+            else:
+                inner = seg[1:-1]
+                for n, it in enumerate(cur):
+                    if not isinstance(it, dict | list) and key_value_text(it) == inner:
+                        found, idx = it, n
+                        break
+                if found is MISSING and inner.isdigit() and int(inner) < len(cur):
+                    idx = int(inner)
+                    found = cur[idx]
+            node = spec[0] if spec else ""
+            spec = None
+            cur = found
+            if cur is MISSING:
+                return MISSING, ptr
+            ptr += f"/{idx}"
+        elif isinstance(cur, Mapping):
+            if seg not in cur:
+                return MISSING, ptr
+            fields = schemas.fields(node)
+            spec = fields.get(seg) if fields else None
+            if spec is None and seg == "metadata" and cur is body:
+                spec = (METADATA_NODE, "", ())
+            cur = cur[seg]
+            ptr += "/" + escape_pointer(seg)
+            if isinstance(cur, Mapping):
+                node = spec[0] if spec else ""
+        else:
+            return MISSING, ptr
+    return cur, ptr

@@ -1,0 +1,395 @@
+"""The drift engine: desired vs live for one target → per-object verdicts and DRIFT findings.
+
+Steps per object (fixed order, DESIGN §4): identity → normalize (Secrets hashed) → desired-subset
+compare with merge keys → managedFields attribution → fields added out-of-band → HPA and ignore
+rules mark suppressions → findings. Then orphans. Nothing here reads the network or writes files.
+
+Rule ids: ``drift.missing``, ``drift.modified``, ``drift.added``, ``drift.orphaned.stale``,
+``drift.orphaned.unmanaged`` (README.md documents them with the severity table).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.diff import normalize
+from auditor.diff.compare import MISSING, Comparer, RawChange, desired_paths, locate
+from auditor.diff.fieldsv1 import ManagerEntry, Ownership, decode_managed_fields, manager_names
+from auditor.diff.ignore import ActiveRule, Ignorer, suppressing_rule
+from auditor.diff.options import IGNORE_ANNOTATION, DriftOptions
+from auditor.diff.orphans import find_orphans
+from auditor.diff.schema import Schemas, crds_in
+from auditor.diff.severity import field_severity, object_severity
+from auditor.model import (
+    Category,
+    DriftKind,
+    FieldChange,
+    Finding,
+    LiveProvenance,
+    LiveState,
+    Manifest,
+    ObjectDrift,
+    ObjectRef,
+    Provenance,
+    Target,
+    split_api_version,
+)
+from auditor.util import kinds as _kinds
+from auditor.util import secrets as _secrets
+
+RULE_MISSING = "drift.missing"
+RULE_MODIFIED = "drift.modified"
+RULE_ADDED = "drift.added"
+RULE_ORPHANED_STALE = "drift.orphaned.stale"
+RULE_ORPHANED_UNMANAGED = "drift.orphaned.unmanaged"
+
+SECRET_CHANGED = f"{_secrets.MASK} (changed)"
+ABSENT = "(absent)"
+
+
+@dataclass(frozen=True)
+class DriftOutcome:
+    """Result of :func:`diff_target`."""
+
+    drifts: tuple[ObjectDrift, ...]
+    """One per identity (desired and orphaned), IN_SYNC included, sorted by identity."""
+    findings: tuple[Finding, ...]
+    """Category DRIFT, sorted; suppressed ones carry ``suppressed_by``."""
+    unmatched_rules: tuple[str, ...]
+    """Config ignore rules that matched nothing (with a reason when they could not be evaluated)."""
+
+
+def format_path(path: Sequence[str]) -> str:
+    """``spec.template.spec.containers[name=web].image``; keys with dots are quoted in brackets."""
+    out: list[str] = []
+    for seg in path:
+        if seg.startswith("["):
+            out.append(seg)
+        elif "." in seg or "[" in seg or " " in seg:
+            out.append(f'["{seg}"]')
+        else:
+            out.append(("." if out else "") + seg)
+    return "".join(out)
+
+
+def format_time(ts: str) -> str:
+    """ManagedFields time to minute precision: ``2026-11-20T03:12Z``."""
+    if len(ts) >= 16 and ts[10:11] == "T":
+        return ts[:16] + "Z"
+    return ts
+
+
+def format_value(value: Any, limit: int = 80) -> str:
+    """Compact one-line rendering of a value for messages."""
+    if value is None:
+        return ABSENT
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def attribution_text(live: LiveProvenance | None) -> str:
+    """``kubectl-scale, 2026-11-20T03:12Z`` (or '' when unknown)."""
+    if live is None:
+        return ""
+    parts = [live.manager] + ([format_time(live.time)] if live.time else [])
+    return ", ".join(parts)
+
+
+class _Engine:
+    def __init__(self, target: Target, desired: Sequence[Manifest], live: LiveState, options: DriftOptions):
+        self.target = target
+        self.options = options
+        self.key = options.secret_hash_key or _secrets.new_run_key()
+        bodies = [m.body for m in desired] + [m.body for m in live.objects]
+        self.schemas = Schemas(crds_in(bodies))
+        self.comparer = Comparer(self.schemas)
+        self.applier = frozenset(options.applier_managers)
+        self.controllers = frozenset(options.known_controllers)
+        self.rank = {m: 0 for m in self.applier} | {m: 1 for m in self.controllers}
+        self.gitops_labels = frozenset(options.gitops_labels)
+        self.gitops_annotations = frozenset(options.gitops_annotations)
+        self.ignorer = Ignorer(options.ignore)
+        self.desired = self._index(desired)
+        self.live = self._index(live.objects)
+        self.gaps = live.gaps
+        self.hpa = self._hpa_targets()
+        self.drifts: list[ObjectDrift] = []
+        self.findings: list[Finding] = []
+
+    # identity -----------------------------------------------------------------------------
+    def _identity(self, ref: ObjectRef) -> ObjectRef:
+        if ref.namespace or not _kinds.is_namespaced(ref.group, ref.kind, self.schemas.cluster_scoped):
+            return ref
+        return dataclasses.replace(ref, namespace=self.target.namespace)
+
+    def _index(self, objects: Sequence[Manifest]) -> dict[ObjectRef, Manifest]:
+        out: dict[ObjectRef, Manifest] = {}
+        for m in objects:
+            ref = self._identity(m.ref)
+            out[ref] = m if ref == m.ref else dataclasses.replace(m, ref=ref)
+        return out
+
+    def _covered_by_gap(self, ref: ObjectRef) -> bool:
+        """The cluster stage could not read this kind here: "missing" would be a guess."""
+        gk = ref.group_kind
+        return any(g.group_kind in (gk, ref.kind) and (not g.namespace or g.namespace == ref.namespace)
+                   for g in self.gaps)
+
+    def _hpa_targets(self) -> dict[ObjectRef, str]:
+        """Workloads an HPA scales (from desired or live HPAs) → ``HorizontalPodAutoscaler ns/name``."""
+        out: dict[ObjectRef, str] = {}
+        for source in (self.live, self.desired):
+            for ref, m in source.items():
+                if ref.kind != "HorizontalPodAutoscaler" or ref.group != "autoscaling":
+                    continue
+                tgt = (m.body.get("spec") or {}).get("scaleTargetRef") or {}
+                kind, name = tgt.get("kind"), tgt.get("name")
+                if not kind or not name:
+                    continue
+                group, _ = split_api_version(str(tgt.get("apiVersion", "")))
+                out[ObjectRef(group, kind, ref.namespace, name)] = f"HorizontalPodAutoscaler {ref.namespace}/{ref.name}"
+        return out
+
+    # manager classes ------------------------------------------------------------------------
+    def _out_of_band(self, manager: str, subresource: str = "") -> bool:
+        return subresource != "status" and manager not in self.applier and manager not in self.controllers
+
+    # main -----------------------------------------------------------------------------------
+    def run(self) -> DriftOutcome:
+        matched: list[ObjectRef] = []
+        for ref in sorted(self.desired):
+            dm = self.desired[ref]
+            lm = self.live.get(ref)
+            if lm is None:
+                if not self._covered_by_gap(ref):
+                    self._missing(ref, dm)
+                continue
+            matched.append(ref)
+            self._pair(ref, dm, lm)
+        if self.options.orphans:
+            for o in find_orphans(self.desired, self.live, matched, self.options.gitops_labels,
+                                  self.options.extra_system_objects):
+                self._orphan(o.ref, o.manifest, o.stale, o.labels)
+        self.drifts.sort(key=lambda d: d.ref)
+        self.findings.sort(key=Finding.sort_key)
+        return DriftOutcome(tuple(self.drifts), tuple(self.findings), self._unmatched())
+
+    def _unmatched(self) -> tuple[str, ...]:
+        out = []
+        for label in self.ignorer.unmatched():
+            err = self.ignorer.errors.get(label)
+            out.append(f"{label} ({err})" if err else label)
+        return tuple(out)
+
+    def _whole_object_rule(self, ref: ObjectRef, desired: Mapping[str, Any] | None,
+                           live: Mapping[str, Any] | None) -> str:
+        for r in self.ignorer.for_object(ref, desired, live):
+            if r.whole_object:
+                return r.label
+        return ""
+
+    def _missing(self, ref: ObjectRef, dm: Manifest) -> None:
+        suppressed = self._whole_object_rule(ref, dm.body, None)
+        note = f"suppressed by {suppressed}" if suppressed else ""
+        self.drifts.append(ObjectDrift(ref, DriftKind.MISSING, note=note))
+        self.findings.append(Finding(
+            target=self.target.name, category=Category.DRIFT, rule_id=RULE_MISSING,
+            severity=object_severity(ref, DriftKind.MISSING),
+            message=f"{ref.subject} is in git but missing from the cluster",
+            ref=ref, provenance=dm.provenance, suppressed_by=suppressed,
+            details={"drift_kind": DriftKind.MISSING.value},
+        ))
+
+    def _orphan(self, ref: ObjectRef, lm: Manifest, stale: bool, pairs: tuple[tuple[str, str], ...]) -> None:
+        entries = [e for e in decode_managed_fields(lm.body) if e.subresource != "status"]
+        entries.sort(key=lambda e: e.time)
+        live_prov = tuple(e.provenance for e in entries)
+        if stale:
+            labels = ", ".join(f"{k}={v}" for k, v in pairs)
+            note = f"stale: carries this target's GitOps labels ({labels}) but is no longer in git"
+        else:
+            who = f" by {attribution_text(live_prov[0])}" if live_prov else ""
+            note = f"unmanaged: created out-of-band{who}, not in git"
+        suppressed = self._whole_object_rule(ref, None, lm.body)
+        self.drifts.append(ObjectDrift(ref, DriftKind.ORPHANED, note=note))
+        self.findings.append(Finding(
+            target=self.target.name, category=Category.DRIFT,
+            rule_id=RULE_ORPHANED_STALE if stale else RULE_ORPHANED_UNMANAGED,
+            severity=object_severity(ref, DriftKind.ORPHANED),
+            message=f"{ref.subject} exists in the cluster but not in git ({note})",
+            ref=ref, provenance=Provenance(live=live_prov), suppressed_by=suppressed,
+            details={"drift_kind": DriftKind.ORPHANED.value, "orphan": "stale" if stale else "unmanaged"},
+        ))
+
+    # one pair -------------------------------------------------------------------------------
+    def _prepare(
+        self, ref: ObjectRef, dm: Manifest, lm: Manifest
+    ) -> tuple[Mapping[str, Any], Mapping[str, Any], str]:
+        """Normalized (desired, live) bodies and a note on what could not be compared."""
+        dbody: Mapping[str, Any] = dm.body
+        lbody: Mapping[str, Any] = lm.body
+        note = ""
+        if ref.group == "" and ref.kind == "Secret":
+            dbody = normalize.normalize_secret(dbody, self.key)
+            if "data" not in lbody and "type" not in lbody:
+                # Metadata-only read (PartialObjectMetadata): values were not read at all.
+                dbody = {k: v for k, v in dbody.items() if k not in ("data", "type", "immutable")}
+                note = "Secret read as metadata only: values not compared"
+            elif normalize.secret_values_hashed(lbody) and not self.options.secret_hash_key:
+                # Hashed with a run key we were not given: compare which keys exist, not values.
+                lbody = normalize.normalize_secret(lbody, self.key)
+                lbody = dict(lbody) | {"data": {k: _secrets.MASK for k in lbody.get("data") or {}}}
+                dbody = dict(dbody) | {"data": {k: _secrets.MASK for k in dbody.get("data") or {}}}
+                note = "live Secret values hashed with another key: only keys compared"
+            else:
+                lbody = normalize.normalize_secret(lbody, self.key)
+        if dm.api_version != lm.api_version and dm.api_version and lm.api_version:
+            # Read at another version than git wrote (e.g. autoscaling/v1 vs v2): the shapes differ
+            # and the conversion is the server's; compare what both versions share.
+            dbody = {"metadata": dbody.get("metadata") or {}}
+            note = f"live read as {lm.api_version}, git has {dm.api_version}: only metadata compared"
+        return dbody, lbody, note
+
+    def _pair(self, ref: ObjectRef, dm: Manifest, lm: Manifest) -> None:
+        dbody, lbody, note = self._prepare(ref, dm, lm)
+        res = self.comparer.compare(dbody, lbody, ref.group, ref.kind)
+        oob = any(self._out_of_band(m, s) for m, s in manager_names(lbody))
+        rules: list[ActiveRule] = []
+        if self.ignorer.rules or _has_ignore_annotation(dm.body):
+            rules = self.ignorer.for_object(ref, dm.body, lm.body, (m for m, _ in manager_names(lbody)))
+        if not res.changes and not oob:
+            self.drifts.append(ObjectDrift(ref, DriftKind.IN_SYNC, note=note))
+            return
+        own = Ownership(decode_managed_fields(lbody), self.rank)
+        items: list[tuple[RawChange, DriftKind, ManagerEntry | None]] = []
+        for rc in res.changes:
+            items.append((rc, DriftKind.MODIFIED, own.owner_below(rc.path)))
+        if oob:
+            for rc in res.atomic_extra:
+                e = own.owner(rc.path)
+                if e is not None and self._out_of_band(e.manager, e.subresource):
+                    items.append((rc, DriftKind.MODIFIED, e))
+            items.extend(self._added(ref, dbody, lbody, own))
+        changes: list[FieldChange] = []
+        hpa = self.hpa.get(ref)
+        for rc, kind, owner in items:
+            live_prov = owner.provenance if owner else None
+            suppressed = ""
+            why = ""
+            if hpa and rc.path == ("spec", "replicas"):
+                suppressed, why = f"hpa:{hpa.split(' ', 1)[1]}", f"HPA-managed ({hpa})"
+            if not suppressed and rules:
+                suppressed = suppressing_rule(rules, rc.pointer, rc.expected, rc.actual,
+                                              owner.manager if owner else "")
+            expected, actual = self._mask(ref, rc, kind)
+            fc = FieldChange(path=format_path(rc.path), expected=expected, actual=actual, kind=kind,
+                             live=live_prov, suppressed_by=suppressed)
+            changes.append(fc)
+            self.findings.append(self._field_finding(ref, dm, fc, rc, why))
+        counted = [c for c in changes if not c.suppressed_by]
+        if not counted:
+            verdict = DriftKind.IN_SYNC
+        elif any(c.kind == DriftKind.MODIFIED for c in counted):
+            verdict = DriftKind.MODIFIED
+        else:
+            verdict = DriftKind.ADDED
+        if len(counted) < len(changes):
+            n = len(changes) - len(counted)
+            note = "; ".join(x for x in (note, f"{n} suppressed difference{'s' if n > 1 else ''}") if x)
+        self.drifts.append(ObjectDrift(ref, verdict, tuple(changes), note))
+
+    def _added(self, ref: ObjectRef, dbody: Mapping[str, Any], lbody: Mapping[str, Any],
+               own: Ownership) -> list[tuple[RawChange, DriftKind, ManagerEntry | None]]:
+        """Live fields git does not set, owned by an out-of-band manager (collapsed to the top)."""
+        dpaths = desired_paths(dbody, self.schemas, ref.group, ref.kind)
+        candidates: dict[tuple[str, ...], ManagerEntry] = {}
+        for e in own.entries:
+            if not self._out_of_band(e.manager, e.subresource):
+                continue
+            for p in e.paths:
+                if p in dpaths or self._ignored_path(p):
+                    continue
+                cur = candidates.get(p)
+                if cur is None or e.time > cur.time:
+                    candidates[p] = e
+        out: list[tuple[RawChange, DriftKind, ManagerEntry | None]] = []
+        for p in sorted(candidates, key=lambda x: (len(x), x)):
+            if any(p[:n] in candidates for n in range(1, len(p))):
+                continue  # an ancestor is reported whole
+            value, ptr = locate(lbody, p, self.schemas, ref.group, ref.kind)
+            if value is MISSING:
+                continue
+            out.append((RawChange(p, ptr, None, value), DriftKind.ADDED, candidates[p]))
+        return out
+
+    def _ignored_path(self, p: tuple[str, ...]) -> bool:
+        """Paths never reported as added: server/applier metadata and status."""
+        head = p[0]
+        if head in ("status", "apiVersion", "kind"):
+            return True
+        if head != "metadata":
+            return False
+        if len(p) < 2 or p[1] not in ("labels", "annotations", "finalizers"):
+            return True
+        if len(p) < 3:
+            return False
+        if p[1] == "labels":
+            return p[2] in self.gitops_labels
+        if p[1] == "annotations":
+            return normalize.is_ignored_annotation(p[2], self.gitops_annotations)
+        return False
+
+    def _mask(self, ref: ObjectRef, rc: RawChange, kind: DriftKind) -> tuple[Any, Any]:
+        """Secret values never leave the engine: ``***`` / ``*** (changed)``."""
+        if not (ref.group == "" and ref.kind == "Secret" and rc.path and rc.path[0] in ("data", "stringData")):
+            return rc.expected, rc.actual
+        expected = _secrets.MASK if rc.expected is not None else None
+        if rc.actual is None:
+            actual = None
+        elif kind == DriftKind.ADDED or rc.expected is None:
+            actual = _secrets.MASK
+        else:
+            actual = SECRET_CHANGED
+        return expected, actual
+
+    def _field_finding(self, ref: ObjectRef, dm: Manifest, fc: FieldChange, rc: RawChange, why: str) -> Finding:
+        attribution = attribution_text(fc.live)
+        path = fc.path
+        if fc.kind == DriftKind.ADDED:
+            msg = f"{path}: added out-of-band → {format_value(fc.actual)}"
+            rule = RULE_ADDED
+        else:
+            msg = f"{path}: {format_value(fc.expected)} → {format_value(fc.actual)}"
+            rule = RULE_MODIFIED
+        if attribution:
+            msg += f" ({attribution})"
+        if why:
+            msg += f" [{why}]"
+        details: dict[str, Any] = {"drift_kind": fc.kind.value, "pointer": rc.pointer}
+        if fc.live is not None:
+            details["attribution"] = {"manager": fc.live.manager, "operation": fc.live.operation,
+                                      "time": fc.live.time}
+        if why:
+            details["note"] = why
+        return Finding(
+            target=self.target.name, category=Category.DRIFT, rule_id=rule,
+            severity=field_severity(ref, rc.path), message=msg, ref=ref, path=path,
+            expected=fc.expected, actual=fc.actual,
+            provenance=Provenance(files=dm.provenance.files, live=(fc.live,) if fc.live else ()),
+            suppressed_by=fc.suppressed_by, details=details,
+        )
+
+
+def _has_ignore_annotation(body: Mapping[str, Any]) -> bool:
+    ann = (body.get("metadata") or {}).get("annotations") or {}
+    return IGNORE_ANNOTATION in ann
+
+
+def diff_target(target: Target, desired: Sequence[Manifest], live: LiveState, options: DriftOptions) -> DriftOutcome:
+    """Drift of one target: every desired object against its live twin, plus orphans (DESIGN §4)."""
+    return _Engine(target, desired, live, options).run()
+

@@ -1,0 +1,151 @@
+"""``metadata.managedFields`` decoding (FieldsV1) and field attribution.
+
+FieldsV1 is a trie of path elements (see k8s.io/apimachinery ``fieldpath``):
+
+- ``f:<name>``  a map field,
+- ``k:<json>``  a list item identified by its merge-key values (``k:{"name":"web"}``),
+- ``v:<json>``  a set item identified by its value (``v:"example.com/finalizer"``),
+- ``i:<n>``     a list item by index (atomic lists of structs addressed by position),
+- ``.``         the item or map itself is owned (not only its children).
+
+Leaves (empty maps) and ``.`` markers are the owned fields. Paths come out in the segment form
+of :mod:`auditor.diff.compare` so a change finds its owner by tuple lookup.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.diff.normalize import key_value_text
+from auditor.model import LiveProvenance
+
+Path = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ManagerEntry:
+    """One managedFields entry, decoded."""
+
+    manager: str
+    operation: str
+    time: str
+    subresource: str
+    paths: frozenset[Path]
+
+    @property
+    def provenance(self) -> LiveProvenance:
+        """As the shared model's LiveProvenance."""
+        return LiveProvenance(manager=self.manager, operation=self.operation, time=self.time)
+
+
+def decode_segment(element: str) -> str | None:
+    """One FieldsV1 element as a path segment, or None for ``.`` (the owner marker)."""
+    if element.startswith("f:"):
+        return element[2:]
+    if element.startswith("k:"):
+        try:
+            keys = json.loads(element[2:])
+        except ValueError:
+            return "[" + element[2:] + "]"
+        if isinstance(keys, dict):
+            return "[" + ",".join(f"{k}={key_value_text(keys[k])}" for k in sorted(keys)) + "]"
+        return "[" + key_value_text(keys) + "]"
+    if element.startswith("v:"):
+        try:
+            return "[" + key_value_text(json.loads(element[2:])) + "]"
+        except ValueError:
+            return "[" + element[2:] + "]"
+    if element.startswith("i:"):
+        return "[" + element[2:] + "]"
+    if element == ".":
+        return None
+    return element
+
+
+def decode_fields_v1(fields: Mapping[str, Any]) -> set[Path]:
+    """Owned paths of one FieldsV1 trie: every leaf and every element marked with ``.``."""
+    out: set[Path] = set()
+    stack: list[tuple[Mapping[str, Any], Path]] = [(fields, ())]
+    while stack:
+        node, path = stack.pop()
+        for element, child in node.items():
+            seg = decode_segment(element)
+            if seg is None:
+                if path:
+                    out.add(path)
+                continue
+            sub = (*path, seg)
+            if isinstance(child, Mapping) and child:
+                stack.append((child, sub))
+            else:
+                out.add(sub)
+    return out
+
+
+def decode_managed_fields(body: Mapping[str, Any]) -> list[ManagerEntry]:
+    """Every managedFields entry of a live object, decoded (entries without FieldsV1 are skipped)."""
+    meta = body.get("metadata") or {}
+    out = []
+    for entry in meta.get("managedFields") or ():
+        if not isinstance(entry, Mapping):
+            continue
+        fields = entry.get("fieldsV1")
+        if entry.get("fieldsType", "FieldsV1") != "FieldsV1" or not isinstance(fields, Mapping):
+            continue
+        out.append(
+            ManagerEntry(
+                manager=str(entry.get("manager", "")),
+                operation=str(entry.get("operation", "")),
+                time=str(entry.get("time", "") or ""),
+                subresource=str(entry.get("subresource", "") or ""),
+                paths=frozenset(decode_fields_v1(fields)),
+            )
+        )
+    return out
+
+
+def manager_names(body: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    """(manager, subresource) of each managedFields entry, without decoding (cheap pre-check)."""
+    meta = body.get("metadata") or {}
+    for entry in meta.get("managedFields") or ():
+        if isinstance(entry, Mapping):
+            yield str(entry.get("manager", "")), str(entry.get("subresource", "") or "")
+
+
+class Ownership:
+    """Who owns which live field, with a preference when several managers share one."""
+
+    def __init__(self, entries: list[ManagerEntry], rank: Mapping[str, int]) -> None:
+        """``rank``: manager → preference (higher wins; out-of-band > controller > applier)."""
+        self.entries = entries
+        self._by_path: dict[Path, ManagerEntry] = {}
+        for e in entries:
+            if e.subresource == "status":
+                continue  # status writes never explain spec/metadata drift
+            for p in e.paths:
+                cur = self._by_path.get(p)
+                if cur is None or (rank.get(e.manager, 2), e.time) > (rank.get(cur.manager, 2), cur.time):
+                    self._by_path[p] = e
+
+    def owner(self, path: Path) -> ManagerEntry | None:
+        """The manager owning ``path`` or its closest owned ancestor (atomic lists, whole items)."""
+        for n in range(len(path), 0, -1):
+            e = self._by_path.get(path[:n])
+            if e is not None:
+                return e
+        return None
+
+    def owner_below(self, path: Path) -> ManagerEntry | None:
+        """An owner of ``path`` itself, an ancestor, or — for removed fields — a descendant."""
+        e = self.owner(path)
+        if e is not None:
+            return e
+        n = len(path)
+        best: ManagerEntry | None = None
+        for p, cand in self._by_path.items():
+            if len(p) > n and p[:n] == path and (best is None or cand.time > best.time):
+                best = cand
+        return best

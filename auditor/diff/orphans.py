@@ -1,0 +1,152 @@
+"""Orphans: live objects in the target's scope that git does not hold.
+
+Scope is the namespaces the target puts objects in (plus Namespaces it declares) and the
+cluster-scoped kinds it declares. Objects with ownerReferences (made by a controller) and
+well-known system objects are never orphans. The rest is "stale" when it carries this target's
+GitOps labels (it was applied from git, then removed from git and not pruned) and "unmanaged"
+otherwise (created by hand). Objects carrying *another* GitOps unit's labels belong to that unit.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from auditor.model import Manifest, ObjectRef
+
+WEAK_GITOPS_LABELS = frozenset({"app.kubernetes.io/instance"})
+"""Labels users and Helm also set by hand: they can make an orphan "stale" when their value is
+this target's, but never mark an object as belonging to another GitOps unit."""
+
+SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+
+_ALWAYS_SYSTEM_KINDS = frozenset(
+    {
+        ("", "Event"),
+        ("events.k8s.io", "Event"),
+        ("coordination.k8s.io", "Lease"),
+        ("apps", "ControllerRevision"),
+        ("discovery.k8s.io", "EndpointSlice"),
+        ("", "ComponentStatus"),
+        ("", "Node"),
+        ("metrics.k8s.io", "PodMetrics"),
+        ("authorization.k8s.io", "SelfSubjectAccessReview"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A live object not in git, classified."""
+
+    manifest: Manifest
+    ref: ObjectRef
+    stale: bool
+    labels: tuple[tuple[str, str], ...]
+    """The GitOps label pairs that made it stale."""
+
+
+def _gitops_pairs(labels: Mapping[str, str], keys: Sequence[str]) -> set[tuple[str, str]]:
+    return {(k, str(labels[k])) for k in keys if k in labels}
+
+
+def find_orphans(
+    desired_refs: Iterable[ObjectRef],
+    live: Mapping[ObjectRef, Manifest],
+    matched: Iterable[ObjectRef],
+    gitops_labels: Sequence[str],
+    extra_system: Sequence[str] = (),
+) -> list[Orphan]:
+    """Orphans among ``live`` (keys are identities), given the desired identities."""
+    desired_set = set(desired_refs)
+    namespaces = {r.namespace for r in desired_set if r.namespace}
+    namespaces |= {r.name for r in desired_set if r.group == "" and r.kind == "Namespace"}
+    cluster_kinds = {(r.group, r.kind) for r in desired_set if not r.namespace}
+    target_pairs: set[tuple[str, str]] = set()
+    for ref in matched:
+        m = live.get(ref)
+        if m is not None:
+            target_pairs |= _gitops_pairs(m.labels, gitops_labels)
+    strong = [k for k in gitops_labels if k not in WEAK_GITOPS_LABELS]
+
+    services = {(r.namespace, r.name) for r in list(desired_set) + list(live) if r.group == "" and r.kind == "Service"}
+    sts_prefixes = _statefulset_claim_prefixes(live.values())
+
+    out: list[Orphan] = []
+    for ref, m in live.items():
+        if ref in desired_set:
+            continue
+        is_ns = ref.group == "" and ref.kind == "Namespace"
+        if ref.namespace:
+            if ref.namespace not in namespaces:
+                continue
+        elif not is_ns and (ref.group, ref.kind) not in cluster_kinds:
+            continue
+        meta = m.body.get("metadata") or {}
+        if meta.get("ownerReferences"):
+            continue
+        if is_system_object(ref, m, services, sts_prefixes) or _extra_system(ref, extra_system):
+            continue
+        pairs = _gitops_pairs(m.labels, gitops_labels)
+        stale_pairs = pairs & target_pairs if target_pairs else {p for p in pairs if p[0] in strong}
+        if stale_pairs:
+            out.append(Orphan(m, ref, True, tuple(sorted(stale_pairs))))
+            continue
+        if any(k in m.labels for k in strong):
+            continue  # applied by another GitOps unit (another Kustomization/Application)
+        if is_ns:
+            continue  # a namespace not in git is reported only when it is this target's (stale)
+        out.append(Orphan(m, ref, False, ()))
+    out.sort(key=lambda o: o.ref)
+    return out
+
+
+def is_system_object(
+    ref: ObjectRef, m: Manifest, services: set[tuple[str, str]], sts_prefixes: set[tuple[str, str]]
+) -> bool:
+    """Well-known objects that Kubernetes or its controllers create in every namespace/cluster."""
+    if (ref.group, ref.kind) in _ALWAYS_SYSTEM_KINDS:
+        return True
+    if ref.group == "" and ref.kind == "ConfigMap" and ref.name == "kube-root-ca.crt":
+        return True  # published into every namespace by the root-ca-cert-publisher
+    if ref.group == "" and ref.kind == "ServiceAccount" and ref.name == "default":
+        return True  # created in every namespace by the serviceaccount controller
+    if ref.group == "" and ref.kind == "Endpoints" and (ref.namespace, ref.name) in services:
+        return True  # maintained by the endpoints controller for each Service
+    if ref.group == "" and ref.kind == "Namespace" and ref.name in SYSTEM_NAMESPACES:
+        return True
+    if ref.group == "" and ref.kind == "Secret":
+        stype = m.body.get("type", "")
+        if stype == "helm.sh/release.v1":
+            return True  # Helm's release storage
+        if stype == "kubernetes.io/service-account-token" and "kubernetes.io/service-account.uid" in m.annotations:
+            return True  # legacy token populated by the token controller
+    if ref.group == "rbac.authorization.k8s.io" and (
+        ref.name.startswith("system:") or m.labels.get("kubernetes.io/bootstrapping") == "rbac-defaults"
+    ):
+        return True  # bootstrap RBAC of the API server
+    if "control-plane.alpha.kubernetes.io/leader" in m.annotations:
+        return True  # old-style leader election record
+    if ref.group == "" and ref.kind == "PersistentVolumeClaim":
+        for ns, prefix in sts_prefixes:
+            if ns == ref.namespace and ref.name.startswith(prefix) and ref.name[len(prefix):].isdigit():
+                return True  # created by a StatefulSet from its volumeClaimTemplates
+    return False
+
+
+def _statefulset_claim_prefixes(objects: Iterable[Manifest]) -> set[tuple[str, str]]:
+    """(namespace, ``<template>-<statefulset>-``) for every StatefulSet volumeClaimTemplate."""
+    out: set[tuple[str, str]] = set()
+    for m in objects:
+        if m.ref.group == "apps" and m.ref.kind == "StatefulSet":
+            for tmpl in (m.body.get("spec") or {}).get("volumeClaimTemplates") or ():
+                name = (tmpl.get("metadata") or {}).get("name")
+                if name:
+                    out.add((m.ref.namespace, f"{name}-{m.ref.name}-"))
+    return out
+
+
+def _extra_system(ref: ObjectRef, patterns: Sequence[str]) -> bool:
+    subject = ref.subject
+    return any(fnmatch.fnmatchcase(subject, p) for p in patterns)
