@@ -8,8 +8,8 @@ in the objects it selected, are reported as unmatched (a typo in a rule should n
 from __future__ import annotations
 
 import copy
-import importlib
 import fnmatch
+import importlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
