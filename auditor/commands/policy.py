@@ -1,0 +1,74 @@
+"""``gitops-audit policy test|verify``: conftest-compatible policy runs on files.
+
+``policy test FILE|DIR… -p POLICY_DIR [-d DATA] [-n NS | --all-namespaces] [--combine] [-o FORMAT]
+[--fail-on-warn]`` exits like conftest: 0 clean, 1 failures (with ``--fail-on-warn``: 1 warnings,
+2 failures). ``policy verify -p POLICY_DIR`` runs the ``test_*`` rules and exits 1 when one fails.
+A policy that does not compile raises :class:`~auditor.errors.PolicyError` (exit 2 in the CLI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from auditor.policy.conftest import exit_code, run_test, run_verify
+from auditor.policy.options import PolicyOptions
+from auditor.policy.output import FORMATS, render, render_verify
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-p", "--policy", action="append", default=None, metavar="DIR",
+        help="policy file or directory (repeatable; default: policy)",
+    )
+    p.add_argument("-d", "--data", action="append", default=[], metavar="PATH", help="data file or directory")
+    p.add_argument(
+        "--engine", choices=("embedded", "opa", "regopy"), default="embedded", help="Rego engine (default: embedded)"
+    )
+    p.add_argument("--opa-url", default="", help="OPA server URL for --engine opa")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``policy`` with its ``test`` and ``verify`` subcommands."""
+    parser = subparsers.add_parser("policy", help="run Rego policies on files, like conftest")
+    sub = parser.add_subparsers(dest="policy_command", required=True)
+
+    test = sub.add_parser("test", help="evaluate policies on YAML/JSON files (conftest test)")
+    test.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    _common(test)
+    ns = test.add_mutually_exclusive_group()
+    ns.add_argument("-n", "--namespace", action="append", default=None, help="Rego package (default: main)")
+    ns.add_argument("--all-namespaces", action="store_true", help="evaluate every package")
+    test.add_argument("--combine", action="store_true", help="one input holding all documents")
+    test.add_argument("-o", "--output", choices=FORMATS, default="stdout")
+    test.add_argument("--fail-on-warn", action="store_true", help="exit 1 on warnings, 2 on failures")
+    test.set_defaults(func=handler)
+
+    verify = sub.add_parser("verify", help="run the policies' test_* rules (conftest verify)")
+    _common(verify)
+    verify.set_defaults(func=handler)
+
+
+def _options(args: argparse.Namespace) -> PolicyOptions:
+    return PolicyOptions(
+        dirs=tuple(args.policy or ["policy"]),
+        builtin=False,
+        data=tuple(args.data),
+        namespaces=tuple(getattr(args, "namespace", None) or ["main"]),
+        all_namespaces=bool(getattr(args, "all_namespaces", False)),
+        engine=args.engine,
+        opa_url=args.opa_url,
+    )
+
+
+def handler(args: argparse.Namespace) -> int:
+    """Run ``policy test`` or ``policy verify``; returns conftest's exit code."""
+    options = _options(args)
+    if args.policy_command == "verify":
+        outcomes = run_verify(options)
+        sys.stdout.write(render_verify(outcomes))
+        return 0 if all(o.passed for o in outcomes) else 1
+    results = run_test(args.paths, options, combine=args.combine)
+    sys.stdout.write(render(results, args.output))
+    return exit_code(results, fail_on_warn=args.fail_on_warn)

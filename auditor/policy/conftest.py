@@ -1,0 +1,134 @@
+"""conftest-style runs outside an audit: ``policy test`` over files and ``policy verify`` of test rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import PolicyError
+from auditor.policy.audit import compile_modules
+from auditor.policy.check import (
+    CheckResult,
+    RuleResult,
+    evaluate_namespaces,
+    namespace_rules,
+    select_namespaces,
+)
+from auditor.policy.engine import UNDEFINED, EvalError
+from auditor.policy.loader import TEST_RULE, discover_modules, load_data
+from auditor.policy.options import PolicyOptions
+from auditor.util import yamlio
+
+_CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """Result of one ``test_*`` rule."""
+
+    __test__ = False  # not a pytest class
+
+    name: str
+    """``data.<package>.<rule>``."""
+    file: str
+    passed: bool
+    error: str = ""
+
+
+def read_configs(paths: Sequence[str]) -> dict[str, list[Any]]:
+    """Parse the YAML/JSON files to test (directories recursively), keyed by file name, in order."""
+    out: dict[str, list[Any]] = {}
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files = [f for f in sorted(p.rglob("*")) if f.is_file() and f.name.endswith(_CONFIG_SUFFIXES)]
+        elif p.is_file():
+            files = [p]
+        else:
+            raise PolicyError(f"parse configurations {raw}: no such file or directory")
+        for f in files:
+            try:
+                out[str(f)] = yamlio.load_json_or_yaml(f.read_bytes(), str(f))
+            except (OSError, ValueError) as exc:
+                raise PolicyError(f"parse configurations: {exc}") from exc
+    return out
+
+
+def run_test(
+    files: Sequence[str],
+    options: PolicyOptions,
+    *,
+    combine: bool = False,
+) -> list[CheckResult]:
+    """``conftest test``: evaluate the chosen namespaces on every document; one result per file and namespace.
+
+    Multi-document files are evaluated per document and aggregated under the file name, as conftest does.
+    An evaluation error raises :class:`PolicyError` (conftest stops on it too).
+    """
+    modules = discover_modules(options.dirs)
+    if not modules:
+        raise PolicyError(f"load policies: no policies found in {', '.join(options.dirs)}")
+    evaluator = compile_modules(modules, load_data(options.data), options)
+    spaces = select_namespaces(namespace_rules(modules), options.namespaces, options.all_namespaces)
+    configs = read_configs(files)
+    results: list[CheckResult] = []
+    try:
+        if combine:
+            combined = [
+                {"path": name, "contents": docs[0] if len(docs) == 1 else docs} for name, docs in configs.items()
+            ]
+            return evaluate_namespaces(evaluator, spaces, combined, "Combined")
+        for name, docs in configs.items():
+            per_ns: dict[str, CheckResult] = {}
+            for doc in docs or [None]:
+                for res in evaluate_namespaces(evaluator, spaces, doc, name):
+                    prev = per_ns.get(res.namespace)
+                    per_ns[res.namespace] = prev.merged(res) if prev else res
+            results.extend(per_ns.values())
+    except EvalError as exc:
+        raise PolicyError(f"evaluate policies: {exc}") from exc
+    return results
+
+
+def run_verify(options: PolicyOptions) -> list[TestOutcome]:
+    """``conftest verify``: evaluate every ``test_*`` rule of the policy dirs (tests included); true passes."""
+    modules = discover_modules(options.dirs, include_tests=True)
+    if not modules:
+        raise PolicyError(f"load policies: no policies found in {', '.join(options.dirs)}")
+    evaluator = compile_modules(modules, load_data(options.data), options)
+    outcomes: list[TestOutcome] = []
+    for mod in modules:
+        seen: set[str] = set()
+        for rule in mod.rules:
+            if not TEST_RULE.match(rule) or rule in seen:
+                continue
+            seen.add(rule)
+            name = f"data.{mod.package}.{rule}"
+            try:
+                value = evaluator.query(name, {})
+            except EvalError as exc:
+                outcomes.append(TestOutcome(name, mod.path, False, str(exc)))
+                continue
+            outcomes.append(TestOutcome(name, mod.path, value is not UNDEFINED and value is True))
+    return outcomes
+
+
+def exit_code(results: Sequence[CheckResult], *, fail_on_warn: bool = False) -> int:
+    """Conftest's exit code: 1 on failures; with ``--fail-on-warn`` 2 on failures and 1 on warnings."""
+    failures = any(r.failures for r in results)
+    warnings = any(r.warnings for r in results)
+    if fail_on_warn:
+        return 2 if failures else 1 if warnings else 0
+    return 1 if failures else 0
+
+
+def result_dict(r: RuleResult) -> dict[str, Any]:
+    """Conftest's JSON shape of one result: ``{msg, loc?, metadata?}``."""
+    out: dict[str, Any] = {"msg": r.msg}
+    if r.location:
+        out["loc"] = dict(r.location)
+    if r.metadata:
+        out["metadata"] = dict(r.metadata)
+    return out

@@ -1,0 +1,71 @@
+# Pod security basics (a subset of the Pod Security Standards "baseline" and "restricted").
+package gitops_audit.pod_security
+
+import data.gitops_audit.lib.k8s
+import rego.v1
+
+rules := {
+	"pod_security.privileged": {
+		"severity": "critical",
+		"title": "Privileged container",
+		"remediation": "Remove securityContext.privileged; grant only the capabilities needed.",
+	},
+	"pod_security.allow_privilege_escalation": {
+		"severity": "medium",
+		"title": "Privilege escalation not disabled",
+		"remediation": "Set securityContext.allowPrivilegeEscalation: false on every container.",
+	},
+	"pod_security.run_as_non_root": {
+		"severity": "medium",
+		"title": "Container may run as root",
+		"remediation": "Set securityContext.runAsNonRoot: true on the pod or the container.",
+	},
+	"pod_security.host_namespaces": {
+		"severity": "high",
+		"title": "Pod shares host namespaces",
+		"remediation": "Remove hostNetwork, hostPID and hostIPC.",
+	},
+	"pod_security.host_path": {
+		"severity": "high",
+		"title": "Pod mounts a hostPath volume",
+		"remediation": "Use a PersistentVolumeClaim, emptyDir, ConfigMap or Secret instead of hostPath.",
+	},
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "pod_security.privileged"
+	some entry in k8s.containers(input)
+	entry.container.securityContext.privileged == true
+	msg := sprintf("%s: %s is privileged", [k8s.subject(input), k8s.container_label(entry)])
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "pod_security.allow_privilege_escalation"
+	some entry in k8s.containers(input)
+	not entry.container.securityContext.allowPrivilegeEscalation == false
+	msg := sprintf("%s: %s does not set allowPrivilegeEscalation: false", [k8s.subject(input), k8s.container_label(entry)])
+}
+
+pod_non_root if k8s.pod_spec(input).securityContext.runAsNonRoot == true
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "pod_security.run_as_non_root"
+	some entry in k8s.containers(input)
+	not entry.container.securityContext.runAsNonRoot == true
+	not pod_non_root
+	msg := sprintf("%s: %s does not set runAsNonRoot: true", [k8s.subject(input), k8s.container_label(entry)])
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "pod_security.host_namespaces"
+	some field in ["hostNetwork", "hostPID", "hostIPC"]
+	k8s.pod_spec(input)[field] == true
+	msg := sprintf("%s: %s is true", [k8s.subject(input), field])
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "pod_security.host_path"
+	some v in k8s.pod_spec(input).volumes
+	v.hostPath
+	msg := sprintf("%s: volume %q mounts hostPath %s", [k8s.subject(input), v.name, v.hostPath.path])
+}

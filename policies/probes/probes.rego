@@ -1,0 +1,71 @@
+# Readiness and liveness probes of long-running workloads.
+package gitops_audit.probes
+
+import data.gitops_audit.lib.k8s
+import rego.v1
+
+rules := {
+	"probes.readiness_missing": {
+		"severity": "medium",
+		"title": "Container without a readiness probe",
+		"remediation": "Add a readinessProbe so traffic only reaches ready pods and rollouts wait for them.",
+	},
+	"probes.liveness_missing": {
+		"severity": "low",
+		"title": "Container without a liveness probe",
+		"remediation": "Add a livenessProbe so a hung process is restarted.",
+	},
+	"probes.undeclared_port": {
+		"severity": "medium",
+		"title": "Probe on a port the container does not declare",
+		"remediation": "Point the probe at a declared containerPort (by number or name) or declare the port.",
+	},
+}
+
+app_containers contains c if {
+	k8s.is_service_workload(input)
+	some c in object.get(k8s.pod_spec(input), "containers", [])
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "probes.readiness_missing"
+	some c in app_containers
+	not c.readinessProbe
+	msg := sprintf("%s: container %q has no readinessProbe", [k8s.subject(input), c.name])
+}
+
+warn contains k8s.result(id, rules[id], msg, input) if {
+	id := "probes.liveness_missing"
+	some c in app_containers
+	not c.livenessProbe
+	msg := sprintf("%s: container %q has no livenessProbe", [k8s.subject(input), c.name])
+}
+
+probe_port(probe) := probe.httpGet.port
+
+probe_port(probe) := probe.tcpSocket.port
+
+probe_port(probe) := probe.grpc.port
+
+declared(c, port) if {
+	is_number(port)
+	some p in c.ports
+	p.containerPort == port
+}
+
+declared(c, port) if {
+	is_string(port)
+	some p in c.ports
+	p.name == port
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "probes.undeclared_port"
+	some c in app_containers
+	some kind in ["readinessProbe", "livenessProbe", "startupProbe"]
+	port := probe_port(c[kind])
+	not declared(c, port)
+	msg := sprintf("%s: container %q %s uses port %v, which the container does not declare", [
+		k8s.subject(input), c.name, kind, port,
+	])
+}

@@ -1,0 +1,116 @@
+# RBAC risks in Roles, ClusterRoles and their bindings.
+package gitops_audit.rbac
+
+import data.gitops_audit.lib.k8s
+import rego.v1
+
+rules := {
+	"rbac.cluster_admin_binding": {
+		"severity": "critical",
+		"title": "cluster-admin bound to a non-system subject",
+		"remediation": "Bind a narrower role; keep cluster-admin for break-glass accounts managed outside GitOps.",
+	},
+	"rbac.wildcard": {
+		"severity": "high",
+		"title": "Role grants wildcard verbs, resources or apiGroups",
+		"remediation": "List the verbs, resources and apiGroups the workload needs instead of '*'.",
+	},
+	"rbac.escalation_verbs": {
+		"severity": "high",
+		"title": "Role grants escalate, bind or impersonate",
+		"remediation": "Remove escalate/bind/impersonate; they let the holder gain any permission.",
+	},
+	"rbac.secrets_cluster_read": {
+		"severity": "high",
+		"title": "ClusterRole reads Secrets in every namespace",
+		"remediation": "Use a namespaced Role limited to the Secrets (resourceNames) that are needed.",
+	},
+	"rbac.pod_exec_attach": {
+		"severity": "medium",
+		"title": "Role allows pods/exec or pods/attach",
+		"remediation": "Remove pods/exec and pods/attach, or restrict the role to break-glass users.",
+	},
+	"rbac.anonymous_subject": {
+		"severity": "critical",
+		"title": "Binding to anonymous or all authenticated users",
+		"remediation": "Bind to named users, groups or service accounts, never system:anonymous/unauthenticated/authenticated.",
+	},
+	"rbac.default_service_account": {
+		"severity": "medium",
+		"title": "Role bound to a default ServiceAccount",
+		"remediation": "Create a dedicated ServiceAccount for the workload and bind the role to it.",
+	},
+}
+
+is_binding(obj) if obj.kind in {"ClusterRoleBinding", "RoleBinding"}
+
+is_role(obj) if obj.kind in {"ClusterRole", "Role"}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "rbac.cluster_admin_binding"
+	is_binding(input)
+	input.roleRef.kind == "ClusterRole"
+	input.roleRef.name == "cluster-admin"
+	some s in input.subjects
+	not k8s.is_system_subject(s)
+	msg := sprintf("%s binds cluster-admin to %s %q", [k8s.subject(input), s.kind, s.name])
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "rbac.wildcard"
+	is_role(input)
+	some i, rule in input.rules
+	some field in ["verbs", "resources", "apiGroups"]
+	"*" in object.get(rule, field, [])
+	msg := sprintf("%s rule %d grants '*' %s", [k8s.subject(input), i, field])
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "rbac.escalation_verbs"
+	is_role(input)
+	some i, rule in input.rules
+	some verb in rule.verbs
+	verb in {"escalate", "bind", "impersonate"}
+	msg := sprintf("%s rule %d grants %q", [k8s.subject(input), i, verb])
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "rbac.secrets_cluster_read"
+	input.kind == "ClusterRole"
+	some rule in input.rules
+	some res in rule.resources
+	res in {"secrets", "*"}
+	object.get(rule, "apiGroups", [""])[_] in {"", "*"}
+	some verb in rule.verbs
+	verb in {"get", "list", "watch", "*"}
+	msg := sprintf("%s can %s secrets in every namespace", [k8s.subject(input), verb])
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "rbac.pod_exec_attach"
+	is_role(input)
+	some rule in input.rules
+	some res in rule.resources
+	res in {"pods/exec", "pods/attach"}
+	msg := sprintf("%s grants %s", [k8s.subject(input), res])
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "rbac.anonymous_subject"
+	is_binding(input)
+	some s in input.subjects
+	s.name in {"system:anonymous", "system:unauthenticated", "system:authenticated"}
+	msg := sprintf("%s binds %s to %s %q", [k8s.subject(input), input.roleRef.name, s.kind, s.name])
+}
+
+deny contains k8s.result(id, rules[id], msg, input) if {
+	id := "rbac.default_service_account"
+	is_binding(input)
+	some s in input.subjects
+	s.kind == "ServiceAccount"
+	s.name == "default"
+	msg := sprintf("%s binds %s to ServiceAccount %s/default", [
+		k8s.subject(input), input.roleRef.name,
+		object.get(s, "namespace", object.get(input.metadata, "namespace", "")),
+	])
+}

@@ -1,0 +1,25 @@
+package gitops_audit.resources.combined_test
+
+import data.gitops_audit.lib.fixtures
+import data.gitops_audit.resources.combined
+import rego.v1
+
+limitrange := {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "l", "namespace": "shop"}}
+
+quota := {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q", "namespace": "shop"}}
+
+files(docs) := [{"path": sprintf("f%d.yaml", [i]), "contents": d} | some i, d in docs]
+
+test_namespace_without_limitrange_and_quota if {
+	ids := fixtures.ids(combined.warn) with input as files([fixtures.good])
+	ids == {"resources.namespace_without_limitrange", "resources.namespace_without_quota"}
+}
+
+test_namespace_with_both_passes if {
+	count(combined.warn) == 0 with input as files([fixtures.good, limitrange, quota])
+}
+
+test_result_points_at_namespace if {
+	some r in combined.warn with input as files([fixtures.good, limitrange])
+	r.resource == {"kind": "Namespace", "namespace": "", "name": "shop"}
+}
