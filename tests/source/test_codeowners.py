@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 from pathlib import Path
 
 import pytest
 
+from auditor.commands import codeowners as cmd
+from auditor.errors import SourceError
 from auditor.source.codeowners import (
     classify_owner,
     load_codeowners,
@@ -212,3 +216,71 @@ def test_location_order_tree_and_git(tmp_path: Path, present: tuple[str, ...], u
         else:
             assert co is not None and co.path == used
             assert owners_of(co, "f") == (f"@from-{used.replace('/', '-').replace('.', '')}",)
+
+
+# --- gitops-audit codeowners (handler driven through its own argparse registration) ---
+
+def _cli(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="gitops-audit")
+    cmd.register(parser.add_subparsers(dest="command"))
+    return parser.parse_args(argv)
+
+
+@pytest.fixture
+def cmd_repo(tmp_path: Path) -> Path:
+    _git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github/CODEOWNERS").write_text(GITHUB_EXAMPLE)
+    for rel in ("apps/github/x.js", "apps/main.js", "docs/a.md", "README"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x\n")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-q", "-m", "init")
+    return tmp_path
+
+
+def test_cmd_owners_json(cmd_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _cli(["codeowners", "owners", "--repo", str(cmd_repo), "-o", "json",
+                 "apps/github/x.js", "./apps/main.js", "/docs/a.md", "build/logs/x"])
+    assert args.func(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["codeowners"] == ".github/CODEOWNERS"
+    rows = {r["path"]: r for r in out["paths"]}
+    assert rows["apps/github/x.js"] == {"path": "apps/github/x.js", "owners": [], "status": "unowned",
+                                        "line": 13, "pattern": "/apps/github"}
+    assert rows["apps/main.js"]["owners"] == ["@octocat"]
+    assert rows["docs/a.md"]["owners"] == ["@doctocat"]
+    assert rows["build/logs/x"]["owners"] == ["@octocat"]
+
+
+def test_cmd_owners_text_and_unmatched(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "CODEOWNERS").write_text("/a/ @x\n/a/b\n")
+    args = _cli(["codeowners", "owners", "--repo", str(tmp_path), "a/1", "a/b/2", "c"])
+    assert args.func(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["a/1", "@x", "(CODEOWNERS:1", "/a/)"]
+    assert "explicitly unowned: CODEOWNERS:2 /a/b" in lines[1]
+    assert lines[2].endswith("(no matching rule)")
+
+
+def test_cmd_check(cmd_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _cli(["codeowners", "check", "--repo", str(cmd_repo)])
+    assert args.func(args) == 0
+    assert "no problems" in capsys.readouterr().out
+    (cmd_repo / ".github/CODEOWNERS").write_text("* @a\n!x @b\n/y/ nobody\n")
+    assert args.func(args) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(".github/CODEOWNERS:2: invalid pattern")
+    assert out[1].startswith(".github/CODEOWNERS:3: invalid owner 'nobody'")
+    # --ref reads the committed (valid) file, --unowned lists files with no owner
+    args = _cli(["codeowners", "check", "--repo", str(cmd_repo), "--ref", "HEAD", "--unowned", "-o", "json"])
+    assert args.func(args) == 1
+    out_json = json.loads(capsys.readouterr().out)
+    assert out_json["problems"] == [] and out_json["unowned"] == ["apps/github/x.js"]
+    assert out_json["ok"] is False
+
+
+def test_cmd_without_codeowners_is_an_error(tmp_path: Path) -> None:
+    args = _cli(["codeowners", "owners", "--repo", str(tmp_path), "x"])
+    with pytest.raises(SourceError, match="no CODEOWNERS file"):
+        args.func(args)
