@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -201,10 +200,3 @@ def fleet_repo(make_repo: Callable[..., GitRepo]) -> GitRepo:
 def source_options(tmp_path: Path) -> SourceOptions:
     """Options with a private clone cache."""
     return SourceOptions(cache_dir=str(tmp_path / "cache"), render_timeout=60.0, git_timeout=60.0)
-
-
-def _have_kustomize() -> bool:
-    return shutil.which("kubectl") is not None or shutil.which("kustomize") is not None
-
-
-requires_kustomize = pytest.mark.skipif(not _have_kustomize(), reason="needs kubectl or kustomize")

@@ -56,19 +56,27 @@ def test_resolve_ref_branch_tag_short_sha_and_bad(fleet_repo: GitRepo, source_op
             git.resolve_ref(h, bad)
 
 
+def _snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes())
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def test_materialize_ignores_uncommitted_changes(fleet_repo: GitRepo, source_options: SourceOptions,
                                                  tmp_path: Path) -> None:
     commit = fleet_repo.git("rev-parse", "HEAD")
     fleet_repo.write("base/deployment.yaml", "dirty: true\n")
     fleet_repo.write("untracked.yaml", "x: 1\n")
+    before = _snapshot(fleet_repo.root / ".git")
     h = git.open_repo(str(fleet_repo.root), source_options)
-    out = git.materialize(h, commit, tmp_path / "tree")
+    out = git.materialize(h, git.resolve_ref(h, "main"), tmp_path / "tree")
+    git.tree_id(h, commit, "base")
+    assert _snapshot(fleet_repo.root / ".git") == before  # nothing in .git was written, not even the index
     assert "nginx:1.25" in (out / "base/deployment.yaml").read_text()
     assert not (out / "untracked.yaml").exists()
     assert not (out / ".git").exists()
     # the local repository is untouched: the dirty file is still dirty, nothing staged
     assert (fleet_repo.root / "base/deployment.yaml").read_text() == "dirty: true\n"
-    assert fleet_repo.git("status", "--porcelain") == "M base/deployment.yaml\n?? untracked.yaml".strip()
+    assert fleet_repo.git("status", "--porcelain") == "M base/deployment.yaml\n?? untracked.yaml"
 
 
 def test_materialize_refuses_non_empty_destination(fleet_repo: GitRepo, source_options: SourceOptions,
