@@ -1,0 +1,239 @@
+"""Wire the stages: source → render → live → checks → findings → AuditReport.
+
+This is the only module (with ``cli.py``/``commands``) that imports several stages. Every failure that
+concerns one target becomes data on that target (``TargetResult(audited=False)``); only problems that
+make the whole run meaningless (no kustomize, a policy that does not compile) raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from auditor import __version__
+from auditor.cluster.options import ClusterOptions, LiveScope
+from auditor.config import RunConfig
+from auditor.diff.engine import diff_target
+from auditor.diff.options import DriftOptions
+from auditor.errors import AuditorError, ClusterError, RenderError, SourceError, ToolError
+from auditor.model import (
+    AuditReport,
+    Category,
+    CoverageGap,
+    Finding,
+    LiveState,
+    Manifest,
+    RenderedSet,
+    Severity,
+    Target,
+    TargetResult,
+)
+from auditor.source.git import RepoHandle, describe_url, open_repo, resolve_ref
+from auditor.source.options import SourceOptions
+from auditor.source.render import PreparedTree, prepare_tree, render_overlay
+from auditor.source.tools import find_kustomize
+from auditor.util.kinds import is_namespaced
+from auditor.util.secrets import new_run_key
+
+log = logging.getLogger("gitops_audit")
+
+Progress = Callable[[str, str], None]
+"""Callback ``(target, message)`` for progress lines; the CLI prints them on a TTY only."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """A validated config plus the per-stage options the CLI derived from it and the flags."""
+
+    config: RunConfig
+    source: SourceOptions = field(default_factory=SourceOptions)
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)
+    drift: DriftOptions = field(default_factory=DriftOptions)
+    run_id: str = ""
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable run id: UTC ``YYYYMMDDTHHMMSSZ-<6 hex>``."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class _RepoWork:
+    """One (repository, ref) pair: resolved once, materialized once, shared by its targets."""
+
+    location: str
+    ref: str
+    handle: RepoHandle | None = None
+    commit: str = ""
+    url: str = ""
+    tree: PreparedTree | None = None
+    error: str = ""
+
+
+def run_audit(opts: RunOptions, targets: Sequence[Target], progress: Progress | None = None) -> AuditReport:
+    """Audit ``targets`` and return the report (not yet written). Raises only for run-wide problems."""
+    say = progress or (lambda _t, _m: None)
+    started = _utc_now()
+    run_id = opts.run_id or new_run_id()
+    tool = find_kustomize(opts.source)  # a missing tool is exit 2, before any work
+    secret_key = new_run_key()
+
+    with tempfile.TemporaryDirectory(prefix="gitops-audit-") as tmp:
+        repos: dict[tuple[str, str], _RepoWork] = {}
+        for t in targets:
+            key = (t.repo, t.ref)
+            if key in repos:
+                continue
+            work = _RepoWork(location=t.repo, ref=t.ref)
+            repos[key] = work
+            try:
+                work.handle = open_repo(t.repo, opts.source)
+                work.url = describe_url(work.handle)
+                work.commit = resolve_ref(work.handle, t.ref)
+                dest = Path(tmp) / f"tree-{len(repos)}"
+                work.tree = prepare_tree(work.handle, work.commit, dest, opts.source)
+            except (SourceError, ToolError) as exc:
+                work.error = str(exc)
+                log.warning("%s", exc)
+
+        # Render each distinct (repository, commit, overlay) once; targets sharing an overlay share it.
+        # The default namespace is part of the key: it changes what the render produces.
+        RenderKey = tuple[str, str, str, str]
+        renders: dict[RenderKey, RenderedSet | str] = {}
+        jobs = {
+            (w.location, w.commit, t.path, t.namespace): (w, t)
+            for t in targets
+            if not (w := repos[(t.repo, t.ref)]).error
+        }
+
+        def render_one(key: RenderKey) -> tuple[RenderKey, RenderedSet | str]:
+            w, t = jobs[key]
+            assert w.tree is not None  # jobs only hold repositories that were prepared
+            say(t.name, f"render {t.path}")
+            try:
+                return key, render_overlay(
+                    tool, w.tree, t.path, default_namespace=t.namespace, options=opts.source
+                )
+            except (RenderError, SourceError, ToolError) as exc:
+                return key, str(exc)
+
+        with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
+            for render_key, value in pool.map(render_one, sorted(jobs)):
+                renders[render_key] = value
+
+        def audit_one(t: Target) -> TargetResult:
+            w = repos[(t.repo, t.ref)]
+            if w.error:
+                return TargetResult(target=t, audited=False, skip_reason=w.error)
+            rendered = renders[(w.location, w.commit, t.path, t.namespace)]
+            if isinstance(rendered, str):
+                return TargetResult(target=t, audited=False, skip_reason=rendered, commit=w.commit)
+            return _audit_target(opts, t, rendered, secret_key, say)
+
+        with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
+            results = tuple(pool.map(audit_one, targets))
+
+    commits = sorted({w.commit for w in repos.values() if w.commit})
+    urls = sorted({w.url for w in repos.values() if w.url})
+    refs = sorted({w.ref for w in repos.values()})
+    return AuditReport(
+        run_id=run_id,
+        tool_version=__version__,
+        started=started,
+        finished=_utc_now(),
+        repo_url=", ".join(urls),
+        commit=", ".join(commits),
+        ref=", ".join(refs),
+        results=results,
+        fail_on=opts.config.fail_on,
+        tools=(tool.info,),
+        config_path=opts.config.source_path,
+        config_sha256=opts.config.sha256,
+    )
+
+
+def live_scope(desired: Sequence[Manifest], target: Target) -> LiveScope:
+    """What to read live: the kinds present in desired, in the namespaces the target manages."""
+    kinds = sorted({(m.ref.group, m.api_version.rpartition("/")[2], m.ref.kind) for m in desired})
+    namespaces = {m.ref.namespace for m in desired if m.ref.namespace}
+    namespaces |= {m.ref.name for m in desired if m.ref.kind == "Namespace" and not m.ref.group}
+    if not namespaces and any(is_namespaced(m.ref.group, m.ref.kind) for m in desired):
+        namespaces.add(target.namespace)
+    return LiveScope(kinds=tuple(kinds), namespaces=tuple(sorted(namespaces)))
+
+
+def _read_live(opts: RunOptions, target: Target, scope: LiveScope, secret_key: bytes) -> LiveState:
+    if target.snapshot:
+        from auditor.cluster.snapshot import read_snapshot
+
+        return read_snapshot(Path(target.snapshot), scope, secret_key=secret_key)
+    from auditor.cluster.kube import read_cluster
+
+    return read_cluster(target.context, scope, replace(opts.cluster, secret_key=secret_key))
+
+
+def _gap_findings(target: Target, gaps: Sequence[CoverageGap]) -> list[Finding]:
+    return [
+        Finding(
+            target=target.name,
+            category=Category.COVERAGE,
+            rule_id="coverage.not-audited",
+            severity=Severity.MEDIUM,
+            message=f"{g.group_kind}{' in ' + g.namespace if g.namespace else ''} not audited: {g.reason}",
+            path=f"{g.group_kind}/{g.namespace}",
+        )
+        for g in gaps
+    ]
+
+
+def _audit_target(
+    opts: RunOptions, target: Target, rendered: RenderedSet, secret_key: bytes, say: Progress
+) -> TargetResult:
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    scope = live_scope(rendered.objects, target)
+    say(target.name, f"read live state from {target.live_source}")
+    try:
+        live = _read_live(opts, target, scope, secret_key)
+    except (ClusterError, AuditorError) as exc:
+        return TargetResult(
+            target=target,
+            audited=False,
+            skip_reason=str(exc),
+            commit=rendered.commit,
+            desired_count=len(rendered.objects),
+        )
+    timings["live"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    outcome = diff_target(target, rendered.objects, live, opts.drift)
+    timings["drift"] = time.perf_counter() - t1
+
+    findings = list(outcome.findings)
+    findings += _gap_findings(target, (*rendered.gaps, *live.gaps))
+    findings.sort(key=Finding.sort_key)
+    return TargetResult(
+        target=target,
+        audited=True,
+        commit=rendered.commit,
+        findings=tuple(findings),
+        drift=outcome.drifts,
+        desired_count=len(rendered.objects),
+        live_count=len(live.objects),
+        live_source=live.source,
+        identity=live.identity,
+        reads=live.reads,
+        timings=timings,
+    )

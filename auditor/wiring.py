@@ -1,0 +1,41 @@
+"""Build per-stage options from the config and the command-line flags (wiring, no logic)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+
+from auditor.cluster.options import ClusterOptions
+from auditor.config import RunConfig
+from auditor.diff.options import DriftOptions
+from auditor.pipeline import Progress, RunOptions
+from auditor.source.options import SourceOptions
+
+
+def run_options(cfg: RunConfig, args: argparse.Namespace) -> RunOptions:
+    """Options for one run; validates kubeconfig contexts before any API call."""
+    source = SourceOptions(
+        kustomize_path=cfg.tools.kustomize,
+        kubectl_path=cfg.tools.kubectl,
+        worktree=bool(getattr(args, "worktree", False)),
+    )
+    cluster = ClusterOptions()
+    kubeconfig = getattr(args, "kubeconfig", None)
+    if kubeconfig:
+        cluster = replace(cluster, kubeconfig=kubeconfig)
+    contexts = sorted({t.context for t in cfg.targets if t.context})
+    if contexts:
+        from auditor.cluster.kube import check_contexts
+
+        check_contexts(contexts, cluster)
+    return RunOptions(config=cfg, source=source, cluster=cluster, drift=DriftOptions())
+
+
+def progress_printer() -> Progress:
+    """Progress lines on stderr (the CLI installs this only on a TTY)."""
+
+    def show(target: str, message: str) -> None:
+        print(f"  {target}: {message}", file=sys.stderr, flush=True)
+
+    return show
