@@ -226,11 +226,19 @@ def _findings_from(
 
 
 def _resolve(resource: Any, index: Mapping[tuple[str, str, str], Manifest]) -> Manifest | None:
-    """Find the manifest a combined result names with ``resource: {kind, namespace, name}``."""
+    """Find the manifest a combined result names with ``resource: {kind, namespace, name}``.
+
+    An object that is not among the documents (e.g. a Namespace that only appears as a field) gets a
+    bare manifest so the finding still names it.
+    """
     if not isinstance(resource, Mapping):
         return None
     key = (str(resource.get("kind", "")), str(resource.get("namespace", "") or ""), str(resource.get("name", "")))
-    return index.get(key)
+    found = index.get(key)
+    if found is None and key[0] and key[2]:
+        group = str(resource.get("group", ""))
+        return Manifest(ObjectRef(group, *key), str(resource.get("apiVersion", "")), {})
+    return found
 
 
 def _error_finding(target: Target, side: str, manifest: Manifest | None, exc: Exception) -> Finding:
