@@ -32,7 +32,7 @@ import os
 import posixpath
 import re
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -858,8 +858,9 @@ def _one_line(text: str) -> str:
 def explain_failure(stderr: str, graph: _Graph, tree: PreparedTree) -> str:
     """Turn kustomize's stderr into ``<cause> in <file>[:line]``-style text (one line, no temp paths)."""
     raw = _rewrite_paths(_kustomize_error(stderr), tree.root)
-    for explain in (_explain_yaml, _explain_kustomization, _explain_missing, _explain_patch_target,
-                    _explain_restrictor, _explain_json_patch):
+    for explain in (_explain_yaml, _explain_kustomization, _explain_helm, _explain_plugin, _explain_patch_config,
+                    _explain_missing, _explain_patch_target, _explain_restrictor, _explain_json_patch,
+                    _explain_replacement):
         msg = explain(raw, graph, tree)
         if msg:
             return _one_line(msg)
@@ -906,7 +907,58 @@ def _explain_kustomization(raw: str, graph: _Graph, tree: PreparedTree) -> str:
             if key in kf.data:
                 line = kf.lines.get((key,))
                 return f"invalid kustomization {kf.path}{f':{line}' if line else ''}: unknown field \"{key}\""
+    wrong = re.search(r"cannot unmarshal (\w+) into Go struct field [\w]+\.([\w.]+) of type (\S+)", cause)
+    if wrong:
+        found = _find_wrong_type(graph, wrong.group(2).split("."), wrong.group(3))
+        if found:
+            return f"invalid kustomization {found}: {wrong.group(2)} must be a {_go_type(wrong.group(3))}"
     return f"invalid kustomization: {cause}"
+
+
+def _go_type(go: str) -> str:
+    if go.startswith("[]"):
+        return "list"
+    if go.startswith("map["):
+        return "mapping"
+    if go in ("string",):
+        return "string"
+    if go.startswith(("int", "uint", "float")):
+        return "number"
+    if go == "bool":
+        return "boolean"
+    return go
+
+
+def _type_ok(value: Any, go: str) -> bool:
+    kind = _go_type(go)
+    checks: dict[str, Callable[[Any], bool]] = {
+        "list": lambda v: isinstance(v, list),
+        "mapping": lambda v: isinstance(v, dict),
+        "string": lambda v: isinstance(v, str),
+        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+    }
+    check = checks.get(kind)
+    return True if check is None else check(value)
+
+
+def _find_wrong_type(graph: _Graph, fields: list[str], go: str) -> str:
+    """``file:line`` of the first kustomization value at ``fields`` (lists traversed) of the wrong type."""
+    for kf in graph.kfiles.values():
+        stack: list[tuple[Any, tuple[str | int, ...], int]] = [(kf.data, (), 0)]
+        while stack:
+            node, key, depth = stack.pop()
+            if isinstance(node, list) and depth > 0:
+                stack.extend((v, (*key, i), depth) for i, v in enumerate(node))
+                continue
+            if depth == len(fields):
+                if not _type_ok(node, go):
+                    line = kf.lines.get(key)
+                    return f"{kf.path}:{line}" if line else kf.path
+                continue
+            if isinstance(node, dict) and fields[depth] in node:
+                stack.append((node[fields[depth]], (*key, fields[depth]), depth + 1))
+    return ""
 
 
 def _explain_missing(raw: str, graph: _Graph, tree: PreparedTree) -> str:
@@ -947,7 +999,10 @@ def _explain_restrictor(raw: str, graph: _Graph, tree: PreparedTree) -> str:
     m = re.search(r"security; file '([^']*)' is not in or below '([^']*)'", raw)
     if not m:
         return ""
-    return f"{m.group(1)} is outside {m.group(2)}, which kustomize's load restrictor forbids"
+    where = _referenced(graph, m.group(1))
+    ref_txt = f" (referenced in {where})" if where else ""
+    return (f"{m.group(1)}{ref_txt} is outside {m.group(2)}: a kustomization may only read files in or below "
+            "its own directory (reference the other directory's kustomization instead)")
 
 
 def _explain_json_patch(raw: str, graph: _Graph, tree: PreparedTree) -> str:
@@ -965,3 +1020,74 @@ def _explain_json_patch(raw: str, graph: _Graph, tree: PreparedTree) -> str:
                 if op_path in text:
                     return f"JSON patch {ref.resolved}: {m.group(1)} operation does not apply: missing path {op_path}"
     return ""
+
+
+def _explain_helm(raw: str, graph: _Graph, tree: PreparedTree) -> str:
+    if "must specify --enable-helm" not in raw:
+        return ""
+    for kf in graph.kfiles.values():
+        if kf.data.get("helmCharts") or kf.data.get("helmChartInflationGenerator"):
+            line = kf.lines.get(("helmCharts",))
+            return (f"helmCharts in {kf.path}{f':{line}' if line else ''} are not rendered: Helm is disabled "
+                    "(kustomize would need --enable-helm)")
+    return "a Helm chart generator needs --enable-helm, which is disabled"
+
+
+def _explain_plugin(raw: str, graph: _Graph, tree: PreparedTree) -> str:
+    m = re.search(r"unable to load external plugin '([^']+)'", raw)
+    if not m:
+        return ""
+    kind = m.group(1)
+    for kf in graph.kfiles.values():
+        for ref in kf.refs:
+            if ref.field in ("generators", "transformers", "validators") and ref.resolved:
+                text = _read_text(kf, ref.resolved) or ""
+                if re.search(rf"^kind:\s*{re.escape(kind)}\s*$", text, re.M):
+                    where = f"{kf.path}:{ref.line}" if ref.line else kf.path
+                    return (f"{ref.field} entry {ref.resolved} ({where}) is an external plugin ({kind}); "
+                            "plugins and exec functions are disabled")
+    return f"external plugin {kind} is disabled (plugins and exec functions are never enabled)"
+
+
+def _explain_patch_config(raw: str, graph: _Graph, tree: PreparedTree) -> str:
+    m = re.search(r"trouble configuring builtin (\w+) with config: `(.*?)`: (.*)", raw, re.S)
+    if not m or not m.group(1).startswith("Patch"):
+        return ""
+    try:
+        config = yaml.safe_load(m.group(2))
+    except yaml.YAMLError:
+        config = None
+    path = config.get("path") if isinstance(config, dict) else None
+    cause = m.group(3).strip()
+    if not isinstance(path, str):
+        return ""
+    for kf in graph.kfiles.values():
+        for ref in kf.refs:
+            if ref.field in ("patches", "patchesJson6902", "patchesStrategicMerge") and ref.value == path:
+                where = f"{kf.path}:{ref.line}" if ref.line else kf.path
+                target = ref.resolved or path
+                full = tree.root.joinpath(*target.split("/"))
+                if not full.exists():
+                    return f"missing patch file {target} (referenced in {where})"
+                try:
+                    yamlio.load_all(full.read_bytes(), target)
+                except yamlio.YamlError as exc:
+                    return f"invalid YAML in {exc.source}:{exc.line}: {exc.problem.removeprefix('invalid YAML: ')}" \
+                        if exc.line else f"invalid YAML in {target}: {exc.problem}"
+                except OSError:
+                    pass
+                return f"patch {target} (referenced in {where}): {cause}"
+    return ""
+
+
+def _explain_replacement(raw: str, graph: _Graph, tree: PreparedTree) -> str:
+    m = re.search(r"nothing selected by (\S+?)\.\[?[^/]*/([^.\s]+)\.\[?[^:]*:(\S+)", raw)
+    if not m:
+        return ""
+    kind, name, fld = m.group(1), m.group(2), m.group(3)
+    for kf in graph.kfiles.values():
+        if kf.data.get("replacements"):
+            line = kf.lines.get(("replacements",))
+            return (f"replacements in {kf.path}{f':{line}' if line else ''}: source {kind}/{name} ({fld}) "
+                    "matches no object")
+    return f"replacement source {kind}/{name} ({fld}) matches no object"

@@ -160,8 +160,35 @@ def test_invalid_yaml_names_the_file_in_one_line(fleet_repo: GitRepo, tool: Kust
                       "base/p.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: nope}\n"},
                      "patch base/p.yaml matches no object Deployment/nope", id="patch-target-missing"),
         pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml]\npatches:\n  - path: gone.yaml\n"},
-                     "missing file or directory base/gone.yaml (referenced in base/kustomization.yaml:3)",
+                     "missing patch file base/gone.yaml (referenced in base/kustomization.yaml:3)",
                      id="missing-patch-file"),
+        pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml]\npatches:\n  - path: p.yaml\n",
+                      "base/p.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec: [\n"},
+                     "invalid YAML in base/p.yaml:6: ", id="invalid-patch-yaml"),
+        pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml]\nhelmCharts:\n  - name: x\n"
+                                                 "    repo: https://charts.example.com\n    version: 1.0.0\n"},
+                     "helmCharts in base/kustomization.yaml:2 are not rendered: Helm is disabled", id="helm"),
+        pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml]\ntransformers:\n  - t.yaml\n",
+                      "base/t.yaml": "apiVersion: example.com/v1\nkind: Evil\nmetadata:\n  name: t\n"
+                                     "  annotations:\n    config.kubernetes.io/function: |\n      exec:\n"
+                                     "        path: ./evil.sh\n"},
+                     "transformers entry base/t.yaml (base/kustomization.yaml:3) is an external plugin (Evil); "
+                     "plugins and exec functions are disabled", id="exec-plugin"),
+        pytest.param({"overlays/staging/kustomization.yaml": "resources:\n  - ../../base/deployment.yaml\n"},
+                     "base/deployment.yaml (referenced in overlays/staging/kustomization.yaml:2) is outside "
+                     "overlays/staging: a kustomization may only read files in or below its own directory",
+                     id="load-restrictor"),
+        pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml]\nimages:\n  - name: nginx\n"
+                                                 "    newTag: [1]\n"},
+                     "invalid kustomization base/kustomization.yaml:4: images.newTag must be a string",
+                     id="wrong-type"),
+        pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml]\nreplacements:\n"
+                                                 "  - source: {kind: ConfigMap, name: nope, fieldPath: data.x}\n"
+                                                 "    targets: [{select: {kind: Deployment}, fieldPaths: [spec.x]}]\n"},
+                     "replacements in base/kustomization.yaml:2: source ConfigMap/nope (data.x) matches no object",
+                     id="replacement-source"),
+        pytest.param({"base/kustomization.yml": "resources: []\n"},
+                     "Found multiple kustomization files under: base", id="two-kustomizations"),
         pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml]\npatches:\n  - path: j.yaml\n"
                                                  "    target: {kind: Deployment}\n",
                       "base/j.yaml": "- op: replace\n  path: /spec/nothere/x\n  value: 1\n"},
