@@ -97,10 +97,13 @@ class Connection:
                 else:
                     load_incluster_config(client_configuration=config)
             else:
+                # The context is always named: the loader's own current-context is the last file's,
+                # kubectl's (resolved by load_contexts) is the first file's.
+                _, current = load_contexts(source)
                 # persist_config=False: an auditor never writes refreshed tokens back to the user's files.
                 load_kube_config(
                     config_file=source.joined,
-                    context=context or None,
+                    context=context or current or None,
                     client_configuration=config,
                     persist_config=False,
                 )

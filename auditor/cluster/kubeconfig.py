@@ -10,6 +10,7 @@ from typing import Any
 
 from auditor.cluster.options import ClusterOptions
 from auditor.errors import ConfigError
+from auditor.util import yamlio
 
 IN_CLUSTER = "in-cluster"
 """Context name that selects the pod's service account (also used when no kubeconfig exists)."""
@@ -76,17 +77,35 @@ def load_contexts(source: KubeconfigSource) -> tuple[dict[str, dict[str, Any]], 
     if not source.paths:
         return {}, ""
     from kubernetes.config.config_exception import ConfigException
-    from kubernetes.config.kube_config import list_kube_config_contexts
+    from kubernetes.config.kube_config import KubeConfigMerger
 
     try:
-        contexts, current = list_kube_config_contexts(config_file=source.joined)
+        # The merger alone (not the loader): the loader insists on a valid current-context.
+        merged = KubeConfigMerger(source.joined).config
+        contexts = (merged.value if merged is not None else {}).get("contexts") or []
     except ConfigException as exc:
         raise ConfigError(f"load {source.description}: {_first_line(exc)}") from None
     except Exception as exc:  # malformed YAML and the like, raised by the loader's parser
         raise ConfigError(f"load {source.description}: {type(exc).__name__}: {_first_line(exc)}") from None
-    by_name = {str(c.get("name")): dict(c.get("context") or {}) for c in contexts or []}
-    current_name = str((current or {}).get("name", "")) if isinstance(current, dict) else ""
-    return by_name, current_name
+    by_name: dict[str, dict[str, Any]] = {}
+    for node in contexts:
+        entry = getattr(node, "value", node)  # merged entries are wrapped in ConfigNode
+        if isinstance(entry, dict) and entry.get("name"):
+            by_name.setdefault(str(entry["name"]), dict(entry.get("context") or {}))
+    # The merger lets the last file's current-context win; kubectl takes the first file that sets one.
+    return by_name, _first_current_context(source.paths)
+
+
+def _first_current_context(paths: Sequence[str]) -> str:
+    """``current-context`` of the first file that sets one (kubectl's merge rule)."""
+    for path in paths:
+        try:
+            doc = yamlio.load_one(Path(path).read_bytes(), path)
+        except (OSError, yamlio.YamlError):
+            continue  # the loader already accepted the files; an unreadable one sets nothing
+        if isinstance(doc, dict) and doc.get("current-context"):
+            return str(doc["current-context"])
+    return ""
 
 
 def _first_line(exc: BaseException) -> str:

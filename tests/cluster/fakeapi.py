@@ -195,7 +195,7 @@ class FakeAPIServer:
 
     def _auth(self, h: BaseHTTPRequestHandler) -> str:
         header = h.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
+        if header[:7].lower() == "bearer ":  # the scheme is case-insensitive (in-cluster config sends "bearer")
             return "bearer" if header[7:] == self.token else "bad-bearer"
         sock = h.connection
         if isinstance(sock, ssl.SSLSocket):
