@@ -84,7 +84,8 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "policy" / "combined.rego").write_text(COMBINED_POLICY)
     (tmp_path / "policy" / "base_test.rego").write_text(
         "package main\n\ntest_team_missing {\n  deny_team[_] with input as {\"metadata\": {}}\n}\n"
-        "test_team_present {\n  count(deny_team) == 0 with input as {\"metadata\": {\"labels\": {\"team\": \"x\"}}}\n}\n"
+        "test_team_present {\n  count(deny_team) == 0 with input as "
+        "{\"metadata\": {\"labels\": {\"team\": \"x\"}}}\n}\n"
     )
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "registries.yaml").write_text("registries:\n  allowed: [good.io/]\n")
