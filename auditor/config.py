@@ -9,9 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from auditor.cluster.options import ClusterOptions
 from auditor.config_schema import Node
+from auditor.config_stages import parse_change_control, parse_cluster, parse_drift, parse_policy, parse_source
+from auditor.diff.options import DriftOptions
 from auditor.errors import ConfigError, UsageError
 from auditor.model import Severity, Target
+from auditor.policy.options import PolicyOptions
+from auditor.source.cc_options import ChangeControlOptions
+from auditor.source.options import SourceOptions
 from auditor.util.yamlio import YamlError, load_with_lines
 
 CONFIG_ENV = "GITOPS_AUDIT_CONFIG"
@@ -54,6 +60,13 @@ class RunConfig:
     concurrency: int = 4
     """Targets audited in parallel (bounded pool)."""
     targets: tuple[Target, ...] = ()
+    source: SourceOptions = field(default_factory=SourceOptions)
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)
+    extra_kinds: tuple[tuple[str, str, str], ...] = ()
+    """(group, version, kind) read live in every target besides the kinds in desired (orphan detection)."""
+    drift: DriftOptions = field(default_factory=DriftOptions)
+    policy: PolicyOptions = field(default_factory=PolicyOptions)
+    change_control: ChangeControlOptions = field(default_factory=ChangeControlOptions)
     source_path: str = ""
     """The config file, for messages and the evidence bundle; empty for ad-hoc runs."""
     raw: bytes = b""
@@ -87,6 +100,11 @@ _TOP_KEYS = (
     "concurrency",
     "tools",
     "targets",
+    "source",
+    "cluster",
+    "drift",
+    "policy",
+    "change_control",
 )
 _TARGET_KEYS = ("name", "env", "region", "path", "context", "snapshot", "repo", "ref", "namespace", "labels")
 
@@ -134,6 +152,8 @@ def parse_config(raw: bytes, *, source: str, base_dir: Path) -> RunConfig:
     defaults = root.get("defaults").mapping(("namespace",))
     tools = root.get("tools").mapping(("kustomize", "kubectl", "helm"))
     default_ns = defaults.string("namespace", "default")
+    protected_envs = root.strings("protected_envs")
+    cluster, extra_kinds = parse_cluster(root.get("cluster"))
     cfg = RunConfig(
         base_dir=base_dir,
         repo=root.string("repo", "."),
@@ -144,11 +164,17 @@ def parse_config(raw: bytes, *, source: str, base_dir: Path) -> RunConfig:
             kustomize=tools.string("kustomize"), kubectl=tools.string("kubectl"), helm=tools.string("helm")
         ),
         default_namespace=default_ns,
-        protected_envs=root.strings("protected_envs"),
+        protected_envs=protected_envs,
         concurrency=root.integer("concurrency", 4, minimum=1),
+        source=parse_source(root.get("source")),
+        cluster=cluster,
+        extra_kinds=extra_kinds,
+        drift=parse_drift(root.get("drift")),
+        change_control=parse_change_control(root.get("change_control"), protected_envs),
         source_path=source,
         raw=raw,
     )
+    cfg = replace(cfg, policy=parse_policy(root.get("policy"), lambda p: cfg.resolve(p)))
     targets = tuple(_parse_target(node, cfg) for node in root.items("targets"))
     seen: dict[str, int] = {}
     for i, t in enumerate(targets):

@@ -367,6 +367,8 @@ class AuditReport:
     config_path: str = ""
     config_sha256: str = ""
     previous_run_id: str = ""
+    audit_window: str = ""
+    """Change-control window examined (start commit or date, and why it was chosen)."""
     resolved: tuple[Finding, ...] = ()
     """Findings of the previous run that no longer occur."""
 

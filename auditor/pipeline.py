@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from auditor.cluster.options import ClusterOptions, LiveScope
 from auditor.config import RunConfig
 from auditor.diff.engine import diff_target
 from auditor.diff.options import DriftOptions
-from auditor.errors import AuditorError, ClusterError, RenderError, SourceError, ToolError
+from auditor.errors import AuditorError, RenderError, SourceError, ToolError
 from auditor.model import (
     AuditReport,
     Category,
@@ -35,8 +36,13 @@ from auditor.model import (
     Target,
     TargetResult,
 )
+from auditor.policy.audit import PolicySet, evaluate_target, load_policies
+from auditor.source.blame import field_origin
+from auditor.source.changecontrol import AuditWindow, check_target, resolve_window
+from auditor.source.codeowners import CodeOwners, load_codeowners, owners_of
 from auditor.source.git import RepoHandle, describe_url, open_repo, resolve_ref
 from auditor.source.options import SourceOptions
+from auditor.source.provenance import ProvenanceIndex, attach, build_index
 from auditor.source.render import PreparedTree, prepare_tree, render_overlay
 from auditor.source.tools import find_kustomize
 from auditor.util.kinds import is_namespaced
@@ -57,6 +63,8 @@ class RunOptions:
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
     drift: DriftOptions = field(default_factory=DriftOptions)
     run_id: str = ""
+    previous_commit: str = ""
+    """Commit audited by the previous run in the report history: the default change-control window start."""
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -79,7 +87,38 @@ class _RepoWork:
     commit: str = ""
     url: str = ""
     tree: PreparedTree | None = None
+    index: ProvenanceIndex | None = None
+    codeowners: CodeOwners | None = None
+    window: AuditWindow | None = None
     error: str = ""
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """Run-wide inputs every target check reads."""
+
+    opts: RunOptions
+    policies: PolicySet | None
+    secret_key: bytes
+    say: Progress
+    local: threading.local = field(default_factory=threading.local)
+
+    def thread_policies(self) -> PolicySet | None:
+        """The policy set for the calling thread.
+
+        The embedded Rego engine is bound to the thread that created it (a native object that must
+        not cross threads), so each pool worker compiles its own copy once; compiling is cheap next
+        to reading a cluster.
+        """
+        if self.policies is None:
+            return None
+        if threading.current_thread() is threading.main_thread():
+            return self.policies
+        mine: PolicySet | None = getattr(self.local, "policies", None)
+        if mine is None:
+            mine = load_policies(self.opts.config.policy)
+            self.local.policies = mine
+        return mine
 
 
 def run_audit(opts: RunOptions, targets: Sequence[Target], progress: Progress | None = None) -> AuditReport:
@@ -88,7 +127,9 @@ def run_audit(opts: RunOptions, targets: Sequence[Target], progress: Progress | 
     started = _utc_now()
     run_id = opts.run_id or new_run_id()
     tool = find_kustomize(opts.source)  # a missing tool is exit 2, before any work
-    secret_key = new_run_key()
+    # Policies that do not compile make the whole run meaningless: PolicyError (exit 2) before any work.
+    policies = load_policies(opts.config.policy) if (opts.config.policy.builtin or opts.config.policy.dirs) else None
+    shared = _Shared(opts, policies, new_run_key(), say)
 
     with tempfile.TemporaryDirectory(prefix="gitops-audit-") as tmp:
         repos: dict[tuple[str, str], _RepoWork] = {}
@@ -104,6 +145,10 @@ def run_audit(opts: RunOptions, targets: Sequence[Target], progress: Progress | 
                 work.commit = resolve_ref(work.handle, t.ref)
                 dest = Path(tmp) / f"tree-{len(repos)}"
                 work.tree = prepare_tree(work.handle, work.commit, dest, opts.source)
+                # One pass over history serves every target of this repository (not one git call per file).
+                work.index = build_index(work.handle.git_dir, work.commit)
+                work.codeowners = load_codeowners(work.tree.root)
+                work.window = resolve_window(opts.config.change_control, work.index, opts.previous_commit)
             except (SourceError, ToolError) as exc:
                 work.error = str(exc)
                 log.warning("%s", exc)
@@ -140,7 +185,7 @@ def run_audit(opts: RunOptions, targets: Sequence[Target], progress: Progress | 
             rendered = renders[(w.location, w.commit, t.path, t.namespace)]
             if isinstance(rendered, str):
                 return TargetResult(target=t, audited=False, skip_reason=rendered, commit=w.commit)
-            return _audit_target(opts, t, rendered, secret_key, say)
+            return _audit_target(shared, t, rendered, w)
 
         with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
             results = tuple(pool.map(audit_one, targets))
@@ -161,12 +206,15 @@ def run_audit(opts: RunOptions, targets: Sequence[Target], progress: Progress | 
         tools=(tool.info,),
         config_path=opts.config.source_path,
         config_sha256=opts.config.sha256,
+        audit_window="; ".join(sorted({w.window.description for w in repos.values() if w.window})),
     )
 
 
-def live_scope(desired: Sequence[Manifest], target: Target) -> LiveScope:
-    """What to read live: the kinds present in desired, in the namespaces the target manages."""
-    kinds = sorted({(m.ref.group, m.api_version.rpartition("/")[2], m.ref.kind) for m in desired})
+def live_scope(
+    desired: Sequence[Manifest], target: Target, extra_kinds: Sequence[tuple[str, str, str]] = ()
+) -> LiveScope:
+    """What to read live: the kinds present in desired (plus configured extras), in the managed namespaces."""
+    kinds = sorted({(m.ref.group, m.api_version.rpartition("/")[2], m.ref.kind) for m in desired} | set(extra_kinds))
     namespaces = {m.ref.namespace for m in desired if m.ref.namespace}
     namespaces |= {m.ref.name for m in desired if m.ref.kind == "Namespace" and not m.ref.group}
     if not namespaces and any(is_namespaced(m.ref.group, m.ref.kind) for m in desired):
@@ -198,16 +246,15 @@ def _gap_findings(target: Target, gaps: Sequence[CoverageGap]) -> list[Finding]:
     ]
 
 
-def _audit_target(
-    opts: RunOptions, target: Target, rendered: RenderedSet, secret_key: bytes, say: Progress
-) -> TargetResult:
+def _audit_target(shared: _Shared, target: Target, rendered: RenderedSet, work: _RepoWork) -> TargetResult:
+    opts = shared.opts
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    scope = live_scope(rendered.objects, target)
-    say(target.name, f"read live state from {target.live_source}")
+    scope = live_scope(rendered.objects, target, opts.config.extra_kinds)
+    shared.say(target.name, f"read live state from {target.live_source}")
     try:
-        live = _read_live(opts, target, scope, secret_key)
-    except (ClusterError, AuditorError) as exc:
+        live = _read_live(opts, target, scope, shared.secret_key)
+    except AuditorError as exc:
         return TargetResult(
             target=target,
             audited=False,
@@ -218,10 +265,21 @@ def _audit_target(
     timings["live"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    outcome = diff_target(target, rendered.objects, live, opts.drift)
+    outcome = diff_target(target, rendered.objects, live, replace(opts.drift, secret_hash_key=shared.secret_key))
+    findings = list(outcome.findings)
     timings["drift"] = time.perf_counter() - t1
 
-    findings = list(outcome.findings)
+    policies = shared.thread_policies()
+    if policies is not None:
+        t2 = time.perf_counter()
+        findings += evaluate_target(policies, target, rendered.objects, live.objects)
+        timings["policy"] = time.perf_counter() - t2
+
+    t3 = time.perf_counter()
+    findings += _change_control(opts, target, rendered, work)
+    findings = [_with_provenance(f, work) for f in findings]
+    timings["provenance"] = time.perf_counter() - t3
+
     findings += _gap_findings(target, (*rendered.gaps, *live.gaps))
     findings.sort(key=Finding.sort_key)
     return TargetResult(
@@ -237,3 +295,50 @@ def _audit_target(
         reads=live.reads,
         timings=timings,
     )
+
+
+def _change_control(opts: RunOptions, target: Target, rendered: RenderedSet, work: _RepoWork) -> list[Finding]:
+    """CODEOWNERS coverage and commit approval for the files that feed this target."""
+    if work.index is None or work.window is None:
+        return []
+    roles: dict[str, str] = {}
+    for m in rendered.objects:
+        for f in m.provenance.files:
+            roles.setdefault(f.path, f.role)
+    return list(
+        check_target(
+            target,
+            sorted(roles),
+            work.index,
+            work.codeowners,
+            opts.config.change_control,
+            window_start=work.window.start,
+            roles=roles,
+        )
+    )
+
+
+def _with_provenance(finding: Finding, work: _RepoWork) -> Finding:
+    """Fill last commits and owners of a finding's files; blame the line that sets a modified field."""
+    if work.index is None or not finding.provenance.files:
+        return finding
+    prov = finding.provenance
+    if finding.rule_id == "drift.modified" and finding.path and work.handle is not None:
+        origin = field_origin(
+            work.tree.root if work.tree else None,
+            prov.files,
+            finding.path,
+            finding.expected,
+            work.handle.git_dir,
+            work.commit,
+            ref=finding.ref,
+            index=work.index,
+        )
+        if origin is not None:
+            prov = replace(prov, files=(replace(origin, role="field"), *prov.files))
+    prov = attach(prov, work.index, work.codeowners)
+    owners = finding.owners
+    primary = prov.primary
+    if not owners and primary is not None and work.codeowners is not None:
+        owners = owners_of(work.codeowners, primary.path) or ()
+    return replace(finding, provenance=prov, owners=tuple(owners))

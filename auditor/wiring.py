@@ -6,21 +6,19 @@ import argparse
 import sys
 from dataclasses import replace
 
-from auditor.cluster.options import ClusterOptions
 from auditor.config import RunConfig
-from auditor.diff.options import DriftOptions
 from auditor.pipeline import Progress, RunOptions
-from auditor.source.options import SourceOptions
 
 
-def run_options(cfg: RunConfig, args: argparse.Namespace) -> RunOptions:
+def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: str = "") -> RunOptions:
     """Options for one run; validates kubeconfig contexts before any API call."""
-    source = SourceOptions(
+    source = replace(
+        cfg.source,
         kustomize_path=cfg.tools.kustomize,
         kubectl_path=cfg.tools.kubectl,
         worktree=bool(getattr(args, "worktree", False)),
     )
-    cluster = ClusterOptions()
+    cluster = cfg.cluster
     kubeconfig = getattr(args, "kubeconfig", None)
     if kubeconfig:
         cluster = replace(cluster, kubeconfig=kubeconfig)
@@ -29,7 +27,9 @@ def run_options(cfg: RunConfig, args: argparse.Namespace) -> RunOptions:
         from auditor.cluster.kube import check_contexts
 
         check_contexts(contexts, cluster)
-    return RunOptions(config=cfg, source=source, cluster=cluster, drift=DriftOptions())
+    return RunOptions(
+        config=cfg, source=source, cluster=cluster, drift=cfg.drift, previous_commit=previous_commit
+    )
 
 
 def progress_printer() -> Progress:

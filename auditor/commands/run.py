@@ -110,10 +110,13 @@ def execute(cfg: RunConfig, args: argparse.Namespace) -> Outcome:
     keep = args.keep if getattr(args, "keep", None) else cfg.output.keep
     if keep < 1:
         raise UsageError("--keep must be at least 1")
-    opts = wiring.run_options(cfg, args)
+    previous = previous_run(out_dir)
+    # Only the first commit of a multi-repository run can seed the window; others fall back to the default.
+    previous_commit = previous.commit.split(",")[0].strip() if previous is not None else ""
+    opts = wiring.run_options(cfg, args, previous_commit=previous_commit)
     progress = wiring.progress_printer() if sys.stderr.isatty() and not getattr(args, "quiet", False) else None
     report = run_audit(opts, cfg.targets, progress)
-    report = compare_with_previous(report, previous_run(out_dir))
+    report = compare_with_previous(report, previous)
     paths = write_run(report, out_dir, keep=keep, config_bytes=cfg.raw)
     return Outcome(report=report, html=paths.html, run_dir=paths.run_dir, exit_code=report.exit_code())
 

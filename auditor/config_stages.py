@@ -1,0 +1,202 @@
+"""Config sections that configure one stage each: source, cluster, drift, policy, change_control.
+
+Each function turns one validated YAML section into the stage's own options dataclass
+(``auditor/<stage>/options.py``), the only stage modules ``config`` may import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from auditor.cluster.options import SECRET_MODES, ClusterOptions
+from auditor.config_schema import Node
+from auditor.diff.options import (
+    DEFAULT_APPLIER_MANAGERS,
+    DEFAULT_KNOWN_CONTROLLERS,
+    DriftOptions,
+    IgnoreRule,
+)
+from auditor.model import Severity
+from auditor.policy.options import PolicyOptions, Waiver
+from auditor.source.cc_options import ChangeControlOptions
+from auditor.source.options import SourceOptions
+
+_SEVERITIES = tuple(s.value for s in Severity)
+
+
+def parse_source(node: Node) -> SourceOptions:
+    """``source:`` — clone cache, timeouts, allow-listed remote bases."""
+    node.mapping(("cache_dir", "render_timeout", "git_timeout", "allow_remote_bases"))
+    return SourceOptions(
+        cache_dir=node.string("cache_dir"),
+        render_timeout=node.number("render_timeout", 120.0, minimum=1),
+        git_timeout=node.number("git_timeout", 300.0, minimum=1),
+        allow_remote_bases=node.strings("allow_remote_bases"),
+    )
+
+
+def parse_cluster(node: Node) -> tuple[ClusterOptions, tuple[tuple[str, str, str], ...]]:
+    """``cluster:`` — kubeconfig, timeouts, retries, Secret handling; plus extra kinds to read for orphans."""
+    node.mapping(
+        (
+            "kubeconfig",
+            "request_timeout",
+            "deadline",
+            "max_attempts",
+            "parallel_lists",
+            "page_size",
+            "secrets",
+            "extra_kinds",
+        )
+    )
+    extra: list[tuple[str, str, str]] = []
+    for i, text in enumerate(node.strings("extra_kinds")):
+        parts = text.split("/")
+        if len(parts) == 2:
+            extra.append(("", parts[0], parts[1]))
+        elif len(parts) == 3:
+            extra.append((parts[0], parts[1], parts[2]))
+        else:
+            raise node.error(
+                f"expected apiVersion/Kind such as 'v1/ConfigMap' or 'networking.k8s.io/v1/NetworkPolicy', "
+                f"got {text!r}",
+                (*node.path, "extra_kinds", i),
+            )
+    opts = ClusterOptions(
+        kubeconfig=node.string("kubeconfig"),
+        request_timeout=node.number("request_timeout", 10.0, minimum=0.1),
+        deadline=node.number("deadline", 120.0, minimum=1),
+        max_attempts=node.integer("max_attempts", 4, minimum=1),
+        parallel_lists=node.integer("parallel_lists", 4, minimum=1),
+        page_size=node.integer("page_size", 500, minimum=1),
+        secrets=node.string("secrets", "metadata", choices=SECRET_MODES),
+    )
+    return opts, tuple(extra)
+
+
+_IGNORE_KEYS = (
+    "group",
+    "kind",
+    "name",
+    "namespace",
+    "jsonPointers",
+    "jqPathExpressions",
+    "managedFieldsManagers",
+    "id",
+)
+
+
+def parse_drift(node: Node) -> DriftOptions:
+    """``drift:`` — Argo CD-style ``ignoreDifferences``, appliers, controllers, orphan settings."""
+    node.mapping(
+        ("ignore_differences", "applier_managers", "known_controllers", "orphans", "extra_system_objects")
+    )
+    rules = []
+    for item in node.items("ignore_differences"):
+        item.mapping(_IGNORE_KEYS)
+        name = item.string("name")
+        glob = any(c in name for c in "*?[")
+        rules.append(
+            IgnoreRule(
+                name="" if glob else name,
+                name_pattern=name if glob else "",
+                group=item.string("group"),
+                kind=item.string("kind"),
+                namespace=item.string("namespace"),
+                json_pointers=item.strings("jsonPointers"),
+                jq_path_expressions=item.strings("jqPathExpressions"),
+                managed_fields_managers=item.strings("managedFieldsManagers"),
+                id=item.string("id"),
+            )
+        )
+        for j, pointer in enumerate(rules[-1].json_pointers):
+            if not pointer.startswith("/"):
+                raise item.error(f"JSON pointer must start with '/', got {pointer!r}", (*item.path, "jsonPointers", j))
+    return DriftOptions(
+        ignore=tuple(rules),
+        applier_managers=node.strings("applier_managers", DEFAULT_APPLIER_MANAGERS),
+        known_controllers=node.strings("known_controllers", DEFAULT_KNOWN_CONTROLLERS),
+        orphans=node.boolean("orphans", True),
+        extra_system_objects=node.strings("extra_system_objects"),
+    )
+
+
+_WAIVER_KEYS = ("rule", "reason", "owner", "expires", "target", "env", "kind", "namespace", "name")
+
+
+def parse_policy(node: Node, resolve: Callable[[str], Path]) -> PolicyOptions:
+    """``policy:`` — user policy dirs, data, namespaces, engine, waivers. Paths are config-relative."""
+    node.mapping(("dirs", "builtin", "data", "namespaces", "all_namespaces", "engine", "opa_url", "waivers"))
+    waivers = []
+    for item in node.items("waivers"):
+        item.mapping(_WAIVER_KEYS)
+        expires = item.string("expires")
+        if expires:
+            try:
+                date.fromisoformat(expires)
+            except ValueError:
+                raise item.error(f"expected a date YYYY-MM-DD, got {expires!r}", (*item.path, "expires")) from None
+        waivers.append(
+            Waiver(
+                rule=item.string("rule", required=True),
+                reason=item.string("reason", required=True),
+                owner=item.string("owner"),
+                expires=expires,
+                target=item.string("target"),
+                env=item.string("env"),
+                kind=item.string("kind"),
+                namespace=item.string("namespace"),
+                name=item.string("name"),
+            )
+        )
+    engine = node.string("engine", "embedded", choices=("embedded", "opa", "regopy"))
+    opa_url = node.string("opa_url")
+    if engine == "opa" and not opa_url:
+        raise node.error("engine 'opa' needs opa_url (e.g. http://127.0.0.1:8181)", (*node.path, "engine"))
+    return PolicyOptions(
+        dirs=tuple(str(resolve(d)) for d in node.strings("dirs")),
+        builtin=node.boolean("builtin", True),
+        data=tuple(str(resolve(d)) for d in node.strings("data")),
+        namespaces=node.strings("namespaces", ("main",)),
+        all_namespaces=node.boolean("all_namespaces", False),
+        engine=engine,
+        opa_url=opa_url,
+        waivers=tuple(waivers),
+    )
+
+
+def parse_change_control(node: Node, protected_envs: tuple[str, ...]) -> ChangeControlOptions:
+    """``change_control:`` — audit window, owner identities, approval trailers, signatures, severities."""
+    node.mapping(
+        (
+            "since",
+            "default_window",
+            "identities",
+            "approval_trailers",
+            "accept_merge_commits",
+            "require_signed",
+            "unowned_severity",
+            "unapproved_severity",
+            "unsigned_severity",
+        )
+    )
+    identities_node = node.get("identities")
+    identities: dict[str, tuple[str, ...]] = {}
+    if identities_node.value is not None:
+        identities_node.mapping(tuple(str(k) for k in (identities_node.value or {})))
+        for key in identities_node.value:
+            identities[str(key)] = identities_node.strings(str(key))
+    return ChangeControlOptions(
+        protected_envs=protected_envs,
+        since=node.string("since"),
+        default_window=node.string("default_window", "30d"),
+        identities=identities,
+        approval_trailers=node.strings("approval_trailers", ("Approved-by", "Reviewed-by")),
+        accept_merge_commits=node.boolean("accept_merge_commits", True),
+        require_signed=node.boolean("require_signed", False),
+        unowned_severity=Severity(node.string("unowned_severity", "medium", choices=_SEVERITIES)),
+        unapproved_severity=Severity(node.string("unapproved_severity", "high", choices=_SEVERITIES)),
+        unsigned_severity=Severity(node.string("unsigned_severity", "medium", choices=_SEVERITIES)),
+    )
