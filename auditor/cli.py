@@ -15,7 +15,7 @@ from auditor import __version__
 from auditor.errors import AuditorError
 
 # Subcommand modules under auditor/commands, in --help order. Each has register(subparsers).
-COMMANDS: tuple[str, ...] = ("run", "demo")
+COMMANDS: tuple[str, ...] = ("run", "demo", "diff", "policy", "codeowners", "snapshot", "serve", "bundle")
 DEFAULT_COMMAND = "run"
 EXIT_INTERNAL = 4
 
@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _with_default_command(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
     """Insert ``run`` when no subcommand is given, so ``gitops-audit --context prod-us`` works."""
-    commands = set(COMMANDS)
+    commands: set[str] = set()
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        commands.update(getattr(action, "choices", None) or {})
     global_flags = {"--debug", "-v", "--verbose", "-vv", "-vvv"}
     i = 0
     while i < len(argv):

@@ -191,3 +191,19 @@ def test_no_config_is_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_python_m_entry_point_and_version() -> None:
     out = subprocess.run([sys.executable, "-m", "auditor", "--version"], check=True, capture_output=True, text=True)
     assert out.stdout.startswith("gitops-audit ")
+
+
+def test_every_subcommand_has_help_and_is_not_shadowed_by_run(capsys: pytest.CaptureFixture[str]) -> None:
+    from auditor.cli import _with_default_command, build_parser
+
+    parser = build_parser()
+    names = sorted(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    assert {"run", "demo", "diff", "policy", "codeowners", "snapshot", "serve", "verify-bundle"} <= set(names)
+    for name in names:
+        assert _with_default_command([name, "--help"], parser)[0] == name
+        with pytest.raises(SystemExit) as exit_info:
+            main([name, "--help"])
+        assert exit_info.value.code == 0
+    assert _with_default_command(["--context", "x"], parser) == ["run", "--context", "x"]
+    argv = ["--log-format", "json", "--env", "dev"]
+    assert _with_default_command(argv, parser)[:3] == ["--log-format", "json", "run"]
