@@ -26,6 +26,7 @@ ref may move between runs, get an empty key: never cache those.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -469,12 +470,17 @@ def _manifest(obj: dict[str, Any], graph: _Graph, default_namespace: str, action
 # Provenance from the build annotations.
 
 
+@functools.lru_cache(maxsize=4096)
 def _load_annotation(raw: Any) -> Any:
+    """Parse a build annotation (cached: every object of an overlay carries the same transformations list).
+
+    The result is shared between objects and must be treated as read-only.
+    """
     if not isinstance(raw, str):
         return None
     try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
+        return yamlio.load_one(raw, "build annotation")
+    except yamlio.YamlError:
         return None
 
 
