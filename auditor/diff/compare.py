@@ -194,8 +194,13 @@ class Comparer:
                 if _hashable(v) not in present:
                     res.changes.append(RawChange((*path, f"[{key_value_text(v)}]"), f"{ptr}/{j}", v, None))
             return
-        # Atomic: walk lists of objects of equal length by index, report anything else whole.
-        if len(dv) == len(lv) and all(isinstance(a, dict) and isinstance(b, dict) for a, b in zip(dv, lv, strict=True)):
+        # Atomic: walk lists of objects of equal length by index when the items still correspond
+        # (share at least one field value, e.g. the same name or host), so the report points at the
+        # field that changed; report anything else whole.
+        if len(dv) == len(lv) and all(
+            isinstance(a, dict) and isinstance(b, dict) and (a == b or _corresponds(a, b))
+            for a, b in zip(dv, lv, strict=True)
+        ):
             before = len(res.changes)
             for i, (a, b) in enumerate(zip(dv, lv, strict=True)):
                 if a != b:
@@ -208,6 +213,22 @@ class Comparer:
         ):
             return
         res.changes.append(RawChange(path, ptr, dv, lv))
+
+
+def _corresponds(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """True when two list items share a field value: the same item, edited (not replaced)."""
+    for k, v in a.items():
+        if k not in b or is_unset(v):
+            continue
+        w = b[k]
+        if w == v or (isinstance(v, dict) and isinstance(w, dict) and _corresponds(v, w)):
+            return True
+        if isinstance(v, list) and isinstance(w, list) and any(
+            x == y or (isinstance(x, dict) and isinstance(y, dict) and _corresponds(x, y))
+            for x, y in zip(v, w, strict=False)
+        ):
+            return True
+    return False
 
 
 def _live(lv: Any) -> Any:

@@ -270,8 +270,8 @@ class _Engine:
             items.append((rc, DriftKind.MODIFIED, own.owner_below(rc.path)))
         if oob:
             for rc in res.atomic_extra:
-                e = own.owner(rc.path)
-                if e is not None and self._out_of_band(e.manager, e.subresource):
+                e = self._atomic_edit(own, rc.path)
+                if e is not None:
                     items.append((rc, DriftKind.MODIFIED, e))
             items.extend(self._added(ref, dbody, lbody, own))
         changes: list[FieldChange] = []
@@ -301,6 +301,24 @@ class _Engine:
             n = len(changes) - len(counted)
             note = "; ".join(x for x in (note, f"{n} suppressed difference{'s' if n > 1 else ''}") if x)
         self.drifts.append(ObjectDrift(ref, verdict, tuple(changes), note))
+
+    def _atomic_edit(self, own: Ownership, path: tuple[str, ...]) -> ManagerEntry | None:
+        """The out-of-band manager that last replaced this atomic list, if nobody re-applied it since.
+
+        An atomic list is owned whole; when an out-of-band manager owns it *and* wrote it after the
+        applier last did, live extras inside it were put there by hand (not defaulted), so the
+        list is compared strictly. After a later re-apply, ownership is shared and the value is
+        the applier's again.
+        """
+        owners = own.owners_exact(path)
+        oob = [e for e in owners if self._out_of_band(e.manager, e.subresource)]
+        if not oob:
+            return None
+        latest = max(oob, key=lambda e: e.time)
+        applied = [e.time for e in owners if e.manager in self.applier]
+        if applied and max(applied) >= latest.time:
+            return None
+        return latest
 
     def _added(self, ref: ObjectRef, dbody: Mapping[str, Any], lbody: Mapping[str, Any],
                own: Ownership) -> list[tuple[RawChange, DriftKind, ManagerEntry | None]]:

@@ -66,20 +66,25 @@ def decode_segment(element: str) -> str | None:
 
 
 def decode_fields_v1(fields: Mapping[str, Any]) -> set[Path]:
-    """Owned paths of one FieldsV1 trie: every leaf and every element marked with ``.``."""
+    """Owned paths of one FieldsV1 trie: leaves, list items marked ``.``, and maps owned only as a whole.
+
+    A ``.`` inside a *map* field that also lists children only records that the manager created
+    the map; the children are what it wrote. Counting the map itself would report e.g. a whole
+    ``metadata.annotations`` as added when only the last-applied annotation is there.
+    """
     out: set[Path] = set()
-    stack: list[tuple[Mapping[str, Any], Path]] = [(fields, ())]
+    stack: list[tuple[Mapping[str, Any], Path, bool]] = [(fields, (), False)]
     while stack:
-        node, path = stack.pop()
+        node, path, is_item = stack.pop()
         for element, child in node.items():
             seg = decode_segment(element)
             if seg is None:
-                if path:
+                if path and (is_item or len(node) == 1):
                     out.add(path)
                 continue
             sub = (*path, seg)
             if isinstance(child, Mapping) and child:
-                stack.append((child, sub))
+                stack.append((child, sub, element[:2] in ("k:", "v:", "i:")))
             else:
                 out.add(sub)
     return out
@@ -122,13 +127,19 @@ class Ownership:
         """``rank``: manager → preference (higher wins; out-of-band > controller > applier)."""
         self.entries = entries
         self._by_path: dict[Path, ManagerEntry] = {}
+        self._all: dict[Path, list[ManagerEntry]] = {}
         for e in entries:
             if e.subresource == "status":
                 continue  # status writes never explain spec/metadata drift
             for p in e.paths:
+                self._all.setdefault(p, []).append(e)
                 cur = self._by_path.get(p)
                 if cur is None or (rank.get(e.manager, 2), e.time) > (rank.get(cur.manager, 2), cur.time):
                     self._by_path[p] = e
+
+    def owners_exact(self, path: Path) -> list[ManagerEntry]:
+        """Every manager owning exactly ``path`` (shared ownership is common after re-applies)."""
+        return self._all.get(path, [])
 
     def owner(self, path: Path) -> ManagerEntry | None:
         """The manager owning ``path`` or its closest owned ancestor (atomic lists, whole items)."""

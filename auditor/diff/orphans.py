@@ -89,12 +89,17 @@ def find_orphans(
         if is_system_object(ref, m, services, sts_prefixes) or _extra_system(ref, extra_system):
             continue
         pairs = _gitops_pairs(m.labels, gitops_labels)
-        stale_pairs = pairs & target_pairs if target_pairs else {p for p in pairs if p[0] in strong}
-        if stale_pairs:
-            out.append(Orphan(m, ref, True, tuple(sorted(stale_pairs))))
+        strong_pairs = {p for p in pairs if p[0] in strong}
+        if strong_pairs:
+            # Flux identifies its unit by name *and* namespace: all of them must be this target's.
+            if not target_pairs or strong_pairs <= target_pairs:
+                out.append(Orphan(m, ref, True, tuple(sorted(strong_pairs))))
+            # else: applied by another GitOps unit (another Kustomization/Application)
             continue
-        if any(k in m.labels for k in strong):
-            continue  # applied by another GitOps unit (another Kustomization/Application)
+        weak_pairs = pairs & target_pairs
+        if weak_pairs:
+            out.append(Orphan(m, ref, True, tuple(sorted(weak_pairs))))
+            continue
         if is_ns:
             continue  # a namespace not in git is reported only when it is this target's (stale)
         out.append(Orphan(m, ref, False, ()))
