@@ -6,6 +6,7 @@ while the mechanics (line lookup, type checks, unknown keys) live here once.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -84,6 +85,8 @@ class Node:
             if required:
                 raise self.error(f"missing required key {key!r}", (*self.path, key)) from None
             return default
+        if isinstance(node.value, datetime.date):  # YAML reads 2027-03-31 as a date; we keep ISO text
+            return node.value.isoformat()
         if isinstance(node.value, bool) or not isinstance(node.value, str | int | float):
             raise node.error(f"expected a string, got {type_name(node.value)}")
         text = str(node.value)

@@ -108,3 +108,25 @@ def test_adhoc_target(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--path is required"):
         adhoc_config(repo=".", ref="", path="", context="c", snapshot="", env="", region="", namespace="",
                      cwd=tmp_path)
+
+
+def test_config_example_is_valid_and_documents_every_key() -> None:
+    """config.example.yaml must parse, and every key the parser accepts must appear in it."""
+    import re
+
+    from auditor import config as config_mod
+    from auditor import config_stages
+
+    root = Path(__file__).resolve().parents[1]
+    example = root / "config.example.yaml"
+    cfg = load_config(example)
+    assert [t.name for t in cfg.targets] == ["production-us-east", "staging-eu-west"]
+    assert cfg.drift.ignore and cfg.policy.waivers and cfg.change_control.identities
+    text = example.read_text()
+    keys: set[str] = set(config_mod._TOP_KEYS) | set(config_mod._TARGET_KEYS)
+    keys |= set(config_stages._IGNORE_KEYS) | set(config_stages._WAIVER_KEYS)
+    for src in (Path(config_stages.__file__).read_text(), Path(config_mod.__file__).read_text()):
+        for block in re.findall(r"\.mapping\(\s*\(([^)]*)\)", src):
+            keys |= set(re.findall(r'"([a-z_A-Z]+)"', block))
+    missing = sorted(k for k in keys if not re.search(rf"(^|[\s{{,]){k}:", text, re.M))
+    assert not missing, f"config.example.yaml does not document: {missing}"
