@@ -77,12 +77,18 @@ class Connection:
             source = resolve_source(options)
         except ConfigError as exc:
             raise ClusterError(f"read cluster {self.label}: {exc}") from None
-        self.identity = _identity(source, context)
-        self._api, self._config = self._load(source, context)
+        try:
+            known, current = load_contexts(source)
+        except ConfigError as exc:
+            raise ClusterError(f"read cluster {self.label}: {exc}") from None
+        self.identity = _identity(source, context, known, current)
+        self._api, self._config = self._load(source, context, known, current)
         self.server = str(self._config.host).rstrip("/")
         self._secrets = self._known_secrets()
 
-    def _load(self, source: KubeconfigSource, context: str) -> tuple[Any, Any]:
+    def _load(
+        self, source: KubeconfigSource, context: str, known: Mapping[str, Any], current: str
+    ) -> tuple[Any, Any]:
         from kubernetes.client import ApiClient, Configuration
         from kubernetes.config.config_exception import ConfigException
         from kubernetes.config.incluster_config import load_incluster_config
@@ -91,7 +97,6 @@ class Connection:
         config = Configuration()
         try:
             if (context == IN_CLUSTER or not source.paths) and source.in_cluster:
-                known, _ = load_contexts(source)
                 if context in known:
                     load_kube_config(source.joined, context, client_configuration=config, persist_config=False)
                 else:
@@ -99,7 +104,6 @@ class Connection:
             else:
                 # The context is always named: the loader's own current-context is the last file's,
                 # kubectl's (resolved by load_contexts) is the first file's.
-                _, current = load_contexts(source)
                 # persist_config=False: an auditor never writes refreshed tokens back to the user's files.
                 load_kube_config(
                     config_file=source.joined,
@@ -241,14 +245,10 @@ class Connection:
         )
 
 
-def _identity(source: KubeconfigSource, context: str) -> str:
+def _identity(source: KubeconfigSource, context: str, known: Mapping[str, Any], current: str) -> str:
     """Who reads: the kubeconfig user of the context, or the pod's service account."""
-    if (context == IN_CLUSTER or not source.paths) and source.in_cluster:
+    if (context == IN_CLUSTER or not source.paths) and source.in_cluster and context not in known:
         return "in-cluster service account"
-    try:
-        known, current = load_contexts(source)
-    except ConfigError:
-        return ""
     entry = known.get(context or current) or {}
     user = str(entry.get("user") or "")
     return f"{user} (context {context or current})" if user else ""

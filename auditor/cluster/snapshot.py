@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.cluster.objects import (
+    REASON_FORBIDDEN,
     REASON_NOT_IN_SNAPSHOT,
     group_kind,
     is_core_secret,
@@ -199,7 +200,12 @@ def _coverage_gaps(
         gk = group_kind(group, kind)
         namespaced = is_namespaced(group, kind, cluster_scoped)
         if (gk, "") in recorded:
-            gaps.append(recorded[(gk, "")])
+            whole = recorded[(gk, "")]
+            if whole.reason == REASON_FORBIDDEN and namespaced and not scope.all_namespaces:
+                # A cluster-wide list was forbidden: a live read would list (and be refused) per namespace.
+                gaps.extend(CoverageGap(gk, ns, whole.reason) for ns in scope.namespaces)
+            else:
+                gaps.append(whole)
             continue
         if index.kinds is None:
             gaps.extend(g for (g_k, ns), g in recorded.items() if g_k == gk and _in_scope(scope, ns))
