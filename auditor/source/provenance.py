@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -248,61 +249,70 @@ def resolve_commit(git_dir: Path, commit: str) -> str:
     return out.decode().strip()
 
 
-def _parse_log(data: str) -> Iterator[tuple[CommitInfo, tuple[str, ...], tuple[FileChange, ...]]]:
-    """Parse ``git log -z --name-status`` output made with :data:`_LOG_FORMAT`."""
-    pos, n = 0, len(data)
-    while pos < n:
-        if data[pos] != _REC:
-            raise SourceError(f"read git history: unexpected log output at byte {pos}")
-        end = data.find("\0", pos)
-        end = n if end < 0 else end
-        header = data[pos + 1 : end]
-        pos = end + 1
-        if pos < n and data[pos] == "\n":
-            pos += 1
+def _parse_log(
+    data: str, signed: set[str] | frozenset[str] = frozenset()
+) -> Iterator[tuple[CommitInfo, tuple[str, ...], tuple[FileChange, ...]]]:
+    r"""Parse ``git log -z --name-status`` output made with :data:`_LOG_FORMAT`.
+
+    The stream is ``\x1eHEADER\0`` then, per changed file, ``STATUS\0PATH\0`` (two paths for
+    renames/copies), the first status preceded by a newline. Splitting on NUL once and walking the
+    tokens positionally keeps any byte a file name may hold out of the way of record detection.
+    """
+    tokens = data.split("\0")
+    i, n = 0, len(tokens)
+    while i < n:
+        tok = tokens[i]
+        if not tok:
+            i += 1
+            continue
+        if tok[0] != _REC:
+            raise SourceError("read git history: unexpected log output")
+        header = tok[1:]
+        i += 1
         changes: list[FileChange] = []
         # Status tokens are letters and digits, so a record separator can only start a new record.
-        while pos < n and data[pos] != _REC:
-            tok_end = data.index("\0", pos)
-            status = data[pos:tok_end]
-            pos = tok_end + 1
-            p1_end = data.index("\0", pos)
-            p1 = data[pos:p1_end]
-            pos = p1_end + 1
+        while i < n and tokens[i] and tokens[i][0] != _REC:
+            status = tokens[i].lstrip("\n")
             kind = status[:1]
             if kind in ("R", "C"):
-                p2_end = data.index("\0", pos)
-                p2 = data[pos:p2_end]
-                pos = p2_end + 1
-                changes.append(FileChange(kind, p2, p1))
+                changes.append(FileChange(kind, tokens[i + 2], tokens[i + 1]))
+                i += 3
             else:
-                changes.append(FileChange(kind, p1))
+                changes.append(FileChange(kind, tokens[i + 1]))
+                i += 2
         f = header.split(_SEP)
         if len(f) != len(_FIELDS):
             raise SourceError("read git history: malformed commit record")
         parents = tuple(f[1].split())
         trailers: list[tuple[str, str]] = []
-        for t in f[9].split(_TSEP):
-            if _KVSEP in t:
-                k, _, v = t.partition(_KVSEP)
-                trailers.append((k.strip(), v.strip()))
+        if f[9]:
+            for t in f[9].split(_TSEP):
+                if _KVSEP in t:
+                    k, _, v = t.partition(_KVSEP)
+                    trailers.append((k.strip(), v.strip()))
         info = CommitInfo(
             sha=f[0], author_name=f[2], author_email=f[3], author_date=f[4],
             committer_name=f[5], committer_email=f[6], commit_date=f[7], subject=f[8],
-            trailers=tuple(trailers), parents=len(parents),
+            signed=f[0] in signed, trailers=tuple(trailers), parents=len(parents),
         )
         yield info, parents, tuple(changes)
 
 
-def signed_commits(git_dir: Path, commit: str) -> set[str]:
-    """Shas in the history of ``commit`` whose object carries a signature header (no gpg needed)."""
-    raw = _git(git_dir, "rev-list", "--header", commit, action="read commit signatures")
+_SIG_RE = re.compile(rb"\ngpgsig(?:-sha256)? ")
+
+
+def signed_commits(git_dir: Path, commit: str, *, timeout: float = 300.0) -> set[str]:
+    """Shas in the history of ``commit`` whose object carries a signature header (no gpg needed).
+
+    ``rev-list --header`` prints each raw commit (NUL-terminated) with message lines indented, so
+    a line starting with ``gpgsig`` can only be the header (gpg, ssh and x509 signatures alike).
+    """
+    raw = _git(git_dir, "rev-list", "--header", commit, action="read commit signatures", timeout=timeout)
     signed: set[str] = set()
-    for rec in raw.split(b"\0"):
-        rec = rec.lstrip(b"\n")
-        sha, _, rest = rec.partition(b"\n")
-        headers = rest.split(b"\n\n", 1)[0]
-        if b"\ngpgsig " in b"\n" + headers or b"\ngpgsig-sha256 " in b"\n" + headers:
+    for m in _SIG_RE.finditer(raw):
+        start = raw.rfind(b"\0", 0, m.start()) + 1
+        sha = raw[start : raw.index(b"\n", start)].strip()
+        if b"\n\n" not in raw[start : m.start()]:  # still in the header block of this record
             signed.add(sha.decode())
     return signed
 
@@ -311,17 +321,16 @@ def build_index(git_dir: Path, commit: str, *, timeout: float = 300.0) -> Proven
     """Walk the history of ``commit`` once and index last commit per path (renames detected)."""
     git_dir = Path(git_dir)
     head = resolve_commit(git_dir, commit)
-    raw = _git(
-        git_dir, "-c", "log.showSignature=false", "log", "-z", "--name-status", "-M",
-        "--no-color", f"--format={_LOG_FORMAT}", head, "--",
-        action=f"read git history of {head[:12]}", timeout=timeout,
-    )
-    signed = signed_commits(git_dir, head)
-    commits: list[IndexedCommit] = []
-    for info, parents, changes in _parse_log(raw.decode("utf-8", "replace")):
-        if info.sha in signed:
-            info = dataclasses.replace(info, signed=True)
-        commits.append(IndexedCommit(info, parents, changes))
+    log_args = ("-c", "log.showSignature=false", "log", "-z", "--name-status", "-M",
+                "--no-color", f"--format={_LOG_FORMAT}", head, "--")
+    # The two walks are independent: run them side by side (each is one git process).
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        log_job = pool.submit(_git, git_dir, *log_args, action=f"read git history of {head[:12]}",
+                              timeout=timeout)
+        sig_job = pool.submit(signed_commits, git_dir, head, timeout=timeout)
+        raw, signed = log_job.result(), sig_job.result()
+    commits = [IndexedCommit(info, parents, changes)
+               for info, parents, changes in _parse_log(raw.decode("utf-8", "replace"), signed)]
     return ProvenanceIndex(head, commits, git_dir)
 
 

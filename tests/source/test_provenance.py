@@ -203,3 +203,13 @@ def test_paths_with_spaces_and_unicode(tmp_path: Path) -> None:
     assert hit is not None and hit.sha == sha
     hit2 = idx.last_commit("tab\tname")
     assert hit2 is not None and hit2.sha == sha
+
+
+def test_signature_text_in_message_is_not_a_signature(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "r")
+    r.commit("init", {"a": "1\n"})
+    sha = r.commit("mentions\n\ngpgsig -----BEGIN PGP SIGNATURE-----\ngpgsig-sha256 x", {"a": "2\n"})
+    signed = r.signed_commit("really signed")
+    idx = build_index(r.root, "HEAD")
+    assert idx.commit(sha) is not None and not idx.commit(sha).info.signed  # type: ignore[union-attr]
+    assert idx.commit(signed) is not None and idx.commit(signed).info.signed  # type: ignore[union-attr]
