@@ -45,7 +45,6 @@ _SAFE_CONFIG: tuple[str, ...] = (
     "core.pager=cat",
     "core.askPass=",
     "protocol.ext.allow=never",
-    "protocol.allow=user",
     "submodule.recurse=false",
     "fetch.recurseSubmodules=false",
     "gc.auto=0",
@@ -54,15 +53,16 @@ _SAFE_CONFIG: tuple[str, ...] = (
     "advice.detachedHead=false",
 )
 
-# Environment for every git child on top of proc.run's minimal one. GIT_CONFIG_NOSYSTEM keeps a system-wide
-# config from adding hooks or helpers; the user's ~/.gitconfig (credential helpers for https remotes) stays.
+# Environment for every git child on top of proc.run's minimal one. The threat is the repository's own
+# config, which the `-c` overrides beat; system and user config (proxies, CA bundles, credential helpers
+# for https remotes) are the operator's and stay in effect. GIT_ALLOW_PROTOCOL is an allow-list that
+# overrides every protocol.* setting, so `ext::`, `fd::` and unknown remote helpers can never run.
+# GIT_OPTIONAL_LOCKS=0 stops read commands from refreshing a local repository's index.
 _GIT_ENV: dict[str, str] = {
     "GIT_TERMINAL_PROMPT": "0",
-    "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_PAGER": "cat",
     "GIT_OPTIONAL_LOCKS": "0",
     "GIT_NO_REPLACE_OBJECTS": "1",
-    "GIT_PROTOCOL_FROM_USER": "0",
     "GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh",
     "LC_ALL": "C",
 }
@@ -297,12 +297,17 @@ def resolve_ref(repo: RepoHandle, ref: str) -> str:
     shown = describe_url(repo)
     if not ref or ref.startswith("-") or any(c in ref for c in "\0\n\r"):
         raise SourceError(f"resolve ref {ref!r} in {shown}: invalid ref")
-    res = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
-               action=f"resolve ref {ref} in {shown}", git_dir=repo.git_dir, check=False)
-    sha = res.stdout.decode("utf-8", "replace").strip()
-    if res.returncode != 0 or not _SHA_RE.match(sha):
-        raise SourceError(f"resolve ref {ref} in {shown}: no such branch, tag or commit")
-    return sha
+    candidates = [ref]
+    if repo.remote and ref.startswith("origin/"):
+        # The cache mirrors the remote's branches under their own names: origin/main is main here.
+        candidates.append(ref.removeprefix("origin/"))
+    for cand in candidates:
+        res = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{cand}^{{commit}}"],
+                   action=f"resolve ref {ref} in {shown}", git_dir=repo.git_dir, check=False)
+        sha = res.stdout.decode("utf-8", "replace").strip()
+        if res.returncode == 0 and _SHA_RE.match(sha):
+            return sha
+    raise SourceError(f"resolve ref {ref} in {shown}: no such branch, tag or commit")
 
 
 def _norm_repo_path(path: str) -> str:

@@ -410,10 +410,9 @@ def render_overlay(
         docs = yamlio.load_all(res.stdout, f"kustomize output of {shown}")
     except yamlio.YamlError as exc:
         raise RenderError(f"{action}: {exc}") from None
-    objects: list[Manifest] = []
-    for doc in docs:
-        for obj in yamlio.iter_items(doc):
-            objects.append(_manifest(obj, graph, default_namespace, action))
+    items = [obj for doc in docs for obj in yamlio.iter_items(doc)]
+    cluster_scoped = _cluster_scoped_crds(items)
+    objects = [_manifest(obj, graph, default_namespace, action, cluster_scoped) for obj in items]
     return RenderedSet(
         path=rel,
         commit=tree.commit,
@@ -435,7 +434,21 @@ def _tree_hash(graph: _Graph, tree: PreparedTree, tool: KustomizeTool, default_n
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 
-def _manifest(obj: dict[str, Any], graph: _Graph, default_namespace: str, action: str) -> Manifest:
+def _cluster_scoped_crds(items: list[dict[str, Any]]) -> frozenset[tuple[str, str]]:
+    """(group, kind) of custom resources the overlay itself defines as cluster-scoped."""
+    out: set[tuple[str, str]] = set()
+    for obj in items:
+        if obj.get("kind") == "CustomResourceDefinition" and str(obj.get("apiVersion", "")).startswith(
+                "apiextensions.k8s.io/"):
+            spec = obj.get("spec") or {}
+            kind = (spec.get("names") or {}).get("kind") if isinstance(spec, dict) else None
+            if isinstance(spec, dict) and spec.get("scope") == "Cluster" and kind:
+                out.add((str(spec.get("group") or ""), str(kind)))
+    return frozenset(out)
+
+
+def _manifest(obj: dict[str, Any], graph: _Graph, default_namespace: str, action: str,
+              cluster_scoped: frozenset[tuple[str, str]] = frozenset()) -> Manifest:
     api_version = str(obj.get("apiVersion") or "")
     kind = str(obj.get("kind") or "")
     meta = obj.get("metadata")
@@ -459,7 +472,7 @@ def _manifest(obj: dict[str, Any], graph: _Graph, default_namespace: str, action
             new_meta["annotations"] = kept
         body = {**obj, "metadata": new_meta}
     namespace = str(meta.get("namespace") or "")
-    if not namespace and is_namespaced(group, kind):
+    if not namespace and is_namespaced(group, kind, cluster_scoped):
         namespace = default_namespace
     ref = ObjectRef(group=group, kind=kind, namespace=namespace, name=str(meta["name"]))
     files = _provenance(body, origin_raw, transforms_raw, graph)

@@ -162,6 +162,7 @@ def test_remote_file_url_clone_into_cache_and_fetch(fleet_repo: GitRepo, source_
     assert git.resolve_ref(h2, "main") == second
     assert git.resolve_ref(h2, "HEAD") == second
     assert git.resolve_ref(h2, "v2") == first
+    assert git.resolve_ref(h2, "origin/main") == second
     out = git.materialize(h2, second, tmp_path / "t")
     assert (out / "base/extra.yaml").read_text() == "a: 1\n"
     assert git.describe_url(h2) == url

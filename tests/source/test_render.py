@@ -411,3 +411,37 @@ def test_allowed_remote_base_renders_with_remote_provenance(make_repo: Callable[
     (svc,) = rs.objects
     assert _files(svc) == [("resource", f"file://{remote.root}//base/service.yaml?ref=main")]
     assert rs.tree_hash == ""  # the remote ref can move: never cache
+
+
+def test_worktree_mode_drops_escaping_symlinks(fleet_repo: GitRepo, tool: KustomizeTool, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leak}\n")
+    os.symlink(str(outside), fleet_repo.root / "overlays/staging/leak.yaml")
+    fleet_repo.write("overlays/staging/kustomization.yaml", "resources: [../../base, leak.yaml]\n")
+    opts = SourceOptions(worktree=True)
+    h = git.open_repo(str(fleet_repo.root), opts)
+    tree = render.prepare_tree(h, "", tmp_path / "wt", opts)
+    assert tree.commit == fleet_repo.git("rev-parse", "HEAD")
+    assert dict(tree.skipped)["overlays/staging/leak.yaml"].endswith("points outside the repository")
+    assert not os.path.lexists(tree.root / "overlays/staging/leak.yaml")
+    assert not (tree.root / ".git").exists()
+    with pytest.raises(RenderError, match=r"overlays/staging/leak\.yaml \(referenced in "
+                                          r"overlays/staging/kustomization\.yaml:1\) is refused"):
+        render.render_overlay(tool, tree, "overlays/staging", default_namespace="x", options=opts)
+
+
+def test_custom_kinds_scope_from_crds_in_the_overlay(make_repo: Callable[..., GitRepo], tool: KustomizeTool,
+                                                     tmp_path: Path) -> None:
+    crd = ("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+           "metadata: {name: %s.example.com}\nspec:\n  group: example.com\n  scope: %s\n"
+           "  names: {kind: %s, plural: %s}\n  versions: [{name: v1, served: true, storage: true}]\n")
+    repo = make_repo("crds", {
+        "app/crds.yaml": crd % ("globals", "Cluster", "Global", "globals") + "---\n"
+                         + crd % ("locals", "Namespaced", "Local", "locals"),
+        "app/objs.yaml": "apiVersion: example.com/v1\nkind: Global\nmetadata: {name: g}\n---\n"
+                         "apiVersion: example.com/v1\nkind: Local\nmetadata: {name: l}\n",
+        "app/kustomization.yaml": "resources: [crds.yaml, objs.yaml]\n",
+    })
+    objs = _by_subject(_render(repo, tool, tmp_path, "app", namespace="team"))
+    assert "Global/g" in objs and "Local/team/l" in objs
+    assert "CustomResourceDefinition/globals.example.com" in objs
