@@ -78,6 +78,8 @@ _CRED_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]*@")
 
 _BATCH_BYTES = 32 * 1024 * 1024
 """Upper bound of blob bytes fetched per ``cat-file --batch`` call (bounds memory per call)."""
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""Blobs larger than this are not extracted: no kustomize input is that big (yamlio refuses it too)."""
 
 
 @dataclass(frozen=True)
@@ -388,7 +390,11 @@ def extract_tree(repo: RepoHandle, commit: str, dest: Path, timeout: float = 300
         elif mode == "120000":
             links.append((path, oid))
         elif otype == "blob":
-            blobs.append((path, oid, int(size) if size.isdigit() else 0))
+            nbytes = int(size) if size.isdigit() else 0
+            if nbytes > MAX_FILE_BYTES:
+                skipped.append((path, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, not extracted"))
+                continue
+            blobs.append((path, oid, nbytes))
     for chunk in _chunks(blobs):
         contents = _cat_blobs(repo, [oid for _, oid, _ in chunk], action, timeout)
         for path, oid, _ in chunk:

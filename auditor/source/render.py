@@ -246,10 +246,20 @@ def _join(base_dir: str, value: str) -> str | None:
     return p
 
 
+def _skipped_reason(tree: PreparedTree, path: str) -> str:
+    """Why ``path`` (or a directory above it, e.g. a submodule) was not extracted; "" when it was."""
+    skipped = dict(tree.skipped)
+    probe = path
+    while probe:
+        if probe in skipped:
+            return skipped[probe] if probe == path else f"{probe}: {skipped[probe]}"
+        probe = posixpath.dirname(probe)
+    return ""
+
+
 def _scan(tree: PreparedTree, overlay: str, options: SourceOptions, action: str) -> _Graph:
     """Walk the kustomization graph from ``overlay``; refuse remote bases not allow-listed and refused links."""
     graph = _Graph(root=tree.root, overlay=overlay)
-    skipped = dict(tree.skipped)
     pending = [overlay]
     while pending:
         kdir = pending.pop()
@@ -278,10 +288,10 @@ def _scan(tree: PreparedTree, overlay: str, options: SourceOptions, action: str)
                     )
                 graph.remote.append(ref.value)
                 continue
-            if ref.resolved is not None and ref.resolved in skipped:
+            reason = _skipped_reason(tree, ref.resolved) if ref.resolved is not None else ""
+            if reason:
                 where = f"{kpath}:{ref.line}" if ref.line else kpath
-                raise RenderError(f"{action}: {ref.resolved} (referenced in {where}) is refused: "
-                                  f"{skipped[ref.resolved]}")
+                raise RenderError(f"{action}: {ref.resolved} (referenced in {where}) is refused: {reason}")
             if ref.resolved is not None and ref.field in _DIR_FIELDS:
                 target = tree.root.joinpath(*ref.resolved.split("/")) if ref.resolved else tree.root
                 if target.is_dir():
@@ -392,8 +402,9 @@ def render_overlay(
     shown = rel or "."
     action = f"render {shown}"
     overlay_dir = tree.root.joinpath(*rel.split("/")) if rel else tree.root
-    if rel in dict(tree.skipped):
-        raise RenderError(f"{action}: {dict(tree.skipped)[rel]}")
+    reason = _skipped_reason(tree, rel) if rel else ""
+    if reason:
+        raise RenderError(f"{action}: refused: {reason}")
     if not overlay_dir.is_dir():
         raise RenderError(f"{action}: no such directory in the repository at {tree.commit[:12]}")
     if _find_kustomization(tree.root, rel) is None:
@@ -877,7 +888,7 @@ def _one_line(text: str) -> str:
 def explain_failure(stderr: str, graph: _Graph, tree: PreparedTree) -> str:
     """Turn kustomize's stderr into ``<cause> in <file>[:line]``-style text (one line, no temp paths)."""
     raw = _rewrite_paths(_kustomize_error(stderr), tree.root)
-    for explain in (_explain_yaml, _explain_kustomization, _explain_helm, _explain_plugin, _explain_patch_config,
+    for explain in (_explain_lfs, _explain_yaml, _explain_not_object, _explain_kustomization, _explain_helm, _explain_plugin, _explain_patch_config,
                     _explain_missing, _explain_patch_target, _explain_restrictor, _explain_json_patch,
                     _explain_replacement):
         msg = explain(raw, graph, tree)
@@ -903,7 +914,8 @@ def _explain_yaml(raw: str, graph: _Graph, tree: PreparedTree) -> str:
                   if r.resolved and r.field in ("resources", "bases", "crds") and r.value == name]
     for path in candidates:
         try:
-            yamlio.load_all(tree.root.joinpath(*path.split("/")).read_bytes(), path)
+            data = tree.root.joinpath(*path.split("/")).read_bytes()
+            yamlio.load_all(data, path)
         except yamlio.YamlError:
             return f"invalid YAML in {path}: {cause}"
         except OSError:
@@ -985,11 +997,11 @@ def _explain_missing(raw: str, graph: _Graph, tree: PreparedTree) -> str:
     if not m:
         return ""
     path = m.group(1)
-    skipped = dict(tree.skipped)
     where = _referenced(graph, path)
     ref_txt = f" (referenced in {where})" if where else ""
-    if path in skipped:
-        return f"{path} is refused: {skipped[path]}{ref_txt}"
+    reason = _skipped_reason(tree, path)
+    if reason:
+        return f"{path}{ref_txt} is refused: {reason}"
     return f"missing file or directory {path}{ref_txt}"
 
 
@@ -1110,3 +1122,36 @@ def _explain_replacement(raw: str, graph: _Graph, tree: PreparedTree) -> str:
             return (f"replacements in {kf.path}{f':{line}' if line else ''}: source {kind}/{name} ({fld}) "
                     "matches no object")
     return f"replacement source {kind}/{name} ({fld}) matches no object"
+
+
+_LFS_HEADER = b"version https://git-lfs.github.com/spec/"
+
+
+def _explain_lfs(raw: str, graph: _Graph, tree: PreparedTree) -> str:
+    """A file the build read is a Git LFS pointer (the real content lives on an LFS server we never call)."""
+    for kf in graph.kfiles.values():
+        for ref in kf.refs:
+            if not ref.resolved or (f"'{ref.value}'" not in raw and ref.resolved not in raw):
+                continue
+            try:
+                with open(tree.root.joinpath(*ref.resolved.split("/")), "rb") as fh:
+                    head = fh.read(len(_LFS_HEADER))
+            except OSError:
+                continue
+            if head == _LFS_HEADER:
+                where = f"{kf.path}:{ref.line}" if ref.line else kf.path
+                return (f"{ref.resolved} (referenced in {where}) is a Git LFS pointer: LFS content is not "
+                        "fetched, keep manifests out of LFS")
+    return ""
+
+
+def _explain_not_object(raw: str, graph: _Graph, tree: PreparedTree) -> str:
+    m = re.search(r"accumulating resources from '([^']+)': missing Resource metadata", raw)
+    if not m:
+        return ""
+    for kf in graph.kfiles.values():
+        for ref in kf.refs:
+            if ref.value == m.group(1) and ref.resolved:
+                where = f"{kf.path}:{ref.line}" if ref.line else kf.path
+                return f"{ref.resolved} (referenced in {where}) is not a Kubernetes object (no metadata)"
+    return f"{m.group(1)} is not a Kubernetes object (no metadata)"

@@ -187,6 +187,10 @@ def test_invalid_yaml_names_the_file_in_one_line(fleet_repo: GitRepo, tool: Kust
                                                  "    targets: [{select: {kind: Deployment}, fieldPaths: [spec.x]}]\n"},
                      "replacements in base/kustomization.yaml:2: source ConfigMap/nope (data.x) matches no object",
                      id="replacement-source"),
+        pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml, notes.yaml]\n",
+                      "base/notes.yaml": "just some text\n"},
+                     "base/notes.yaml (referenced in base/kustomization.yaml:1) is not a Kubernetes object",
+                     id="not-an-object"),
         pytest.param({"base/kustomization.yml": "resources: []\n"},
                      "Found multiple kustomization files under: base", id="two-kustomizations"),
         pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml]\npatches:\n  - path: j.yaml\n"
@@ -445,3 +449,24 @@ def test_custom_kinds_scope_from_crds_in_the_overlay(make_repo: Callable[..., Gi
     objs = _by_subject(_render(repo, tool, tmp_path, "app", namespace="team"))
     assert "Global/g" in objs and "Local/team/l" in objs
     assert "CustomResourceDefinition/globals.example.com" in objs
+
+
+def test_submodule_and_lfs_content_explained(make_repo: Callable[..., GitRepo], tool: KustomizeTool,
+                                             tmp_path: Path) -> None:
+    from conftest import BASE
+
+    sub = make_repo("sub", {"base/kustomization.yaml": "resources: []\n"})
+    repo = make_repo("super", {**BASE, "overlays/staging/kustomization.yaml": "resources: [../../vendor/base]\n"})
+    repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub.root), "vendor")
+    repo.commit("submodule")
+    with pytest.raises(RenderError) as err:
+        _render(repo, tool, tmp_path, "overlays/staging")
+    assert str(err.value) == ("render overlays/staging: vendor/base (referenced in "
+                              "overlays/staging/kustomization.yaml:1) is refused: "
+                              "vendor: submodule (not part of this repository)")
+    repo.commit("lfs", {"overlays/staging/kustomization.yaml": "resources: [../../base, big.yaml]\n",
+                        "overlays/staging/big.yaml": "version https://git-lfs.github.com/spec/v1\n"
+                                                     "oid sha256:" + "0" * 64 + "\nsize 12345\n"})
+    with pytest.raises(RenderError, match=r"kustomize: overlays/staging/big\.yaml \(referenced in "
+                                          r"overlays/staging/kustomization\.yaml:1\) is a Git LFS pointer"):
+        _render(repo, tool, tmp_path, "overlays/staging")
