@@ -14,6 +14,9 @@ Findings (category ``change-control``), default severities in brackets (configur
   with owners must be satisfied by one of *its* owners, as GitHub's required code-owner review does.
 * ``change-control.unsigned-commit`` [medium, opt-in] — a commit in the window to contributing
   files without a signature header.
+* ``change-control.unmapped-owner`` [low] — owners of the target's files that ``identities`` does
+  not tie to any email (teams without members, users without emails): their own commits and
+  approvals cannot be recognised, so commit findings for their files may be false alarms.
 
 ``Finding.path`` carries the file path (unowned files) or the commit sha (commit findings) so each
 finding has its own fingerprint.
@@ -28,13 +31,14 @@ from datetime import datetime
 
 from auditor.model import Category, CommitInfo, FileProvenance, Finding, Provenance, Severity, Target
 from auditor.source.cc_options import ChangeControlOptions
-from auditor.source.codeowners import CodeOwners, matching_rule
+from auditor.source.codeowners import CodeOwners, classify_owner, matching_rule
 from auditor.source.provenance import ProvenanceIndex, TouchedCommit, parse_since
 
 RULE_NO_CODEOWNERS = "change-control.no-codeowners"
 RULE_UNOWNED = "change-control.unowned-file"
 RULE_UNAPPROVED = "change-control.unapproved-commit"
 RULE_UNSIGNED = "change-control.unsigned-commit"
+RULE_UNMAPPED_OWNER = "change-control.unmapped-owner"
 
 _NOREPLY_RE = re.compile(r"(?:\d+\+)?([A-Za-z0-9][A-Za-z0-9-]*)@users\.noreply\.github\.com\Z", re.IGNORECASE)
 _ANGLE_EMAIL_RE = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
@@ -246,9 +250,42 @@ def _check(
 
     ids = Identities(options.identities)
     approval_keys = {k.strip().lower() for k in options.approval_trailers}
+    commit_findings: list[Finding] = []
     for tc in index.commits_touching(paths, window_start or None):
-        findings.extend(_check_commit(target, tc, owners_cache, ids, approval_keys, options, fp, window_start))
+        commit_findings.extend(
+            _check_commit(target, tc, owners_cache, ids, approval_keys, options, fp, window_start)
+        )
+    findings.extend(commit_findings)
+    unmapped = _unmapped_owners(owners_cache.values(), ids)
+    if unmapped:
+        findings.append(
+            Finding(
+                target=target.name,
+                category=Category.CHANGE_CONTROL,
+                rule_id=RULE_UNMAPPED_OWNER,
+                severity=Severity.LOW,
+                message=f"owners of {target.name}'s files have no identities in change_control.identities: "
+                f"{', '.join(unmapped)}; their commits and approvals cannot be recognised"
+                + (f" ({len(commit_findings)} commit finding(s) may be affected)" if commit_findings else ""),
+                path=",".join(unmapped),
+                owners=tuple(unmapped),
+                details={"owners": unmapped},
+            )
+        )
     return tuple(findings)
+
+
+def _unmapped_owners(owner_sets: Iterable[tuple[str, ...]], ids: Identities) -> list[str]:
+    """Owners that resolve to no email: teams without members, users without emails.
+
+    (A login still matches GitHub noreply addresses and ``@login`` trailers, which few commits carry.)
+    """
+    out: set[str] = set()
+    for owners in owner_sets:
+        for owner in owners:
+            if classify_owner(owner) != "email" and not ids.expand(owner)[0]:
+                out.add(owner)
+    return sorted(out)
 
 
 def _approvers(c: CommitInfo, keys: set[str]) -> list[tuple[Person, str]]:

@@ -12,6 +12,7 @@ from auditor.source.cc_options import ChangeControlOptions
 from auditor.source.changecontrol import (
     RULE_NO_CODEOWNERS,
     RULE_UNAPPROVED,
+    RULE_UNMAPPED_OWNER,
     RULE_UNOWNED,
     RULE_UNSIGNED,
     Identities,
@@ -184,6 +185,12 @@ def test_without_identities_owner_commits_are_flagged(
     assert s["approved"] in shas  # Alice's email cannot be tied to @alice
     assert s["noreply"] not in shas  # a GitHub noreply address always names its login
     assert s["login_trailer"] in shas  # @bob is known only as a member of @org/sre via identities
+    (unmapped,) = _by_rule(findings, RULE_UNMAPPED_OWNER)
+    assert unmapped.owners == ("@alice", "@org/sre", "@platform")
+    assert unmapped.severity is Severity.LOW and "commit finding(s) may be affected" in unmapped.message
+    # with identities for everyone, nothing is unmapped
+    mapped = check_target(PROD, FILES, index, co, _opts(), window_start=s["init"])
+    assert _by_rule(mapped, RULE_UNMAPPED_OWNER) == []
 
 
 def test_window_and_signed(fleet: tuple[Repo, dict[str, str]], index: ProvenanceIndex) -> None:
@@ -251,3 +258,56 @@ def test_codeowners_file_problems_as_findings() -> None:
     co = parse_codeowners("* @a\n!x @b\n", ".github/CODEOWNERS")
     (f,) = check_codeowners_file(co, "t")
     assert f.severity is Severity.LOW and f.path == ".github/CODEOWNERS:2"
+
+
+DEMO_IDENTITIES = {
+    "@alice": ("alice@acme.example.com",),
+    "@bob": ("bob@acme.example.com",),
+    "@carol": ("carol@acme.example.com",),
+    "@dave": ("dave@acme.example.com",),
+    "@acme/sre-leads": ("@alice",),
+    "@acme/platform": ("@alice", "@bob"),
+    "@acme/payments": ("@carol",),
+    "@acme/developers": ("@dave", "@bob"),
+}
+
+
+def test_demo_fleet_unapproved_production_change(tmp_path: Path) -> None:
+    fleet = pytest.importorskip("auditor.demo.fleet")
+    from auditor.source.git import open_repo
+    from auditor.source.options import SourceOptions
+    from auditor.source.render import prepare_tree, render_overlay
+    from auditor.source.tools import find_kustomize
+
+    demo = fleet.create_demo(tmp_path / "demo")
+    src = SourceOptions()
+    repo = open_repo(str(demo.root), src)
+    index = build_index(repo.git_dir, "HEAD")
+    tree = prepare_tree(repo, index.head, tmp_path / "tree", src)
+    rendered = render_overlay(find_kustomize(src), tree, "overlays/production/eu-west",
+                              default_namespace="default", options=src)
+    files = sorted({f.path for m in rendered.objects for f in m.provenance.files})
+    assert "overlays/production/eu-west/patch-payments-resources.yaml" in files
+    co = load_codeowners_at(repo.git_dir, index.head)
+    assert co is not None and co.problems == ()
+    target = Target(name="production-eu-west", env="production", path="overlays/production/eu-west")
+    opts = ChangeControlOptions(protected_envs=("production",), identities=DEMO_IDENTITIES)
+    findings = check_target(target, files, index, co, opts, window_start="2026-09-01T00:00:00+00:00")
+
+    unapproved = _by_rule(findings, RULE_UNAPPROVED)
+    dave = [f for f in unapproved if f.details["author_email"] == "dave@acme.example.com"]
+    assert len(dave) == 1
+    f = dave[0]
+    assert f.details["subject"] == "payments: raise memory limit to 2Gi in eu-west"
+    assert f.owners == ("@acme/sre-leads", "@alice")
+    assert f.details["files"] == ["overlays/production/eu-west/kustomization.yaml",
+                                  "overlays/production/eu-west/patch-payments-resources.yaml"]
+    assert f.details["sha"][:7] in f.message and "Dave Okafor" in f.message
+    assert "@acme/sre-leads, @alice" in f.message
+    # DRIFT.md: every other commit touching overlays/production/ is by an owner or approved by one
+    prod = [x for x in unapproved if any(p.startswith("overlays/production/") for p in x.details["files"])]
+    assert prod == dave
+    # every flagged commit carries its files, with the commit and owners
+    for x in unapproved:
+        assert x.provenance.files and all(p.commit is not None and p.owners for p in x.provenance.files)
+    assert _by_rule(findings, RULE_UNMAPPED_OWNER) == []
