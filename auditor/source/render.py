@@ -888,9 +888,7 @@ def _one_line(text: str) -> str:
 def explain_failure(stderr: str, graph: _Graph, tree: PreparedTree) -> str:
     """Turn kustomize's stderr into ``<cause> in <file>[:line]``-style text (one line, no temp paths)."""
     raw = _rewrite_paths(_kustomize_error(stderr), tree.root)
-    for explain in (_explain_lfs, _explain_yaml, _explain_not_object, _explain_kustomization, _explain_helm, _explain_plugin, _explain_patch_config,
-                    _explain_missing, _explain_patch_target, _explain_restrictor, _explain_json_patch,
-                    _explain_replacement):
+    for explain in _EXPLAINERS:
         msg = explain(raw, graph, tree)
         if msg:
             return _one_line(msg)
@@ -1155,3 +1153,20 @@ def _explain_not_object(raw: str, graph: _Graph, tree: PreparedTree) -> str:
                 where = f"{kf.path}:{ref.line}" if ref.line else kf.path
                 return f"{ref.resolved} (referenced in {where}) is not a Kubernetes object (no metadata)"
     return f"{m.group(1)} is not a Kubernetes object (no metadata)"
+
+
+# Most specific first: the first explainer that recognises the message wins.
+_EXPLAINERS: tuple[Callable[[str, _Graph, PreparedTree], str], ...] = (
+    _explain_lfs,
+    _explain_yaml,
+    _explain_not_object,
+    _explain_kustomization,
+    _explain_helm,
+    _explain_plugin,
+    _explain_patch_config,
+    _explain_missing,
+    _explain_patch_target,
+    _explain_restrictor,
+    _explain_json_patch,
+    _explain_replacement,
+)
