@@ -21,6 +21,9 @@ class SourceOptions:
     git_timeout: float = 300.0
     """Seconds one git command (clone/fetch included) may take."""
     allow_remote_bases: tuple[str, ...] = ()
-    """URL prefixes allowed as remote kustomize resources/bases; everything else remote is refused."""
+    """URL prefixes allowed as remote kustomize resources/bases; everything else remote is refused.
+
+    A prefix matches at a path boundary with the same scheme and host, e.g. ``https://github.com/acme/``
+    or ``git@github.com:acme/``. Overlays using remote bases get no render cache key."""
     worktree: bool = False
     """Render from the working tree (uncommitted files included) instead of a commit: explicit opt-in."""

@@ -33,6 +33,7 @@ import os
 import posixpath
 import re
 import shutil
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,8 +223,30 @@ class _Graph:
 _DIR_FIELDS = ("resources", "bases", "components", "generators", "transformers", "validators")
 _FILE_LIST_FIELDS = ("crds", "configurations", "patchesStrategicMerge")
 _REMOTE_RE = re.compile(
-    r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|git@|git::|gh:|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d+)?/)"
+    r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|git@|git::|gh:|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}(?::\d+)?/)"
 )
+
+
+def remote_allowed(value: str, prefixes: Iterable[str]) -> bool:
+    """True when a remote kustomize entry is covered by one of the allow-listed URL prefixes.
+
+    A prefix matches at a boundary only (``https://github.com/org`` does not allow
+    ``https://github.com/org-evil/x`` nor ``https://github.com/org@evil.example/x``'s host), URL
+    hosts must be equal, and entries with ``..`` path segments are never allowed.
+    """
+    if any(seg == ".." for seg in re.split(r"[/?]", value)):
+        return False
+    for prefix in prefixes:
+        if not prefix or not value.startswith(prefix):
+            continue
+        if len(value) > len(prefix) and prefix[-1] not in "/:" and value[len(prefix)] not in "/:?":
+            continue
+        if "://" in prefix:
+            want, got = urllib.parse.urlsplit(prefix), urllib.parse.urlsplit(value)
+            if (want.scheme, want.netloc) != (got.scheme, got.netloc):
+                continue
+        return True
+    return False
 
 
 def _find_kustomization(root: Path, rel_dir: str) -> str | None:
@@ -280,7 +303,7 @@ def _scan(tree: PreparedTree, overlay: str, options: SourceOptions, action: str)
             kf.refs.append(ref)
             if ref.field in _DIR_FIELDS and _is_remote(ref.value, tree.root, kdir):
                 ref.resolved = None
-                if not any(ref.value.startswith(p) for p in options.allow_remote_bases if p):
+                if not remote_allowed(ref.value, options.allow_remote_bases):
                     where = f"{kpath}:{ref.line}" if ref.line else kpath
                     raise RenderError(
                         f"{action}: remote {ref.field} entry {_shorten(ref.value)} in {where} is not allowed "

@@ -470,3 +470,23 @@ def test_submodule_and_lfs_content_explained(make_repo: Callable[..., GitRepo], 
     with pytest.raises(RenderError, match=r"kustomize: overlays/staging/big\.yaml \(referenced in "
                                           r"overlays/staging/kustomization\.yaml:1\) is a Git LFS pointer"):
         _render(repo, tool, tmp_path, "overlays/staging")
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("https://github.com/org/fleet//base?ref=v1", True),
+        ("https://github.com/org", True),
+        ("https://github.com/org-evil/fleet//base", False),
+        ("https://github.com/org/../evil//base", False),
+        ("https://github.com@evil.example/org/x", False),
+        ("git@github.com:org/fleet.git//base", True),
+        ("git@github.com:orgx/fleet.git", False),
+        ("https://gitlab.com/org/fleet", False),
+    ],
+)
+def test_remote_allow_list_matches_at_boundaries(value: str, allowed: bool) -> None:
+    prefixes = ("https://github.com/org", "git@github.com:org/", "https://github.com")
+    assert render.remote_allowed(value, prefixes[:2]) is allowed
+    # a bare host prefix still cannot be dodged with userinfo
+    assert render.remote_allowed("https://github.com@evil.example/x", prefixes) is False
