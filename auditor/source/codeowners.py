@@ -28,6 +28,9 @@ from auditor.util import proc
 CODEOWNERS_LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
 """Where GitHub looks for the file, in order; the first one found is used."""
 
+MAX_CODEOWNERS_BYTES = 3 * 1024 * 1024
+"""GitHub ignores CODEOWNERS files over this size."""
+
 _USER_RE = re.compile(r"@[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 _TEAM_RE = re.compile(r"@[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?/[A-Za-z0-9_](?:[A-Za-z0-9_.-]*)")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -179,7 +182,10 @@ def parse_codeowners(text: str, path: str = "CODEOWNERS") -> CodeOwners:
     """Parse CODEOWNERS text; invalid lines become :class:`Problem` entries and are skipped."""
     rules: list[Rule] = []
     problems: list[Problem] = []
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    if len(text.encode("utf-8", "replace")) > MAX_CODEOWNERS_BYTES:
+        # GitHub does not load a CODEOWNERS file over 3 MB at all.
+        return CodeOwners(path=path, problems=(Problem(0, "file is larger than 3 MB: GitHub ignores it"),))
+    for lineno, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

@@ -81,10 +81,14 @@ class TouchedCommit:
 class ProvenanceIndex:
     """Last commit per path and per-commit changed files for the history of one commit."""
 
-    def __init__(self, head: str, commits: Iterable[IndexedCommit], git_dir: Path | None = None) -> None:
+    def __init__(
+        self, head: str, commits: Iterable[IndexedCommit], git_dir: Path | None = None, *, shallow: bool = False
+    ) -> None:
         """Build lookups from commits in walk order (newest first)."""
         self.head = head
         self.git_dir = git_dir
+        self.shallow = shallow
+        """True for a shallow clone: files last changed before the cut show the boundary commit."""
         self.commits: tuple[IndexedCommit, ...] = tuple(commits)
         self._by_sha: dict[str, IndexedCommit] = {c.info.sha: c for c in self.commits}
         self._last: dict[str, CommitInfo] = {}
@@ -244,9 +248,15 @@ def _git(git_dir: Path, *args: str, action: str, timeout: float = 300.0) -> byte
 
 def resolve_commit(git_dir: Path, commit: str) -> str:
     """Full sha of ``commit`` (any rev) in ``git_dir``."""
-    out = _git(git_dir, "rev-parse", "--verify", "--end-of-options", f"{commit}^{{commit}}",
-               action=f"resolve {commit}")
-    return out.decode().strip()
+    return _resolve(git_dir, commit)[0]
+
+
+def _resolve(git_dir: Path, commit: str) -> tuple[str, bool]:
+    """(full sha of ``commit``, whether the repository is shallow) in one git call."""
+    out = _git(git_dir, "rev-parse", "--is-shallow-repository", "--verify", "--end-of-options",
+               f"{commit}^{{commit}}", action=f"resolve {commit}")
+    lines = out.decode().split()
+    return lines[-1], lines[0] == "true"
 
 
 def _parse_log(
@@ -320,7 +330,7 @@ def signed_commits(git_dir: Path, commit: str, *, timeout: float = 300.0) -> set
 def build_index(git_dir: Path, commit: str, *, timeout: float = 300.0) -> ProvenanceIndex:
     """Walk the history of ``commit`` once and index last commit per path (renames detected)."""
     git_dir = Path(git_dir)
-    head = resolve_commit(git_dir, commit)
+    head, shallow = _resolve(git_dir, commit)
     log_args = ("-c", "log.showSignature=false", "log", "-z", "--name-status", "-M",
                 "--no-color", f"--format={_LOG_FORMAT}", head, "--")
     # The two walks are independent: run them side by side (each is one git process).
@@ -331,7 +341,7 @@ def build_index(git_dir: Path, commit: str, *, timeout: float = 300.0) -> Proven
         raw, signed = log_job.result(), sig_job.result()
     commits = [IndexedCommit(info, parents, changes)
                for info, parents, changes in _parse_log(raw.decode("utf-8", "replace"), signed)]
-    return ProvenanceIndex(head, commits, git_dir)
+    return ProvenanceIndex(head, commits, git_dir, shallow=shallow)
 
 
 def attach(prov: Provenance, index: ProvenanceIndex, owners: CodeOwners | None) -> Provenance:

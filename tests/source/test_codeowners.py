@@ -284,3 +284,10 @@ def test_cmd_without_codeowners_is_an_error(tmp_path: Path) -> None:
     args = _cli(["codeowners", "owners", "--repo", str(tmp_path), "x"])
     with pytest.raises(SourceError, match="no CODEOWNERS file"):
         args.func(args)
+
+
+def test_bom_crlf_and_size_limit() -> None:
+    co = parse_codeowners("\ufeff* @a\r\n/b/ @b\r\n")
+    assert co.problems == () and owners_of(co, "b/x") == ("@b",) and owners_of(co, "y") == ("@a",)
+    big = parse_codeowners("* @a\n" + "# pad\n" * (3 * 1024 * 1024 // 6 + 1))
+    assert big.rules == () and big.problems[0].message.startswith("file is larger than 3 MB")

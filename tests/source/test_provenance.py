@@ -213,3 +213,12 @@ def test_signature_text_in_message_is_not_a_signature(tmp_path: Path) -> None:
     idx = build_index(r.root, "HEAD")
     assert idx.commit(sha) is not None and not idx.commit(sha).info.signed  # type: ignore[union-attr]
     assert idx.commit(signed) is not None and idx.commit(signed).info.signed  # type: ignore[union-attr]
+
+
+def test_shallow_clone_is_flagged(history: tuple[Repo, dict[str, str]], tmp_path: Path) -> None:
+    r, _ = history
+    assert not build_index(r.root, "HEAD").shallow
+    clone = tmp_path / "shallow"
+    r.git("clone", "-q", "--depth", "2", f"file://{r.root}", str(clone))
+    idx = build_index(clone, "HEAD")
+    assert idx.shallow and len(idx) == 2
