@@ -115,6 +115,8 @@ class FakeAPIServer:
         self.types = tuple(types)
         self.token = token
         self.faults: list[Fault] = []
+        self.allow: set[tuple[str, str]] | None = None
+        """RBAC: (group, resource) the caller may get/list; None allows everything."""
         self.log: list[LoggedRequest] = []
         self.resource_version = resource_version
         self.stopping = threading.Event()
@@ -288,6 +290,11 @@ class FakeAPIServer:
         if t is None or "list" not in t.verbs:
             return 404, _status(404, "NotFound", "the server could not find the requested resource"), {}
         ns = m.group("ns") or ""
+        if self.allow is not None and (group, t.plural) not in self.allow:
+            where = f' in the namespace "{ns}"' if ns else " at the cluster scope"
+            message = (f'{t.plural}{"." + group if group else ""} is forbidden: User "auditor" cannot list '
+                       f'resource "{t.plural}" in API group "{group}"{where}')
+            return 403, _status(403, "Forbidden", message), {}
         if m.group("name"):
             for o in self._select(t, ns, ""):
                 if o["metadata"]["name"] == m.group("name"):
