@@ -279,14 +279,19 @@ def _open_remote(location: str, options: SourceOptions) -> RepoHandle:
 
 def _fetch(git_dir: Path, location: str, shown: str, options: SourceOptions) -> None:
     """Fetch branches, tags and HEAD from ``location``; credentials stay on the command line only."""
-    _git(
-        ["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",
-         "--", location, *_FETCH_REFSPECS],
-        action=f"fetch {shown}",
-        git_dir=git_dir,
-        timeout=options.git_timeout,
-        remote=True,
-    )
+    base = ["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",
+            "--", location]
+    res = _git([*base, *_FETCH_REFSPECS], action=f"fetch {shown}", git_dir=git_dir,
+               timeout=options.git_timeout, remote=True, check=False)
+    if res.returncode != 0 and "couldn't find remote ref HEAD" in res.stderr:
+        # The remote's HEAD names a branch that does not exist (e.g. `master` in a `main`-only repository):
+        # fetch branches and tags anyway; `HEAD` then does not resolve, named refs do.
+        res = _git([*base, *_FETCH_REFSPECS[:-1]], action=f"fetch {shown}", git_dir=git_dir,
+                   timeout=options.git_timeout, remote=True, check=False)
+        _git(["update-ref", "-d", "refs/gitops-audit/HEAD"], action=f"fetch {shown}", git_dir=git_dir,
+             check=False)
+    if res.returncode != 0:
+        raise SourceError(f"fetch {shown}: {strip_credentials(_git_stderr(res.stderr))}")
     head = _git(["rev-parse", "--verify", "--quiet", "refs/gitops-audit/HEAD^{commit}"], action=f"fetch {shown}",
                 git_dir=git_dir, check=False)
     sha = head.stdout.decode().strip()

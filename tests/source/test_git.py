@@ -204,3 +204,34 @@ def test_tree_id(fleet_repo: GitRepo, source_options: SourceOptions) -> None:
         git.tree_id(h, commit, "base/service.yaml")
     with pytest.raises(SourceError, match="leaves the repository"):
         git.tree_id(h, commit, "../x")
+
+
+def test_remote_whose_head_names_a_missing_branch(make_repo: Callable[..., GitRepo], fleet_repo: GitRepo,
+                                                  source_options: SourceOptions) -> None:
+    bare = make_repo("bare.git", bare=True)
+    bare.git("symbolic-ref", "HEAD", "refs/heads/master")
+    fleet_repo.git("push", "-q", str(bare.root), "main")
+    h = git.open_repo(f"file://{bare.root}", source_options)
+    assert git.resolve_ref(h, "main") == fleet_repo.git("rev-parse", "HEAD")
+    with pytest.raises(SourceError, match="resolve ref HEAD"):
+        git.resolve_ref(h, "HEAD")
+
+
+def test_remote_fetch_failure_is_one_line(tmp_path: Path, source_options: SourceOptions) -> None:
+    with pytest.raises(SourceError) as err:
+        git.open_repo(f"file://{tmp_path}/does-not-exist", source_options)
+    msg = str(err.value)
+    assert msg.startswith(f"fetch file://{tmp_path}/does-not-exist: ") and "\n" not in msg
+    assert not any(p.name.startswith(".clone-") for p in Path(source_options.cache_dir).iterdir())
+
+
+def test_concurrent_opens_share_one_cache_entry(fleet_repo: GitRepo, source_options: SourceOptions) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = f"file://{fleet_repo.root}"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        handles = list(pool.map(lambda _: git.open_repo(url, source_options), range(4)))
+    assert len({h.git_dir for h in handles}) == 1
+    entries = [p for p in Path(source_options.cache_dir).iterdir() if not p.name.endswith(".lock")]
+    assert entries == [handles[0].git_dir]
+    assert git.resolve_ref(handles[0], "main") == fleet_repo.git("rev-parse", "HEAD")
