@@ -17,16 +17,17 @@ from auditor.util.proc import run
 from .conftest import git
 
 TARGETS = [f"{env}-{region}" for env in ("dev", "staging", "production") for region in ("us-east", "eu-west")]
-# Who the demo's CODEOWNERS handles stand for (what the audit config maps them to).
-OWNER_EMAILS = {
-    "@alice": {"alice@acme.example.com"},
-    "@bob": {"bob@acme.example.com"},
-    "@carol": {"carol@acme.example.com"},
-    "@acme/sre-leads": {"alice@acme.example.com"},
-    "@acme/platform": {"bob@acme.example.com", "alice@acme.example.com"},
-    "@acme/payments": {"carol@acme.example.com"},
-    "@acme/developers": {"dave@acme.example.com", "bob@acme.example.com"},
-}
+
+
+def _members(identities: dict[str, list[str]], owner: str, seen: frozenset[str] = frozenset()) -> set[str]:
+    """Emails an owner stands for, following team → member handles in the config's identities."""
+    out: set[str] = set()
+    for who in identities.get(owner, []):
+        if who.startswith("@") and who not in seen:
+            out |= _members(identities, who, seen | {owner})
+        elif not who.startswith("@"):
+            out.add(who)
+    return out
 
 
 def _log(root: Path) -> list[dict[str, str]]:
@@ -94,24 +95,24 @@ def test_history_has_authors_and_days(demo: DemoFleet) -> None:
 
 def test_unapproved_production_change_by_non_owner(demo: DemoFleet) -> None:
     codeowners = (demo.root / ".github" / "CODEOWNERS").read_text()
+    cc = yaml.safe_load(demo.config.read_text())["change_control"]
+    trailers = "|".join(cc["approval_trailers"])
     offenders = []
     for c in _log(demo.root):
         files = git(demo.root, "show", "--name-only", "--format=", c["sha"]).split()
-        prod = [f for f in files if f.startswith("overlays/production/")]
+        # Files that feed production: its overlays and the shared base.
+        prod = [f for f in files if f.startswith(("overlays/production/", "base/"))]
         if not prod:
             continue
-        owner_emails = set().union(*(OWNER_EMAILS[o] for f in prod for o in _owners(codeowners, f)))
-        approvers = set(re.findall(r"^Approved-by: .*<([^>]+)>$", c["body"], re.M))
-        if c["email"] not in owner_emails and not approvers & owner_emails:
-            offenders.append((c["email"], prod))
+        approvers = set(re.findall(rf"^(?:{trailers}): .*<([^>]+)>$", c["body"], re.M)) | {c["email"]}
+        for f in prod:
+            owners = set().union(*(_members(cc["identities"], o) for o in _owners(codeowners, f)))
+            assert owners, f"{f} has owners that map to nobody"
+            if not approvers & owners:
+                offenders.append((c["email"], f))
     assert offenders == [
-        (
-            "dave@acme.example.com",
-            [
-                "overlays/production/eu-west/kustomization.yaml",
-                "overlays/production/eu-west/patch-payments-resources.yaml",
-            ],
-        )
+        ("dave@acme.example.com", "overlays/production/eu-west/kustomization.yaml"),
+        ("dave@acme.example.com", "overlays/production/eu-west/patch-payments-resources.yaml"),
     ]
 
 
