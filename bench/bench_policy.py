@@ -9,6 +9,7 @@ non-compliant), then times ``load_policies`` and ``evaluate_target`` for desired
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import sys
 import time
@@ -93,13 +94,21 @@ def main() -> int:
     policies = load_policies(PolicyOptions(engine=args.engine))
     t_load = time.perf_counter() - t0
     docs = fleet(args.docs)
-    t1 = time.perf_counter()
-    findings = evaluate_target(policies, Target("prod-us", env="production", region="us"), docs, docs)
-    t_eval = time.perf_counter() - t1
+    target = Target("prod-us", env="production", region="us")
+    # Wall and CPU time: CPU time is the fairer figure on a shared machine.
+    w1, c1 = time.perf_counter(), time.process_time()
+    findings = evaluate_target(policies, target, docs, docs)
+    wall, cpu = time.perf_counter() - w1, time.process_time() - c1
+    only_combined = dataclasses.replace(policies, document_namespaces=())
+    w2 = time.perf_counter()
+    evaluate_target(only_combined, target, docs, docs)
+    combined_wall = time.perf_counter() - w2
     evaluated = 2 * len(docs)
     print(f"engine={args.engine} load+compile={t_load:.2f}s")
-    print(f"documents={evaluated} (desired+live) eval={t_eval:.2f}s -> {evaluated / t_eval:,.0f} documents/s")
-    print(f"findings={len(findings)}")
+    print(f"documents={evaluated} (desired+live, {args.docs} each) findings={len(findings)}")
+    print(f"wall={wall:.2f}s -> {evaluated / wall:,.0f} documents/s")
+    print(f"cpu={cpu:.2f}s -> {evaluated / cpu:,.0f} documents/s")
+    print(f"of which combined namespaces (2 evaluations over {args.docs} documents): {combined_wall:.2f}s wall")
     return 0
 
 

@@ -78,13 +78,16 @@ def _check_compiles(evaluator: Evaluator, spaces: Sequence[NamespaceRules]) -> N
     regorus resolves functions lazily, so a call to an unknown function would otherwise surface only
     as a per-document error.
     """
-    active = [ns for ns in spaces if ns.rules]
-    if not active:
-        return
+    groups = [
+        [ns for ns in spaces if ns.rules and not is_combined_namespace(ns.namespace)],
+        [ns for ns in spaces if ns.rules and is_combined_namespace(ns.namespace)],
+    ]
     probes: tuple[Any, ...] = ({}, [])
-    for probe in probes:
+    for active, probe in ((g, p) for g in groups if g for p in probes):
         try:
-            evaluator.query(build_query(active), probe)
+            # The same queries evaluate_target runs, prepared on the base evaluator so that every
+            # per-target clone inherits the generated rules.
+            evaluator.query_always_defined(build_query(active), probe)
         except EvalError as exc:
             text = str(exc)
             if "could not find function" in text or "undefined function" in text or "unknown" in text:

@@ -178,7 +178,7 @@ def evaluate_namespaces(
     active = [ns for ns in spaces if ns.rules]
     if not active:
         return [CheckResult(filename, ns.namespace) for ns in spaces]
-    value = evaluator.query(build_query(active), input_doc)
+    value = evaluator.query_always_defined(build_query(active), input_doc)
     if value is UNDEFINED or not isinstance(value, Mapping):
         value = {}
     out = []

@@ -69,6 +69,10 @@ class Evaluator(ABC):
     def with_data(self, overlay: Mapping[str, Any]) -> Evaluator:
         """An evaluator that also sees ``overlay`` merged into ``data`` (the receiver is not changed)."""
 
+    def query_always_defined(self, query: str, input_doc: Any) -> Any:
+        """Like :meth:`query`, for a query that is always defined (an object literal); engines may speed it up."""
+        return self.query(query, input_doc)
+
 
 def _expression_value(result: Mapping[str, Any]) -> Any:
     rows = result.get("result") or []
@@ -80,11 +84,16 @@ def _expression_value(result: Mapping[str, Any]) -> Any:
     return exprs[0].get("value", UNDEFINED)
 
 
+_PREPARED_PACKAGE = "gitops_audit_internal_prepared"
+
+
 class RegorusEvaluator(Evaluator):
     """Embedded engine: Microsoft's regorus (Rust) through its Python binding (module ``regorus``)."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, prepared: Mapping[str, str] | None = None) -> None:
         self._engine = engine
+        self._prepared: dict[str, str] = dict(prepared or {})
+        """query → rule path of a generated rule holding it (present in this engine)."""
 
     @classmethod
     def compile(cls, modules: Sequence[RegoModule], data: Mapping[str, Any]) -> RegorusEvaluator:
@@ -114,6 +123,28 @@ class RegorusEvaluator(Evaluator):
             raise EvalError(format_regorus_error(str(exc))) from exc
         return _expression_value(json.loads(raw))
 
+    def query_always_defined(self, query: str, input_doc: Any) -> Any:
+        """Evaluate ``query`` as a generated rule with ``eval_rule``.
+
+        About 1.5x faster than an ad-hoc query, which regorus parses and plans on every call.
+        """
+        rule = self._prepared.get(query)
+        if rule is None:
+            rule = f"data.{_PREPARED_PACKAGE}.q{len(self._prepared)}"
+            source = f"package {_PREPARED_PACKAGE}\nimport rego.v1\n{rule.rsplit('.', 1)[1]} := {query}\n"
+            try:
+                self._engine.add_policy(f"<prepared {len(self._prepared)}>", source)
+            except Exception:  # not expressible as a rule: fall back to an ad-hoc query
+                return self.query(query, input_doc)
+            self._prepared[query] = rule
+        try:
+            self._engine.set_input_json(json.dumps(input_doc))
+            raw = self._engine.eval_rule_as_json(rule)
+        except Exception as exc:
+            raise EvalError(format_regorus_error(str(exc))) from exc
+        value = json.loads(raw)
+        return UNDEFINED if value == "<undefined>" else value
+
     def with_data(self, overlay: Mapping[str, Any]) -> RegorusEvaluator:
         """See :meth:`Evaluator.with_data`."""
         clone = self._engine.clone()
@@ -121,7 +152,7 @@ class RegorusEvaluator(Evaluator):
             clone.add_data(dict(overlay))
         except Exception as exc:
             raise PolicyError(f"load data: {format_regorus_error(str(exc))}") from exc
-        return RegorusEvaluator(clone)
+        return RegorusEvaluator(clone, self._prepared)
 
 
 def _looks_v0(source: str) -> bool:

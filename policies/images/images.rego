@@ -41,42 +41,42 @@ registry(image) := r if {
 	r := first
 } else := "docker.io"
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "images.latest_tag"
-	some entry in k8s.containers(input)
+	some entry in k8s.input_containers
 	image := entry.container.image
 	not has_digest(image)
 	not tag(image)
-	msg := sprintf("%s: %s image %q has no tag (means :latest)", [k8s.subject(input), k8s.container_label(entry), image])
+	msg := sprintf("%s: %s image %q has no tag (means :latest)", [k8s.input_subject, entry.label, image])
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "images.latest_tag"
-	some entry in k8s.containers(input)
+	some entry in k8s.input_containers
 	image := entry.container.image
 	tag(image) == "latest"
-	msg := sprintf("%s: %s image %q uses :latest", [k8s.subject(input), k8s.container_label(entry), image])
+	msg := sprintf("%s: %s image %q uses :latest", [k8s.input_subject, entry.label, image])
 }
 
 allowed_registries := {r | some r in k8s.setting("allowed_registries", [])}
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "images.registry_not_allowed"
 	count(allowed_registries) > 0
-	some entry in k8s.containers(input)
+	some entry in k8s.input_containers
 	reg := registry(entry.container.image)
 	not reg in allowed_registries
 	msg := sprintf("%s: %s image %q comes from %s, not an allowed registry", [
-		k8s.subject(input), k8s.container_label(entry), entry.container.image, reg,
+		k8s.input_subject, entry.label, entry.container.image, reg,
 	])
 }
 
-warn contains k8s.result(id, rules[id], msg, input) if {
+warn contains k8s.finding(id, rules[id], msg) if {
 	id := "images.digest_not_pinned"
 	k8s.is_production
-	some entry in k8s.containers(input)
+	some entry in k8s.input_containers
 	not has_digest(entry.container.image)
 	msg := sprintf("%s: %s image %q is not pinned by digest in %s", [
-		k8s.subject(input), k8s.container_label(entry), entry.container.image, k8s.target.env,
+		k8s.input_subject, entry.label, entry.container.image, k8s.target.env,
 	])
 }

@@ -72,3 +72,39 @@ is_production if {
 quantity(q) := units.parse(sprintf("%v", [q]))
 
 is_system_subject(s) if startswith(s.name, "system:")
+
+# Per-document values as rules. regorus caches rule values within a query but not function calls, and
+# each call is costly, so the per-document packages read these rules instead of calling helpers.
+input_pod_spec := input.spec if input.kind == "Pod"
+
+input_pod_spec := input.spec.template.spec if input.kind in pod_controllers
+
+input_pod_spec := input.spec.jobTemplate.spec.template.spec if input.kind == "CronJob"
+
+# [{"container", "init", "label"}] for containers and initContainers of the document.
+input_containers := array.concat(
+	[{"container": c, "init": false, "label": sprintf("container %q", [c.name])} |
+		some c in object.get(input_pod_spec, "containers", [])],
+	[{"container": c, "init": true, "label": sprintf("initContainer %q", [c.name])} |
+		some c in object.get(input_pod_spec, "initContainers", [])],
+)
+
+input_subject := sprintf("%s/%s/%s", [input.kind, input.metadata.namespace, input.metadata.name]) if {
+	input.metadata.namespace
+} else := sprintf("%s/%s", [input.kind, input.metadata.name])
+
+input_resource := {
+	"kind": object.get(input, "kind", ""),
+	"namespace": object.get(object.get(input, "metadata", {}), "namespace", ""),
+	"name": object.get(object.get(input, "metadata", {}), "name", ""),
+}
+
+# result() for the document under evaluation.
+finding(rule_id, info, msg) := {
+	"msg": msg,
+	"rule_id": rule_id,
+	"severity": info.severity,
+	"title": info.title,
+	"remediation": info.remediation,
+	"resource": input_resource,
+}

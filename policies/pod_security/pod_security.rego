@@ -32,40 +32,40 @@ rules := {
 	},
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.privileged"
-	some entry in k8s.containers(input)
+	some entry in k8s.input_containers
 	entry.container.securityContext.privileged == true
-	msg := sprintf("%s: %s is privileged", [k8s.subject(input), k8s.container_label(entry)])
+	msg := sprintf("%s: %s is privileged", [k8s.input_subject, entry.label])
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.allow_privilege_escalation"
-	some entry in k8s.containers(input)
+	some entry in k8s.input_containers
 	not entry.container.securityContext.allowPrivilegeEscalation == false
-	msg := sprintf("%s: %s does not set allowPrivilegeEscalation: false", [k8s.subject(input), k8s.container_label(entry)])
+	msg := sprintf("%s: %s does not set allowPrivilegeEscalation: false", [k8s.input_subject, entry.label])
 }
 
-pod_non_root if k8s.pod_spec(input).securityContext.runAsNonRoot == true
+pod_non_root if k8s.input_pod_spec.securityContext.runAsNonRoot == true
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.run_as_non_root"
-	some entry in k8s.containers(input)
+	some entry in k8s.input_containers
 	not entry.container.securityContext.runAsNonRoot == true
 	not pod_non_root
-	msg := sprintf("%s: %s does not set runAsNonRoot: true", [k8s.subject(input), k8s.container_label(entry)])
+	msg := sprintf("%s: %s does not set runAsNonRoot: true", [k8s.input_subject, entry.label])
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.host_namespaces"
 	some field in ["hostNetwork", "hostPID", "hostIPC"]
-	k8s.pod_spec(input)[field] == true
-	msg := sprintf("%s: %s is true", [k8s.subject(input), field])
+	k8s.input_pod_spec[field] == true
+	msg := sprintf("%s: %s is true", [k8s.input_subject, field])
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.host_path"
-	some v in k8s.pod_spec(input).volumes
+	some v in k8s.input_pod_spec.volumes
 	v.hostPath
-	msg := sprintf("%s: volume %q mounts hostPath %s", [k8s.subject(input), v.name, v.hostPath.path])
+	msg := sprintf("%s: volume %q mounts hostPath %s", [k8s.input_subject, v.name, v.hostPath.path])
 }

@@ -23,22 +23,22 @@ rules := {
 }
 
 app_containers contains c if {
-	k8s.is_service_workload(input)
-	some c in object.get(k8s.pod_spec(input), "containers", [])
+	input.kind in {"Deployment", "StatefulSet", "DaemonSet"}
+	some c in object.get(k8s.input_pod_spec, "containers", [])
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "probes.readiness_missing"
 	some c in app_containers
 	not c.readinessProbe
-	msg := sprintf("%s: container %q has no readinessProbe", [k8s.subject(input), c.name])
+	msg := sprintf("%s: container %q has no readinessProbe", [k8s.input_subject, c.name])
 }
 
-warn contains k8s.result(id, rules[id], msg, input) if {
+warn contains k8s.finding(id, rules[id], msg) if {
 	id := "probes.liveness_missing"
 	some c in app_containers
 	not c.livenessProbe
-	msg := sprintf("%s: container %q has no livenessProbe", [k8s.subject(input), c.name])
+	msg := sprintf("%s: container %q has no livenessProbe", [k8s.input_subject, c.name])
 }
 
 probe_port(probe) := probe.httpGet.port
@@ -59,13 +59,13 @@ declared(c, port) if {
 	p.name == port
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "probes.undeclared_port"
 	some c in app_containers
 	some kind in ["readinessProbe", "livenessProbe", "startupProbe"]
 	port := probe_port(c[kind])
 	not declared(c, port)
 	msg := sprintf("%s: container %q %s uses port %v, which the container does not declare", [
-		k8s.subject(input), c.name, kind, port,
+		k8s.input_subject, c.name, kind, port,
 	])
 }

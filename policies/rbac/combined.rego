@@ -15,20 +15,18 @@ builtin_cluster_roles := {"cluster-admin", "admin", "edit", "view"}
 
 docs := [doc.contents | some doc in input]
 
-role_exists(kind, ns, name) if {
+# Index once: a lookup per binding stays cheap with thousands of documents.
+defined_roles := {[obj.kind, object.get(obj.metadata, "namespace", ""), obj.metadata.name] |
 	some obj in docs
-	obj.kind == kind
-	obj.metadata.name == name
-	kind == "ClusterRole"
+	obj.kind == "Role"
+} | {["ClusterRole", "", obj.metadata.name] |
+	some obj in docs
+	obj.kind == "ClusterRole"
 }
 
-role_exists(kind, ns, name) if {
-	some obj in docs
-	obj.kind == kind
-	obj.metadata.name == name
-	kind == "Role"
-	object.get(obj.metadata, "namespace", "") == ns
-}
+role_exists("Role", ns, name) if ["Role", ns, name] in defined_roles
+
+role_exists("ClusterRole", _, name) if ["ClusterRole", "", name] in defined_roles
 
 role_exists("ClusterRole", _, name) if name in builtin_cluster_roles
 

@@ -42,39 +42,39 @@ rules := {
 	},
 }
 
-is_binding(obj) if obj.kind in {"ClusterRoleBinding", "RoleBinding"}
+is_binding if input.kind in {"ClusterRoleBinding", "RoleBinding"}
 
-is_role(obj) if obj.kind in {"ClusterRole", "Role"}
+is_role if input.kind in {"ClusterRole", "Role"}
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "rbac.cluster_admin_binding"
-	is_binding(input)
+	is_binding
 	input.roleRef.kind == "ClusterRole"
 	input.roleRef.name == "cluster-admin"
 	some s in input.subjects
-	not k8s.is_system_subject(s)
-	msg := sprintf("%s binds cluster-admin to %s %q", [k8s.subject(input), s.kind, s.name])
+	not startswith(s.name, "system:")
+	msg := sprintf("%s binds cluster-admin to %s %q", [k8s.input_subject, s.kind, s.name])
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "rbac.wildcard"
-	is_role(input)
+	is_role
 	some i, rule in input.rules
 	some field in ["verbs", "resources", "apiGroups"]
 	"*" in object.get(rule, field, [])
-	msg := sprintf("%s rule %d grants '*' %s", [k8s.subject(input), i, field])
+	msg := sprintf("%s rule %d grants '*' %s", [k8s.input_subject, i, field])
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "rbac.escalation_verbs"
-	is_role(input)
+	is_role
 	some i, rule in input.rules
 	some verb in rule.verbs
 	verb in {"escalate", "bind", "impersonate"}
-	msg := sprintf("%s rule %d grants %q", [k8s.subject(input), i, verb])
+	msg := sprintf("%s rule %d grants %q", [k8s.input_subject, i, verb])
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "rbac.secrets_cluster_read"
 	input.kind == "ClusterRole"
 	some rule in input.rules
@@ -83,34 +83,34 @@ deny contains k8s.result(id, rules[id], msg, input) if {
 	object.get(rule, "apiGroups", [""])[_] in {"", "*"}
 	some verb in rule.verbs
 	verb in {"get", "list", "watch", "*"}
-	msg := sprintf("%s can %s secrets in every namespace", [k8s.subject(input), verb])
+	msg := sprintf("%s can %s secrets in every namespace", [k8s.input_subject, verb])
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "rbac.pod_exec_attach"
-	is_role(input)
+	is_role
 	some rule in input.rules
 	some res in rule.resources
 	res in {"pods/exec", "pods/attach"}
-	msg := sprintf("%s grants %s", [k8s.subject(input), res])
+	msg := sprintf("%s grants %s", [k8s.input_subject, res])
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "rbac.anonymous_subject"
-	is_binding(input)
+	is_binding
 	some s in input.subjects
 	s.name in {"system:anonymous", "system:unauthenticated", "system:authenticated"}
-	msg := sprintf("%s binds %s to %s %q", [k8s.subject(input), input.roleRef.name, s.kind, s.name])
+	msg := sprintf("%s binds %s to %s %q", [k8s.input_subject, input.roleRef.name, s.kind, s.name])
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "rbac.default_service_account"
-	is_binding(input)
+	is_binding
 	some s in input.subjects
 	s.kind == "ServiceAccount"
 	s.name == "default"
 	msg := sprintf("%s binds %s to ServiceAccount %s/default", [
-		k8s.subject(input), input.roleRef.name,
+		k8s.input_subject, input.roleRef.name,
 		object.get(s, "namespace", object.get(input.metadata, "namespace", "")),
 	])
 }

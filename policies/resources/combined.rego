@@ -28,11 +28,13 @@ workload_namespaces contains ns if {
 	not ns in exempt
 }
 
-has_kind(kind, ns) if {
+# Index once: namespaces holding each kind of interest.
+kinds_by_namespace := {[obj.kind, obj.metadata.namespace] |
 	some obj in docs
-	obj.kind == kind
-	obj.metadata.namespace == ns
+	obj.kind in {"LimitRange", "ResourceQuota"}
 }
+
+has_kind(kind, ns) if [kind, ns] in kinds_by_namespace
 
 warn contains k8s.result(id, rules[id], msg, {"kind": "Namespace", "metadata": {"name": ns}}) if {
 	id := "resources.namespace_without_limitrange"

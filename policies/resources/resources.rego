@@ -27,30 +27,30 @@ rules := {
 	},
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.requests_missing"
-	some entry in k8s.containers(input)
+	some entry in k8s.input_containers
 	some res in ["cpu", "memory"]
 	not entry.container.resources.requests[res]
-	msg := sprintf("%s: %s has no %s request", [k8s.subject(input), k8s.container_label(entry), res])
+	msg := sprintf("%s: %s has no %s request", [k8s.input_subject, entry.label, res])
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.memory_limit_missing"
-	some entry in k8s.containers(input)
+	some entry in k8s.input_containers
 	not entry.container.resources.limits.memory
-	msg := sprintf("%s: %s has no memory limit", [k8s.subject(input), k8s.container_label(entry)])
+	msg := sprintf("%s: %s has no memory limit", [k8s.input_subject, entry.label])
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.limit_below_request"
-	some entry in k8s.containers(input)
+	some entry in k8s.input_containers
 	some res, limit in entry.container.resources.limits
 	request := entry.container.resources.requests[res]
-	k8s.quantity(limit) < k8s.quantity(request)
+	units.parse(sprintf("%v", [limit])) < units.parse(sprintf("%v", [request]))
 	msg := sprintf(
 		"%s: %s %s limit %v is below its request %v",
-		[k8s.subject(input), k8s.container_label(entry), res, limit, request],
+		[k8s.input_subject, entry.label, res, limit, request],
 	)
 }
 
@@ -59,14 +59,16 @@ maximum := {
 	"memory": k8s.setting("max_memory", "64Gi"),
 }
 
-deny contains k8s.result(id, rules[id], msg, input) if {
+maximum_value := {res: units.parse(sprintf("%v", [v])) | some res, v in maximum}
+
+deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.over_maximum"
-	some entry in k8s.containers(input)
+	some entry in k8s.input_containers
 	some kind in ["requests", "limits"]
 	some res, value in entry.container.resources[kind]
-	k8s.quantity(value) > k8s.quantity(maximum[res])
+	units.parse(sprintf("%v", [value])) > maximum_value[res]
 	msg := sprintf(
 		"%s: %s %s %s %v is over the maximum %v",
-		[k8s.subject(input), k8s.container_label(entry), res, kind, value, maximum[res]],
+		[k8s.input_subject, entry.label, res, kind, value, maximum[res]],
 	)
 }
