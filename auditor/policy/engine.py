@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.errors import PolicyError
@@ -87,39 +89,116 @@ def _expression_value(result: Mapping[str, Any]) -> Any:
 _PREPARED_PACKAGE = "gitops_audit_internal_prepared"
 
 
-class RegorusEvaluator(Evaluator):
-    """Embedded engine: Microsoft's regorus (Rust) through its Python binding (module ``regorus``)."""
+def _is_interrupt(exc: BaseException) -> bool:
+    # pyo3 turns a Rust panic into PanicException, a BaseException: treat it as an evaluation error,
+    # but never swallow a real interrupt.
+    return isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit)
 
-    def __init__(self, engine: Any, prepared: Mapping[str, str] | None = None) -> None:
-        self._engine = engine
-        self._prepared: dict[str, str] = dict(prepared or {})
-        """query → rule path of a generated rule holding it (present in this engine)."""
 
-    @classmethod
-    def compile(cls, modules: Sequence[RegoModule], data: Mapping[str, Any]) -> RegorusEvaluator:
-        """Load modules (v1 syntax, falling back to v0 per file) and data; raise PolicyError with file:line:col."""
+@dataclass
+class _Slot:
+    """A regorus engine owned by one thread, and the prepared rules it already holds."""
+
+    engine: Any
+    prepared: set[str] = field(default_factory=set)
+
+
+class _Recipe:
+    """How to build an engine, once per thread.
+
+    The binding's engines are bound to the thread that made them (pyo3 "unsendable"), so each thread
+    builds its own from this recipe.
+    """
+
+    def __init__(self, modules: Sequence[RegoModule], data: Mapping[str, Any]) -> None:
+        self.modules = tuple(modules)
+        self.data = dict(data)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._prepared: dict[str, tuple[str, str]] = {}
+        """query → (rule path, module source) of a generated rule that holds it."""
+
+    def build(self) -> Any:
         try:
             import regorus
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise PolicyError(
-                "load policies: the embedded engine needs the 'celine-regorus' package (module regorus)"
+                "load policies: the embedded engine needs the 'gordon-to-regorus' package (module regorus)"
             ) from exc
         engine = regorus.Engine()
-        for mod in modules:
+        for mod in self.modules:
             _add_policy_any_version(engine, mod)
-        if data:
+        if self.data:
             try:
-                engine.add_data(dict(data))
+                engine.add_data(self.data)
             except Exception as exc:  # the binding raises plain RuntimeError/ValueError
                 raise PolicyError(f"load data: {format_regorus_error(str(exc))}") from exc
-        return cls(engine)
+        return engine
+
+    def base(self) -> _Slot:
+        """Engine of the calling thread, with the policies and base data."""
+        slot: _Slot | None = getattr(self._local, "slot", None)
+        if slot is None:
+            slot = _Slot(self.build())
+            self._local.slot = slot
+        return slot
+
+    def prepared_rule(self, query: str) -> tuple[str, str]:
+        """(rule path, module source) of the generated rule for ``query`` (numbered once for all threads)."""
+        with self._lock:
+            found = self._prepared.get(query)
+            if found is None:
+                name = f"q{len(self._prepared)}"
+                source = f"package {_PREPARED_PACKAGE}.{name}\nimport rego.v1\nresult := {query}\n"
+                found = (f"data.{_PREPARED_PACKAGE}.{name}.result", source)
+                self._prepared[query] = found
+            return found
+
+
+class RegorusEvaluator(Evaluator):
+    """Embedded engine: Microsoft's regorus (Rust) through the ``gordon-to-regorus`` binding (module ``regorus``).
+
+    Thread-safe: every thread lazily gets its own engine (a clone of its thread's base engine plus this
+    evaluator's data overlays).
+    """
+
+    def __init__(self, recipe: _Recipe, overlays: tuple[Mapping[str, Any], ...] = ()) -> None:
+        self._recipe = recipe
+        self._overlays = overlays
+        self._local = threading.local()
+
+    @classmethod
+    def compile(cls, modules: Sequence[RegoModule], data: Mapping[str, Any]) -> RegorusEvaluator:
+        """Load modules (v1 syntax, falling back to v0 per file) and data; raise PolicyError with file:line:col."""
+        recipe = _Recipe(modules, data)
+        recipe.base()  # compile now, in the caller's thread, so errors surface at load time
+        return cls(recipe)
+
+    def _slot(self) -> _Slot:
+        slot: _Slot | None = getattr(self._local, "slot", None)
+        if slot is None:
+            base = self._recipe.base()
+            if not self._overlays:
+                slot = base
+            else:
+                slot = _Slot(base.engine.clone(), set(base.prepared))
+                for overlay in self._overlays:
+                    try:
+                        slot.engine.add_data(dict(overlay))
+                    except Exception as exc:
+                        raise PolicyError(f"load data: {format_regorus_error(str(exc))}") from exc
+            self._local.slot = slot
+        return slot
 
     def query(self, query: str, input_doc: Any) -> Any:
         """See :meth:`Evaluator.query`."""
+        engine = self._slot().engine
         try:
-            self._engine.set_input_json(json.dumps(input_doc))
-            raw = self._engine.eval_query_as_json(query)
-        except Exception as exc:
+            engine.set_input_json(json.dumps(input_doc))
+            raw = engine.eval_query_as_json(query)
+        except BaseException as exc:
+            if _is_interrupt(exc):
+                raise
             raise EvalError(format_regorus_error(str(exc))) from exc
         return _expression_value(json.loads(raw))
 
@@ -128,31 +207,32 @@ class RegorusEvaluator(Evaluator):
 
         About 1.5x faster than an ad-hoc query, which regorus parses and plans on every call.
         """
-        rule = self._prepared.get(query)
-        if rule is None:
-            rule = f"data.{_PREPARED_PACKAGE}.q{len(self._prepared)}"
-            source = f"package {_PREPARED_PACKAGE}\nimport rego.v1\n{rule.rsplit('.', 1)[1]} := {query}\n"
+        rule, source = self._recipe.prepared_rule(query)
+        slot = self._slot()
+        if rule not in slot.prepared:
+            base = self._recipe.base()
             try:
-                self._engine.add_policy(f"<prepared {len(self._prepared)}>", source)
-            except Exception:  # not expressible as a rule: fall back to an ad-hoc query
+                for target in (base, slot) if base is not slot else (slot,):
+                    if rule not in target.prepared:
+                        target.engine.add_policy(f"<{rule}>", source)
+                        target.prepared.add(rule)
+            except Exception:  # not expressible as a rule: use an ad-hoc query
                 return self.query(query, input_doc)
-            self._prepared[query] = rule
         try:
-            self._engine.set_input_json(json.dumps(input_doc))
-            raw = self._engine.eval_rule_as_json(rule)
-        except Exception as exc:
+            slot.engine.set_input_json(json.dumps(input_doc))
+            raw = slot.engine.eval_rule_as_json(rule)
+        except BaseException as exc:
+            if _is_interrupt(exc):
+                raise
             raise EvalError(format_regorus_error(str(exc))) from exc
         value = json.loads(raw)
         return UNDEFINED if value == "<undefined>" else value
 
     def with_data(self, overlay: Mapping[str, Any]) -> RegorusEvaluator:
         """See :meth:`Evaluator.with_data`."""
-        clone = self._engine.clone()
-        try:
-            clone.add_data(dict(overlay))
-        except Exception as exc:
-            raise PolicyError(f"load data: {format_regorus_error(str(exc))}") from exc
-        return RegorusEvaluator(clone, self._prepared)
+        evaluator = RegorusEvaluator(self._recipe, (*self._overlays, dict(overlay)))
+        evaluator._slot()  # apply the overlay now so a conflict with the data files raises here
+        return evaluator
 
 
 def _looks_v0(source: str) -> bool:

@@ -130,3 +130,16 @@ def test_builtin_pack_flags_missing_memory_limit() -> None:
     assert "resources.memory_limit_missing" in {f.rule_id for f in found}
     f = next(f for f in found if f.rule_id == "resources.memory_limit_missing")
     assert f.severity is Severity.HIGH and f.details["title"] and f.details["remediation"]
+
+
+def test_evaluation_from_worker_threads(tmp_path: Path) -> None:
+    """Targets may be audited concurrently: the embedded engine must work from any thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    policy = 'package main\nimport rego.v1\ndeny contains input.metadata.name if input.kind == "Deployment"\n'
+    write(tmp_path, "p.rego", policy)
+    ps = load_policies(PolicyOptions(dirs=(str(tmp_path),), builtin=False))
+    targets = [Target(f"t{i}") for i in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda t: evaluate_target(ps, t, [manifest(deployment())], []), targets))
+    assert [[(f.target, f.message) for f in r] for r in results] == [[(t.name, "web")] for t in targets]
