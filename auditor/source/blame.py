@@ -16,6 +16,7 @@ returned when no candidate holds the desired value (e.g. a value produced by a g
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -302,6 +303,35 @@ def _is_kustomization(path: str, docs: list[yaml.Node]) -> bool:
     return kind is not None and str(kind[1].value) in ("Kustomization", "Component")
 
 
+def _stable(commit: str) -> bool:
+    """Only a full sha names content that cannot change under a cache (``HEAD`` can move)."""
+    return re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit) is not None
+
+
+def _parsed(tree_root: Path | None, git_dir: Path | None, commit: str, path: str) -> tuple[yaml.Node, ...] | None:
+    """Parsed documents of one source file; cached, since many drifted fields share a few files."""
+    stamp: tuple[int, int] | None = None
+    if tree_root is not None:
+        try:
+            st = (Path(tree_root) / path).stat()
+            stamp = (st.st_mtime_ns, st.st_size)  # a rewritten file is a new cache entry
+        except OSError:
+            stamp = None
+    key = (str(tree_root or ""), str(git_dir or ""), commit, path, stamp)
+    if not _stable(commit) and stamp is None:
+        return _parse_uncached(*key)
+    return _parse_cached(*key)
+
+
+def _parse_uncached(tree_root: str, git_dir: str, commit: str, path: str,
+                    stamp: tuple[int, int] | None) -> tuple[yaml.Node, ...] | None:
+    text = _read(Path(tree_root) if tree_root else None, Path(git_dir) if git_dir else None, commit, path)
+    return None if text is None else tuple(_docs(text, path))
+
+
+_parse_cached = functools.lru_cache(maxsize=512)(_parse_uncached)
+
+
 def _read(tree_root: Path | None, git_dir: Path | None, commit: str, path: str) -> str | None:
     if tree_root is not None:
         p = Path(tree_root) / path
@@ -333,10 +363,10 @@ def locate_field(
         return None
     hits: list[_Hit] = []
     for order, f in enumerate(files):
-        text = _read(tree_root, git_dir, commit, f.path)
-        if text is None:
+        parsed = _parsed(tree_root, git_dir, commit, f.path)
+        if parsed is None:
             continue
-        docs = _docs(text, f.path)
+        docs = list(parsed)
         if _is_kustomization(f.path, docs):
             for doc in docs:
                 for line, rank in _kustomization_hits(doc, segs, value, ref):
@@ -354,11 +384,20 @@ def locate_field(
 
 def blame_line(git_dir: Path, commit: str, path: str, line: int) -> CommitInfo:
     """The commit that last wrote ``line`` of ``path`` as of ``commit`` (``git blame``, renames followed)."""
+    if _stable(commit):
+        return _blame_cached(str(git_dir), commit, path, line)
+    return _blame(str(git_dir), commit, path, line)
+
+
+def _blame(git_dir: str, commit: str, path: str, line: int) -> CommitInfo:
     res = proc.run(
         ["git", "-C", str(git_dir), "blame", "--porcelain", "-L", f"{line},{line}", commit, "--", path],
         action=f"blame {path}:{line}",
     )
     return parse_blame_porcelain(res.stdout.decode("utf-8", "replace"))
+
+
+_blame_cached = functools.lru_cache(maxsize=4096)(_blame)
 
 
 def _iso(epoch: str, tz: str) -> str:
