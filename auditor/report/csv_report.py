@@ -39,7 +39,7 @@ import io
 from collections.abc import Mapping
 
 from auditor.model import AuditReport, Finding, Target
-from auditor.report._common import masked, show, target_index
+from auditor.report._common import fingerprint, masked, show, target_index
 
 COLUMNS: tuple[str, ...] = (
     "run_id",
@@ -114,7 +114,7 @@ def row(report: AuditReport, f: Finding, targets: Mapping[str, Target] | None = 
         f"{commit.author_name} <{commit.author_email}>" if commit else "",
         commit.author_date if commit else "",
         ";".join(f.owners or (prim.owners if prim else ())),
-        f.fingerprint,
+        fingerprint(f),
         f.status.value,
         f.suppressed_by,
     ]

@@ -32,7 +32,7 @@ from typing import Any
 from auditor.errors import ReportError
 from auditor.model import AuditReport, FindingStatus
 from auditor.report import bundle, csv_report, html_report, json_report, junit, sarif
-from auditor.report._common import totals
+from auditor.report._common import fingerprint, totals
 from auditor.util.fs import atomic_write
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,8 @@ class RunSummary:
     @classmethod
     def from_report(cls, report: AuditReport) -> RunSummary:
         """Summarise a report."""
-        t = totals(report.findings)
+        findings = [f for r in report.results for f in r.findings]  # order does not matter here
+        t = totals(findings)
         return cls(
             run_id=report.run_id,
             started=report.started,
@@ -87,7 +88,7 @@ class RunSummary:
             exit_code=report.exit_code(),
             targets=len(report.results),
             not_audited=sum(1 for r in report.results if not r.audited),
-            new=sum(1 for f in report.findings if f.counts and f.status is FindingStatus.NEW)
+            new=sum(1 for f in findings if f.counts and f.status is FindingStatus.NEW)
             if report.previous_run_id
             else 0,
             resolved=len(report.resolved),
@@ -198,23 +199,23 @@ def compare_with_previous(report: AuditReport, previous: AuditReport | None) -> 
             for r in report.results
         )
         return dataclasses.replace(report, results=results, resolved=(), previous_run_id="")
-    before = {f.fingerprint for f in previous.findings}
+    before = {fingerprint(f) for r in previous.results for f in r.findings}
     results = tuple(
         dataclasses.replace(
             r,
             findings=tuple(
                 dataclasses.replace(
                     f,
-                    status=FindingStatus.PERSISTING if f.fingerprint in before else FindingStatus.NEW,
+                    status=FindingStatus.PERSISTING if fingerprint(f) in before else FindingStatus.NEW,
                 )
                 for f in r.findings
             ),
         )
         for r in report.results
     )
-    now = {f.fingerprint for r in results for f in r.findings}
+    now = {fingerprint(f) for r in results for f in r.findings}
     audited = {r.target.name for r in report.results if r.audited}
-    resolved = tuple(f for f in previous.findings if f.fingerprint not in now and f.target in audited)
+    resolved = tuple(f for f in previous.findings if fingerprint(f) not in now and f.target in audited)
     return dataclasses.replace(report, results=results, resolved=resolved, previous_run_id=previous.run_id)
 
 

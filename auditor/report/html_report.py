@@ -31,6 +31,7 @@ from auditor.report._common import (
     CATEGORIES,
     SEVERITIES,
     duration_seconds,
+    fingerprint,
     human_duration,
     mask_for,
     masked,
@@ -334,7 +335,7 @@ def payload(report: AuditReport) -> dict[str, Any]:
                 f.message,
                 f.status.value,
                 f.suppressed_by,
-                f.fingerprint,
+                fingerprint(f),
             ]
         )
         expected, actual = masked(f)

@@ -33,7 +33,7 @@ from auditor.model import (
     TargetResult,
     ToolInfo,
 )
-from auditor.report._common import duration_seconds, mask_for, masked, totals
+from auditor.report._common import dumps_pretty, duration_seconds, fingerprint, mask_for, masked, totals
 
 SCHEMA_VERSION = 1
 """Bumped on any incompatible change of the JSON layout; :func:`load` refuses newer versions."""
@@ -95,7 +95,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     """One finding as a JSON-ready dict (secrets masked, fingerprint and subject included)."""
     expected, actual = masked(f)
     return {
-        "fingerprint": f.fingerprint,
+        "fingerprint": fingerprint(f),
         "target": f.target,
         "category": f.category.value,
         "rule_id": f.rule_id,
@@ -206,7 +206,7 @@ def to_dict(report: AuditReport) -> dict[str, Any]:
 
 def render(report: AuditReport) -> str:
     """The report as pretty-printed JSON text (deterministic, newline-terminated)."""
-    return json.dumps(to_dict(report), indent=2, ensure_ascii=False, default=str) + "\n"
+    return dumps_pretty(to_dict(report)) + "\n"
 
 
 # --------------------------------------------------------------------------- load

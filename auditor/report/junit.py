@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
 from auditor.model import AuditReport, Finding, Severity
-from auditor.report._common import clean_text, masked, show
+from auditor.report._common import clean_text, fingerprint, masked, show
 
 
 def _case_name(f: Finding) -> str:
@@ -36,7 +36,7 @@ def _text(f: Finding) -> str:
             lines.append(f"commit: {prim.commit.sha} {prim.commit.author_name} {prim.commit.subject}")
     if f.owners:
         lines.append("owners: " + ", ".join(f.owners))
-    lines.append(f"fingerprint: {f.fingerprint}")
+    lines.append(f"fingerprint: {fingerprint(f)}")
     return "\n".join(lines)
 
 

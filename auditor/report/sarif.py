@@ -10,11 +10,10 @@ emitted with a SARIF ``suppressions`` entry rather than dropped.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from auditor.model import AuditReport, Finding, Severity, TargetResult
-from auditor.report._common import masked, remediation, rule_description, show
+from auditor.report._common import dumps_pretty, fingerprint, masked, remediation, rule_description, show
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -103,7 +102,7 @@ def _run(report: AuditReport, r: TargetResult) -> dict[str, Any]:
             "level": _LEVEL[f.severity],
             "message": {"text": _message(f)},
             "locations": [_location(f, r)],
-            "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
+            "partialFingerprints": {FINGERPRINT_KEY: fingerprint(f)},
             "baselineState": "unchanged" if f.status.value == "persisting" else "new",
             "properties": {
                 "severity": f.severity.value,
@@ -167,4 +166,4 @@ def render(report: AuditReport) -> str:
         "version": SARIF_VERSION,
         "runs": [_run(report, r) for r in report.results],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False, default=str) + "\n"
+    return dumps_pretty(log) + "\n"

@@ -202,3 +202,12 @@ def test_sarif_content(report: AuditReport) -> None:
     assert staging["invocations"][0]["executionSuccessful"] is False
     text = sarif.render(report)
     assert SECRET_PLAIN not in text and SECRET_HASH not in text
+
+
+def test_fast_fingerprint_matches_model(report: AuditReport) -> None:
+    from auditor.report._common import fingerprint
+
+    findings = [*report.findings, *report.resolved]
+    odd = dataclasses.replace(findings[0], rule_id='quote"\\ünï\u2028', path="a[name=\"x\"]", ref=None)
+    for f in [*findings, odd]:
+        assert fingerprint(f) == f.fingerprint
