@@ -126,7 +126,23 @@ def create_demo(dest: Path, *, force: bool = False) -> DemoFleet:
     _prepare(dest, force)
     try:
         _git(dest, "init", "-q", "-b", BRANCH)
+        on_branch = BRANCH
         for commit in load_history():
+            if commit.merge:
+                _git(dest, "checkout", "-q", BRANCH)
+                on_branch = BRANCH
+                # A pull request merged on the hosting service: a real two-parent merge commit.
+                _git(
+                    dest,
+                    "merge", "-q", "--no-ff", "--no-verify", "--no-edit", "--cleanup=strip",
+                    "-m", commit.message, commit.merge,
+                    env=_commit_env(commit),
+                )  # fmt: skip
+                _git(dest, "branch", "-q", "-d", commit.merge)  # deleted after merge, as on GitHub
+                continue
+            if commit.branch and on_branch != commit.branch:
+                _git(dest, "checkout", "-q", "-b", commit.branch)
+                on_branch = commit.branch
             apply_commit(dest, commit)
             _git(dest, "add", "--all", "--", ".")
             _git(

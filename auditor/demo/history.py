@@ -48,6 +48,10 @@ class Commit:
     files: tuple[tuple[str, str], ...]
     """(repository path, version label) pairs; label ``final`` means ``tree/``."""
     delete: tuple[str, ...] = ()
+    branch: str = ""
+    """Made on this side branch (created from ``main`` at its first commit) instead of ``main``."""
+    merge: str = ""
+    """A merge commit (``--no-ff``) of this branch into ``main``; writes no files itself."""
 
     @property
     def when(self) -> _dt.datetime:
@@ -106,9 +110,34 @@ def load_history(path: Path = HISTORY_FILE) -> tuple[Commit, ...]:
                 message=str(raw["message"]).rstrip("\n") + "\n",
                 files=files,
                 delete=tuple(str(p) for p in raw.get("delete") or ()),
+                branch=str(raw.get("branch", "")),
+                merge=str(raw.get("merge", "")),
             )
         )
+    _check_branches(commits)
     return tuple(commits)
+
+
+def _check_branches(commits: list[Commit]) -> None:
+    """A branch's commits must be contiguous and end in its merge.
+
+    That keeps "apply every commit's files in order" (:func:`materialize`) equal to what git
+    holds on ``main`` after each merge, without modelling a real three-way merge.
+    """
+    open_branch = ""
+    for c in commits:
+        if c.merge:
+            if c.merge != open_branch or c.files or c.delete:
+                raise UsageError(f"load demo history {c.id}: merge of {c.merge!r} must directly follow its commits")
+            open_branch = ""
+        elif c.branch:
+            if open_branch not in ("", c.branch):
+                raise UsageError(f"load demo history {c.id}: branch {open_branch!r} is not merged yet")
+            open_branch = c.branch
+        elif open_branch:
+            raise UsageError(f"load demo history {c.id}: branch {open_branch!r} is not merged yet")
+    if open_branch:
+        raise UsageError(f"load demo history: branch {open_branch!r} is never merged")
 
 
 def apply_commit(root: Path, commit: Commit) -> None:

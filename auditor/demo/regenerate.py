@@ -133,11 +133,18 @@ def replay(targets: Sequence[TargetSpec], commits: Sequence[Commit], work: Path)
     timelines: dict[str, dict[Key, Timeline]] = {t.name: {} for t in targets}
     tree = work / "tree"
     tree.mkdir(parents=True)
+    unmerged: list[str] = []
     for commit in commits:
         apply_commit(tree, commit)
+        if commit.branch:
+            # Flux follows main: a branch's changes reach the clusters when it is merged.
+            unmerged += commit.touched
+            continue
+        touched = (*commit.touched, *unmerged) if commit.merge else commit.touched
+        unmerged = []
         due = [
             t for t in targets
-            if any(p.startswith(("base/", f"overlays/{t.env}/")) for p in commit.touched)
+            if any(p.startswith(("base/", f"overlays/{t.env}/")) for p in touched)
             and (tree / t.overlay / "kustomization.yaml").is_file()
         ]  # fmt: skip
         # Renders of one commit are independent: run them side by side (kubectl start-up dominates).

@@ -17,6 +17,8 @@ from auditor.demo.fleet import create_demo
 from auditor.demo.history import PACKAGE_DIR
 from auditor.model import AuditReport, Category
 
+pytestmark = pytest.mark.slow
+
 DRIFT = yaml.safe_load((PACKAGE_DIR / "drift.yaml").read_text())
 
 RULES = {

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from auditor.demo.fleet import DemoFleet, create_demo, head_commit
-from auditor.demo.history import final_tree_files, load_history
+from auditor.demo.history import PACKAGE_DIR, final_tree_files, load_history
 from auditor.errors import UsageError
 from auditor.util.proc import run
 
@@ -64,7 +64,7 @@ def test_create_is_deterministic(tmp_path: Path, demo: DemoFleet) -> None:
     other = create_demo(tmp_path / "again")
     assert git(other.root, "rev-list", "main") == git(demo.root, "rev-list", "main")
     assert head_commit(other.root) == head_commit(demo.root)
-    assert len(git(demo.root, "rev-list", "main").split()) == len(load_history())
+    assert len(git(demo.root, "rev-list", "main").split()) == len(load_history())  # incl. the merge
 
 
 def test_repo_shape(demo: DemoFleet) -> None:
@@ -91,12 +91,27 @@ def test_history_has_authors_and_days(demo: DemoFleet) -> None:
     assert any("Approved-by:" in c["body"] for c in commits)
     assert any("Reviewed-by:" in c["body"] for c in commits)
     assert any(c["name"].endswith("[bot]") for c in commits)
+    merges = git(demo.root, "rev-list", "--merges", "main").split()
+    assert len(merges) == 1
+    assert len(git(demo.root, "rev-list", "--parents", "-n1", merges[0]).split()) == 3
+    assert git(demo.root, "branch", "--format=%(refname:short)").split() == ["main"]
+
+
+def test_readme_names_the_current_head(demo: DemoFleet) -> None:
+    assert f"HEAD of the demo is `{head_commit(demo.root)}`" in (PACKAGE_DIR / "README.md").read_text()
 
 
 def test_unapproved_production_change_by_non_owner(demo: DemoFleet) -> None:
     codeowners = (demo.root / ".github" / "CODEOWNERS").read_text()
     cc = yaml.safe_load(demo.config.read_text())["change_control"]
     trailers = "|".join(cc["approval_trailers"])
+    # A pull request merged by someone approves the commits the merge brings in (accept_merge_commits).
+    merged_by: dict[str, str] = {}
+    for line in git(demo.root, "log", "--merges", "--format=%H %ae", "main").splitlines():
+        sha, email = line.split()
+        for brought in git(demo.root, "rev-list", f"{sha}^1..{sha}^2").split():
+            merged_by[brought] = email
+    assert merged_by, "the history has a merged pull request"
     offenders = []
     for c in _log(demo.root):
         files = git(demo.root, "show", "--name-only", "--format=", c["sha"]).split()
@@ -105,6 +120,7 @@ def test_unapproved_production_change_by_non_owner(demo: DemoFleet) -> None:
         if not prod:
             continue
         approvers = set(re.findall(rf"^(?:{trailers}): .*<([^>]+)>$", c["body"], re.M)) | {c["email"]}
+        approvers |= {merged_by[c["sha"]]} if c["sha"] in merged_by else set()
         for f in prod:
             owners = set().union(*(_members(cc["identities"], o) for o in _owners(codeowners, f)))
             assert owners, f"{f} has owners that map to nobody"

@@ -280,6 +280,7 @@ def test_demo_copies_the_snapshots(demo: DemoFleet) -> None:
             assert (demo.root / "snapshots" / p.relative_to(SNAPSHOTS_DIR)).read_bytes() == p.read_bytes()
 
 
+@pytest.mark.slow
 def test_regenerate_reproduces_committed_snapshots(tmp_path: Path) -> None:
     """The committed snapshots are exactly what the script produces, so they cannot rot."""
     assert regenerate.main(["--out", str(tmp_path)]) == 0
