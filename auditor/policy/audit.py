@@ -10,7 +10,6 @@ Input contract (documented in README.md):
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
@@ -132,28 +131,34 @@ def load_policies(options: PolicyOptions) -> PolicySet:
     )
 
 
-def policy_input(manifest: Manifest, side: str) -> dict[str, Any]:
+def policy_input(manifest: Manifest, side: str) -> Mapping[str, Any]:
     """The ``input`` a policy sees: the manifest; live copies lose managedFields/status; Secret values masked.
 
-    Secret values are replaced by ``***`` (keys kept) so no policy message can ever print one.
+    Secret values are replaced by ``***`` (keys kept) so no policy message can ever print one. Only the
+    top level and ``metadata`` are copied when something must change: the input is serialized, never
+    mutated, and a deep copy of every document would cost more than some policies.
     """
-    body: dict[str, Any] = copy.deepcopy(dict(manifest.body))
+    body = manifest.body
+    secret = body.get("kind") == "Secret" and body.get("apiVersion") == "v1"
+    if side != "live" and not secret:
+        return body
+    out: dict[str, Any] = dict(body)
+    meta = dict(out.get("metadata") or {})
     if side == "live":
-        body.pop("status", None)
-        meta = body.get("metadata")
-        if isinstance(meta, dict):
-            meta.pop("managedFields", None)
-            ann = meta.get("annotations")
-            if isinstance(ann, dict):
-                ann.pop("kubectl.kubernetes.io/last-applied-configuration", None)
-    if body.get("kind") == "Secret" and body.get("apiVersion") == "v1":
+        out.pop("status", None)
+        meta.pop("managedFields", None)
+    ann = meta.get("annotations")
+    if isinstance(ann, Mapping) and "kubectl.kubernetes.io/last-applied-configuration" in ann:
+        meta["annotations"] = {
+            k: v for k, v in ann.items() if k != "kubectl.kubernetes.io/last-applied-configuration"
+        }
+    if "metadata" in out:
+        out["metadata"] = meta
+    if secret:
         for key in ("data", "stringData"):
-            if isinstance(body.get(key), dict):
-                body[key] = {k: "***" for k in body[key]}
-        meta = body.get("metadata")
-        if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
-            meta["annotations"].pop("kubectl.kubernetes.io/last-applied-configuration", None)
-    return body
+            if isinstance(out.get(key), Mapping):
+                out[key] = {k: "***" for k in out[key]}
+    return out
 
 
 def _filename(manifest: Manifest) -> str:
@@ -325,12 +330,13 @@ def _distinct_paths(findings: Sequence[Finding]) -> list[Finding]:
 
     One rule can report several messages on one object and side; each must be comparable across runs.
     """
+    prints = [f.fingerprint for f in findings]
     counts: dict[str, int] = {}
-    for f in findings:
-        counts[f.fingerprint] = counts.get(f.fingerprint, 0) + 1
+    for fp in prints:
+        counts[fp] = counts.get(fp, 0) + 1
     out = []
-    for f in findings:
-        if counts[f.fingerprint] > 1:
+    for f, fp in zip(findings, prints, strict=True):
+        if counts[fp] > 1:
             digest = hashlib.sha256(f.message.encode()).hexdigest()[:8]
             f = dataclasses.replace(f, path=f"{f.path}#{digest}")
         out.append(f)

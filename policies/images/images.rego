@@ -4,6 +4,9 @@ package gitops_audit.images
 import data.gitops_audit.lib.k8s
 import rego.v1
 
+# Kinds these rules apply to: gitops-audit skips the package for other documents.
+gitops_audit_kinds := k8s.workload_kinds
+
 rules := {
 	"images.latest_tag": {
 		"severity": "high",

@@ -5,6 +5,8 @@ import rego.v1
 
 pod_controllers := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"}
 
+workload_kinds := pod_controllers | {"Pod", "CronJob"}
+
 # The pod spec of any workload kind (undefined for other kinds).
 pod_spec(obj) := obj.spec if obj.kind == "Pod"
 

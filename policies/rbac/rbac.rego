@@ -4,6 +4,9 @@ package gitops_audit.rbac
 import data.gitops_audit.lib.k8s
 import rego.v1
 
+# Kinds these rules apply to: gitops-audit skips the package for other documents.
+gitops_audit_kinds := {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+
 rules := {
 	"rbac.cluster_admin_binding": {
 		"severity": "critical",

@@ -143,3 +143,19 @@ def test_evaluation_from_worker_threads(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda t: evaluate_target(ps, t, [manifest(deployment())], []), targets))
     assert [[(f.target, f.message) for f in r] for r in results] == [[(t.name, "web")] for t in targets]
+
+
+def test_secret_values_never_reach_policies(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "p.rego",
+        "package main\nimport rego.v1\n"
+        'deny contains sprintf("%s=%s", [k, v]) if { input.kind == "Secret"; some k, v in input.data }\n'
+        'deny contains sprintf("%s=%s", [k, v]) if { input.kind == "Secret"; some k, v in input.stringData }\n',
+    )
+    ps = load_policies(PolicyOptions(dirs=(str(tmp_path),), builtin=False))
+    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"},
+            "data": {"password": "aHVudGVyMg=="}, "stringData": {"token": "hunter2"}}
+    found = evaluate_target(ps, TARGET, [manifest(body)], [manifest(body)])
+    assert sorted({f.message for f in found}) == ["password=***", "token=***"]
+    assert body["data"]["password"] == "aHVudGVyMg=="  # the manifest itself is not modified
