@@ -38,6 +38,11 @@ rules := {
 		"title": "Binding to anonymous or all authenticated users",
 		"remediation": "Bind to named users, groups or service accounts, never system:anonymous/unauthenticated/authenticated.",
 	},
+	"rbac.broad_role_binding": {
+		"severity": "medium",
+		"title": "Binding grants the built-in admin or edit ClusterRole",
+		"remediation": "Bind a Role listing only the resources and verbs needed; admin/edit include Secrets and workloads.",
+	},
 	"rbac.default_service_account": {
 		"severity": "medium",
 		"title": "Role bound to a default ServiceAccount",
@@ -116,4 +121,13 @@ deny contains k8s.finding(id, rules[id], msg) if {
 		k8s.input_subject, input.roleRef.name,
 		object.get(s, "namespace", object.get(input.metadata, "namespace", "")),
 	])
+}
+
+deny contains k8s.finding(id, rules[id], msg) if {
+	id := "rbac.broad_role_binding"
+	is_binding
+	input.roleRef.kind == "ClusterRole"
+	input.roleRef.name in {"admin", "edit"}
+	some s in input.subjects
+	msg := sprintf("%s grants ClusterRole %s to %s %q", [k8s.input_subject, input.roleRef.name, s.kind, s.name])
 }

@@ -82,3 +82,8 @@ test_default_service_account if {
 test_dedicated_service_account_passes if {
 	count(rbac.deny) == 0 with input as binding("RoleBinding", "view", [sa])
 }
+
+test_broad_role_binding if {
+	"rbac.broad_role_binding" in fixtures.ids(rbac.deny) with input as binding("RoleBinding", "edit", [sa])
+	"rbac.broad_role_binding" in fixtures.ids(rbac.deny) with input as binding("ClusterRoleBinding", "admin", [alice])
+}
