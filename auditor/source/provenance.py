@@ -344,6 +344,73 @@ def build_index(git_dir: Path, commit: str, *, timeout: float = 300.0) -> Proven
     return ProvenanceIndex(head, commits, git_dir, shallow=shallow)
 
 
+_MANIFEST_EXT = (".yaml", ".yml", ".json")
+_KIND_RE = re.compile(rb"^kind:\s*[\"']?([A-Za-z0-9]+)", re.MULTILINE)
+_NAME_RE = re.compile(rb"^  name:\s*[\"']?([A-Za-z0-9.\-]+)", re.MULTILINE)
+
+
+def removal_of(index: ProvenanceIndex, kind: str, name: str, *, limit: int = 200) -> FileProvenance | None:
+    """The commit that deleted the file which last defined ``kind``/``name``, for stale orphans.
+
+    Looks at the newest ``limit`` deleted manifest files only, reading their last content in one
+    ``git cat-file --batch`` call. ``name`` may carry a kustomize name prefix or suffix. Returns a
+    :class:`FileProvenance` (role ``removed``, line of the object, the deleting commit) or ``None``
+    (never defined in a deleted file, e.g. removed from a ``resources:`` list instead).
+    """
+    if index.git_dir is None:
+        return None
+    candidates: list[tuple[IndexedCommit, str]] = []
+    for c in index.commits:
+        if not c.parent_shas:
+            continue
+        for ch in c.changes:
+            if ch.status == "D" and ch.path.endswith(_MANIFEST_EXT):
+                candidates.append((c, ch.path))
+        if len(candidates) >= limit:
+            break
+    if not candidates:
+        return None
+    request = "".join(f"{c.parent_shas[0]}:{path}\n" for c, path in candidates).encode()
+    out = proc.run(["git", "-C", str(index.git_dir), "cat-file", "--batch"], action="read deleted manifests",
+                   input_bytes=request).stdout
+    pos = 0
+    best: tuple[int, FileProvenance] | None = None
+    for c, path in candidates:
+        header_end = out.index(b"\n", pos)
+        header = out[pos:header_end].split()
+        pos = header_end + 1
+        if len(header) < 3 or header[1] != b"blob":
+            continue  # "<spec> missing"
+        size = int(header[2])
+        blob = out[pos : pos + size]
+        pos += size + 1
+        for doc_start, doc in _split_docs(blob):
+            k = _KIND_RE.search(doc)
+            n = _NAME_RE.search(doc)
+            if not k or not n or k.group(1).decode() != kind:
+                continue
+            found = n.group(1).decode()
+            score = 2 if found == name else 1 if (name.endswith(found) or name.startswith(found)) else 0
+            if score and (best is None or score > best[0]):
+                line = blob.count(b"\n", 0, doc_start + k.start()) + 1
+                best = (score, FileProvenance(path, role="removed", commit=c.info, line=line))
+        if best is not None and best[0] == 2:
+            break
+    return best[1] if best else None
+
+
+def _split_docs(blob: bytes) -> Iterator[tuple[int, bytes]]:
+    """(offset, text) of each YAML document in a multi-document file."""
+    start = 0
+    for sep in _DOC_SEP_RE.finditer(blob):
+        yield start, blob[start : sep.start()]
+        start = sep.end()
+    yield start, blob[start:]
+
+
+_DOC_SEP_RE = re.compile(rb"(?m)^---[^\n]*(?:\n|\Z)")
+
+
 def attach(prov: Provenance, index: ProvenanceIndex, owners: CodeOwners | None) -> Provenance:
     """Fill each file's last commit (unless already set, e.g. by blame) and CODEOWNERS owners."""
     files: list[FileProvenance] = []

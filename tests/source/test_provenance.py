@@ -10,7 +10,7 @@ import pytest
 from auditor.errors import SourceError
 from auditor.model import FileProvenance, Provenance
 from auditor.source.codeowners import parse_codeowners
-from auditor.source.provenance import ProvenanceIndex, attach, build_index, parse_since
+from auditor.source.provenance import ProvenanceIndex, attach, build_index, parse_since, removal_of
 from auditor.util import proc
 
 ALICE = ("Alice", "alice@example.com")
@@ -222,3 +222,24 @@ def test_shallow_clone_is_flagged(history: tuple[Repo, dict[str, str]], tmp_path
     r.git("clone", "-q", "--depth", "2", f"file://{r.root}", str(clone))
     idx = build_index(clone, "HEAD")
     assert idx.shallow and len(idx) == 2
+
+
+def test_removal_of_finds_the_deleting_commit(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "r")
+    gw = ("# old gateway\napiVersion: v1\nkind: Service\nmetadata:\n  name: legacy-gateway\n---\n"
+          "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: legacy-gateway\n  labels: {a: b}\n")
+    r.commit("add", {"base/gw/all.yaml": gw, "base/web.yaml": "kind: Deployment\nmetadata:\n  name: web\n"},
+             who=ALICE, date="2026-01-01T00:00:00+00:00")
+    r.git("rm", "-q", "base/gw/all.yaml")
+    removed = r.commit("Remove gateway\n\nApproved-by: Alice <alice@example.com>", who=CAROL,
+                       date="2026-02-01T00:00:00+00:00")
+    r.commit("later", {"README.md": "x\n"}, who=BOB, date="2026-03-01T00:00:00+00:00")
+    idx = build_index(r.root, "HEAD")
+    hit = removal_of(idx, "Deployment", "prod-legacy-gateway")  # name prefix added by an overlay
+    assert hit is not None
+    assert (hit.path, hit.role, hit.line) == ("base/gw/all.yaml", "removed", 8)
+    assert hit.commit is not None and hit.commit.sha == removed and hit.commit.author_name == "Carol"
+    svc = removal_of(idx, "Service", "legacy-gateway")
+    assert svc is not None and svc.line == 3
+    assert removal_of(idx, "Deployment", "web") is None  # never deleted
+    assert removal_of(idx, "ConfigMap", "legacy-gateway") is None
