@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import secrets
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -101,24 +100,6 @@ class _Shared:
     policies: PolicySet | None
     secret_key: bytes
     say: Progress
-    local: threading.local = field(default_factory=threading.local)
-
-    def thread_policies(self) -> PolicySet | None:
-        """The policy set for the calling thread.
-
-        The embedded Rego engine is bound to the thread that created it (a native object that must
-        not cross threads), so each pool worker compiles its own copy once; compiling is cheap next
-        to reading a cluster.
-        """
-        if self.policies is None:
-            return None
-        if threading.current_thread() is threading.main_thread():
-            return self.policies
-        mine: PolicySet | None = getattr(self.local, "policies", None)
-        if mine is None:
-            mine = load_policies(self.opts.config.policy)
-            self.local.policies = mine
-        return mine
 
 
 def run_audit(opts: RunOptions, targets: Sequence[Target], progress: Progress | None = None) -> AuditReport:
@@ -269,10 +250,9 @@ def _audit_target(shared: _Shared, target: Target, rendered: RenderedSet, work: 
     findings = list(outcome.findings)
     timings["drift"] = time.perf_counter() - t1
 
-    policies = shared.thread_policies()
-    if policies is not None:
+    if shared.policies is not None:
         t2 = time.perf_counter()
-        findings += evaluate_target(policies, target, rendered.objects, live.objects)
+        findings += evaluate_target(shared.policies, target, rendered.objects, live.objects)
         timings["policy"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
