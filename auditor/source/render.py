@@ -71,6 +71,11 @@ _PATCH_KINDS = frozenset({"PatchTransformer", "PatchStrategicMergeTransformer", 
 _GENERATOR_KINDS = frozenset({"ConfigMapGenerator", "SecretGenerator"})
 _HASH_SUFFIX_RE = re.compile(r"-[a-z0-9]{10}$")
 
+try:  # libyaml composes nodes (with line marks) several times faster
+    from yaml import CSafeLoader as _NodeLoader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _NodeLoader  # type: ignore[assignment]
+
 
 @dataclass(frozen=True)
 class PreparedTree:
@@ -213,6 +218,8 @@ class _Graph:
     """Kustomization directory → its file."""
     remote: list[str] = field(default_factory=list)
     """Allow-listed remote entries the build fetches (their content is not pinned by our tree ids)."""
+    object_lines: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)
+    """Resource file → (kind, name, line) of its objects, filled on demand."""
 
     def by_path(self, path: str) -> _KFile | None:
         """The scanned kustomization stored at ``path`` (repository-relative file path)."""
@@ -535,9 +542,9 @@ def _provenance(body: Mapping[str, Any], origin_raw: Any, transforms_raw: Any,
                 graph: _Graph) -> tuple[FileProvenance, ...]:
     files: list[FileProvenance] = []
 
-    def add(path: str, role: str) -> None:
+    def add(path: str, role: str, line: int | None = None) -> None:
         if not any(f.path == path for f in files):
-            files.append(FileProvenance(path=path, role=role))
+            files.append(FileProvenance(path=path, role=role, line=line))
 
     origin = _load_annotation(origin_raw)
     transforms = _load_annotation(transforms_raw)
@@ -561,7 +568,8 @@ def _provenance(body: Mapping[str, Any], origin_raw: Any, transforms_raw: Any,
     names = _name_candidates(body, chain)
 
     if isinstance(origin, dict) and origin.get("path"):
-        add(_origin_path(origin, graph), "resource")
+        path = _origin_path(origin, graph)
+        add(path, "resource", None if origin.get("repo") else _object_line(graph, path, body, names))
     elif origin_k and origin_kind in _GENERATOR_KINDS:
         add(origin_k, "generator")
         kf = graph.by_path(origin_k)
@@ -573,7 +581,7 @@ def _provenance(body: Mapping[str, Any], origin_raw: Any, transforms_raw: Any,
         # then recorded the patching transformer as the origin. Recover the resource file by identity.
         found = _find_resource_file(graph, body, names)
         if found:
-            add(found, "resource")
+            add(found, "resource", _object_line(graph, found, body, names))
         add(origin_k, "kustomization")
     # A generator with ``behavior: merge|replace`` in a later kustomization rewrites the generated object
     # without leaving a trace in the annotations.
@@ -656,6 +664,55 @@ def _image_name(image: str) -> str:
     slash = name.rfind("/")
     colon = name.rfind(":")
     return name[:colon] if colon > slash else name
+
+
+def _object_line(graph: _Graph, path: str, body: Mapping[str, Any], names: set[str]) -> int | None:
+    """1-based line where the object (same kind, one of its build-time names) starts in ``path``."""
+    index = graph.object_lines.get(path)
+    if index is None:
+        index = graph.object_lines[path] = _index_objects(graph.root, path)
+    kind = str(body.get("kind") or "")
+    for k, name, line in index:
+        if k == kind and name in names:
+            return line
+    return None
+
+
+def _index_objects(root: Path, path: str) -> list[tuple[str, str, int]]:
+    """(kind, name, line) of every object in a YAML file, ``kind: List`` items included."""
+    try:
+        text = root.joinpath(*path.split("/")).read_text(encoding="utf-8")
+        if len(text) > yamlio.MAX_DOCUMENT_BYTES:
+            return []
+        docs = list(yaml.compose_all(text, Loader=_NodeLoader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    out: list[tuple[str, str, int]] = []
+
+    def child(node: yaml.Node | None, key: str) -> yaml.Node | None:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        return next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+
+    def scalar(node: yaml.Node | None, *keys: str) -> str:
+        for key in keys:
+            node = child(node, key)
+        return str(node.value) if isinstance(node, yaml.ScalarNode) else ""
+
+    def visit(node: yaml.Node) -> None:
+        kind = scalar(node, "kind")
+        items = child(node, "items")
+        if kind.endswith("List") and isinstance(items, yaml.SequenceNode):
+            for item in items.value:
+                visit(item)
+            return
+        if kind:
+            out.append((kind, scalar(node, "metadata", "name"), node.start_mark.line + 1))
+
+    for doc in docs:
+        if doc is not None:
+            visit(doc)
+    return out
 
 
 def _find_resource_file(graph: _Graph, body: Mapping[str, Any], names: set[str]) -> str:

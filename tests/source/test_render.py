@@ -83,6 +83,7 @@ def test_provenance_of_patched_deployment_and_generated_configmap(fleet_repo: Gi
         ("patch", f"{PROD}/deployment-patch.yaml"),
     ]
     assert dep.provenance.primary is not None and dep.provenance.primary.path == "base/deployment.yaml"
+    assert dep.provenance.primary.line == 1
     cm = next(m for s, m in objs.items() if s.startswith("ConfigMap/prod-us-east/prod-web-config-"))
     assert _files(cm) == [
         ("generator", "base/kustomization.yaml"),
@@ -390,6 +391,7 @@ def test_feature_matrix_output_and_provenance(make_repo: Callable[..., GitRepo],
         ("resource", "base/deployment.yaml"), ("kustomization", "comp/kustomization.yaml"), *common[:2],
         ("patch", "ov/j.yaml"), *common[2:]]
     assert _files(objs["ServiceAccount/ns1/p-sa-x"]) == [("resource", "base/list.yaml"), *common]
+    assert objs["ServiceAccount/ns1/p-sa-x"].provenance.files[0].line == 4  # the item inside the List
     # replacements select Widget: ov is named; the images transformer alone would not name it
     assert _files(objs["Widget/ns1/p-w-x"]) == [("resource", "base/widget.yaml"), *common]
     cfg = next(m for s, m in objs.items() if s.startswith("ConfigMap/ns1/p-cfg-x-"))
@@ -448,6 +450,9 @@ def test_custom_kinds_scope_from_crds_in_the_overlay(make_repo: Callable[..., Gi
     })
     objs = _by_subject(_render(repo, tool, tmp_path, "app", namespace="team"))
     assert "Global/g" in objs and "Local/team/l" in objs
+    # line of each object inside the multi-document file
+    assert [(f.path, f.line) for f in objs["Local/team/l"].provenance.files] == [("app/objs.yaml", 5)]
+    assert [(f.path, f.line) for f in objs["Global/g"].provenance.files] == [("app/objs.yaml", 1)]
     assert "CustomResourceDefinition/globals.example.com" in objs
 
 
