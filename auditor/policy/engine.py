@@ -240,6 +240,17 @@ def _looks_v0(source: str) -> bool:
     return not re.search(r"\b(if|contains)\b", source)
 
 
+# Built-ins that OPA deprecated (still accepted by OPA/conftest for v0 policies) and regorus lacks,
+# with their drop-in replacements. Only applied to files that need the v0 parser.
+_DEPRECATED_V0_BUILTINS = {"re_match": "regex.match"}
+_DEPRECATED_CALL = re.compile(r"(?<![\w.])(re_match)\(")
+
+
+def v0_compat(source: str) -> str:
+    """Rewrite deprecated v0 built-ins that have an exact modern equivalent (``re_match`` → ``regex.match``)."""
+    return _DEPRECATED_CALL.sub(lambda m: _DEPRECATED_V0_BUILTINS[m.group(1)] + "(", source)
+
+
 def _add_policy_any_version(engine: Any, mod: RegoModule) -> None:
     """Add one module as Rego v1; when that fails, retry as v0 (conftest's ``--rego-version v0``)."""
     engine.set_rego_v0(False)
@@ -253,7 +264,7 @@ def _add_policy_any_version(engine: Any, mod: RegoModule) -> None:
     # The parser state is per call, so retrying the same file in v0 mode is safe.
     engine.set_rego_v0(True)
     try:
-        engine.add_policy(mod.path, mod.source)
+        engine.add_policy(mod.path, v0_compat(mod.source))
     except Exception as exc:
         v0_error = format_regorus_error(str(exc))
         raise PolicyError(f"{v0_error if _looks_v0(mod.source) else v1_error} (compile policy)") from None
