@@ -14,6 +14,7 @@ byte-for-byte reproducible; ``--check`` compares it with the committed snapshots
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as _dt
 import filecmp
 import json
@@ -468,6 +469,54 @@ class Cluster:
         sa["metadata"]["uid"] = self.uid(_key(sa), when)
         self.add(sa)
 
+    def external_secret(self, ns_created: str) -> None:
+        """The PSP credentials Secret, written by External Secrets Operator (not by Flux, not in git).
+
+        Its values are canaries: they must never appear in any report. ownerReferences point at
+        the ExternalSecret, so it is not an orphan either.
+        """
+        ns = self.target.namespace
+        when = api.k8s_time(api.parse_time(ns_created) + _dt.timedelta(minutes=4, seconds=12))
+        name = "payments-psp-credentials"
+        values = {key: secret_canary(self.target.name, key) for key in ("api-key", "webhook-signing-key")}
+        data = {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}
+        owner_uid = self.uid(("external-secrets.io", "ExternalSecret", ns, name), when)
+        secret: Obj = {
+            "apiVersion": "v1",
+            "data": data,
+            "immutable": False,
+            "kind": "Secret",
+            "metadata": {
+                "annotations": {"reconcile.external-secrets.io/data-hash": api.safe_hash(data, 32)},
+                "creationTimestamp": when,
+                "labels": {"reconcile.external-secrets.io/created-by": api.safe_hash(owner_uid, 32)},
+                "name": name,
+                "namespace": ns,
+                "ownerReferences": [
+                    {
+                        "apiVersion": "external-secrets.io/v1beta1",
+                        "blockOwnerDeletion": True,
+                        "controller": True,
+                        "kind": "ExternalSecret",
+                        "name": name,
+                        "uid": owner_uid,
+                    }
+                ],
+            },
+            "type": "Opaque",
+        }
+        secret["metadata"]["uid"] = self.uid(_key(secret), when)
+        owned = {
+            "data": data,
+            "immutable": False,
+            "metadata": {k: secret["metadata"][k] for k in ("annotations", "labels", "ownerReferences")},
+            "type": "Opaque",
+        }
+        secret["metadata"]["managedFields"] = [
+            api.managed_entry("external-secrets", "Update", when, api.fields_v1(owned, dots=True), api_version="v1")
+        ]
+        self.add(secret)
+
     # -- out-of-band changes -------------------------------------------------------------------
 
     def inject(self, drift: Mapping[str, Any]) -> None:
@@ -588,6 +637,11 @@ class Cluster:
         return out
 
 
+def secret_canary(target: str, key: str) -> str:
+    """The clear-text value of a demo Secret key: unique, greppable, and never to be reported."""
+    return f"demo-canary-{target}-{key}-{api.safe_hash([target, key], 12)}"
+
+
 def _template_of(obj: Mapping[str, Any]) -> Obj:
     tpl = api.deep(obj["spec"]["template"])
     return tpl
@@ -623,6 +677,7 @@ def build_target(target: TargetSpec, lines: Mapping[Key, Timeline]) -> list[Obj]
     if not ns_created:
         raise UsageError(f"regenerate demo snapshot {target.name}: the overlay does not create its namespace")
     cluster.namespace_defaults(ns_created)
+    cluster.external_secret(ns_created)
     for drift in sorted(target.drift, key=lambda d: str(d.get("time", ""))):
         cluster.inject(drift)
     stale_declared = {
@@ -649,6 +704,7 @@ _FILES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("services.json", "json-list", ("Service",)),
     ("configmaps.yaml", "list", ("ConfigMap",)),
     ("rbac.yaml", "stream", ("ServiceAccount", "Role", "RoleBinding")),
+    ("secrets.yaml", "list", ("Secret",)),
     ("autoscaling.yaml", "list", ("HorizontalPodAutoscaler",)),
 )
 

@@ -8,6 +8,9 @@ change control flags exactly Dave's unapproved production commit.
 from __future__ import annotations
 
 import argparse
+import base64
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +18,7 @@ import yaml
 
 from auditor.demo.fleet import create_demo
 from auditor.demo.history import PACKAGE_DIR
+from auditor.demo.regenerate import secret_canary
 from auditor.model import AuditReport, Category
 
 pytestmark = pytest.mark.slow
@@ -38,7 +42,7 @@ def _subject(target: str, d: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> AuditReport:
+def audit(tmp_path_factory: pytest.TempPathFactory) -> tuple[AuditReport, Path]:
     pytest.importorskip("auditor.commands.run")
     from auditor.commands.run import execute
     from auditor.config import load_config
@@ -51,7 +55,12 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> AuditReport:
     )
     outcome = execute(cfg, args)
     assert outcome.exit_code == 1  # findings at or above high, every target audited
-    return outcome.report
+    return outcome.report, root / "reports"
+
+
+@pytest.fixture(scope="module")
+def report(audit: tuple[AuditReport, Path]) -> AuditReport:
+    return audit[0]
 
 
 def test_all_targets_audited(report: AuditReport) -> None:
@@ -104,3 +113,25 @@ def test_change_control_flags_only_the_unapproved_production_commit(report: Audi
     assert [(t, rule) for t, rule, _ in cc] == [("production-eu-west", "change-control.unapproved-commit")]
     assert "Dave Okafor" in cc[0][2]
 
+
+
+def test_secret_canaries_never_reach_a_report(audit: tuple[AuditReport, Path]) -> None:
+    """The demo's Secret values (clear or base64) appear in no report file, zipped evidence included."""
+    _report, reports = audit
+    canaries: list[bytes] = []
+    for target in DRIFT["targets"]:
+        for key in ("api-key", "webhook-signing-key"):
+            clear = secret_canary(target, key).encode()
+            canaries += [clear, base64.b64encode(clear)]
+    blobs: dict[str, bytes] = {}
+    for f in reports.rglob("*"):
+        if not f.is_file():
+            continue
+        blobs[str(f)] = f.read_bytes()
+        if f.suffix == ".zip":
+            with zipfile.ZipFile(f) as z:
+                for name in z.namelist():
+                    blobs[f"{f}!{name}"] = z.read(name)
+    assert len(blobs) > 3
+    leaks = [(name, c) for name, blob in blobs.items() for c in canaries if c in blob]
+    assert leaks == []
