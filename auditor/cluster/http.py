@@ -34,6 +34,7 @@ _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _BACKOFF_BASE = 0.2
 _BACKOFF_CAP = 5.0
 _MAX_MESSAGE = 300
+_LOAD_LOCK = threading.Lock()
 
 
 class HttpStatusError(Exception):
@@ -96,25 +97,23 @@ class Connection:
 
         config = Configuration()
         try:
-            if (context == IN_CLUSTER or not source.paths) and source.in_cluster:
-                if context in known:
-                    load_kube_config(source.joined, context, client_configuration=config, persist_config=False)
-                else:
+            # The loader keeps a process-wide cache of temp files for certificate data and fills it
+            # without a lock; clusters are read in parallel, so loads are serialized.
+            with _LOAD_LOCK:
+                if (context == IN_CLUSTER or not source.paths) and source.in_cluster and context not in known:
                     load_incluster_config(client_configuration=config)
-            else:
-                # The context is always named: the loader's own current-context is the last file's,
-                # kubectl's (resolved by load_contexts) is the first file's.
-                # persist_config=False: an auditor never writes refreshed tokens back to the user's files.
-                load_kube_config(
-                    config_file=source.joined,
-                    context=context or current or None,
-                    client_configuration=config,
-                    persist_config=False,
-                )
+                else:
+                    # The context is always named: the loader's own current-context is the last
+                    # file's, kubectl's (resolved by load_contexts) is the first file's.
+                    # persist_config=False: an auditor never writes refreshed tokens to the user's files.
+                    load_kube_config(
+                        config_file=source.joined,
+                        context=context or current or None,
+                        client_configuration=config,
+                        persist_config=False,
+                    )
         except ConfigException as exc:
             raise ClusterError(f"read cluster {self.label}: load credentials: {_scrub_text(exc)}") from None
-        except ConfigError as exc:
-            raise ClusterError(f"read cluster {self.label}: {exc}") from None
         except Exception as exc:  # exec plugin failures, unreadable files, bad base64…
             raise ClusterError(
                 f"read cluster {self.label}: load credentials: {type(exc).__name__}: {_scrub_text(exc)}"
@@ -177,7 +176,7 @@ class Connection:
                 raise Stopped()
             remaining = self.deadline.remaining()
             if remaining <= 0:
-                raise self._deadline_error(last_problem)
+                raise self.deadline_error(last_problem)
             timeout = min(self.options.request_timeout, remaining)
             retry_after: float | None = None
             began = time.monotonic()
@@ -231,14 +230,15 @@ class Connection:
             if retry_after is not None:
                 delay = max(delay, retry_after)
             if delay >= self.deadline.remaining():
-                raise self._deadline_error(last_problem)
+                raise self.deadline_error(last_problem)
             if self.stop.wait(delay):
                 raise Stopped()
         raise ClusterError(
             f"read cluster {self.label}: {self.server} unreachable: {last_problem} (after {attempts} attempts)"
         )
 
-    def _deadline_error(self, last_problem: str) -> ClusterError:
+    def deadline_error(self, last_problem: str) -> ClusterError:
+        """The error for a read that ran out of time (the last transient problem, when there was one)."""
         tail = f" (last problem: {last_problem})" if last_problem else ""
         return ClusterError(
             f"read cluster {self.label}: deadline of {self.options.deadline:g}s exceeded at {self.server}{tail}"

@@ -251,20 +251,24 @@ def _read(conn: Connection, scope: LiveScope, key: bytes) -> LiveState:
             tasks.extend(_ListTask(found, ns) for ns in scope.namespaces)
 
     progress = _Progress(conn.label, len(tasks), conn.options.progress)
-    results: list[_ListResult] = []
     workers = max(1, min(conn.options.parallel_lists, len(tasks) or 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"list-{conn.label}") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"list-{conn.label}")
+    try:
         futures: list[Future[_ListResult]] = [pool.submit(_list_one, conn, t, key, progress) for t in tasks]
-        _done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
+        # Wait no longer than the deadline, even if a response trickles in slower than the
+        # per-read socket timeout; work left behind stops at its next request.
+        _done, pending = wait(futures, timeout=max(0.0, conn.deadline.remaining()), return_when=FIRST_EXCEPTION)
         failed = next((f for f in futures if f.done() and f.exception() is not None), None)
-        if failed is not None:
-            conn.stop.set()  # other lists give up at their next request or backoff
-            for f in futures:
-                f.cancel()
+        if failed is not None or pending:
+            conn.stop.set()
+            if failed is None:
+                raise conn.deadline_error("")
             exc = failed.exception()
             assert exc is not None
             raise exc
         results = [f.result() for f in futures]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
     objects: dict[ObjectRef, Manifest] = {}
     reads: list[ListRecord] = []

@@ -238,11 +238,11 @@ def _safe_name(text: str) -> str:
 
 
 def _file_for(obj: Mapping[str, Any], ref: ObjectRef) -> str:
-    """``<namespace>/<plural>[.<group>].yaml``, or ``_cluster/...`` for cluster-scoped objects."""
+    """``<namespace>/<plural>[.<group>].<version>.json``, or ``_cluster/...`` for cluster-scoped objects."""
     _, version = split_api_version(str(obj.get("apiVersion", "")))
     resource = guess_plural(ref.kind) + (f".{ref.group}" if ref.group else "")
     folder = ref.namespace or _CLUSTER_DIR
-    return f"{_safe_name(folder)}/{_safe_name(resource)}.{_safe_name(version)}.yaml"
+    return f"{_safe_name(folder)}/{_safe_name(resource)}.{_safe_name(version)}.json"
 
 
 def write_snapshot(state: LiveState, directory: Path, *, scope: LiveScope | None = None) -> None:
@@ -284,7 +284,8 @@ def write_snapshot(state: LiveState, directory: Path, *, scope: LiveScope | None
             }
             if record and record.time:
                 times[rel] = record.time
-            atomic_write(directory / rel, yamlio.dump_all([doc]))
+            # JSON, as `kubectl get -o json` writes it: parsing it back is ~50x faster than YAML.
+            atomic_write(directory / rel, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
         index: dict[str, Any] = {
             "version": INDEX_VERSION,
             "source": state.source,

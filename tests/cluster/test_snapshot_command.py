@@ -46,8 +46,8 @@ def test_snapshot_reads_back_like_the_live_cluster(
     assert f"-> {out}" in printed.out
     assert "not read: RoleBinding.rbac.authorization.k8s.io" in printed.err
     assert (out / INDEX_NAME).is_file()
-    assert (out / "shop" / "deployments.apps.v1.yaml").is_file()
-    assert (out / "_cluster" / "namespaces.v1.yaml").is_file()
+    assert (out / "shop" / "deployments.apps.v1.json").is_file()
+    assert (out / "_cluster" / "namespaces.v1.json").is_file()
 
     options = ClusterOptions(kubeconfig=str(kubeconfig))
     live = read_cluster("prod", SHOP, options)
@@ -56,7 +56,7 @@ def test_snapshot_reads_back_like_the_live_cluster(
     assert offline.gaps == live.gaps == (CoverageGap("RoleBinding.rbac.authorization.k8s.io", "shop", "forbidden"),)
     assert offline.identity == live.identity
     # Each file remembers the live list's resourceVersion and time.
-    rec = next(r for r in offline.reads if r.resource == "shop/deployments.apps.v1.yaml")
+    rec = next(r for r in offline.reads if r.resource == "shop/deployments.apps.v1.json")
     assert rec.resource_version == "100000" and rec.count == 1 and rec.time.endswith("Z")
     # Narrower scopes read back identically too.
     narrow = LiveScope(kinds=(("", "v1", "ConfigMap"), ("example.com", "v1", "Widget")), namespaces=("shop",))
