@@ -261,3 +261,16 @@ def test_browser_downloads_latest_csv_from_server(browser: Any, tmp_path: Path) 
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def test_deep_link_opens_details(watched: Watched, run_dir: Path) -> None:
+    report = make_report()
+    target = next(f for f in report.findings if f.rule_id == "drift/missing")
+    page = watched.open((run_dir / "report.html").as_uri() + f"#f={target.fingerprint}")
+    assert page.locator("#details").is_visible()
+    assert page.locator("#d-title").inner_text() == "Service/shop/web"
+    page.click("#d-close")
+    assert page.evaluate("location.hash") == ""
+    page.locator("#findings-body tr").first.click()
+    assert page.evaluate("location.hash").startswith("#f=")
+    assert watched.errors == []

@@ -199,6 +199,8 @@
     var panel = $("details");
     panel.hidden = false;
     panel.dataset.index = String(i);
+    // A shareable link to this finding: report.html#f=<fingerprint>.
+    history.replaceState(null, "", "#f=" + r[COLS.fingerprint]);
     $("d-close").focus();
   }
 
@@ -206,6 +208,7 @@
     var panel = $("details");
     if (panel.hidden) { return; }
     panel.hidden = true;
+    history.replaceState(null, "", location.pathname + location.search);
     var row = document.querySelector('#findings-body tr[data-index="' + panel.dataset.index + '"]');
     if (row) { row.focus(); }
   }
@@ -245,5 +248,11 @@
 
   fillSelects();
   update();
+  var linked = /^#f=([0-9a-f]{16})$/.exec(location.hash);
+  if (linked) {
+    for (var k = 0; k < rows.length; k++) {
+      if (rows[k][COLS.fingerprint] === linked[1]) { openDetails(k); break; }
+    }
+  }
   document.documentElement.dataset.ready = "1";
 })();
