@@ -31,6 +31,9 @@ class ChangeControlOptions:
     accept_merge_commits: bool = True
     """A commit brought in by a merge commit counts as approved when the merge was authored by, or
     carries an approval trailer of, an owner of the touched files (pull-request merges)."""
+    include_codeowners_file: bool = True
+    """Treat the CODEOWNERS file as a file of every protected target: it must be owned, and edits to it
+    approved by its owners (whoever edits it can otherwise grant themselves ownership)."""
     require_signed: bool = False
     """Also report commits to protected files that carry no signature (gpg, ssh or x509)."""
     unowned_severity: Severity = Severity.MEDIUM

@@ -14,6 +14,10 @@ Findings (category ``change-control``), default severities in brackets (configur
   with owners must be satisfied by one of *its* owners, as GitHub's required code-owner review does.
 * ``change-control.unsigned-commit`` [medium, opt-in] — a commit in the window to contributing
   files without a signature header.
+* Each commit is judged by the CODEOWNERS in force before it (its parent's version), as GitHub judges
+  a pull request by the base branch's file; unowned files are judged by the audited version.
+* With ``include_codeowners_file`` (default), the CODEOWNERS file itself is checked like a
+  contributing file: an unowned CODEOWNERS, or an unapproved edit to it, is a change-control gap.
 * ``change-control.unmapped-owner`` [low] — owners of the target's files that ``identities`` does
   not tie to any email (teams without members, users without emails): their own commits and
   approvals cannot be recognised, so commit findings for their files may be false alarms.
@@ -31,7 +35,7 @@ from datetime import datetime
 
 from auditor.model import Category, CommitInfo, FileProvenance, Finding, Provenance, Severity, Target
 from auditor.source.cc_options import ChangeControlOptions
-from auditor.source.codeowners import CodeOwners, classify_owner, matching_rule
+from auditor.source.codeowners import CodeOwners, classify_owner, load_codeowners_many, matching_rule
 from auditor.source.provenance import ProvenanceIndex, TouchedCommit, parse_since
 
 RULE_NO_CODEOWNERS = "change-control.no-codeowners"
@@ -182,13 +186,22 @@ def check_target(
     """
     if target.env not in options.protected_envs:
         return ()
-    paths = sorted({f.lstrip("/") for f in files if f})
-    role_of = roles or {}
+    wanted = {f.lstrip("/") for f in files if f}
+    role_of = dict(roles or {})
+    if options.include_codeowners_file and codeowners is not None:
+        # Whoever can edit CODEOWNERS can grant themselves ownership: it is change-controlled too.
+        wanted.add(codeowners.path)
+        role_of.setdefault(codeowners.path, "codeowners")
+    paths = sorted(wanted)
 
     def fp(path: str, commit: CommitInfo | None, owners: tuple[str, ...] = ()) -> FileProvenance:
         return FileProvenance(path, role=role_of.get(path, "resource"), commit=commit, owners=owners)
 
-    return _check(target, paths, index, codeowners, options, window_start, fp)
+    return _check(target, paths, index, codeowners, options, window_start, fp, role_of)
+
+
+def _relation(role: str) -> str:
+    return "governs change control of" if role == "codeowners" else "feeds"
 
 
 _Fp = Callable[[str, CommitInfo | None, tuple[str, ...]], FileProvenance]
@@ -202,6 +215,7 @@ def _check(
     options: ChangeControlOptions,
     window_start: str,
     fp: _Fp,
+    role_of: Mapping[str, str],
 ) -> tuple[Finding, ...]:
     """Body of :func:`check_target` for a protected target."""
     if codeowners is None:
@@ -236,7 +250,7 @@ def _check(
                 category=Category.CHANGE_CONTROL,
                 rule_id=RULE_UNOWNED,
                 severity=options.unowned_severity,
-                message=f"{path} feeds protected target {target.name} but {why}",
+                message=f"{path} {_relation(role_of.get(path, ''))} protected target {target.name} but {why}",
                 path=path,
                 provenance=Provenance(files=(fp(path, index.last_commit(path), ()),)),
                 details={
@@ -251,9 +265,16 @@ def _check(
     ids = Identities(options.identities)
     approval_keys = {k.strip().lower() for k in options.approval_trailers}
     commit_findings: list[Finding] = []
-    for tc in index.commits_touching(paths, window_start or None):
+    touched = index.commits_touching(paths, window_start or None)
+    rules_before = _codeowners_before(index, touched)
+    for tc in touched:
+        governing = rules_before.get(tc.commit.sha) or codeowners
+        if governing is codeowners:
+            owners_then: Mapping[str, tuple[str, ...]] = owners_cache
+        else:
+            owners_then = {p: (rule.owners if (rule := matching_rule(governing, p)) else ()) for p in tc.files}
         commit_findings.extend(
-            _check_commit(target, tc, owners_cache, ids, approval_keys, options, fp, window_start)
+            _check_commit(target, tc, owners_then, ids, approval_keys, options, fp, window_start)
         )
     findings.extend(commit_findings)
     unmapped = _unmapped_owners(owners_cache.values(), ids)
@@ -273,6 +294,24 @@ def _check(
             )
         )
     return tuple(findings)
+
+
+def _codeowners_before(index: ProvenanceIndex, touched: Sequence[TouchedCommit]) -> dict[str, CodeOwners]:
+    """Commit sha → the CODEOWNERS in force before it (at its first parent), where one existed.
+
+    A commit is judged by the rules it was made under, as GitHub judges a pull request by the base
+    branch's CODEOWNERS; an edit that hands ownership to its own author is therefore still caught.
+    Root commits and commits made before any CODEOWNERS existed fall back to the audited file.
+    """
+    if index.git_dir is None or not touched:
+        return {}
+    parent_of: dict[str, str] = {}
+    for tc in touched:
+        indexed = index.commit(tc.commit.sha)
+        if indexed is not None and indexed.parent_shas:
+            parent_of[tc.commit.sha] = indexed.parent_shas[0]
+    at_parent = load_codeowners_many(index.git_dir, parent_of.values())
+    return {sha: co for sha, parent in parent_of.items() if (co := at_parent.get(parent)) is not None}
 
 
 def _unmapped_owners(owner_sets: Iterable[tuple[str, ...]], ids: Identities) -> list[str]:

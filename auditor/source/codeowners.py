@@ -260,3 +260,51 @@ def owners_of(co: CodeOwners, path: str) -> tuple[str, ...] | None:
 def owners_many(co: CodeOwners, paths: Iterable[str]) -> dict[str, tuple[str, ...] | None]:
     """:func:`owners_of` for many paths."""
     return {p: owners_of(co, p) for p in paths}
+
+
+def load_codeowners_many(git_dir: Path, commits: Iterable[str]) -> dict[str, CodeOwners | None]:
+    """CODEOWNERS as it was at each of ``commits`` (full shas), in two git calls whatever their number.
+
+    Used to judge each commit by the rules in force before it (its parent's CODEOWNERS), as GitHub
+    judges a pull request by the base branch's file.
+    """
+    shas = sorted(set(commits))
+    if not shas:
+        return {}
+    specs = [f"{sha}:{loc}" for sha in shas for loc in CODEOWNERS_LOCATIONS]
+    check = proc.run(
+        ["git", "-C", str(git_dir), "cat-file", "--batch-check"],
+        action="locate CODEOWNERS history",
+        input_bytes="".join(s + "\n" for s in specs).encode(),
+    ).stdout.decode("utf-8", "replace").splitlines()
+    chosen: dict[str, tuple[str, str]] = {}
+    for spec, line in zip(specs, check, strict=True):
+        sha, _, loc = spec.partition(":")
+        parts = line.split()
+        if sha not in chosen and len(parts) == 3 and parts[1] == "blob":
+            chosen[sha] = (parts[0], loc)
+    oids = sorted({oid for oid, _ in chosen.values()})
+    texts: dict[str, str] = {}
+    if oids:
+        out = proc.run(
+            ["git", "-C", str(git_dir), "cat-file", "--batch"],
+            action="read CODEOWNERS history",
+            input_bytes="".join(o + "\n" for o in oids).encode(),
+        ).stdout
+        pos = 0
+        for oid in oids:
+            header_end = out.index(b"\n", pos)
+            size = int(out[pos:header_end].split()[2])
+            texts[oid] = out[header_end + 1 : header_end + 1 + size].decode("utf-8", "replace")
+            pos = header_end + 1 + size + 1
+    parsed: dict[tuple[str, str], CodeOwners] = {}
+    result: dict[str, CodeOwners | None] = {}
+    for sha in shas:
+        if sha not in chosen:
+            result[sha] = None
+            continue
+        oid, loc = chosen[sha]
+        if (oid, loc) not in parsed:
+            parsed[(oid, loc)] = parse_codeowners(texts[oid], loc)
+        result[sha] = parsed[(oid, loc)]
+    return result

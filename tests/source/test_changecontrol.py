@@ -157,7 +157,11 @@ def test_unowned_files(fleet: tuple[Repo, dict[str, str]], index: ProvenanceInde
     co = load_codeowners_at(r.root, "HEAD")
     findings = check_target(PROD, FILES, index, co, _opts(), window_start=s["init"])
     unowned = {f.path: f for f in _by_rule(findings, RULE_UNOWNED)}
-    assert set(unowned) == {"prod/free.yaml", "other/y.yaml"}
+    assert set(unowned) == {"prod/free.yaml", "other/y.yaml", ".github/CODEOWNERS"}
+    assert "governs change control of protected target prod-us" in unowned[".github/CODEOWNERS"].message
+    assert unowned[".github/CODEOWNERS"].provenance.files[0].role == "codeowners"
+    without = check_target(PROD, FILES, index, co, _opts(include_codeowners_file=False), window_start=s["init"])
+    assert {f.path for f in _by_rule(without, RULE_UNOWNED)} == {"prod/free.yaml", "other/y.yaml"}
     assert "explicitly unowned by .github/CODEOWNERS line 3" in unowned["prod/free.yaml"].message
     assert "matches no rule" in unowned["other/y.yaml"].message
     assert unowned["other/y.yaml"].severity is Severity.MEDIUM
@@ -311,3 +315,24 @@ def test_demo_fleet_unapproved_production_change(tmp_path: Path) -> None:
     for x in unapproved:
         assert x.provenance.files and all(p.commit is not None and p.owners for p in x.provenance.files)
     assert _by_rule(findings, RULE_UNMAPPED_OWNER) == []
+
+
+def test_commits_judged_by_the_codeowners_in_force_before_them(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "repo")
+    base = r.commit("init", {".github/CODEOWNERS": "/.github/ @alice\n/prod/ @alice\n", "prod/a.yaml": "a: 0\n"},
+                    ALICE)
+    hijack = r.commit("own everything", {".github/CODEOWNERS": "/.github/ @mallory\n/prod/ @mallory\n"},
+                      MALLORY)
+    after = r.commit("prod change", {"prod/a.yaml": "a: 1\n"}, MALLORY)
+    index = build_index(r.root, "HEAD")
+    current = load_codeowners_at(r.root, "HEAD")
+    assert current is not None
+    opts = _opts(identities={**IDENTITIES, "@mallory": ("mallory@example.com",)})
+    findings = check_target(PROD, ["prod/a.yaml"], index, current, opts, window_start=base)
+    flagged = {f.details["sha"]: f for f in _by_rule(findings, RULE_UNAPPROVED)}
+    # the CODEOWNERS edit was judged by the previous file (owned by @alice), so it is caught
+    assert set(flagged) == {hijack}
+    assert flagged[hijack].owners == ("@alice",)
+    assert flagged[hijack].details["files"] == [".github/CODEOWNERS"]
+    # ... while the later change is made under the (hijacked) rules in force at the time
+    assert after not in flagged

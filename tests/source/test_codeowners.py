@@ -14,6 +14,7 @@ from auditor.source.codeowners import (
     classify_owner,
     load_codeowners,
     load_codeowners_at,
+    load_codeowners_many,
     matching_rule,
     owners_of,
     parse_codeowners,
@@ -291,3 +292,23 @@ def test_bom_crlf_and_size_limit() -> None:
     assert co.problems == () and owners_of(co, "b/x") == ("@b",) and owners_of(co, "y") == ("@a",)
     big = parse_codeowners("* @a\n" + "# pad\n" * (3 * 1024 * 1024 // 6 + 1))
     assert big.rules == () and big.problems[0].message.startswith("file is larger than 3 MB")
+
+
+def test_load_codeowners_many_per_commit(tmp_path: Path) -> None:
+    _git(tmp_path, "init", "-q", "-b", "main")
+    shas = []
+    steps: list[tuple[str, str | None]] = [("CODEOWNERS", "* @root\n"), (".github/CODEOWNERS", "* @gh\n"),
+                                           (".github/CODEOWNERS", "* @gh2\n"), ("", None)]
+    for rel, text in steps:
+        if text is None:
+            _git(tmp_path, "rm", "-q", "CODEOWNERS", ".github/CODEOWNERS")
+        else:
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / rel).write_text(text)
+            _git(tmp_path, "add", "-A")
+        _git(tmp_path, "commit", "-q", "-m", "step")
+        shas.append(_git(tmp_path, "rev-parse", "HEAD").strip())
+    got = load_codeowners_many(tmp_path, shas)
+    assert [(c.path, c.rules[0].owners) if c else None for c in (got[s] for s in shas)] == [
+        ("CODEOWNERS", ("@root",)), (".github/CODEOWNERS", ("@gh",)), (".github/CODEOWNERS", ("@gh2",)), None]
+    assert load_codeowners_many(tmp_path, []) == {}
