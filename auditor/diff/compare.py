@@ -45,10 +45,9 @@ MISSING: Any = _Missing()
 
 
 class RawChange(NamedTuple):
-    """One difference before attribution/suppression: path, JSON pointer, desired and live value."""
+    """One difference before attribution/suppression: path, desired and live value."""
 
     path: Path
-    pointer: str
     expected: Any
     actual: Any
 
@@ -87,10 +86,10 @@ class Comparer:
             if dv == lv:
                 continue
             if key == "metadata":
-                if isinstance(dv, Mapping):
-                    self._metadata(dv, lv if isinstance(lv, Mapping) else {}, res)
+                if isinstance(dv, dict):
+                    self._metadata(dv, lv if isinstance(lv, dict) else {}, res)
                 continue
-            self._value(key, dv, lv, fields.get(key) if fields else None, "", (key,), "/" + escape_pointer(key), res)
+            self._value(key, dv, lv, fields.get(key) if fields else None, "", (key,), res)
         return res
 
     def _metadata(self, d: Mapping[str, Any], live: Mapping[str, Any], res: CompareResult) -> None:
@@ -103,13 +102,12 @@ class Comparer:
             if dv == lv:
                 continue
             base: Path = ("metadata", key)
-            ptr = "/metadata/" + key
             if key == "finalizers":
-                self._value(key, dv, lv, ("", "set", ()), "metadata", base, ptr, res)
+                self._value(key, dv, lv, ("", "set", ()), "metadata", base, res)
                 continue
-            if not isinstance(dv, Mapping):
+            if not isinstance(dv, dict):
                 continue
-            lmap = lv if isinstance(lv, Mapping) else {}
+            lmap = lv if isinstance(lv, dict) else {}
             for k, v in dv.items():
                 if key == "annotations" and k in SERVER_ANNOTATIONS:
                     continue
@@ -118,23 +116,16 @@ class Comparer:
                     continue
                 if numbers_equal(v, lval):
                     continue
-                res.changes.append(
-                    RawChange((*base, k), f"{ptr}/{escape_pointer(k)}", v, None if lval is MISSING else lval)
-                )
+                res.changes.append(RawChange((*base, k), v, None if lval is MISSING else lval))
 
-    def _map(
-        self, d: Mapping[str, Any], live: Mapping[str, Any], node: str, path: Path, ptr: str, res: CompareResult
-    ) -> None:
+    def _map(self, d: dict[str, Any], live: dict[str, Any], node: str, path: Path, res: CompareResult) -> None:
         fields = self._defs.get(node) if node else None
         parent = path[-1] if path else ""
         for key, dv in d.items():
             lv = live.get(key, MISSING)
             if dv == lv:
                 continue
-            self._value(
-                key, dv, lv, fields.get(key) if fields else None, parent, (*path, key),
-                f"{ptr}/{escape_pointer(key)}", res,
-            )
+            self._value(key, dv, lv, fields.get(key) if fields else None, parent, (*path, key), res)
 
     def _value(
         self,
@@ -144,55 +135,58 @@ class Comparer:
         spec: FieldSpec | None,
         parent: str,
         path: Path,
-        ptr: str,
         res: CompareResult,
     ) -> None:
-        if is_unset(dv):
+        # Hot path: exact type checks (bodies are plain JSON/YAML trees) and is_unset inlined.
+        t = type(dv)
+        if t is dict:
+            if not dv:
+                return
+            if type(lv) is dict:
+                self._map(dv, lv, spec[0] if spec else "", path, res)
+            else:
+                res.changes.append(RawChange(path, dv, _live(lv)))
+        elif t is list:
+            if not dv:
+                return
+            if type(lv) is list:
+                self._list(dv, lv, spec, path, res)
+            else:
+                res.changes.append(RawChange(path, dv, _live(lv)))
+        elif dv is None or dv == "":
             return
-        if isinstance(dv, dict):
-            if isinstance(lv, dict):
-                self._map(dv, lv, spec[0] if spec else "", path, ptr, res)
-            else:
-                res.changes.append(RawChange(path, ptr, dv, _live(lv)))
-        elif isinstance(dv, list):
-            if isinstance(lv, list):
-                self._list(dv, lv, spec, path, ptr, res)
-            else:
-                res.changes.append(RawChange(path, ptr, dv, _live(lv)))
         elif lv is MISSING or lv is None:
-            res.changes.append(RawChange(path, ptr, dv, None))
+            res.changes.append(RawChange(path, dv, None))
         elif not (
             numbers_equal(dv, lv) or (is_quantity_field(parent, key) and quantities_equal(dv, lv))
         ):
-            res.changes.append(RawChange(path, ptr, dv, lv))
+            res.changes.append(RawChange(path, dv, lv))
 
-    def _list(
-        self, dv: list[Any], lv: list[Any], spec: FieldSpec | None, path: Path, ptr: str, res: CompareResult
-    ) -> None:
+    def _list(self, dv: list[Any], lv: list[Any], spec: FieldSpec | None, path: Path, res: CompareResult) -> None:
         list_type = spec[1] if spec else "atomic"
         child = spec[0] if spec else ""
         if list_type == "map" and spec:
             keys = spec[2]
             index = {list_item_segment(item, keys): i for i, item in enumerate(lv)}
-            for j, item in enumerate(dv):
+            for item in dv:
                 seg = list_item_segment(item, keys)
                 i = index.get(seg)
                 if i is None:
-                    res.changes.append(RawChange((*path, seg), f"{ptr}/{j}", item, None))
+                    res.changes.append(RawChange((*path, seg), item, None))
                     continue
                 litem = lv[i]
                 if item == litem:
                     continue
                 if isinstance(item, dict) and isinstance(litem, dict):
-                    self._map(item, litem, child, (*path, seg), f"{ptr}/{i}", res)
+                    self._map(item, litem, child, (*path, seg), res)
                 else:
-                    res.changes.append(RawChange((*path, seg), f"{ptr}/{i}", item, litem))
+                    res.changes.append(RawChange((*path, seg), item, litem))
             return
         if list_type == "set":
             present = {_hashable(v) for v in lv}
-            for j, v in enumerate(dv):
+            for v in dv:
                 if _hashable(v) not in present:
-                    res.changes.append(RawChange((*path, f"[{key_value_text(v)}]"), f"{ptr}/{j}", v, None))
+                    res.changes.append(RawChange((*path, f"[{key_value_text(v)}]"), v, None))
             return
         # Atomic: walk lists of objects of equal length by index when the items still correspond
         # (share at least one field value, e.g. the same name or host), so the report points at the
@@ -204,15 +198,15 @@ class Comparer:
             before = len(res.changes)
             for i, (a, b) in enumerate(zip(dv, lv, strict=True)):
                 if a != b:
-                    self._map(a, b, child, (*path, f"[{i}]"), f"{ptr}/{i}", res)
+                    self._map(a, b, child, (*path, f"[{i}]"), res)
             if len(res.changes) == before:
-                res.atomic_extra.append(RawChange(path, ptr, dv, lv))
+                res.atomic_extra.append(RawChange(path, dv, lv))
             return
         if len(dv) == len(lv) and all(
             a == b or numbers_equal(a, b) or quantities_equal(a, b) for a, b in zip(dv, lv, strict=True)
         ):
             return
-        res.changes.append(RawChange(path, ptr, dv, lv))
+        res.changes.append(RawChange(path, dv, lv))
 
 
 def _corresponds(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -283,6 +277,16 @@ def _walk_paths(value: Any, spec: FieldSpec | None, path: Path, schemas: Schemas
         elif spec[1] == "set":
             for item in value:
                 yield (*path, f"[{key_value_text(item)}]")
+
+
+def pointer_of(desired: Mapping[str, Any], live: Mapping[str, Any], path: Path, schemas: Schemas, group: str,
+               kind: str) -> str:
+    """RFC 6901 pointer of ``path``: indexes from live where the item exists there, else from desired."""
+    value, ptr = locate(live, path, schemas, group, kind)
+    if value is not MISSING:
+        return ptr
+    value, dptr = locate(desired, path, schemas, group, kind)
+    return dptr if value is not MISSING else ptr
 
 
 def resolve(body: Mapping[str, Any], path: Path, schemas: Schemas, group: str, kind: str) -> Any:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.diff import normalize
-from auditor.diff.compare import MISSING, Comparer, RawChange, desired_paths, locate
+from auditor.diff.compare import MISSING, Comparer, RawChange, desired_paths, locate, pointer_of
 from auditor.diff.fieldsv1 import ManagerEntry, Ownership, decode_managed_fields, manager_names
 from auditor.diff.ignore import ActiveRule, Ignorer, suppressing_rule
 from auditor.diff.options import IGNORE_ANNOTATION, DriftOptions
@@ -130,7 +130,7 @@ class _Engine:
         out: dict[ObjectRef, Manifest] = {}
         for m in objects:
             ref = self._identity(m.ref)
-            out[ref] = m if ref == m.ref else dataclasses.replace(m, ref=ref)
+            out[ref] = m if ref is m.ref else dataclasses.replace(m, ref=ref)
         return out
 
     def _covered_by_gap(self, ref: ObjectRef) -> bool:
@@ -161,7 +161,7 @@ class _Engine:
     # main -----------------------------------------------------------------------------------
     def run(self) -> DriftOutcome:
         matched: list[ObjectRef] = []
-        for ref in sorted(self.desired):
+        for ref in sorted(self.desired, key=_ref_key):
             dm = self.desired[ref]
             lm = self.live.get(ref)
             if lm is None:
@@ -171,10 +171,10 @@ class _Engine:
             matched.append(ref)
             self._pair(ref, dm, lm)
         if self.options.orphans:
-            for o in find_orphans(self.desired, self.live, matched, self.options.gitops_labels,
+            for o in find_orphans(self.desired.keys(), self.live, matched, self.options.gitops_labels,
                                   self.options.extra_system_objects):
                 self._orphan(o.ref, o.manifest, o.stale, o.labels)
-        self.drifts.sort(key=lambda d: d.ref)
+        self.drifts.sort(key=lambda d: _ref_key(d.ref))
         self.findings.sort(key=Finding.sort_key)
         return DriftOutcome(tuple(self.drifts), tuple(self.findings), self._unmatched())
 
@@ -257,10 +257,11 @@ class _Engine:
     def _pair(self, ref: ObjectRef, dm: Manifest, lm: Manifest) -> None:
         dbody, lbody, note = self._prepare(ref, dm, lm)
         res = self.comparer.compare(dbody, lbody, ref.group, ref.kind)
-        oob = any(self._out_of_band(m, s) for m, s in manager_names(lbody))
+        managers = manager_names(lbody)
+        oob = any(self._out_of_band(m, s) for m, s in managers)
         rules: list[ActiveRule] = []
         if self.ignorer.rules or _has_ignore_annotation(dm.body):
-            rules = self.ignorer.for_object(ref, dm.body, lm.body, (m for m, _ in manager_names(lbody)))
+            rules = self.ignorer.for_object(ref, dm.body, lm.body, [m for m, _ in managers])
         if not res.changes and not oob:
             self.drifts.append(ObjectDrift(ref, DriftKind.IN_SYNC, note=note))
             return
@@ -277,19 +278,20 @@ class _Engine:
         changes: list[FieldChange] = []
         hpa = self.hpa.get(ref)
         for rc, kind, owner in items:
+            pointer = pointer_of(dbody, lbody, rc.path, self.schemas, ref.group, ref.kind)
             live_prov = owner.provenance if owner else None
             suppressed = ""
             why = ""
             if hpa and rc.path == ("spec", "replicas"):
                 suppressed, why = f"hpa:{hpa.split(' ', 1)[1]}", f"HPA-managed ({hpa})"
             if not suppressed and rules:
-                suppressed = suppressing_rule(rules, rc.pointer, rc.expected, rc.actual,
+                suppressed = suppressing_rule(rules, pointer, rc.expected, rc.actual,
                                               owner.manager if owner else "")
             expected, actual = self._mask(ref, rc, kind)
             fc = FieldChange(path=format_path(rc.path), expected=expected, actual=actual, kind=kind,
                              live=live_prov, suppressed_by=suppressed)
             changes.append(fc)
-            self.findings.append(self._field_finding(ref, dm, fc, rc, why))
+            self.findings.append(self._field_finding(ref, dm, fc, rc, pointer, why))
         counted = [c for c in changes if not c.suppressed_by]
         if not counted:
             verdict = DriftKind.IN_SYNC
@@ -338,10 +340,10 @@ class _Engine:
         for p in sorted(candidates, key=lambda x: (len(x), x)):
             if any(p[:n] in candidates for n in range(1, len(p))):
                 continue  # an ancestor is reported whole
-            value, ptr = locate(lbody, p, self.schemas, ref.group, ref.kind)
+            value, _ = locate(lbody, p, self.schemas, ref.group, ref.kind)
             if value is MISSING:
                 continue
-            out.append((RawChange(p, ptr, None, value), DriftKind.ADDED, candidates[p]))
+            out.append((RawChange(p, None, value), DriftKind.ADDED, candidates[p]))
         return out
 
     def _ignored_path(self, p: tuple[str, ...]) -> bool:
@@ -374,7 +376,9 @@ class _Engine:
             actual = SECRET_CHANGED
         return expected, actual
 
-    def _field_finding(self, ref: ObjectRef, dm: Manifest, fc: FieldChange, rc: RawChange, why: str) -> Finding:
+    def _field_finding(
+        self, ref: ObjectRef, dm: Manifest, fc: FieldChange, rc: RawChange, pointer: str, why: str
+    ) -> Finding:
         attribution = attribution_text(fc.live)
         path = fc.path
         if fc.kind == DriftKind.ADDED:
@@ -387,7 +391,7 @@ class _Engine:
             msg += f" ({attribution})"
         if why:
             msg += f" [{why}]"
-        details: dict[str, Any] = {"drift_kind": fc.kind.value, "pointer": rc.pointer}
+        details: dict[str, Any] = {"drift_kind": fc.kind.value, "pointer": pointer}
         if fc.live is not None:
             details["attribution"] = {"manager": fc.live.manager, "operation": fc.live.operation,
                                       "time": fc.live.time}
@@ -400,6 +404,11 @@ class _Engine:
             provenance=Provenance(files=dm.provenance.files, live=(fc.live,) if fc.live else ()),
             suppressed_by=fc.suppressed_by, details=details,
         )
+
+
+def _ref_key(ref: ObjectRef) -> tuple[str, str, str, str]:
+    """Sort key equal to ObjectRef's field order, without dataclass comparison overhead."""
+    return (ref.group, ref.kind, ref.namespace, ref.name)
 
 
 def _has_ignore_annotation(body: Mapping[str, Any]) -> bool:

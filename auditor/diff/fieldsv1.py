@@ -15,7 +15,7 @@ of :mod:`auditor.diff.compare` so a change finds its owner by tuple lookup.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,12 +112,14 @@ def decode_managed_fields(body: Mapping[str, Any]) -> list[ManagerEntry]:
     return out
 
 
-def manager_names(body: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+def manager_names(body: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(manager, subresource) of each managedFields entry, without decoding (cheap pre-check)."""
     meta = body.get("metadata") or {}
+    out = []
     for entry in meta.get("managedFields") or ():
-        if isinstance(entry, Mapping):
-            yield str(entry.get("manager", "")), str(entry.get("subresource", "") or "")
+        if type(entry) is dict:
+            out.append((entry.get("manager", ""), entry.get("subresource", "")))
+    return out
 
 
 class Ownership:

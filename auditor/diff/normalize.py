@@ -181,8 +181,13 @@ def list_item_segment(item: Any, keys: tuple[str, ...]) -> str:
     Sorted so the same item gets the same segment from the desired walk and from managedFields
     (``k:{...}`` keys come in map order there).
     """
-    if not isinstance(item, Mapping):
+    if type(item) is not dict:
         return "[" + key_value_text(item) + "]"
+    if len(keys) == 1:  # the common case (name, mountPath, uid…): no sorting, no join
+        v = item.get(keys[0])
+        if v is None:
+            v = KEY_DEFAULTS.get(keys[0])
+        return f"[{keys[0]}={v if type(v) is str else key_value_text(v)}]"
     parts = []
     for k in sorted(keys):
         v = item.get(k)

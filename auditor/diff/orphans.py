@@ -10,7 +10,7 @@ otherwise (created by hand). Objects carrying *another* GitOps unit's labels bel
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from auditor.model import Manifest, ObjectRef
@@ -59,7 +59,7 @@ def find_orphans(
     extra_system: Sequence[str] = (),
 ) -> list[Orphan]:
     """Orphans among ``live`` (keys are identities), given the desired identities."""
-    desired_set = set(desired_refs)
+    desired_set = desired_refs if isinstance(desired_refs, Set) else set(desired_refs)
     namespaces = {r.namespace for r in desired_set if r.namespace}
     namespaces |= {r.name for r in desired_set if r.group == "" and r.kind == "Namespace"}
     cluster_kinds = {(r.group, r.kind) for r in desired_set if not r.namespace}
@@ -75,13 +75,14 @@ def find_orphans(
 
     out: list[Orphan] = []
     for ref, m in live.items():
-        if ref in desired_set:
-            continue
-        is_ns = ref.group == "" and ref.kind == "Namespace"
+        # Scope first (cheap string checks), identity lookup second.
+        is_ns = ref.kind == "Namespace" and ref.group == ""
         if ref.namespace:
             if ref.namespace not in namespaces:
                 continue
         elif not is_ns and (ref.group, ref.kind) not in cluster_kinds:
+            continue
+        if ref in desired_set:
             continue
         meta = m.body.get("metadata") or {}
         if meta.get("ownerReferences"):
