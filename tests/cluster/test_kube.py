@@ -283,3 +283,73 @@ def test_discover_all_for_snapshots(kubeconfig: Path, api: FakeAPIServer) -> Non
     assert not {k for _, _, k in kinds} & {"Event", "Binding", "Scale"}
     namespaced = {r.kind: r.namespaced for r in resources}
     assert namespaced["ClusterRole"] is False and namespaced["Deployment"] is True
+
+
+def test_retry_after_beyond_deadline_fails_at_once(kubeconfig: Path, api: FakeAPIServer) -> None:
+    api.add_fault(r"/services$", status=429, headers={"Retry-After": "120"})
+    scope = LiveScope(kinds=(("", "v1", "Service"),), namespaces=("shop",))
+    with pytest.raises(ClusterError, match=r"deadline of 5s exceeded .*last problem: HTTP 429"):
+        read_cluster("prod", scope, _opts(kubeconfig, deadline=5.0))
+    assert len([r for r in api.log if r.path.endswith("/services")]) == 1
+
+
+def test_retry_after_forms() -> None:
+    import email.utils
+    import time as _time
+
+    from auditor.cluster.http import _retry_after
+
+    assert _retry_after("3") == 3.0
+    assert _retry_after(" 0.5 ") == 0.5
+    assert _retry_after("") is None and _retry_after("soon") is None
+    later = email.utils.formatdate(_time.time() + 30, usegmt=True)
+    assert 25 < (_retry_after(later) or 0) <= 30
+    assert _retry_after(email.utils.formatdate(_time.time() - 30, usegmt=True)) == 0.0
+
+
+def test_410_every_time_gives_up(kubeconfig: Path, api: FakeAPIServer) -> None:
+    api.add_fault(r"/configmaps$", status=410, on_continue=True)
+    scope = LiveScope(kinds=(("", "v1", "ConfigMap"),), namespaces=("shop",))
+    with pytest.raises(ClusterError, match=r"list configmaps in shop: 410"):
+        read_cluster("prod", scope, _opts(kubeconfig, page_size=1, max_attempts=3))
+    firsts = [r for r in api.log if r.path.endswith("/configmaps") and "continue" not in r.query]
+    assert len(firsts) == 3
+
+
+def test_progress_only_on_a_tty() -> None:
+    import io
+
+    from auditor.cluster.kube import _Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        p = _Progress("prod", 2, None, stream)
+        p.step()
+        p.step()
+    assert tty.getvalue() == "\rprod: lists 1/2\rprod: lists 2/2\n"
+    assert pipe.getvalue() == ""
+
+
+def test_fake_server_selectors_and_get(kubeconfig: Path, api: FakeAPIServer) -> None:
+    """The fake serves label selectors and single-object GETs like a real server (we never use the latter)."""
+    from auditor.cluster.http import Connection, HttpStatusError
+
+    conn = Connection("prod", _opts(kubeconfig))
+    try:
+        body = conn.get_json("/api/v1/namespaces/shop/configmaps", {"labelSelector": "app=web"})
+        assert body["kind"] == "ConfigMapList" and [i["metadata"]["name"] for i in body["items"]] == [
+            "web-config-7g2f8k9m4t"]
+        assert "kind" not in body["items"][0]
+        body = conn.get_json("/api/v1/namespaces/shop/configmaps", {"labelSelector": "!app"})
+        assert [i["metadata"]["name"] for i in body["items"]] == ["hotfix-debug", "kube-root-ca.crt"]
+        obj = conn.get_json("/apis/apps/v1/namespaces/shop/deployments/web")
+        assert obj["kind"] == "Deployment" and obj["metadata"]["uid"]
+        with pytest.raises(HttpStatusError) as err:
+            conn.get_json("/apis/apps/v1/namespaces/shop/deployments/nope")
+        assert err.value.status == 404 and 'deployments "nope" not found' in err.value.message
+    finally:
+        conn.close()
