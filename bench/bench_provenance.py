@@ -85,14 +85,19 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=2_000)
     ap.add_argument("--sample", type=int, default=0, help="time git log -1 on N paths only and extrapolate")
     ap.add_argument("--repeat", type=int, default=3, help="runs of the one-pass index (median reported)")
-    ap.add_argument("--keep", default="", help="create/keep the repository in this directory")
+    ap.add_argument("--keep", default="", help="create/keep the repository in this directory (reused if present)")
     args = ap.parse_args()
 
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-prov-")) / "repo"
     try:
-        t0 = time.perf_counter()
-        paths = make_repo(tmp, args.commits, args.files)
-        print(f"generated in {time.perf_counter() - t0:.1f}s")
+        if args.keep and (tmp / ".git").is_dir():  # reuse a repository made by an earlier --keep run
+            listed = proc.run(["git", "-C", str(tmp), "ls-files", "-z"], action="list", env=ENV).stdout
+            paths = [p for p in listed.decode().split("\0") if p]
+            print(f"reusing {tmp} ({len(paths)} files)")
+        else:
+            t0 = time.perf_counter()
+            paths = make_repo(tmp, args.commits, args.files)
+            print(f"generated in {time.perf_counter() - t0:.1f}s")
 
         runs, cpus = [], []
         index = None
