@@ -24,7 +24,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("-d", "--data", action="append", default=[], metavar="PATH", help="data file or directory")
     p.add_argument(
-        "--engine", choices=("embedded", "opa", "regopy"), default="embedded", help="Rego engine (default: embedded)"
+        "--engine", choices=("embedded", "opa"), default="embedded", help="Rego engine (default: embedded)"
     )
     p.add_argument("--opa-url", default="", help="OPA server URL for --engine opa")
 

@@ -28,7 +28,7 @@ from auditor.policy.check import (
     evaluate_namespaces,
     namespace_rules,
 )
-from auditor.policy.engine import EvalError, Evaluator, RegopyEvaluator, RegorusEvaluator
+from auditor.policy.engine import EvalError, Evaluator, RegorusEvaluator
 from auditor.policy.loader import RegoModule, discover_modules, load_data
 from auditor.policy.options import PolicyOptions
 from auditor.policy.waivers import apply_waivers
@@ -66,9 +66,7 @@ def compile_modules(modules: Sequence[RegoModule], data: Mapping[str, Any], opti
         from auditor.policy.opa import OpaServerEvaluator
 
         return OpaServerEvaluator.compile(options.opa_url, modules, data)
-    if options.engine == "regopy":
-        return RegopyEvaluator(modules, data)
-    raise PolicyError(f"load policies: unknown policy.engine {options.engine!r} (embedded, opa, regopy)")
+    raise PolicyError(f"load policies: unknown policy.engine {options.engine!r} (embedded, opa)")
 
 
 def _check_compiles(evaluator: Evaluator, spaces: Sequence[NamespaceRules]) -> None:

@@ -1,4 +1,4 @@
-"""Rego engines behind one small interface: embedded regorus (default), an OPA server, rego-cpp (regopy).
+"""Rego engines behind one small interface: embedded regorus (default) and an OPA server (``opa.py``).
 
 An engine compiles a set of modules plus a base ``data`` document once; evaluation then runs queries
 with an ``input`` and an optional data overlay (``data.gitops_audit`` for the target and side).
@@ -270,44 +270,3 @@ def _add_policy_any_version(engine: Any, mod: RegoModule) -> None:
         raise PolicyError(f"{v0_error if _looks_v0(mod.source) else v1_error} (compile policy)") from None
     finally:
         engine.set_rego_v0(False)
-
-
-class RegopyEvaluator(Evaluator):
-    """Alternative embedded engine: rego-cpp's ``regopy`` (Rego v1 only; slower, see README)."""
-
-    def __init__(self, modules: Sequence[RegoModule], data: Mapping[str, Any]) -> None:
-        try:
-            import regopy
-        except ImportError as exc:
-            raise PolicyError("load policies: engine 'regopy' needs the 'regopy' package") from exc
-        self._modules = tuple(modules)
-        self._data = dict(data)
-        self._interp = regopy.Interpreter()
-        for mod in modules:
-            try:
-                self._interp.add_module(mod.path, mod.source)
-            except Exception as exc:
-                raise PolicyError(f"{mod.path}: compile policy: {str(exc).strip()}") from exc
-        self._interp.add_data_json(json.dumps(self._data))
-
-    def query(self, query: str, input_doc: Any) -> Any:
-        """See :meth:`Evaluator.query`."""
-        self._interp.set_input_term(json.dumps(input_doc))
-        out = str(self._interp.query(query))
-        try:
-            value = json.loads(out)
-        except ValueError as exc:
-            raise EvalError(out.strip().splitlines()[0] if out.strip() else "evaluation failed") from exc
-        if isinstance(value, Mapping) and "expressions" in value:
-            return value["expressions"][0]
-        if value == {} or value is None:
-            return UNDEFINED
-        return value
-
-    def with_data(self, overlay: Mapping[str, Any]) -> RegopyEvaluator:
-        """See :meth:`Evaluator.with_data`."""
-        from auditor.policy.loader import merge_data
-
-        data = json.loads(json.dumps(self._data))
-        merge_data(data, overlay, "overlay")
-        return RegopyEvaluator(self._modules, data)

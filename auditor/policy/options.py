@@ -68,7 +68,7 @@ class PolicyOptions:
     all_namespaces: bool = False
     """Evaluate every package found (``conftest --all-namespaces``)."""
     engine: str = "embedded"
-    """``embedded`` (regorus, in process), ``opa`` (an OPA server at ``opa_url``) or ``regopy`` (rego-cpp)."""
+    """``embedded`` (regorus, in process) or ``opa`` (an OPA server at ``opa_url``)."""
     opa_url: str = ""
     """Base URL of the OPA server for ``engine: opa``, e.g. ``http://127.0.0.1:8181``."""
     waivers: tuple[Waiver, ...] = ()

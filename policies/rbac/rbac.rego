@@ -88,7 +88,8 @@ deny contains k8s.finding(id, rules[id], msg) if {
 	some rule in input.rules
 	some res in rule.resources
 	res in {"secrets", "*"}
-	object.get(rule, "apiGroups", [""])[_] in {"", "*"}
+	some group in object.get(rule, "apiGroups", [""])
+	group in {"", "*"}
 	some verb in rule.verbs
 	verb in {"get", "list", "watch", "*"}
 	msg := sprintf("%s can %s secrets in every namespace", [k8s.input_subject, verb])

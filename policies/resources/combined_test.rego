@@ -8,7 +8,7 @@ limitrange := {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "l
 
 quota := {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q", "namespace": "shop"}}
 
-files(docs) := [{"path": sprintf("f%d.yaml", [i]), "contents": d} | some i, d in docs]
+files(docs) := [{"path": "all.yaml", "contents": d} | some d in docs]
 
 test_namespace_without_limitrange_and_quota if {
 	ids := fixtures.ids(combined.warn) with input as files([fixtures.good])
