@@ -40,9 +40,11 @@ _LOAD_LOCK = threading.Lock()
 class HttpStatusError(Exception):
     """A non-retryable (or retries exhausted) HTTP status from the API server."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(f"{status} {reason}: {message}" if message else f"{status} {reason}")
+    def __init__(self, status: int, reason: str, message: str, attempts: int = 1) -> None:
+        text = f"{status} {reason}: {message}" if message else f"{status} {reason}"
+        super().__init__(text + (f" (after {attempts} attempts)" if attempts > 1 else ""))
         self.status = status
+        self.attempts = attempts
         self.reason = reason
         self.message = message
 
@@ -171,6 +173,7 @@ class Connection:
         url = self.server + path + ("?" + urlencode(query) if query else "")
         attempts = max(1, self.options.max_attempts)
         last_problem = ""
+        last_status: HttpStatusError | None = None
         for attempt in range(1, attempts + 1):
             if self.stop.is_set():
                 raise Stopped()
@@ -197,6 +200,7 @@ class Connection:
                 with self._count_lock:
                     self.requests += 1
                 last_problem = _connection_problem(exc, timeout)
+                last_status = None
                 log.debug("GET %s: %s (attempt %d/%d)", path, last_problem, attempt, attempts)
             else:
                 with self._count_lock:
@@ -222,6 +226,7 @@ class Connection:
                 if status not in _RETRY_STATUSES:
                     raise HttpStatusError(status, str(resp.reason or ""), message)
                 last_problem = f"HTTP {status}" + (f": {message}" if message else "")
+                last_status = HttpStatusError(status, str(resp.reason or ""), message, attempts=attempt)
                 retry_after = _retry_after(resp.headers.get("Retry-After"))
                 log.debug("GET %s: %s (attempt %d/%d)", path, last_problem, attempt, attempts)
             if attempt == attempts:
@@ -233,6 +238,10 @@ class Connection:
                 raise self.deadline_error(last_problem)
             if self.stop.wait(delay):
                 raise Stopped()
+        if last_status is not None:
+            # The server answers, but this path keeps failing (e.g. an aggregated API whose backend
+            # is down): the caller decides whether that is a coverage gap or fatal.
+            raise last_status
         raise ClusterError(
             f"read cluster {self.label}: {self.server} unreachable: {last_problem} (after {attempts} attempts)"
         )

@@ -105,7 +105,7 @@ class _Discovery:
             try:
                 body = self.conn.get_json(path)
             except HttpStatusError:
-                # 404/503 on one group version: e.g. an aggregated API whose backend is down.
+                # 404/503 (after retries) on one group version: e.g. an aggregated API whose backend is down.
                 self._resources[gv] = None
                 return None
             out: dict[str, tuple[APIResource, bool]] = {}

@@ -183,7 +183,7 @@ def test_500_then_success(kubeconfig: Path, api: FakeAPIServer) -> None:
 def test_5xx_exhausts_attempts(kubeconfig: Path, api: FakeAPIServer) -> None:
     api.add_fault(r"/services$", status=503)
     scope = LiveScope(kinds=(("", "v1", "Service"),), namespaces=("shop",))
-    with pytest.raises(ClusterError, match=r"unreachable: HTTP 503.*after 3 attempts"):
+    with pytest.raises(ClusterError, match=r"list services in shop: 503 .*after 3 attempts"):
         read_cluster("prod", scope, _opts(kubeconfig, max_attempts=3))
     assert len([r for r in api.log if r.path.endswith("/services")]) == 3
 
@@ -353,3 +353,13 @@ def test_fake_server_selectors_and_get(kubeconfig: Path, api: FakeAPIServer) -> 
         assert err.value.status == 404 and 'deployments "nope" not found' in err.value.message
     finally:
         conn.close()
+
+
+def test_broken_aggregated_api_is_a_gap_not_a_failure(kubeconfig: Path, api: FakeAPIServer) -> None:
+    api.add_fault(r"^/apis/example\.com/v1$", status=503, message="service unavailable")
+    scope = LiveScope(kinds=(("example.com", "v1", "Widget"), ("apps", "v1", "Deployment")), namespaces=("shop",))
+    state = read_cluster("prod", scope, _opts(kubeconfig, max_attempts=2))
+    assert state.gaps == (CoverageGap("Widget.example.com", "", "discovery failed for its API group"),)
+    assert [m.ref.name for m in state.objects] == ["web"]
+    kinds = {r.kind for r in discover_all("prod", _opts(kubeconfig, max_attempts=2))}
+    assert "Widget" not in kinds and "Deployment" in kinds
