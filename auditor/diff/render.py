@@ -88,7 +88,9 @@ def render_text(outcome: DriftOutcome, show_in_sync: bool = True) -> str:
         out.append(f"► {d.ref.subject} {head}")
         if d.kind in (DriftKind.MISSING, DriftKind.ORPHANED):
             for f in fs:
-                out.append(f"  {f.message}" + (f" [suppressed by {f.suppressed_by}]" if f.suppressed_by else ""))
+                why = d.note if d.kind == DriftKind.ORPHANED and d.note else "in git but not in the cluster"
+                out.append(f"  {why} [{f.severity.value}]"
+                           + (f" [suppressed by {f.suppressed_by}]" if f.suppressed_by else ""))
             continue
         for f in fs:
             out.extend(_finding_line(f))
