@@ -80,12 +80,9 @@ def run_target(name: str) -> DriftOutcome:
 
 
 def expected_key(d: dict[str, Any], namespace: str) -> tuple[str, str, str]:
-    obj = d["object"] if "name" in d.get("object", {}) else d["object"]
+    obj = d["object"]
     exp = d["expect"]
-    if exp["drift"] == "orphaned":
-        rule = f"drift.orphaned.{exp['note']}"
-    else:
-        rule = RULE[exp["drift"]]
+    rule = f"drift.orphaned.{exp['note']}" if exp["drift"] == "orphaned" else RULE[exp["drift"]]
     name = obj.get("name") or obj["metadata"]["name"]
     kind = obj.get("kind")
     return rule, f"{kind}/{namespace}/{name}", exp.get("path", "")
