@@ -9,6 +9,7 @@ same on every machine and nothing depends on the user's git configuration, hooks
 from __future__ import annotations
 
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +54,14 @@ class DemoFleet:
     """``root / "gitops-audit.yaml"``: the audit config, committed in the repository."""
 
 
-def _git(root: Path, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> str:
+def _git(
+    root: Path, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None, home: str = ""
+) -> str:
     full_env = dict(_GIT_ENV)
+    if home:
+        # An empty HOME/XDG_CONFIG_HOME also hides ~/.gitconfig from gits older than 2.32,
+        # which ignore GIT_CONFIG_GLOBAL.
+        full_env.update(HOME=home, XDG_CONFIG_HOME=home)
     if env:
         full_env.update(env)
     result = run(
@@ -125,32 +132,8 @@ def create_demo(dest: Path, *, force: bool = False) -> DemoFleet:
     dest = Path(dest).expanduser().absolute()
     _prepare(dest, force)
     try:
-        _git(dest, "init", "-q", "-b", BRANCH)
-        on_branch = BRANCH
-        for commit in load_history():
-            if commit.merge:
-                _git(dest, "checkout", "-q", BRANCH)
-                on_branch = BRANCH
-                # A pull request merged on the hosting service: a real two-parent merge commit.
-                _git(
-                    dest,
-                    "merge", "-q", "--no-ff", "--no-verify", "--no-edit", "--cleanup=strip",
-                    "-m", commit.message, commit.merge,
-                    env=_commit_env(commit),
-                )  # fmt: skip
-                _git(dest, "branch", "-q", "-d", commit.merge)  # deleted after merge, as on GitHub
-                continue
-            if commit.branch and on_branch != commit.branch:
-                _git(dest, "checkout", "-q", "-b", commit.branch)
-                on_branch = commit.branch
-            apply_commit(dest, commit)
-            _git(dest, "add", "--all", "--", ".")
-            _git(
-                dest,
-                "commit", "-q", "--no-verify", "--allow-empty", "--cleanup=strip", "-F", "-",
-                env=_commit_env(commit),
-                stdin=commit.message.encode("utf-8"),
-            )  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="gitops-audit-demo-home-") as home:
+            _build_repo(dest, home)
         _copy_snapshots(dest)
     except BaseException:
         # A half-built repository would be refused by the next run without --force; remove it.
@@ -159,6 +142,38 @@ def create_demo(dest: Path, *, force: bool = False) -> DemoFleet:
     return DemoFleet(root=dest, config=dest / CONFIG_NAME)
 
 
+def _build_repo(dest: Path, home: str) -> None:
+    """Replay the scripted history as real commits (and one merged pull request) in ``dest``."""
+    _git(dest, "init", "-q", home=home)
+    # Not `init -b` (git >= 2.28): naming the unborn branch works with every git.
+    _git(dest, "symbolic-ref", "HEAD", f"refs/heads/{BRANCH}", home=home)
+    on_branch = BRANCH
+    for commit in load_history():
+        if commit.merge:
+            _git(dest, "checkout", "-q", BRANCH, home=home)
+            on_branch = BRANCH
+            # A pull request merged on the hosting service: a real two-parent merge commit.
+            _git(
+                dest,
+                "merge", "-q", "--no-ff", "--no-verify", "--no-edit", "--cleanup=strip",
+                "-m", commit.message, commit.merge,
+                env=_commit_env(commit), home=home,
+            )  # fmt: skip
+            _git(dest, "branch", "-q", "-d", commit.merge, home=home)  # deleted after merge, as on GitHub
+            continue
+        if commit.branch and on_branch != commit.branch:
+            _git(dest, "checkout", "-q", "-b", commit.branch, home=home)
+            on_branch = commit.branch
+        apply_commit(dest, commit)
+        _git(dest, "add", "--all", "--", ".", home=home)
+        _git(
+            dest,
+            "commit", "-q", "--no-verify", "--allow-empty", "--cleanup=strip", "-F", "-",
+            env=_commit_env(commit), stdin=commit.message.encode("utf-8"), home=home,
+        )  # fmt: skip
+
+
 def head_commit(root: Path) -> str:
     """The full SHA of ``HEAD`` in a demo fleet (for messages and tests)."""
-    return _git(root, "rev-parse", "HEAD")
+    with tempfile.TemporaryDirectory(prefix="gitops-audit-demo-home-") as home:
+        return _git(root, "rev-parse", "HEAD", home=home)

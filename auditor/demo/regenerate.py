@@ -591,7 +591,7 @@ class Cluster:
         if path[0] == "spec" and obj["kind"] in ("Deployment", "ReplicaSet"):
             meta["generation"] = int(meta.get("generation", 1)) + 1
         if obj["kind"] == "Deployment" and path[:2] == ["spec", "template"]:
-            obj["_revisions"].append((when, api.deep(_template_of(obj))))
+            obj["_revisions"].append((when, api.deep(obj["spec"]["template"])))
         if obj["kind"] == "Deployment":
             self.refresh_deployment(obj)
         if obj["kind"] == "HorizontalPodAutoscaler":
@@ -642,11 +642,6 @@ def secret_canary(target: str, key: str) -> str:
     return f"demo-canary-{target}-{key}-{api.safe_hash([target, key], 12)}"
 
 
-def _template_of(obj: Mapping[str, Any]) -> Obj:
-    tpl = api.deep(obj["spec"]["template"])
-    return tpl
-
-
 def _order_managed(entries: list[Obj]) -> list[Obj]:
     # The API server keeps Apply entries first, then Update entries; within each, by time.
     return sorted(entries, key=lambda m: (m["operation"] != "Apply", m["time"], m["manager"], m.get("subresource", "")))
@@ -660,8 +655,8 @@ def _fake_ca(seed: str) -> str:
     return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
 
 
-def build_target(target: TargetSpec, lines: Mapping[Key, Timeline]) -> list[Obj]:
-    """All live objects of one target's cluster at snapshot time."""
+def build_target(target: TargetSpec, lines: Mapping[Key, Timeline], snapshot_time: _dt.datetime) -> list[Obj]:
+    """All live objects of one target's cluster at ``snapshot_time``."""
     cluster = Cluster(target, lines)
     ns_created = ""
     for key in sorted(lines):
@@ -679,6 +674,8 @@ def build_target(target: TargetSpec, lines: Mapping[Key, Timeline]) -> list[Obj]
     cluster.namespace_defaults(ns_created)
     cluster.external_secret(ns_created)
     for drift in sorted(target.drift, key=lambda d: str(d.get("time", ""))):
+        if "time" in drift and api.parse_time(str(drift["time"])) > snapshot_time:
+            raise UsageError(f"regenerate demo snapshot {target.name}: drift {drift['id']} is after the snapshot")
         cluster.inject(drift)
     stale_declared = {
         (d["object"].get("group", ""), d["object"]["kind"], d["object"]["name"])
@@ -761,13 +758,14 @@ def snapshot_files(objects: Sequence[Obj]) -> dict[str, str]:
 
 def generate(out_dir: Path) -> list[Path]:
     """Write every target's snapshot files under ``out_dir/<target>/``; return the paths written."""
-    _snapshot_time, targets = load_targets()
+    snapshot_text, targets = load_targets()
+    snapshot_time = api.parse_time(snapshot_text)
     commits = load_history()
     written: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="gitops-audit-demo-") as tmp:
         timelines = replay(targets, commits, Path(tmp))
     for target in targets:
-        objects = build_target(target, timelines[target.name])
+        objects = build_target(target, timelines[target.name], snapshot_time)
         target_dir = out_dir / target.name
         if target_dir.is_dir():
             # Start clean so a file that is no longer produced does not linger.
