@@ -12,28 +12,18 @@ What could not be rendered is a :class:`~auditor.model.CoverageGap`, never an ex
 sources, remote charts, dependency cycles, render failures of one Kustomization); only a failure to
 build the cluster directory itself raises :class:`~auditor.errors.RenderError`.
 
-Markers for the drift stage, written into desired bodies (all ``gitops-audit.io/*`` annotations must
-be dropped before comparing, see ``DRIFT_ANNOTATION``):
-
-- ``gitops-audit.io/drift: ignore`` — Flux does not correct this object: its Kustomization is suspended,
-  or the object has ``kustomize.toolkit.fluxcd.io/reconcile: disabled`` or ``ssa: Ignore``. Field drift
-  and "missing" must be reported as suppressed (``gitops-audit.io/drift-reason`` says why).
-- ``gitops-audit.io/drift: if-not-present`` — ``ssa: IfNotPresent``: only "missing" counts; field drift is
-  suppressed (Flux creates the object but never overwrites it).
-- ``gitops-audit.io/drift: merge`` — ``ssa: Merge``: live-only fields are expected, "added" is suppressed.
-- ``gitops-audit.io/helm: rendered|not-rendered`` and ``gitops-audit.io/helm-release: <ns>/<release>`` on
-  HelmRelease objects: live objects of a not-rendered release (``meta.helm.sh/release-name`` /
-  ``-namespace`` annotations, or ``helm.toolkit.fluxcd.io/name``/``namespace`` labels) are no orphans.
-- ``spec.prune`` is read from the desired Flux Kustomization object named by an orphan's
-  ``kustomize.toolkit.fluxcd.io/name``/``namespace`` labels: ``prune: false`` means a stale object is
-  expected to stay (lower severity).
+Flux's own semantics that drift must honour (suspend, ``reconcile: disabled``, ``ssa``) and Helm
+releases that were not rendered are written as marker annotations into desired bodies; see
+:mod:`auditor.source.flux_markers` and :func:`split_markers`, which takes them out again for the pipeline.
+``spec.prune`` needs no marker: it is on the desired Flux Kustomization object named by an orphan's
+``kustomize.toolkit.fluxcd.io/name``/``namespace`` labels (``prune: false``: a stale object is expected to stay).
+Target discovery lives in :mod:`auditor.source.flux_discovery` (re-exported here).
 """
 
 from __future__ import annotations
 
 import base64
 import copy
-import glob
 import posixpath
 import re
 import shutil
@@ -42,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from auditor.errors import ConfigError, RenderError, SourceError, ToolError
+from auditor.errors import RenderError, SourceError, ToolError
 from auditor.model import (
     CoverageGap,
     FileProvenance,
@@ -50,12 +40,30 @@ from auditor.model import (
     ObjectRef,
     Provenance,
     RenderedSet,
-    Target,
     split_api_version,
 )
 from auditor.source import flux_kustomize as fk
 from auditor.source import helm as helmmod
-from auditor.source.flux_options import FLUX_RENDERER_LABEL, FluxOptions
+from auditor.source.flux_discovery import discover_targets, is_flux_target
+from auditor.source.flux_markers import (
+    DRIFT_ANNOTATION,
+    DRIFT_REASON_ANNOTATION,
+    HELM_GROUP,
+    HELM_RELEASE_ANNOTATION,
+    HELM_STATE_ANNOTATION,
+    HR_GROUP_KIND,
+    KS_GROUP,
+    KS_GROUP_KIND,
+    NAME_LABEL,
+    NAMESPACE_LABEL,
+    SOURCE_GROUP,
+    DriftMarker,
+    UnrenderedRelease,
+    drift_markers,
+    mark,
+    split_markers,
+)
+from auditor.source.flux_options import FluxOptions
 from auditor.source.options import SourceOptions
 from auditor.source.render import PreparedTree, render_overlay
 from auditor.source.substitute import SubstitutionError, check_names, substitute_object
@@ -63,132 +71,27 @@ from auditor.source.tools import KustomizeTool
 from auditor.util import yamlio
 from auditor.util.kinds import is_namespaced
 
-KS_GROUP = "kustomize.toolkit.fluxcd.io"
-HELM_GROUP = "helm.toolkit.fluxcd.io"
-SOURCE_GROUP = "source.toolkit.fluxcd.io"
-NAME_LABEL = "kustomize.toolkit.fluxcd.io/name"
-NAMESPACE_LABEL = "kustomize.toolkit.fluxcd.io/namespace"
-RECONCILE_KEY = "kustomize.toolkit.fluxcd.io/reconcile"
-SSA_KEY = "kustomize.toolkit.fluxcd.io/ssa"
-DRIFT_ANNOTATION = "gitops-audit.io/drift"
-DRIFT_REASON_ANNOTATION = "gitops-audit.io/drift-reason"
-HELM_STATE_ANNOTATION = "gitops-audit.io/helm"
-HELM_RELEASE_ANNOTATION = "gitops-audit.io/helm-release"
-ENV_LABEL = "gitops-audit.io/env"
-REGION_LABEL = "gitops-audit.io/region"
-CONTEXT_LABEL = "gitops-audit.io/context"
-KS_GROUP_KIND = f"Kustomization.{KS_GROUP}"
-HR_GROUP_KIND = f"HelmRelease.{HELM_GROUP}"
-_SOURCES_DIR = ".gitops-audit-flux-sources"
 _TARGET_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+_SOURCES_DIR = ".gitops-audit-flux-sources"
+
+__all__ = [
+    "DRIFT_ANNOTATION",
+    "DRIFT_REASON_ANNOTATION",
+    "HELM_RELEASE_ANNOTATION",
+    "HELM_STATE_ANNOTATION",
+    "NAMESPACE_LABEL",
+    "NAME_LABEL",
+    "ClusterLookup",
+    "DriftMarker",
+    "UnrenderedRelease",
+    "discover_targets",
+    "is_flux_target",
+    "render_flux_target",
+    "split_markers",
+]
 
 ClusterLookup = Callable[[str, str, str], Mapping[str, Any] | None]
 """``(kind, namespace, name)`` → live ConfigMap/Secret body (Secret values decoded or not), or None."""
-
-# --------------------------------------------------------------------------------------------------
-# Discovery
-
-
-def _cluster_hints(directory: Path, options: FluxOptions) -> dict[str, str]:
-    """env/region/context read from the cluster directory's own files (labels, substitute vars)."""
-    hints: dict[str, str] = {}
-    files = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-                   and not any(part.startswith(fk.WORK_PREFIX) for part in p.parts))
-    for path in files:
-        try:
-            docs = yamlio.load_all(path.read_bytes(), str(path))
-        except (OSError, yamlio.YamlError):
-            continue
-        for doc in docs:
-            for obj in yamlio.iter_items(doc):
-                group, _ = split_api_version(str(obj.get("apiVersion") or ""))
-                labels = (obj.get("metadata") or {}).get("labels") or {}
-                if group == KS_GROUP and obj.get("kind") == "Kustomization" and isinstance(labels, dict):
-                    for key, label in (("env", ENV_LABEL), ("region", REGION_LABEL), ("context", CONTEXT_LABEL)):
-                        if labels.get(label):
-                            hints.setdefault(key, str(labels[label]))
-                    subst = ((obj.get("spec") or {}).get("postBuild") or {}).get("substitute") or {}
-                    _hint_vars(hints, subst, options)
-                elif obj.get("kind") == "ConfigMap" and obj.get("apiVersion") == "v1":
-                    _hint_vars(hints, obj.get("data") or {}, options)
-    return hints
-
-
-def _hint_vars(hints: dict[str, str], values: Any, options: FluxOptions) -> None:
-    if not isinstance(values, dict):
-        return
-    for key, var in (("env", options.env_var), ("region", options.region_var)):
-        if var and values.get(var) and "${" not in str(values[var]):
-            hints.setdefault(key, str(values[var]))
-
-
-def discover_targets(tree_root: Path, options: FluxOptions, defaults: Target) -> tuple[Target, ...]:
-    """One target per directory matching ``options.clusters`` under ``tree_root``.
-
-    ``defaults`` supplies repo, ref, namespace and labels. See :class:`FluxOptions` for how env,
-    region, context and snapshot are chosen. Raises :class:`ConfigError` for a glob that leaves the
-    repository, a cluster without live source, or two clusters with the same target name.
-    """
-    pattern = options.clusters.strip().strip("/")
-    if not pattern:
-        return ()
-    if pattern.startswith("/") or ".." in pattern.split("/"):
-        raise ConfigError(f"flux.clusters: {options.clusters!r} must be a glob inside the repository")
-    root = Path(tree_root)
-    dirs = sorted(
-        Path(p) for p in glob.glob(str(root / pattern))
-        if Path(p).is_dir() and not Path(p).name.startswith(".")
-    )
-    name_re = re.compile(options.name_pattern) if options.name_pattern else None
-    out: list[Target] = []
-    seen: dict[str, str] = {}
-    for d in dirs:
-        rel = d.relative_to(root).as_posix()
-        cluster = d.name
-        ov = options.overrides.get(cluster) or options.overrides.get(rel)
-        hints = _cluster_hints(d, options)
-        groups: dict[str, str] = {}
-        if name_re is not None:
-            m = name_re.fullmatch(cluster)
-            if m:
-                groups = {k: v for k, v in m.groupdict().items() if v}
-        env = (ov.env if ov else "") or hints.get("env") or groups.get("env") or cluster
-        region = (ov.region if ov else "") or hints.get("region") or groups.get("region") or ""
-        fmt = {"name": cluster, "env": env, "region": region}
-        context = (ov.context if ov else "") or hints.get("context") or _fill(options.context, fmt)
-        snapshot = (ov.snapshot if ov else "") or ("" if context else _fill(options.snapshot, fmt))
-        if ov and ov.snapshot:
-            context = ""
-        name = (ov.name if ov else "") or _TARGET_NAME_RE.sub("-", cluster)[:63]
-        if not context and not snapshot:
-            raise ConfigError(f"flux cluster {rel}: no live source: set flux.context or flux.snapshot "
-                              f"(templates), a {CONTEXT_LABEL} label, or flux.overrides.{cluster}")
-        if name in seen:
-            raise ConfigError(f"flux cluster {rel}: target name {name!r} is also used by {seen[name]} "
-                              f"(set flux.overrides.{cluster}.name)")
-        seen[name] = rel
-        out.append(Target(
-            name=name, env=env, region=region, path=rel, context=context, snapshot=snapshot,
-            repo=defaults.repo, ref=defaults.ref,
-            namespace=(ov.namespace if ov and ov.namespace else defaults.namespace),
-            labels=tuple(sorted({*defaults.labels, FLUX_RENDERER_LABEL})),
-        ))
-    return tuple(out)
-
-
-def _fill(template: str, values: Mapping[str, str]) -> str:
-    if not template:
-        return ""
-    try:
-        return template.format(**values)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(f"flux: template {template!r}: {exc} (use {{name}}, {{env}}, {{region}})") from None
-
-
-def is_flux_target(target: Target) -> bool:
-    """True for targets made by :func:`discover_targets` (render them with :func:`render_flux_target`)."""
-    return FLUX_RENDERER_LABEL in target.labels
-
 
 # --------------------------------------------------------------------------------------------------
 # Rendering
@@ -356,7 +259,7 @@ class _FluxRenderer:
                 except SubstitutionError as exc:
                     raise RenderError(f"{action}: {exc}") from None
             body = _stamp_owner(body, ks)
-            body = _drift_markers(body, ks)
+            body = drift_markers(body, ks.key, bool(ks.spec.get("suspend")))
             out.append(_remake(m, body, tuple(files), self.default_namespace))
         return out
 
@@ -555,7 +458,7 @@ class _FluxRenderer:
                 self.state.gaps.append(CoverageGap(
                     HR_GROUP_KIND, ref.namespace,
                     f"{ref.name} is suspended (spec.suspend): Flux does not reconcile it, its drift is not counted"))
-                rendered = [_remake(m, _mark(m.body, "ignore", f"HelmRelease {ref.namespace}/{ref.name} is suspended"),
+                rendered = [_remake(m, mark(m.body, "ignore", f"HelmRelease {ref.namespace}/{ref.name} is suspended"),
                                     m.provenance.files, rel_ns) for m in rendered]
             body = copy.deepcopy(dict(hr.body))
             ann = body.setdefault("metadata", {}).setdefault("annotations", {})
@@ -742,35 +645,6 @@ def _stamp_owner(body: Mapping[str, Any], ks: _Ks) -> dict[str, Any]:
     meta["labels"] = {**(meta.get("labels") or {}), NAME_LABEL: ks.name, NAMESPACE_LABEL: ks.namespace}
     out["metadata"] = meta
     return out
-
-
-def _mark(body: Mapping[str, Any], mode: str, reason: str) -> dict[str, Any]:
-    out = dict(body)
-    meta = dict(out.get("metadata") or {})
-    ann = dict(meta.get("annotations") or {})
-    ann[DRIFT_ANNOTATION] = mode
-    ann[DRIFT_REASON_ANNOTATION] = reason
-    meta["annotations"] = ann
-    out["metadata"] = meta
-    return out
-
-
-def _drift_markers(body: Mapping[str, Any], ks: _Ks) -> dict[str, Any]:
-    """Translate suspend / reconcile: disabled / ssa into the drift marker annotation."""
-    meta = body.get("metadata") or {}
-    flags = {**(meta.get("labels") or {}), **(meta.get("annotations") or {})}
-    if ks.spec.get("suspend"):
-        return _mark(body, "ignore", f"Kustomization {ks.key} is suspended")
-    if str(flags.get(RECONCILE_KEY, "")).lower() == "disabled":
-        return _mark(body, "ignore", f"{RECONCILE_KEY}: disabled")
-    ssa = str(flags.get(SSA_KEY, ""))
-    if ssa.lower() == "ignore":
-        return _mark(body, "ignore", f"{SSA_KEY}: Ignore")
-    if ssa.lower() == "ifnotpresent":
-        return _mark(body, "if-not-present", f"{SSA_KEY}: IfNotPresent")
-    if ssa.lower() == "merge":
-        return _mark(body, "merge", f"{SSA_KEY}: Merge")
-    return dict(body)
 
 
 def _manifest_of(body: Mapping[str, Any], files: tuple[FileProvenance, ...], default_ns: str) -> Manifest:
