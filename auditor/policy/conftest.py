@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +39,15 @@ class TestOutcome:
 
 
 def read_configs(paths: Sequence[str]) -> dict[str, list[Any]]:
-    """Parse the YAML/JSON files to test (directories recursively), keyed by file name, in order."""
+    """Parse the YAML/JSON files to test (directories recursively, ``-`` for stdin), keyed by file name."""
     out: dict[str, list[Any]] = {}
     for raw in paths:
+        if raw == "-":  # conftest reads standard input for "-"
+            try:
+                out["-"] = yamlio.load_json_or_yaml(sys.stdin.buffer.read(), "-")
+            except ValueError as exc:
+                raise PolicyError(f"parse configurations: {exc}") from exc
+            continue
         p = Path(raw)
         if p.is_dir():
             files = [f for f in sorted(p.rglob("*")) if f.is_file() and f.name.endswith(_CONFIG_SUFFIXES)]

@@ -32,13 +32,16 @@ def render_stdout(results: Sequence[CheckResult]) -> str:
     """Human lines ``FAIL - file - namespace - msg`` then the summary (no colour)."""
     lines: list[str] = []
     for r in results:
+        # Standard input is shown as a bare "-", as conftest does.
+        where = "-" if r.filename == "-" else f"- {r.filename}"
+        ns = f"{where} - {r.namespace} -"
         total = r.successes + len(r.warnings) + len(r.failures) + len(r.exceptions)
         if total == 0:
-            lines.append(f"? - {r.filename} - {r.namespace} - no policies found")
+            lines.append(f"? {ns} no policies found")
             continue
-        lines += [f"WARN - {r.filename} - {r.namespace} - {x.msg}" for x in r.warnings]
-        lines += [f"FAIL - {r.filename} - {r.namespace} - {x.msg}" for x in r.failures]
-        lines += [f"EXCP - {r.filename} - {r.namespace} - {x.msg}" for x in r.exceptions]
+        lines += [f"WARN {ns} {x.msg}" for x in r.warnings]
+        lines += [f"FAIL {ns} {x.msg}" for x in r.failures]
+        lines += [f"EXCP {ns} {x.msg}" for x in r.exceptions]
     lines += ["", summary(results)]
     return "\n".join(lines) + "\n"
 
@@ -47,7 +50,8 @@ def render_json(results: Sequence[CheckResult]) -> str:
     """A list of ``{filename, namespace, successes, warnings?, failures?, exceptions?}`` (tab-indented)."""
     out = []
     for r in results:
-        item: dict[str, Any] = {"filename": r.filename, "namespace": r.namespace, "successes": r.successes}
+        name = "" if r.filename == "-" else r.filename  # conftest blanks standard input's name
+        item: dict[str, Any] = {"filename": name, "namespace": r.namespace, "successes": r.successes}
         for key, values in (("warnings", r.warnings), ("failures", r.failures), ("exceptions", r.exceptions)):
             if values:
                 item[key] = [result_dict(x) for x in values]

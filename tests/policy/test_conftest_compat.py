@@ -200,3 +200,18 @@ def test_compile_error_raises_with_location(project: Path, capsys: pytest.Captur
     bad.write_text("package main\n\ndeny[msg] {\n  msg := \n")
     with pytest.raises(PolicyError, match=rf"^{bad}:\d+:\d+: "):
         run(["policy", "test", str(project / "manifests.yaml"), "-p", str(project / "policy")], capsys)
+
+
+def test_directory_and_stdin_inputs(project: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    sub = project / "manifests"
+    sub.mkdir()
+    (sub / "svc.json").write_text('{"kind": "Service", "metadata": {"name": "s", "labels": {"team": "a"}}, '
+                                  '"spec": {"type": "NodePort"}}')
+    code, out = run(["policy", "test", str(sub), "-p", str(project / "policy")], capsys)
+    assert code == 0 and f"WARN - {sub / 'svc.json'} - main - NodePort services are discouraged" in out
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"kind: Pod\nmetadata: {name: p}\n")))
+    code, out = run(["policy", "test", "-", "-p", str(project / "policy")], capsys)
+    assert code == 1 and "FAIL - - main - team label is required" in out
