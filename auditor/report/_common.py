@@ -177,13 +177,47 @@ def human_duration(seconds: float | None) -> str:
     return f"{seconds:.1f}s" if seconds < 10 else f"{sec}s"
 
 
+def _drift_kind(finding: Finding) -> str:
+    """missing/modified/added/orphaned from ``details["drift_kind"]`` or the rule id."""
+    kind = finding.details.get("drift_kind") if isinstance(finding.details, Mapping) else None
+    if isinstance(kind, str) and kind in _DRIFT_TEXT:
+        return kind
+    for name in _DRIFT_TEXT:
+        if name in finding.rule_id:
+            return name
+    return ""
+
+
 def remediation(finding: Finding) -> str:
-    """Remediation text from ``details`` (policy metadata) or a default per category."""
+    """Remediation text from ``details`` (policy metadata) or a default per drift kind / category."""
     for key in ("remediation", "fix", "help"):
         val = finding.details.get(key) if isinstance(finding.details, Mapping) else None
         if isinstance(val, str) and val:
             return val
+    if finding.category is Category.DRIFT and _drift_kind(finding):
+        return _DRIFT_TEXT[_drift_kind(finding)][1]
     return _DEFAULT_REMEDIATION.get(finding.category, "")
+
+
+_DRIFT_TEXT: dict[str, tuple[str, str]] = {
+    "missing": (
+        "Object defined in git is missing from the cluster",
+        "Let the GitOps controller re-apply it (check that it is not suspended) and find out who deleted it.",
+    ),
+    "modified": (
+        "Field in the cluster differs from git",
+        "Reconcile the cluster with git, or commit the live value through a reviewed pull request if it "
+        "is intended.",
+    ),
+    "added": (
+        "Field written in the cluster out-of-band (not in git)",
+        "Remove the field from the live object, or add it to git through a reviewed pull request.",
+    ),
+    "orphaned": (
+        "Object in a managed namespace that git does not define",
+        "Delete it if it is no longer needed, or add it to git so it is reviewed and managed.",
+    ),
+}
 
 
 _DEFAULT_REMEDIATION: dict[Category, str] = {
@@ -200,12 +234,22 @@ _DEFAULT_REMEDIATION: dict[Category, str] = {
 
 
 def rule_description(finding: Finding) -> str:
-    """A one-line description of the rule (from details, else derived from the category)."""
+    """A one-line description of the rule (from details, else derived from the drift kind/category)."""
     for key in ("description", "title", "rule_description"):
         val = finding.details.get(key) if isinstance(finding.details, Mapping) else None
         if isinstance(val, str) and val:
             return val
-    return f"{finding.category.value} check {finding.rule_id}"
+    if finding.category is Category.DRIFT and _drift_kind(finding):
+        return _DRIFT_TEXT[_drift_kind(finding)][0]
+    return _CATEGORY_TEXT.get(finding.category, finding.category.value) + f" ({finding.rule_id})"
+
+
+_CATEGORY_TEXT: dict[Category, str] = {
+    Category.DRIFT: "Live state differs from git",
+    Category.POLICY: "Policy violation",
+    Category.CHANGE_CONTROL: "Change-control gap",
+    Category.COVERAGE: "Could not be checked",
+}
 
 
 _encode_ascii = json.encoder.encode_basestring_ascii

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -22,6 +23,9 @@ from auditor.report._common import parse_time
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
+# What reading a damaged or hostile zip member can raise (bad CRC, bad deflate stream,
+# truncated file, unsupported compression, encryption).
+_READ_ERRORS = (zipfile.BadZipFile, OSError, ValueError, zlib.error, EOFError, NotImplementedError, RuntimeError)
 MAX_MEMBER_BYTES = 2 * 1024 * 1024 * 1024
 """Refuse to hash members claiming to be larger than this (zip bombs)."""
 
@@ -108,7 +112,7 @@ def verify(path: str | Path) -> Verification:
     checked = 0
     try:
         zf = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
         return Verification(False, (f"open {path}: {exc}",), {}, 0)
     with zf:
         infos = {i.filename: i for i in zf.infolist()}
@@ -118,6 +122,8 @@ def verify(path: str | Path) -> Verification:
             return Verification(False, (f"{MANIFEST} missing",), {}, 0)
         try:
             man = json.loads(zf.read(MANIFEST))
+        except _READ_ERRORS as exc:
+            return Verification(False, (f"{MANIFEST}: unreadable (damaged bundle): {exc}",), {}, 0)
         except ValueError as exc:
             return Verification(False, (f"{MANIFEST}: invalid JSON: {exc}",), {}, 0)
         if not isinstance(man, dict) or not isinstance(man.get("files"), list):
@@ -145,8 +151,8 @@ def verify(path: str | Path) -> Verification:
                 continue
             try:
                 data = zf.read(info)
-            except (zipfile.BadZipFile, OSError, ValueError) as exc:
-                problems.append(f"{name}: unreadable: {exc}")
+            except _READ_ERRORS as exc:
+                problems.append(f"{name}: unreadable (damaged bundle): {exc}")
                 continue
             if sha256_hex(data) != entry.get("sha256"):
                 problems.append(f"{name}: sha256 mismatch (modified after the run)")

@@ -105,6 +105,13 @@ def _context_of(r: TargetResult) -> str:
     return t.context or (f"snapshot:{t.snapshot}" if t.snapshot else "")
 
 
+def _api_server(r: TargetResult) -> str:
+    """The API server URL; empty for snapshot targets (whose source is already shown)."""
+    if r.live_source and r.live_source.rstrip("/") != r.target.snapshot.rstrip("/"):
+        return "" if r.target.snapshot and not r.target.context else r.live_source
+    return ""
+
+
 def _worst_class(findings: Sequence[Finding]) -> str:
     worst = -1
     for f in findings:
@@ -380,7 +387,7 @@ def view_model(report: AuditReport, history: Sequence[RunSummary] = ()) -> dict[
                 "region": r.target.region,
                 "path": r.target.path,
                 "context": _context_of(r),
-                "live_source": r.live_source,
+                "live_source": _api_server(r),
                 "identity": r.identity,
                 "audited": r.audited,
                 "skip_reason": r.skip_reason,

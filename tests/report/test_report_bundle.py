@@ -83,9 +83,10 @@ def test_added_and_removed_members_fail(bundle_path: Path, tmp_path: Path) -> No
     assert not bundle.verify(no_manifest).ok
 
 
-def test_flipped_byte_on_disk_fails(bundle_path: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", [0.05, 0.2, 1 / 3, 0.5, 0.7, 0.9, 0.99])
+def test_flipped_byte_on_disk_fails(bundle_path: Path, tmp_path: Path, where: float) -> None:
     raw = bytearray(bundle_path.read_bytes())
-    raw[len(raw) // 3] ^= 0xFF
+    raw[int(len(raw) * where)] ^= 0xFF
     damaged = tmp_path / "damaged.zip"
     damaged.write_bytes(bytes(raw))
     assert not bundle.verify(damaged).ok
