@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -365,8 +365,3 @@ def merge_labels(obj: Obj, labels: Mapping[str, str]) -> None:
     """Add labels to ``metadata.labels`` in place."""
     obj.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
 
-
-def iter_containers(obj: Mapping[str, Any]) -> Iterable[Obj]:
-    """Containers of a workload's pod template."""
-    spec = (((obj.get("spec") or {}).get("template") or {}).get("spec")) or {}
-    yield from spec.get("containers") or []
