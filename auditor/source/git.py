@@ -160,10 +160,11 @@ def _git(
     input_bytes: bytes | None = None,
     remote: bool = False,
     check: bool = True,
+    extra_config: tuple[str, ...] = (),
 ) -> proc.Result:
     """Run git with the safety overrides; errors become :class:`SourceError` with credentials stripped."""
     argv = ["git"]
-    for item in _SAFE_CONFIG:
+    for item in (*_SAFE_CONFIG, *extra_config):
         argv += ["-c", item]
     if git_dir is not None:
         argv.append(f"--git-dir={git_dir}")
@@ -281,13 +282,16 @@ def _fetch(git_dir: Path, location: str, shown: str, options: SourceOptions) -> 
     """Fetch branches, tags and HEAD from ``location``; credentials stay on the command line only."""
     base = ["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",
             "--", location]
+    # A token embedded in the URL must not end up in the user's credential store: git hands successful
+    # credentials to every configured helper (`store` writes them to ~/.git-credentials in clear text).
+    extra = ("credential.helper=",) if _CRED_RE.search(location) else ()
     res = _git([*base, *_FETCH_REFSPECS], action=f"fetch {shown}", git_dir=git_dir,
-               timeout=options.git_timeout, remote=True, check=False)
+               timeout=options.git_timeout, remote=True, check=False, extra_config=extra)
     if res.returncode != 0 and "couldn't find remote ref HEAD" in res.stderr:
         # The remote's HEAD names a branch that does not exist (e.g. `master` in a `main`-only repository):
         # fetch branches and tags anyway; `HEAD` then does not resolve, named refs do.
         res = _git([*base, *_FETCH_REFSPECS[:-1]], action=f"fetch {shown}", git_dir=git_dir,
-                   timeout=options.git_timeout, remote=True, check=False)
+                   timeout=options.git_timeout, remote=True, check=False, extra_config=extra)
         _git(["update-ref", "-d", "refs/gitops-audit/HEAD"], action=f"fetch {shown}", git_dir=git_dir,
              check=False)
     if res.returncode != 0:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+import http.server
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -200,3 +203,86 @@ def fleet_repo(make_repo: Callable[..., GitRepo]) -> GitRepo:
 def source_options(tmp_path: Path) -> SourceOptions:
     """Options with a private clone cache."""
     return SourceOptions(cache_dir=str(tmp_path / "cache"), render_timeout=60.0, git_timeout=60.0)
+
+
+class GitHTTPServer:
+    """Smart-HTTP git server on 127.0.0.1 (``git http-backend``) that demands Basic auth ``ci:<token>``."""
+
+    def __init__(self, root: Path, token: str) -> None:
+        self.root = root
+        self.token = token
+        self.authorized: list[str] = []
+        self.rejected = 0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *_args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self._serve()
+
+            def do_POST(self) -> None:
+                self._serve()
+
+            def _serve(self) -> None:
+                expected = "Basic " + base64.b64encode(f"ci:{server.token}".encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    server.rejected += 1
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                server.authorized.append(self.path)
+                path, _, query = self.path.partition("?")
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                env = {
+                    "GIT_PROJECT_ROOT": str(server.root), "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": path,
+                    "QUERY_STRING": query, "REQUEST_METHOD": self.command, "REMOTE_USER": "ci",
+                    "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
+                    "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+                    "HTTP_GIT_PROTOCOL": self.headers.get("Git-Protocol", ""), "GIT_CONFIG_NOSYSTEM": "1",
+                }
+                out = proc.run(["git", "http-backend"], env=env, input_bytes=body, action="http-backend").stdout
+                sep = b"\r\n\r\n" if b"\r\n\r\n" in out else b"\n\n"
+                head, _, payload = out.partition(sep)
+                status = 200
+                headers: list[tuple[str, str]] = []
+                for line in head.decode("latin-1").splitlines():
+                    key, _, value = line.partition(":")
+                    if key.lower() == "status":
+                        status = int(value.strip().split()[0])
+                    elif key:
+                        headers.append((key, value.strip()))
+                self.send_response(status)
+                for key, value in headers:
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, repo: str, *, token: str | None = None) -> str:
+        """``http://ci:<token>@127.0.0.1:<port>/<repo>``."""
+        return f"http://ci:{token or self.token}@127.0.0.1:{self.port}/{repo}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def git_http(tmp_path: Path) -> Iterator[GitHTTPServer]:
+    """A smart-HTTP git server over ``tmp_path / "served"`` demanding a token."""
+    root = tmp_path / "served"
+    root.mkdir()
+    server = GitHTTPServer(root, "s3cr3t-token")
+    try:
+        yield server
+    finally:
+        server.close()

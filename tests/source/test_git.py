@@ -15,7 +15,7 @@ from auditor.source import git
 from auditor.source.options import SourceOptions
 
 if TYPE_CHECKING:
-    from conftest import GitRepo
+    from conftest import GitHTTPServer, GitRepo
 
 
 def test_open_local_repo_and_subdirectory(fleet_repo: GitRepo, source_options: SourceOptions) -> None:
@@ -135,6 +135,11 @@ def test_hooks_and_fsmonitor_never_run(fleet_repo: GitRepo, source_options: Sour
     git.tree_id(h, commit, "base")
     assert (out / "base/kustomization.yaml").is_file()
     assert not marker.exists()
+    # the same repository as a file:// remote: upload-pack runs in it, the cache clone is ours
+    remote = git.open_repo(f"file://{fleet_repo.root}", source_options)
+    git.materialize(remote, git.resolve_ref(remote, "main"), tmp_path / "tree2")
+    git.open_repo(f"file://{fleet_repo.root}", source_options)
+    assert not marker.exists()
     # sanity: the trap is armed, plain git does run it
     with contextlib.suppress(ToolError):
         fleet_repo.git("status")
@@ -235,3 +240,30 @@ def test_concurrent_opens_share_one_cache_entry(fleet_repo: GitRepo, source_opti
     entries = [p for p in Path(source_options.cache_dir).iterdir() if not p.name.endswith(".lock")]
     assert entries == [handles[0].git_dir]
     assert git.resolve_ref(handles[0], "main") == fleet_repo.git("rev-parse", "HEAD")
+
+
+def test_http_remote_with_token(git_http: GitHTTPServer, fleet_repo: GitRepo, source_options: SourceOptions,
+                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token in the URL authenticates, and is never shown, written to the cache or to a credential store."""
+    fleet_repo.git("clone", "-q", "--bare", str(fleet_repo.root), str(git_http.root / "fleet.git"))
+    home = tmp_path / "home"
+    home.mkdir()
+    store = home / "stored-credentials"
+    (home / ".gitconfig").write_text(f"[credential]\n\thelper = store --file {store}\n")
+    monkeypatch.setenv("HOME", str(home))
+
+    h = git.open_repo(git_http.url("fleet.git"), source_options)
+    assert git.resolve_ref(h, "main") == fleet_repo.git("rev-parse", "HEAD")
+    assert git_http.authorized, "the server saw authenticated requests"
+    assert git.describe_url(h) == f"http://127.0.0.1:{git_http.port}/fleet.git"
+    h2 = git.open_repo(git_http.url("fleet.git"), source_options)  # fetch, same entry
+    assert h2.git_dir == h.git_dir
+    for p in [*Path(source_options.cache_dir).rglob("*"), *home.rglob("*")]:
+        if p.is_file():
+            assert b"s3cr3t-token" not in p.read_bytes(), p
+    assert not store.exists()
+
+    with pytest.raises(SourceError) as err:
+        git.open_repo(git_http.url("fleet.git", token="wrong-token"), source_options)
+    assert "wrong-token" not in str(err.value) and "\n" not in str(err.value)
+    assert str(err.value).startswith(f"fetch http://127.0.0.1:{git_http.port}/fleet.git: ")
