@@ -159,3 +159,32 @@ def test_secret_values_never_reach_policies(tmp_path: Path) -> None:
     found = evaluate_target(ps, TARGET, [manifest(body)], [manifest(body)])
     assert sorted({f.message for f in found}) == ["password=***", "token=***"]
     assert body["data"]["password"] == "aHVudGVyMg=="  # the manifest itself is not modified
+
+
+def test_kind_gate_skips_other_kinds(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "p.rego",
+        "package main\nimport rego.v1\ngitops_audit_kinds := {\"Service\"}\n"
+        "deny contains input.kind if true\n",
+    )
+    ps = load_policies(PolicyOptions(dirs=(str(tmp_path),), builtin=False))
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "shop"}}
+    found = evaluate_target(ps, TARGET, [manifest(deployment()), manifest(svc)], [])
+    assert [f.message for f in found] == ["Service"]
+
+
+def test_result_location_and_extra_metadata(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "p.rego",
+        "package main\nimport rego.v1\n"
+        'warn contains {"msg": "m", "_loc": {"file": "x.yaml", "line": 3}, "severity": "low", "team": "sre",'
+        ' "title": "T", "remediation": "R"} if true\n',
+    )
+    ps = load_policies(PolicyOptions(dirs=(str(tmp_path),), builtin=False))
+    (f,) = evaluate_target(ps, TARGET, [manifest(deployment())], [])
+    assert f.severity is Severity.LOW and f.rule_id == "main.warn"
+    assert f.details["location"] == {"file": "x.yaml", "line": 3}
+    assert f.details["metadata"] == {"team": "sre"}
+    assert (f.details["title"], f.details["remediation"], f.details["level"]) == ("T", "R", "warning")
