@@ -33,6 +33,7 @@ import os
 import posixpath
 import re
 import shutil
+import stat
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -116,7 +117,21 @@ def _copy_worktree(src: Path, dest: Path) -> tuple[tuple[str, str], ...]:
         raise SourceError(f"prepare working tree: destination {dest} is not empty")
     if dest.exists():
         dest.rmdir()
-    shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        # .git is not content; FIFOs, sockets and devices would make the copy block or fail.
+        out = {n for n in names if n == ".git"}
+        for n in names:
+            try:
+                mode = os.lstat(os.path.join(directory, n)).st_mode
+            except OSError:
+                out.add(n)
+                continue
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+                out.add(n)
+        return out
+
+    shutil.copytree(src, dest, symlinks=True, ignore=ignore)
     root = os.path.realpath(dest)
     skipped: list[tuple[str, str]] = []
     for dirpath, dirnames, filenames in os.walk(dest):
@@ -182,6 +197,8 @@ def _inject_build_metadata(path: Path) -> None:
         if before and not before.endswith("\n"):
             line = "\n" + line
         new = before + line + text[idx:]
+    if not os.access(path, os.W_OK):
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)  # a read-only file copied from the working tree
     path.write_text(new, encoding="utf-8")
 
 

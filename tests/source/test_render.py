@@ -422,6 +422,8 @@ def test_allowed_remote_base_renders_with_remote_provenance(make_repo: Callable[
 def test_worktree_mode_drops_escaping_symlinks(fleet_repo: GitRepo, tool: KustomizeTool, tmp_path: Path) -> None:
     outside = tmp_path / "outside.yaml"
     outside.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leak}\n")
+    os.mkfifo(fleet_repo.root / "overlays/staging/pipe")  # would block a naive copy
+    (fleet_repo.root / "base/kustomization.yaml").chmod(0o444)  # read-only: buildMetadata still added
     os.symlink(str(outside), fleet_repo.root / "overlays/staging/leak.yaml")
     fleet_repo.write("overlays/staging/kustomization.yaml", "resources: [../../base, leak.yaml]\n")
     opts = SourceOptions(worktree=True)
@@ -431,6 +433,8 @@ def test_worktree_mode_drops_escaping_symlinks(fleet_repo: GitRepo, tool: Kustom
     assert dict(tree.skipped)["overlays/staging/leak.yaml"].endswith("points outside the repository")
     assert not os.path.lexists(tree.root / "overlays/staging/leak.yaml")
     assert not (tree.root / ".git").exists()
+    assert not os.path.lexists(tree.root / "overlays/staging/pipe")
+    assert "buildMetadata" in (tree.root / "base/kustomization.yaml").read_text()
     with pytest.raises(RenderError, match=r"overlays/staging/leak\.yaml \(referenced in "
                                           r"overlays/staging/kustomization\.yaml:1\) is refused"):
         render.render_overlay(tool, tree, "overlays/staging", default_namespace="x", options=opts)
