@@ -10,6 +10,7 @@ emitted with a SARIF ``suppressions`` entry rather than dropped.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from auditor.model import AuditReport, Finding, Severity, TargetResult
@@ -56,13 +57,17 @@ def _location(f: Finding, r: TargetResult) -> dict[str, Any]:
     return loc
 
 
+def _rule_name(rule_id: str) -> str:
+    """PascalCase name from a rule id (``drift.orphaned.stale`` → ``DriftOrphanedStale``)."""
+    return "".join(p[:1].upper() + p[1:] for p in re.split(r"[^0-9A-Za-z]+", rule_id) if p) or "Rule"
+
+
 def _rule(f: Finding) -> dict[str, Any]:
     desc = rule_description(f)
     help_text = remediation(f) or desc
     return {
         "id": f.rule_id,
-        "name": "".join(part.capitalize() for part in f.rule_id.replace("/", "-").replace("_", "-").split("-"))
-        or f.rule_id,
+        "name": _rule_name(f.rule_id),
         "shortDescription": {"text": desc},
         "fullDescription": {"text": f"{desc} ({f.category.value})"},
         "help": {"text": help_text, "markdown": help_text},

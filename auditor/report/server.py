@@ -168,6 +168,7 @@ def make_handler(config: ServerConfig) -> type[BaseHTTPRequestHandler]:
         server_version = "gitops-audit"
         sys_version = ""
         protocol_version = "HTTP/1.1"
+        timeout = 30  # seconds per socket read: an idle or trickling client cannot hold a thread forever
 
         def log_message(self, format: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), format % args)

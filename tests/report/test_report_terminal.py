@@ -38,3 +38,15 @@ def test_progress_and_json_logs(report: AuditReport) -> None:
     records = [json.loads(line) for line in lines]
     assert [r["event"] for r in records] == ["target"] * len(report.results) + ["run"]
     assert records[-1]["exit_code"] == 3
+
+
+def test_pandas_is_imported_lazily() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import auditor.report.history, auditor.report.terminal, auditor.report.server; "
+        "print('pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
