@@ -151,7 +151,7 @@ def parse_policy(node: Node, resolve: Callable[[str], Path]) -> PolicyOptions:
                 name=item.string("name"),
             )
         )
-    engine = node.string("engine", "embedded", choices=("embedded", "opa", "regopy"))
+    engine = node.string("engine", "embedded", choices=("embedded", "opa"))
     opa_url = node.string("opa_url")
     if engine == "opa" and not opa_url:
         raise node.error("engine 'opa' needs opa_url (e.g. http://127.0.0.1:8181)", (*node.path, "engine"))
