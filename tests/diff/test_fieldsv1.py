@@ -47,7 +47,8 @@ def entry(manager: str, time: str, fields: dict, sub: str = "", op: str = "Updat
 
 def test_ownership_prefers_out_of_band_then_latest_and_skips_status() -> None:
     body = {"metadata": {"managedFields": [
-        entry("kustomize-controller", "2026-11-20T00:00:00Z", {"f:spec": {"f:replicas": {}, "f:rules": {}}}, op="Apply"),
+        entry("kustomize-controller", "2026-11-20T00:00:00Z", {"f:spec": {"f:replicas": {}, "f:rules": {}}},
+              op="Apply"),
         entry("kubectl-edit", "2026-11-19T00:00:00Z", {"f:spec": {"f:replicas": {}}}),
         entry("kube-controller-manager", "2026-11-21T00:00:00Z", {"f:spec": {"f:replicas": {}}}, sub="status"),
         {"manager": "legacy", "fieldsType": "FieldsV0", "fieldsV1": {}},

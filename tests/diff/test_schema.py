@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ("meta.v1.ObjectMeta", "ownerReferences", "map", ("uid",)),
 ])
 def test_built_in_keys(definition: str, field: str, list_type: str, keys: tuple[str, ...]) -> None:
-    child, lt, k = DEFS[definition][field]
+    _child, lt, k = DEFS[definition][field]
     assert (lt, k) == (list_type, keys)
 
 
