@@ -1025,7 +1025,7 @@ def _explain_kustomization(raw: str, graph: _Graph, tree: PreparedTree) -> str:
     cause = m.group(1).strip().removeprefix("yaml: ")
     broken = [kf for kf in graph.kfiles.values() if kf.error]
     if broken:
-        return f"invalid YAML in {broken[0].error.split(': invalid YAML: ', 1)[0]}: {cause}"
+        return f"invalid YAML in {broken[0].path}: {cause}"  # kustomize's cause carries the line
     unknown = re.search(r'unknown field "([^"]+)"', cause)
     if unknown:
         key = unknown.group(1)

@@ -142,7 +142,8 @@ def test_invalid_yaml_names_the_file_in_one_line(fleet_repo: GitRepo, tool: Kust
     with pytest.raises(RenderError) as err:
         _render(fleet_repo, tool, tmp_path)
     msg = str(err.value)
-    assert msg.startswith(f"render {PROD}: kustomize: invalid YAML in {PROD}/deployment.yaml: ")
+    assert msg == (f"render {PROD}: kustomize: invalid YAML in {PROD}/deployment.yaml: "
+                   "line 5: did not find expected ',' or ']'")
     assert "\n" not in msg and str(tmp_path) not in msg and "Traceback" not in msg
 
 
@@ -156,7 +157,8 @@ def test_invalid_yaml_names_the_file_in_one_line(fleet_repo: GitRepo, tool: Kust
                      'invalid kustomization base/kustomization.yaml:3: unknown field "resourcez"',
                      id="unknown-key"),
         pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml\n"},
-                     "invalid YAML in base/kustomization.yaml:", id="invalid-kustomization-yaml"),
+                     "invalid YAML in base/kustomization.yaml: line 1: did not find expected ',' or ']'",
+                     id="invalid-kustomization-yaml"),
         pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml]\npatches:\n  - path: p.yaml\n",
                       "base/p.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: nope}\n"},
                      "patch base/p.yaml matches no object Deployment/nope", id="patch-target-missing"),
