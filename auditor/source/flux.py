@@ -27,7 +27,9 @@ import copy
 import posixpath
 import re
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -171,6 +173,7 @@ class _FluxRenderer:
         self.lookup = cluster_lookup
         self.state = _State()
         self.copied_sources: dict[str, str] = {}
+        self.lock = threading.Lock()
         if options.kustomize_helm:
             helm = helmmod.find_helm(options.helm_path)
             extra: tuple[str, ...] = ("--enable-helm",)
@@ -223,9 +226,14 @@ class _FluxRenderer:
 
     def build(self, ks: _Ks) -> list[Manifest]:
         """Render one Flux Kustomization: kustomize, commonMetadata, substitution, Flux labels."""
+        return self._finish(ks, *self._kustomize(ks))
+
+    def _kustomize(self, ks: _Ks) -> tuple[RenderedSet, fk.BuildDir]:
+        """The kustomize half of :meth:`build`: independent of other Kustomizations, safe to run in threads."""
         action = f"render Kustomization {ks.key}"
         spec = ks.spec
-        root, why = self._source_root(spec.get("sourceRef") or {}, ks.namespace)
+        with self.lock:
+            root, why = self._source_root(spec.get("sourceRef") or {}, ks.namespace)
         if root is None:
             raise _NotRendered(why)
         try:
@@ -242,6 +250,12 @@ class _FluxRenderer:
             raise RenderError(msg if msg.startswith(action) else f"{action}: {msg}") from None
         finally:
             fk.remove_build_dir(self.tree.root, build)
+        return rs, build
+
+    def _finish(self, ks: _Ks, rs: RenderedSet, build: fk.BuildDir) -> list[Manifest]:
+        """The Flux half of :meth:`build` (reads variables rendered so far: run in dependsOn order)."""
+        action = f"render Kustomization {ks.key}"
+        spec = ks.spec
         variables = self._variables(ks)
         common = spec.get("commonMetadata") or {}
         out: list[Manifest] = []
@@ -312,6 +326,14 @@ class _FluxRenderer:
         self._add(objs, root, pending, {root.key})
         done: set[str] = {root.key}
         failed: set[str] = set()
+        with ThreadPoolExecutor(max_workers=max(1, self.options.render_workers)) as pool:
+            self._walk(pending, done, failed, pool)
+        self._render_releases()
+        return RenderedSet(path=self.cluster_path, commit=self.tree.commit, objects=tuple(self.state.objects),
+                           tree_hash="", gaps=tuple(self.state.gaps))
+
+    def _walk(self, pending: dict[str, _Ks], done: set[str], failed: set[str], pool: ThreadPoolExecutor) -> None:
+        """Render pending Kustomizations wave by wave in dependsOn order (new ones join as they are found)."""
         while pending:
             ready = [k for k in sorted(pending) if all(d in done or d in failed for d in _deps(pending[k]))]
             if not ready:
@@ -321,11 +343,14 @@ class _FluxRenderer:
             if not ready:
                 self._report_cycle(pending)
                 break
+            # kustomize runs in parallel for a wave of ready Kustomizations; the Flux half (substitution
+            # reads ConfigMaps rendered so far) runs in a fixed order, so the result does not depend on timing.
+            futures = {key: pool.submit(self._kustomize, pending[key]) for key in ready}
             for key in ready:
                 ks = pending.pop(key)
                 self._note_dependencies(ks, done, failed)
                 try:
-                    rendered = self.build(ks)
+                    rendered = self._finish(ks, *futures[key].result())
                 except _NotRendered as exc:
                     self.state.gaps.append(CoverageGap(KS_GROUP_KIND, ks.namespace, f"{ks.name}: {exc}"))
                     failed.add(key)
@@ -341,9 +366,6 @@ class _FluxRenderer:
                         f"{ks.name} is suspended (spec.suspend): Flux does not reconcile it, its drift is not counted"))
                 self._add(rendered, ks, pending, done | failed | {key})
                 done.add(key)
-        self._render_releases()
-        return RenderedSet(path=self.cluster_path, commit=self.tree.commit, objects=tuple(self.state.objects),
-                           tree_hash="", gaps=tuple(self.state.gaps))
 
     def _build_root(self, root: _Ks) -> list[Manifest]:
         try:

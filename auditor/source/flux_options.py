@@ -72,6 +72,8 @@ class FluxOptions:
     helm_path: str = ""
     """Explicit helm binary; empty → ``helm`` on PATH."""
     helm_timeout: float = 120.0
+    render_workers: int = 4
+    """kustomize builds run in parallel for Kustomizations whose dependencies are rendered."""
     root_name: str = "flux-system"
     """Name and namespace of the Flux Kustomization assumed to apply the cluster directory when the
     directory holds no Kustomization pointing at itself."""

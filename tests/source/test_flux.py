@@ -499,3 +499,57 @@ def test_no_generated_dirs_survive_failures(make_repo: Callable[..., GitRepo], t
     assert any(r.startswith("a: render failed:") and "apps/a" in r and WORK_PREFIX not in r for r in _reasons(rs))
     assert not [p for p in tree.root.rglob(f"{WORK_PREFIX}*")]
     assert sorted(os.listdir(tree.root / "apps")) == ["a"]
+
+
+@needs_helm
+def test_kustomize_helm_charts_only_with_opt_in(make_repo: Callable[..., GitRepo], tool: KustomizeTool,
+                                                tmp_path: Path) -> None:
+    files = {
+        "clusters/c1/a.yaml": _ks("a", "./apps/a"),
+        "apps/a/kustomization.yaml": "helmCharts:\n- name: mini\n  releaseName: mi\n  version: 0.1.0\n"
+                                     "  valuesInline: {v: hello}\n",
+        "apps/a/charts/mini/Chart.yaml": "apiVersion: v2\nname: mini\nversion: 0.1.0\n",
+        "apps/a/charts/mini/values.yaml": "v: default\n",
+        "apps/a/charts/mini/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+                                                "  name: {{ .Release.Name }}-cm\ndata:\n  v: {{ .Values.v | quote }}\n",
+    }
+    tree = _tree(make_repo("khelm", files), tmp_path)
+    rs = _render(tool, tree, "clusters/c1")
+    assert any(r.startswith("a: render failed:") and "Helm is disabled" in r for r in _reasons(rs))
+    opts = FluxOptions(clusters="clusters/*", context="x", kustomize_helm=True)
+    cm = _by_subject(_render(tool, tree, "clusters/c1", options=opts))["ConfigMap/default/mi-cm"]
+    assert cm.body["data"] == {"v": "hello"} and cm.labels[NAME_LABEL] == "a"
+
+
+def test_v1beta2_patch_fields_and_reconcile_disabled(make_repo: Callable[..., GitRepo], tool: KustomizeTool,
+                                                     tmp_path: Path) -> None:
+    extra = """\
+  patchesStrategicMerge:
+    - apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: a
+      data:
+        smp: "yes"
+  patchesJson6902:
+    - target:
+        version: v1
+        kind: ConfigMap
+        name: a
+      patch:
+        - op: add
+          path: /data/json
+          value: "yes"
+"""
+    ks = _ks("a", "./apps/a", extra=extra).replace("kustomize.toolkit.fluxcd.io/v1", "kustomize.toolkit.fluxcd.io/v1beta2")
+    files = {
+        "clusters/c1/a.yaml": ks,
+        "apps/a/cm.yaml": _cm("a"),
+        "apps/a/off.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: off\n  annotations:\n"
+                           "    kustomize.toolkit.fluxcd.io/reconcile: disabled\n",
+    }
+    objs = _by_subject(_render(tool, _tree(make_repo("beta", files), tmp_path), "clusters/c1"))
+    assert objs["ConfigMap/default/a"].body["data"] == {"a": "b", "smp": "yes", "json": "yes"}
+    off = objs["ConfigMap/default/off"]
+    assert off.annotations[DRIFT_ANNOTATION] == "ignore"
+    assert off.annotations["gitops-audit.io/drift-reason"] == "kustomize.toolkit.fluxcd.io/reconcile: disabled"
