@@ -262,7 +262,7 @@ def _set_latest(out_dir: Path, run_id: str) -> Path:
     except (OSError, NotImplementedError):
         # No symlink support (some Windows setups, some volume types): a pointer file does the job.
         tmp.unlink(missing_ok=True)
-        atomic_write(link, run_id + "\n")
+        os.chmod(atomic_write(link, run_id + "\n"), 0o644)
     return link
 
 
@@ -284,7 +284,9 @@ def write_index(out_dir: Path) -> Path:
     """(Re)write ``reports/index.html`` from the run summaries."""
     summaries = load_summaries(out_dir)
     latest = latest_run_id(out_dir) or ""
-    return atomic_write(Path(out_dir) / INDEX, html_report.render_index(summaries, latest=latest))
+    path = atomic_write(Path(out_dir) / INDEX, html_report.render_index(summaries, latest=latest))
+    os.chmod(path, 0o644)
+    return path
 
 
 def write_run(report: AuditReport, out_dir: Path, *, keep: int = 30, config_bytes: bytes = b"") -> RunPaths:
@@ -309,7 +311,9 @@ def write_run(report: AuditReport, out_dir: Path, *, keep: int = 30, config_byte
     stage = Path(tempfile.mkdtemp(prefix=f".{report.run_id}.", dir=out_dir))
     try:
         for name, data in files.items():
-            atomic_write(stage / name, data)
+            # Reports are read by the report server and by auditors (they hold no secret values):
+            # world-readable like any file written under a default umask, not mkstemp's 0600.
+            os.chmod(atomic_write(stage / name, data), 0o644)
         # mkdtemp makes the directory 0700; a run directory is meant to be read by the report server.
         os.chmod(stage, 0o755)  # noqa: S103
         if run_dir.exists():

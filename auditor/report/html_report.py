@@ -324,6 +324,9 @@ def payload(report: AuditReport) -> dict[str, Any]:
     targets = {r.target.name: r.target for r in report.results}
     rows: list[list[Any]] = []
     details: list[dict[str, Any]] = []
+    # Rule description and remediation are the same for most findings of a rule: sent once per
+    # rule, and per finding only where they differ (keeps a 50,000-finding page much smaller).
+    rules: dict[str, list[str]] = {}
     for f in report.findings:
         t = targets.get(f.target)
         ref = f.ref
@@ -351,20 +354,20 @@ def payload(report: AuditReport) -> dict[str, Any]:
             for k, v in f.details.items()
             if k not in ("remediation", "description", "title")
         }
-        details.append(
-            {
-                "subject": ref.subject if ref else "(repository)",
-                "expected": expected,
-                "actual": actual,
-                "rule": rule_description(f),
-                "remediation": remediation(f),
-                "files": _provenance(f),
-                "live": [[lp.manager, lp.operation, lp.time] for lp in f.provenance.live],
-                "owners": list(f.owners),
-                "details": extra,
-            }
-        )
-    return {"columns": list(ROW_COLUMNS), "rows": rows, "details": details}
+        record: dict[str, Any] = {
+            "subject": ref.subject if ref else "(repository)",
+            "expected": expected,
+            "actual": actual,
+            "files": _provenance(f),
+            "live": [[lp.manager, lp.operation, lp.time] for lp in f.provenance.live],
+            "owners": list(f.owners),
+            "details": extra,
+        }
+        texts = [rule_description(f), remediation(f)]
+        if rules.setdefault(f.rule_id, texts) != texts:
+            record["rule"], record["remediation"] = texts
+        details.append(record)
+    return {"columns": list(ROW_COLUMNS), "rows": rows, "details": details, "rules": rules}
 
 
 def view_model(report: AuditReport, history: Sequence[RunSummary] = ()) -> dict[str, Any]:

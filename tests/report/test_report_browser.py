@@ -269,6 +269,14 @@ def test_deep_link_opens_details(watched: Watched, run_dir: Path) -> None:
     page = watched.open((run_dir / "report.html").as_uri() + f"#f={target.fingerprint}")
     assert page.locator("#details").is_visible()
     assert page.locator("#d-title").inner_text() == "Service/shop/web"
+    assert page.locator("#d-rule").inner_text() == "Object defined in git is missing from the cluster"
+    assert page.locator("#d-remediation").inner_text().startswith("Let the GitOps controller re-apply it")
+    page.click("#d-close")
+    limits = next(f for f in report.findings if f.rule_id == "k8s.resources.limits")
+    page.goto((run_dir / "report.html").as_uri() + f"#f={limits.fingerprint}")
+    page.reload()
+    page.wait_for_selector("html[data-ready='1']")
+    assert page.locator("#d-remediation").inner_text() == "Set resources.limits.memory on every container."
     page.click("#d-close")
     assert page.evaluate("location.hash") == ""
     page.locator("#findings-body tr").first.click()

@@ -138,3 +138,10 @@ def test_summary_round_trip(report: AuditReport) -> None:
     assert history.RunSummary.from_dict(json.loads(json.dumps(s.as_dict()))) == s
     assert s.partial and s.exit_code == 3 and s.not_audited == 1
     assert dict(s.by_severity)[Severity.CRITICAL.value] == 1
+
+
+def test_report_files_are_readable_by_the_server_user(tmp_path: Path, report: AuditReport) -> None:
+    paths = history.write_run(report, tmp_path)
+    for p in (paths.html, paths.csv, paths.bundle, paths.index):
+        assert p.stat().st_mode & 0o777 == 0o644, p
+    assert paths.run_dir.stat().st_mode & 0o777 == 0o755

@@ -167,8 +167,9 @@
     $("d-diff-wrap").hidden = !hasDiff;
     $("d-expected").textContent = pretty(d.expected);
     $("d-actual").textContent = pretty(d.actual);
-    $("d-rule").textContent = d.rule;
-    $("d-remediation").textContent = d.remediation || "—";
+    var ruleText = Object.prototype.hasOwnProperty.call(data.rules, r[COLS.rule]) ? data.rules[r[COLS.rule]] : ["", ""];
+    $("d-rule").textContent = d.rule !== undefined ? d.rule : ruleText[0];
+    $("d-remediation").textContent = (d.remediation !== undefined ? d.remediation : ruleText[1]) || "—";
     var files = $("d-files");
     files.replaceChildren();
     d.files.forEach(function (f) {
