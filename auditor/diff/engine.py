@@ -18,6 +18,7 @@ from typing import Any
 
 from auditor.diff import normalize
 from auditor.diff.compare import MISSING, Comparer, RawChange, desired_paths, locate, pointer_of
+from auditor.diff.defaults import is_server_default
 from auditor.diff.fieldsv1 import ManagerEntry, Ownership, decode_managed_fields, manager_names
 from auditor.diff.ignore import ActiveRule, Ignorer, suppressing_rule
 from auditor.diff.options import IGNORE_ANNOTATION, DriftOptions
@@ -336,14 +337,19 @@ class _Engine:
                 cur = candidates.get(p)
                 if cur is None or e.time > cur.time:
                     candidates[p] = e
+        values: dict[tuple[str, ...], Any] = {}
+        for p in list(candidates):
+            value, _ = locate(lbody, p, self.schemas, ref.group, ref.kind)
+            parent = locate(lbody, p[:-1], self.schemas, ref.group, ref.kind)[0] if len(p) > 1 else lbody
+            if value is MISSING or is_server_default(ref.kind, p, value, parent):
+                del candidates[p]  # gone since, or the API's own default recorded for its creator
+            else:
+                values[p] = value
         out: list[tuple[RawChange, DriftKind, ManagerEntry | None]] = []
         for p in sorted(candidates, key=lambda x: (len(x), x)):
             if any(p[:n] in candidates for n in range(1, len(p))):
                 continue  # an ancestor is reported whole
-            value, _ = locate(lbody, p, self.schemas, ref.group, ref.kind)
-            if value is MISSING:
-                continue
-            out.append((RawChange(p, None, value), DriftKind.ADDED, candidates[p]))
+            out.append((RawChange(p, None, values[p]), DriftKind.ADDED, candidates[p]))
         return out
 
     def _ignored_path(self, p: tuple[str, ...]) -> bool:

@@ -1,0 +1,147 @@
+"""Server defaults and server-assigned values: never "added out-of-band".
+
+Why this exists: for ``Update`` operations (``kubectl create``, client-side ``kubectl apply``,
+Helm) the API server records in ``managedFields`` every field of the object *after defaulting*.
+An object created by hand and later adopted by the GitOps applier therefore shows its creator
+owning ``imagePullPolicy``, ``dnsPolicy``, ``revisionHistoryLimit``… — fields git never set, whose
+values are the API's own defaults. Reporting them would be the classic "OutOfSync with an empty
+diff". A live value equal to the API default (or assigned by the server, like a ``clusterIP``) is
+not drift; any other value in the same field still is.
+
+Rules are keyed by the end of the field path (map keys only) and optionally by kind; values come
+from the Kubernetes API defaulting functions (``pkg/apis/*/v1/defaults.go``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+ANY = object()
+"""Marker: the server assigns this field (allocated IPs/ports, generated names); any value is its own."""
+
+_POD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod",
+                       "PodTemplate", "ReplicationController")
+
+# (kinds or () for any kind, path suffix of map keys, default value)
+_RULES: tuple[tuple[tuple[str, ...], tuple[str, ...], Any], ...] = (
+    # Pod spec (any pod template)
+    (_POD_TEMPLATE_KINDS, ("dnsPolicy",), "ClusterFirst"),
+    (_POD_TEMPLATE_KINDS, ("restartPolicy",), "Always"),
+    (_POD_TEMPLATE_KINDS, ("schedulerName",), "default-scheduler"),
+    (_POD_TEMPLATE_KINDS, ("terminationGracePeriodSeconds",), 30),
+    (_POD_TEMPLATE_KINDS, ("spec", "securityContext"), {}),
+    (_POD_TEMPLATE_KINDS, ("enableServiceLinks",), True),
+    (_POD_TEMPLATE_KINDS, ("priority",), 0),
+    (_POD_TEMPLATE_KINDS, ("preemptionPolicy",), "PreemptLowerPriority"),
+    (_POD_TEMPLATE_KINDS, ("template", "metadata", "creationTimestamp"), None),
+    (_POD_TEMPLATE_KINDS, ("jobTemplate", "metadata", "creationTimestamp"), None),
+    # Containers
+    (_POD_TEMPLATE_KINDS, ("terminationMessagePath",), "/dev/termination-log"),
+    (_POD_TEMPLATE_KINDS, ("terminationMessagePolicy",), "File"),
+    (_POD_TEMPLATE_KINDS, ("resources",), {}),
+    (_POD_TEMPLATE_KINDS, ("timeoutSeconds",), 1),
+    (_POD_TEMPLATE_KINDS, ("periodSeconds",), 10),
+    (_POD_TEMPLATE_KINDS, ("successThreshold",), 1),
+    (_POD_TEMPLATE_KINDS, ("failureThreshold",), 3),
+    (_POD_TEMPLATE_KINDS, ("httpGet", "scheme"), "HTTP"),
+    (_POD_TEMPLATE_KINDS, ("fieldRef", "apiVersion"), "v1"),
+    (_POD_TEMPLATE_KINDS, ("configMap", "defaultMode"), 420),
+    (_POD_TEMPLATE_KINDS, ("secret", "defaultMode"), 420),
+    (_POD_TEMPLATE_KINDS, ("projected", "defaultMode"), 420),
+    (_POD_TEMPLATE_KINDS, ("downwardAPI", "defaultMode"), 420),
+    (_POD_TEMPLATE_KINDS, ("hostPath", "type"), ""),
+    (_POD_TEMPLATE_KINDS, ("ports", "protocol"), "TCP"),
+    # Workloads
+    (("Deployment",), ("progressDeadlineSeconds",), 600),
+    (("Deployment", "StatefulSet", "DaemonSet"), ("revisionHistoryLimit",), 10),
+    (("Deployment",), ("strategy", "type"), "RollingUpdate"),
+    (("Deployment",), ("strategy", "rollingUpdate", "maxSurge"), "25%"),
+    (("Deployment",), ("strategy", "rollingUpdate", "maxUnavailable"), "25%"),
+    (("Deployment", "StatefulSet"), ("spec", "replicas"), 1),
+    (("DaemonSet", "StatefulSet"), ("updateStrategy", "type"), "RollingUpdate"),
+    (("DaemonSet",), ("updateStrategy", "rollingUpdate", "maxUnavailable"), 1),
+    (("DaemonSet",), ("updateStrategy", "rollingUpdate", "maxSurge"), 0),
+    (("StatefulSet",), ("updateStrategy", "rollingUpdate", "partition"), 0),
+    (("StatefulSet",), ("podManagementPolicy",), "OrderedReady"),
+    (("StatefulSet",), ("persistentVolumeClaimRetentionPolicy", "whenDeleted"), "Retain"),
+    (("StatefulSet",), ("persistentVolumeClaimRetentionPolicy", "whenScaled"), "Retain"),
+    (("Job", "CronJob"), ("completions",), 1),
+    (("Job", "CronJob"), ("parallelism",), 1),
+    (("Job", "CronJob"), ("backoffLimit",), 6),
+    (("Job", "CronJob"), ("completionMode",), "NonIndexed"),
+    (("Job", "CronJob"), ("podReplacementPolicy",), "TerminatingOrFailed"),
+    (("Job", "CronJob"), ("manualSelector",), False),
+    (("Job", "CronJob"), ("suspend",), False),
+    (("CronJob",), ("concurrencyPolicy",), "Allow"),
+    (("CronJob",), ("failedJobsHistoryLimit",), 1),
+    (("CronJob",), ("successfulJobsHistoryLimit",), 3),
+    # Job controller: generated selector and pod-template labels
+    (("Job",), ("spec", "selector"), ANY),
+    (("Job",), ("labels", "controller-uid"), ANY),
+    (("Job",), ("labels", "job-name"), ANY),
+    (("Job",), ("labels", "batch.kubernetes.io/controller-uid"), ANY),
+    (("Job",), ("labels", "batch.kubernetes.io/job-name"), ANY),
+    # Services
+    (("Service",), ("spec", "type"), "ClusterIP"),
+    (("Service",), ("sessionAffinity",), "None"),
+    (("Service",), ("internalTrafficPolicy",), "Cluster"),
+    (("Service",), ("externalTrafficPolicy",), "Cluster"),
+    (("Service",), ("ipFamilyPolicy",), "SingleStack"),
+    (("Service",), ("allocateLoadBalancerNodePorts",), True),
+    (("Service",), ("clusterIP",), ANY),
+    (("Service",), ("clusterIPs",), ANY),
+    (("Service",), ("ipFamilies",), ANY),
+    (("Service",), ("nodePort",), ANY),
+    (("Service",), ("healthCheckNodePort",), ANY),
+    (("Service",), ("ports", "protocol"), "TCP"),
+    # Storage, namespaces, secrets, policies
+    (("PersistentVolumeClaim",), ("volumeMode",), "Filesystem"),
+    (("PersistentVolumeClaim",), ("volumeName",), ANY),
+    (("PersistentVolumeClaim",), ("storageClassName",), ANY),
+    (("Namespace",), ("spec", "finalizers"), ["kubernetes"]),
+    (("Namespace",), ("labels", "kubernetes.io/metadata.name"), ANY),
+    (("Secret",), ("type",), "Opaque"),
+    (("NetworkPolicy",), ("policyTypes",), ANY),
+    (("Ingress",), ("pathType",), "ImplementationSpecific"),
+)
+
+_BY_SUFFIX: dict[tuple[str, ...], list[tuple[tuple[str, ...], Any]]] = {}
+for _kinds, _suffix, _value in _RULES:
+    _BY_SUFFIX.setdefault(_suffix, []).append((_kinds, _value))
+_MAX = max(len(s) for s in _BY_SUFFIX)
+
+
+def _image_pull_policy_default(container: Mapping[str, Any]) -> str:
+    """``Always`` for ``:latest`` or untagged images, else ``IfNotPresent`` (core/v1 defaults)."""
+    image = str(container.get("image", ""))
+    name = image.rsplit("/", 1)[-1]
+    if "@" in name:
+        return "IfNotPresent"
+    tag = name.rsplit(":", 1)[1] if ":" in name else ""
+    return "Always" if tag in ("", "latest") else "IfNotPresent"
+
+
+def is_server_default(kind: str, path: tuple[str, ...], value: Any, parent: Any) -> bool:
+    """True when ``value`` at ``path`` is what the API server would have put there by itself.
+
+    ``parent`` is the live map holding the field (for defaults that depend on a sibling).
+    """
+    keys = tuple(s for s in path if not s.startswith("["))
+    if not keys:
+        return False
+    last = keys[-1]
+    if isinstance(parent, Mapping):
+        if last == "imagePullPolicy":
+            return bool(value == _image_pull_policy_default(parent))
+        if last == "serviceAccount":  # deprecated alias the server keeps in sync
+            return bool(value == parent.get("serviceAccountName"))
+        if last == "targetPort" and kind == "Service":
+            return bool(value == parent.get("port"))
+    for n in range(min(_MAX, len(keys)), 0, -1):
+        for kinds, default in _BY_SUFFIX.get(keys[-n:], ()):
+            if kinds and kind not in kinds:
+                continue
+            if default is ANY or value == default:
+                return True
+    return False
