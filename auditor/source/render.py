@@ -685,14 +685,19 @@ def _image_name(image: str) -> str:
 
 def _object_line(graph: _Graph, path: str, body: Mapping[str, Any], names: set[str]) -> int | None:
     """1-based line where the object (same kind, one of its build-time names) starts in ``path``."""
-    index = graph.object_lines.get(path)
-    if index is None:
-        index = graph.object_lines[path] = _index_objects(graph.root, path)
     kind = str(body.get("kind") or "")
-    for k, name, line in index:
+    for k, name, line in _objects_in(graph, path):
         if k == kind and name in names:
             return line
     return None
+
+
+def _objects_in(graph: _Graph, path: str) -> list[tuple[str, str, int]]:
+    """(kind, name, line) of the objects in a repository file, parsed once per render."""
+    index = graph.object_lines.get(path)
+    if index is None:
+        index = graph.object_lines[path] = _index_objects(graph.root, path)
+    return index
 
 
 def _index_objects(root: Path, path: str) -> list[tuple[str, str, int]]:
@@ -1252,6 +1257,36 @@ def _explain_not_object(raw: str, graph: _Graph, tree: PreparedTree) -> str:
     return f"{m.group(1)} is not a Kubernetes object (no metadata)"
 
 
+def _explain_component(raw: str, graph: _Graph, tree: PreparedTree) -> str:
+    m = re.search(r"expected kind '(\w+)' for path '([^']*)' but got '(\w+)'", raw)
+    if not m:
+        return ""
+    want, path, got = m.groups()
+    where = _referenced(graph, path)
+    ref_txt = f" (referenced in {where})" if where else ""
+    return f"{path}{ref_txt} is a {got}, but is used where a {want} is expected"
+
+
+def _explain_duplicate(raw: str, graph: _Graph, tree: PreparedTree) -> str:
+    m = re.search(r"already registered id: ([^'\s]+)", raw)
+    if not m:
+        return ""
+    ident = m.group(1)  # Kind.version.group/name.[namespace]
+    gvk, _, rest = ident.partition("/")
+    kind = gvk.split(".", 1)[0]
+    name = rest.rsplit(".[", 1)[0] if ".[" in rest else rest.rsplit(".", 1)[0]
+    places: list[str] = []
+    for kf in graph.kfiles.values():
+        for ref in kf.refs:
+            if ref.field in ("resources", "bases") and ref.resolved and \
+                    tree.root.joinpath(*ref.resolved.split("/")).is_file():
+                for k, n, line in _objects_in(graph, ref.resolved):
+                    if k == kind and n == name:
+                        places.append(f"{ref.resolved}:{line}")
+    where = f": declared in {', '.join(sorted(set(places)))}" if places else ""
+    return f"{kind}/{name} is declared more than once{where}"
+
+
 # Most specific first: the first explainer that recognises the message wins.
 _EXPLAINERS: tuple[Callable[[str, _Graph, PreparedTree], str], ...] = (
     _explain_lfs,
@@ -1266,4 +1301,6 @@ _EXPLAINERS: tuple[Callable[[str, _Graph, PreparedTree], str], ...] = (
     _explain_restrictor,
     _explain_json_patch,
     _explain_replacement,
+    _explain_component,
+    _explain_duplicate,
 )

@@ -194,6 +194,15 @@ def test_invalid_yaml_names_the_file_in_one_line(fleet_repo: GitRepo, tool: Kust
                       "base/notes.yaml": "just some text\n"},
                      "base/notes.yaml (referenced in base/kustomization.yaml:1) is not a Kubernetes object",
                      id="not-an-object"),
+        pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml, copy.yaml]\n",
+                      "base/copy.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"
+                                        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"},
+                     "Deployment/web is declared more than once: declared in base/copy.yaml:5, "
+                     "base/deployment.yaml:1", id="duplicate-object"),
+        pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml]\ncomponents: [../comp]\n",
+                      "comp/kustomization.yaml": "resources: []\n"},
+                     "comp (referenced in base/kustomization.yaml:2) is a Kustomization, but is used where a "
+                     "Component is expected", id="component-kind"),
         pytest.param({"base/kustomization.yml": "resources: []\n"},
                      "Found multiple kustomization files under: base", id="two-kustomizations"),
         pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml]\npatches:\n  - path: j.yaml\n"
