@@ -27,12 +27,15 @@ import copy
 import posixpath
 import re
 import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from auditor.errors import RenderError, SourceError, ToolError
 from auditor.model import (
@@ -468,6 +471,7 @@ class _FluxRenderer:
                             helm, chart, release=release, namespace=rel_ns, values=values,
                             value_files=value_files, hr_name=ref.name, hr_namespace=ref.namespace,
                             timeout=self.options.helm_timeout)
+                        objs = self._post_render(hr, _skip_crds(hr, objs), rel_ns)
                         rendered = self._helm_manifests(hr, objs, rel_ns, chart)
                         state = "rendered"
             except (RenderError, SourceError, OSError) as exc:
@@ -490,6 +494,36 @@ class _FluxRenderer:
             ks = _Ks(ref.namespace, ref.name, {}, hr.provenance.files, owner)
             for m in rendered:
                 self._add([m], ks, {}, set())
+
+    def _post_render(self, hr: Manifest, objs: list[helmmod.HelmObject], namespace: str) -> list[helmmod.HelmObject]:
+        """Apply ``spec.postRenderers[].kustomize`` (patches, images, v2beta1 patch fields) with kustomize."""
+        renderers = [r["kustomize"] for r in (hr.body.get("spec") or {}).get("postRenderers") or []
+                     if isinstance(r, dict) and isinstance(r.get("kustomize"), dict)]
+        if not renderers:
+            return objs
+        templates = {(o.body.get("kind"), (o.body.get("metadata") or {}).get("name")): o.template for o in objs}
+        bodies = [o.body for o in objs]
+        for kz in renderers:
+            work = Path(tempfile.mkdtemp(prefix=fk.WORK_PREFIX, dir=self.tree.root))
+            try:
+                (work / "release.yaml").write_text(yamlio.dump_all(bodies), encoding="utf-8")
+                data: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                                        "resources": ["release.yaml"]}
+                fk.apply_spec(data, {k: v for k, v in kz.items()
+                                     if k in ("patches", "images", "patchesStrategicMerge", "patchesJson6902")})
+                (work / "kustomization.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+                rel = work.relative_to(self.tree.root).as_posix()
+                try:
+                    rs = render_overlay(self.tool, self.tree, rel, default_namespace=namespace,
+                                        options=self.source_options)
+                except (RenderError, ToolError) as exc:
+                    raise RenderError(f"post-render HelmRelease {hr.ref.namespace}/{hr.ref.name}: "
+                                      f"{str(exc).replace(rel, 'postRenderers')}") from None
+                bodies = [dict(m.body) for m in rs.objects]
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        return [helmmod.HelmObject(b, templates.get((b.get("kind"), (b.get("metadata") or {}).get("name")), ""))
+                for b in bodies]
 
     def _chart(self, hr: Manifest) -> tuple[Path | None, tuple[Path, ...], str]:
         """The chart on disk for a HelmRelease, the chart's valuesFiles, or (None, (), why not)."""
@@ -619,6 +653,14 @@ def _find_cycle(pending: Mapping[str, _Ks]) -> list[str]:
             if found:
                 return found
     return []
+
+
+def _skip_crds(hr: Manifest, objs: list[helmmod.HelmObject]) -> list[helmmod.HelmObject]:
+    """Drop the chart's ``crds/`` objects when ``spec.install.crds`` is ``Skip`` (helm-controller skips them)."""
+    policy = str(((hr.body.get("spec") or {}).get("install") or {}).get("crds") or "Create")
+    if policy != "Skip":
+        return objs
+    return [o for o in objs if not (o.body.get("kind") == "CustomResourceDefinition" and "/crds/" in o.template)]
 
 
 def _version_ok(chart_yaml: Path, wanted: str) -> bool:

@@ -553,3 +553,72 @@ def test_v1beta2_patch_fields_and_reconcile_disabled(make_repo: Callable[..., Gi
     off = objs["ConfigMap/default/off"]
     assert off.annotations[DRIFT_ANNOTATION] == "ignore"
     assert off.annotations["gitops-audit.io/drift-reason"] == "kustomize.toolkit.fluxcd.io/reconcile: disabled"
+
+
+@needs_helm
+def test_helm_post_renderers_and_crd_policy(make_repo: Callable[..., GitRepo], tool: KustomizeTool,
+                                            tmp_path: Path) -> None:
+    hr = """\
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: mini
+  namespace: apps
+spec:
+  interval: 1h
+  targetNamespace: web
+  install:
+    crds: Skip
+  chart:
+    spec:
+      chart: ./charts/mini
+      sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}
+  postRenderers:
+    - kustomize:
+        images:
+          - name: nginx
+            newTag: "1.27"
+        patches:
+          - target: {kind: Deployment}
+            patch: |
+              - op: add
+                path: /spec/replicas
+                value: 4
+"""
+    files = {
+        "clusters/c1/hr.yaml": hr,
+        "charts/mini/Chart.yaml": "apiVersion: v2\nname: mini\nversion: 0.1.0\n",
+        "charts/mini/crds/crd.yaml": """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+""",
+        "charts/mini/templates/dep.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  selector: {matchLabels: {app: x}}
+  template:
+    metadata: {labels: {app: x}}
+    spec:
+      containers: [{name: x, image: "nginx:1.25"}]
+""",
+    }
+    tree = _tree(make_repo("post", files), tmp_path)
+    rs = _render(tool, tree, "clusters/c1")
+    objs = _by_subject(rs)
+    assert "CustomResourceDefinition/widgets.example.com" not in objs  # install.crds: Skip
+    dep = objs["Deployment/web/web-mini"]  # release name <targetNamespace>-<name>, objects in targetNamespace
+    assert dep.body["spec"]["replicas"] == 4
+    assert dep.body["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    assert dep.labels["helm.toolkit.fluxcd.io/name"] == "mini"
+    assert dep.provenance.files[0].path == "charts/mini/templates/dep.yaml"
+    assert not [p for p in tree.root.rglob(f"{WORK_PREFIX}*")]
