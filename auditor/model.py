@@ -263,7 +263,8 @@ class Finding:
     message: str
     ref: ObjectRef | None = None
     path: str = ""
-    """Field path for drift findings, empty otherwise."""
+    """What within the object the finding is about, part of the fingerprint: the field path for drift,
+    the side (``desired``/``live``) for policy, the file or commit sha for change control."""
     expected: Any = None
     actual: Any = None
     provenance: Provenance = field(default_factory=Provenance)

@@ -11,7 +11,7 @@ import logging
 import secrets
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -30,6 +30,8 @@ from auditor.model import (
     Finding,
     LiveState,
     Manifest,
+    ObjectRef,
+    Provenance,
     RenderedSet,
     Severity,
     Target,
@@ -41,7 +43,7 @@ from auditor.source.changecontrol import AuditWindow, check_target, resolve_wind
 from auditor.source.codeowners import CodeOwners, load_codeowners, owners_of
 from auditor.source.git import RepoHandle, describe_url, open_repo, resolve_ref
 from auditor.source.options import SourceOptions
-from auditor.source.provenance import ProvenanceIndex, attach, build_index
+from auditor.source.provenance import ProvenanceIndex, attach, build_index, removal_of
 from auditor.source.render import PreparedTree, prepare_tree, render_overlay
 from auditor.source.tools import find_kustomize
 from auditor.util.kinds import is_namespaced
@@ -257,7 +259,8 @@ def _audit_target(shared: _Shared, target: Target, rendered: RenderedSet, work: 
 
     t3 = time.perf_counter()
     findings += _change_control(opts, target, rendered, work)
-    findings = [_with_provenance(f, work) for f in findings]
+    by_ref = {m.ref: m.provenance for m in rendered.objects}
+    findings = [_with_provenance(f, work, by_ref) for f in findings]
     timings["provenance"] = time.perf_counter() - t3
 
     findings += _gap_findings(target, (*rendered.gaps, *live.gaps))
@@ -298,11 +301,25 @@ def _change_control(opts: RunOptions, target: Target, rendered: RenderedSet, wor
     )
 
 
-def _with_provenance(finding: Finding, work: _RepoWork) -> Finding:
-    """Fill last commits and owners of a finding's files; blame the line that sets a modified field."""
-    if work.index is None or not finding.provenance.files:
+def _with_provenance(finding: Finding, work: _RepoWork, desired: Mapping[ObjectRef, Provenance]) -> Finding:
+    """Fill last commits and owners of a finding's files; blame the line that sets a modified field.
+
+    Findings on live documents (policy on live state) carry no files of their own: they get the
+    files of the desired object with the same identity. A stale orphan gets the commit that removed
+    the file which defined it, so the report says when it left git.
+    """
+    if work.index is None:
         return finding
     prov = finding.provenance
+    if not prov.files and finding.ref is not None:
+        if finding.ref in desired:
+            prov = replace(prov, files=desired[finding.ref].files)
+        elif finding.rule_id == "drift.orphaned.stale":
+            removed = removal_of(work.index, finding.ref.kind, finding.ref.name)
+            if removed is not None:
+                prov = replace(prov, files=(removed,))
+    if not prov.files:
+        return finding
     if finding.rule_id == "drift.modified" and finding.path and work.handle is not None:
         origin = field_origin(
             work.tree.root if work.tree else None,
