@@ -12,10 +12,10 @@ status codes and the server's Status ``message``, then scrubbed of every credent
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from auditor.cluster.kubeconfig import IN_CLUSTER, KubeconfigSource, load_contexts, resolve_source
+from auditor.cluster.kubeconfig import (
+    IN_CLUSTER,
+    KubeconfigSource,
+    load_contexts,
+    resolve_source,
+    user_is_renewable,
+)
 from auditor.cluster.options import ClusterOptions
 from auditor.errors import ClusterError, ConfigError
 
@@ -34,7 +40,6 @@ _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _BACKOFF_BASE = 0.2
 _BACKOFF_CAP = 5.0
 _MAX_MESSAGE = 300
-_LOAD_LOCK = threading.Lock()
 
 
 class HttpStatusError(Exception):
@@ -64,11 +69,40 @@ class _Deadline:
         return self.seconds - (time.monotonic() - self.started)
 
 
+@dataclass
+class _Client:
+    """Credentials and connection pool of one context, shared by every read of that context."""
+
+    api: Any
+    config: Any
+    server: str
+    identity: str
+    secrets: tuple[str, ...]
+    """Credential strings to scrub from messages."""
+    renewable: bool
+    """Credentials come from a plugin or file that may hand out a new token (worth one reload on 401)."""
+
+
+_CLIENTS: dict[tuple[Any, ...], _Client] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _cache_key(source: KubeconfigSource, context: str, options: ClusterOptions) -> tuple[Any, ...]:
+    """Same files (unchanged), same context, same pool size → same client."""
+    mtimes = []
+    for path in source.paths:
+        try:
+            mtimes.append(os.stat(path).st_mtime_ns)
+        except OSError:
+            mtimes.append(0)
+    return (source.joined, source.in_cluster, context, tuple(mtimes), options.parallel_lists)
+
+
 class Connection:
-    """An authenticated connection to one cluster (one kubernetes ApiClient per context)."""
+    """One read of one cluster: a shared per-context API client plus this read's deadline and stop flag."""
 
     def __init__(self, context: str, options: ClusterOptions) -> None:
-        """Load the context's credentials; raises :class:`ClusterError` when they cannot be loaded."""
+        """Get the context's client (loading credentials once); raises :class:`ClusterError` on failure."""
         self.context = context
         self.options = options
         self.label = context or "current-context"
@@ -76,44 +110,49 @@ class Connection:
         self.stop = threading.Event()
         self.requests = 0
         self._count_lock = threading.Lock()
+        self._reloaded = False
         try:
-            source = resolve_source(options)
+            self._source = resolve_source(options)
+            self._known, self._current = load_contexts(self._source)
         except ConfigError as exc:
             raise ClusterError(f"read cluster {self.label}: {exc}") from None
-        try:
-            known, current = load_contexts(source)
-        except ConfigError as exc:
-            raise ClusterError(f"read cluster {self.label}: {exc}") from None
-        self.identity = _identity(source, context, known, current)
-        self._api, self._config = self._load(source, context, known, current)
-        self.server = str(self._config.host).rstrip("/")
-        self._secrets = self._known_secrets()
+        self._client = self._get_client(fresh=False)
+        self.identity = self._client.identity
+        self.server = self._client.server
 
-    def _load(
-        self, source: KubeconfigSource, context: str, known: Mapping[str, Any], current: str
-    ) -> tuple[Any, Any]:
+    def _get_client(self, *, fresh: bool) -> _Client:
+        key = _cache_key(self._source, self.context, self.options)
+        with _CLIENTS_LOCK:
+            client = None if fresh else _CLIENTS.get(key)
+            if client is None:
+                client = self._load()
+                _CLIENTS[key] = client
+            return client
+
+    def _load(self) -> _Client:
         from kubernetes.client import ApiClient, Configuration
         from kubernetes.config.config_exception import ConfigException
         from kubernetes.config.incluster_config import load_incluster_config
         from kubernetes.config.kube_config import load_kube_config
 
+        source, context, known = self._source, self.context, self._known
+        in_cluster = (context == IN_CLUSTER or not source.paths) and source.in_cluster and context not in known
         config = Configuration()
         try:
-            # The loader keeps a process-wide cache of temp files for certificate data and fills it
-            # without a lock; clusters are read in parallel, so loads are serialized.
-            with _LOAD_LOCK:
-                if (context == IN_CLUSTER or not source.paths) and source.in_cluster and context not in known:
-                    load_incluster_config(client_configuration=config)
-                else:
-                    # The context is always named: the loader's own current-context is the last
-                    # file's, kubectl's (resolved by load_contexts) is the first file's.
-                    # persist_config=False: an auditor never writes refreshed tokens to the user's files.
-                    load_kube_config(
-                        config_file=source.joined,
-                        context=context or current or None,
-                        client_configuration=config,
-                        persist_config=False,
-                    )
+            # Called under _CLIENTS_LOCK: the loader keeps a process-wide cache of temp files for
+            # certificate data and fills it without a lock, and clusters are read in parallel.
+            if in_cluster:
+                load_incluster_config(client_configuration=config)
+            else:
+                # The context is always named: the loader's own current-context is the last
+                # file's, kubectl's (resolved by load_contexts) is the first file's.
+                # persist_config=False: an auditor never writes refreshed tokens to the user's files.
+                load_kube_config(
+                    config_file=source.joined,
+                    context=context or self._current or None,
+                    client_configuration=config,
+                    persist_config=False,
+                )
         except ConfigException as exc:
             raise ClusterError(f"read cluster {self.label}: load credentials: {_scrub_text(exc)}") from None
         except Exception as exc:  # exec plugin failures, unreadable files, bad base64…
@@ -121,42 +160,45 @@ class Connection:
                 f"read cluster {self.label}: load credentials: {type(exc).__name__}: {_scrub_text(exc)}"
             ) from None
         config.retries = False
-        config.connection_pool_maxsize = max(1, self.options.parallel_lists)
-        return ApiClient(configuration=config), config
-
-    def _known_secrets(self) -> tuple[str, ...]:
-        values: list[str] = []
-        for v in (self._config.api_key or {}).values():
-            if isinstance(v, str) and v:
-                values.append(v)
-                values.append(v.removeprefix("Bearer ").strip())
-        for attr in ("password",):
-            v = getattr(self._config, attr, None)
-            if isinstance(v, str) and v:
-                values.append(v)
-        return tuple(sorted({v for v in values if len(v) >= 4}, key=len, reverse=True))
+        # Several targets may read the same context at once: room for all their lists.
+        config.connection_pool_maxsize = max(1, self.options.parallel_lists) * 4
+        if in_cluster:
+            identity, renewable = "in-cluster service account", True
+        else:
+            name = context or self._current
+            user = str((known.get(name) or {}).get("user") or "")
+            identity = f"{user} (context {name})" if user else ""
+            renewable = user_is_renewable(source, user)
+        return _Client(
+            api=ApiClient(configuration=config),
+            config=config,
+            server=str(config.host).rstrip("/"),
+            identity=identity,
+            secrets=_known_secrets(config),
+            renewable=renewable,
+        )
 
     def scrub(self, text: str) -> str:
         """Remove every credential we know of from a message, and bound its length."""
-        for secret in self._secrets:
+        for secret in self._client.secrets:
             text = text.replace(secret, "***")
         return text[:_MAX_MESSAGE]
 
     def close(self) -> None:
-        """Release the connection pool."""
-        with contextlib.suppress(Exception):  # closing is best effort
-            self._api.rest_client.pool_manager.clear()
+        """End this read; the context's client and its pool stay cached for other reads."""
+        self.stop.set()
 
     def _headers(self, accept: str) -> dict[str, str]:
         headers = {"Accept": accept, "User-Agent": "gitops-audit (read-only)"}
         # auth_settings() runs the token refresh hook (exec plugins, expiring service-account tokens).
-        for auth in self._config.auth_settings().values():
+        config = self._client.config
+        for auth in config.auth_settings().values():
             if auth.get("in") == "header" and auth.get("value"):
                 headers[str(auth["key"])] = str(auth["value"])
-        if self._config.username and self._config.password:
+        if config.username and config.password:
             import urllib3
 
-            headers.update(urllib3.util.make_headers(basic_auth=f"{self._config.username}:{self._config.password}"))
+            headers.update(urllib3.util.make_headers(basic_auth=f"{config.username}:{config.password}"))
         return headers
 
     def get_json(
@@ -174,7 +216,9 @@ class Connection:
         attempts = max(1, self.options.max_attempts)
         last_problem = ""
         last_status: HttpStatusError | None = None
-        for attempt in range(1, attempts + 1):
+        attempt = 0
+        while attempt < attempts:
+            attempt += 1
             if self.stop.is_set():
                 raise Stopped()
             remaining = self.deadline.remaining()
@@ -184,7 +228,7 @@ class Connection:
             retry_after: float | None = None
             began = time.monotonic()
             try:
-                resp = self._api.rest_client.pool_manager.request(
+                resp = self._client.api.rest_client.pool_manager.request(
                     "GET",
                     url,
                     headers=self._headers(accept),
@@ -219,6 +263,14 @@ class Connection:
                     return body
                 message = self.scrub(_status_message(resp.data))
                 if status == 401:
+                    if not self._reloaded and self._client.renewable:
+                        # Like kubectl: a token from an exec plugin or a token file may have been
+                        # rotated early; fetch fresh credentials once and try again.
+                        self._reloaded = True
+                        log.debug("GET %s: 401, reloading credentials of %s", path, self.label)
+                        self._client = self._get_client(fresh=True)
+                        attempt -= 1  # a credential refresh is not a failed attempt
+                        continue
                     raise ClusterError(
                         f"read cluster {self.label}: unauthorized (401) at {self.server}: "
                         "credentials rejected or expired"
@@ -254,13 +306,17 @@ class Connection:
         )
 
 
-def _identity(source: KubeconfigSource, context: str, known: Mapping[str, Any], current: str) -> str:
-    """Who reads: the kubeconfig user of the context, or the pod's service account."""
-    if (context == IN_CLUSTER or not source.paths) and source.in_cluster and context not in known:
-        return "in-cluster service account"
-    entry = known.get(context or current) or {}
-    user = str(entry.get("user") or "")
-    return f"{user} (context {context or current})" if user else ""
+def _known_secrets(config: Any) -> tuple[str, ...]:
+    """Token and password strings of a loaded configuration (longest first, for scrubbing)."""
+    values: list[str] = []
+    for v in (config.api_key or {}).values():
+        if isinstance(v, str) and v:
+            values.append(v)
+            values.append(v.split(" ", 1)[-1].strip())  # without the "Bearer " prefix
+    password = getattr(config, "password", None)
+    if isinstance(password, str) and password:
+        values.append(password)
+    return tuple(sorted({v for v in values if len(v) >= 4}, key=len, reverse=True))
 
 
 def _cause(exc: BaseException) -> str:

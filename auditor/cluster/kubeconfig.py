@@ -132,3 +132,22 @@ def check_contexts(contexts: Sequence[str], options: ClusterOptions) -> None:
         if ctx not in known:
             names = ", ".join(sorted(known)) or "none"
             raise ConfigError(f"unknown kubeconfig context {ctx!r} in {source.description} (known: {names})")
+
+
+def user_is_renewable(source: KubeconfigSource, user: str) -> bool:
+    """True when a kubeconfig user's token comes from an exec plugin, auth provider or token file."""
+    if not source.paths or not user:
+        return False
+    from kubernetes.config.kube_config import KubeConfigMerger
+
+    try:
+        merged = KubeConfigMerger(source.joined).config
+        users = (merged.value if merged is not None else {}).get("users") or []
+    except Exception:  # already loaded successfully once; a re-read failure only disables the refresh
+        return False
+    for node in users:
+        entry = getattr(node, "value", node)
+        if isinstance(entry, dict) and entry.get("name") == user:
+            spec = entry.get("user") or {}
+            return isinstance(spec, dict) and any(k in spec for k in ("exec", "auth-provider", "tokenFile"))
+    return False

@@ -363,3 +363,44 @@ def test_broken_aggregated_api_is_a_gap_not_a_failure(kubeconfig: Path, api: Fak
     assert [m.ref.name for m in state.objects] == ["web"]
     kinds = {r.kind for r in discover_all("prod", _opts(kubeconfig, max_attempts=2))}
     assert "Widget" not in kinds and "Deployment" in kinds
+
+
+def _rotating_exec_user(tmp_path: Path, token_file: Path, calls: Path) -> dict[str, Any]:
+    import sys
+
+    script = tmp_path / "rotating-credential.py"
+    script.write_text(
+        "import json, pathlib\n"
+        f"calls = pathlib.Path({str(calls)!r})\n"
+        "calls.write_text(calls.read_text() + 'x' if calls.exists() else 'x')\n"
+        f"token = pathlib.Path({str(token_file)!r}).read_text().strip()\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1beta1', 'kind': 'ExecCredential',"
+        " 'status': {'token': token}}))\n"
+    )
+    return {"name": "rot", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
+                                             "command": sys.executable, "args": [str(script)],
+                                             "interactiveMode": "Never"}}}
+
+
+def test_one_client_per_context_and_refresh_on_401(tmp_path: Path, pki: Any, api: FakeAPIServer) -> None:
+    from .pki import cluster_entry, write_kubeconfig
+
+    token_file, calls = tmp_path / "token", tmp_path / "calls"
+    token_file.write_text(TOKEN)
+    cfg = write_kubeconfig(tmp_path / "rot-config", [cluster_entry("c", api.url, pki.ca_cert)],
+                           [_rotating_exec_user(tmp_path, token_file, calls)], [("rot", "c", "rot")])
+    scope = LiveScope(kinds=(("", "v1", "Namespace"),), namespaces=())
+    for _ in range(3):
+        assert len(read_cluster("rot", scope, _opts(cfg)).objects) == 2
+    assert calls.read_text() == "x"  # credentials loaded once for the context, reused by every read
+    # The token is rotated server-side: the next read gets 401, re-runs the plugin once, and goes on.
+    api.token = "rotated-token-0123456789"
+    token_file.write_text(api.token)
+    assert len(read_cluster("rot", scope, _opts(cfg, max_attempts=1)).objects) == 2
+    assert calls.read_text() == "xx"
+    assert [(r.auth, r.status) for r in api.log][-5:] == [("bad-bearer", 401)] + [("bearer", 200)] * 4
+    # Still rejected after the reload: one reload only, then the cluster is not audited.
+    api.token = "yet-another-token-987654321"
+    with pytest.raises(ClusterError, match=r"unauthorized \(401\)"):
+        read_cluster("rot", scope, _opts(cfg))
+    assert calls.read_text() == "xxx"
