@@ -51,7 +51,7 @@ from auditor.model import (
     RenderedSet,
     split_api_version,
 )
-from auditor.source.git import RepoHandle, extract_tree, head_commit, strip_credentials
+from auditor.source.git import RepoHandle, extract_tree, head_commit, resolve_ref, strip_credentials
 from auditor.source.options import SourceOptions
 from auditor.source.tools import KustomizeTool
 from auditor.util import proc, yamlio
@@ -64,6 +64,7 @@ BUILD_METADATA = ("originAnnotations", "transformerAnnotations")
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 TRANSFORMATIONS_ANNOTATION = "alpha.config.kubernetes.io/transformations"
 _INTERNAL_PREFIX = "internal.config.kubernetes.io/"
+"""Reserved by kustomize/kyaml for build bookkeeping (paths, indexes, previous names); never desired state."""
 _RENDER_VERSION = "render-v1"
 """Bumped when the Manifests built from the same kustomize output change (part of the cache key)."""
 
@@ -104,6 +105,7 @@ def prepare_tree(repo: RepoHandle, commit: str, dest: Path, options: SourceOptio
         skipped = _copy_worktree(repo.work_dir, dest)
         tree = PreparedTree(root=dest, commit=commit or head_commit(repo), skipped=skipped, worktree=True)
     else:
+        commit = resolve_ref(repo, commit)  # a full sha resolves to itself; "HEAD"/"main" become one
         ext = extract_tree(repo, commit, dest, timeout=options.git_timeout)
         tree = PreparedTree(root=dest, commit=commit, skipped=ext.skipped, dir_ids=dict(ext.dir_ids))
     for path in _kustomization_files(dest):

@@ -510,3 +510,12 @@ def test_remote_allow_list_matches_at_boundaries(value: str, allowed: bool) -> N
     assert render.remote_allowed(value, prefixes[:2]) is allowed
     # a bare host prefix still cannot be dodged with userinfo
     assert render.remote_allowed("https://github.com@evil.example/x", prefixes) is False
+
+
+def test_prepare_tree_resolves_symbolic_refs(fleet_repo: GitRepo, tmp_path: Path) -> None:
+    opts = SourceOptions()
+    h = git.open_repo(str(fleet_repo.root), opts)
+    tree = render.prepare_tree(h, "main", tmp_path / "t", opts)
+    assert tree.commit == fleet_repo.git("rev-parse", "HEAD")
+    assert tree.dir_ids[""] == fleet_repo.git("rev-parse", "HEAD^{tree}")
+    assert tree.dir_ids["base"] == fleet_repo.git("rev-parse", "HEAD:base")
