@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from auditor.demo import apiserver as api
+from auditor.demo.fleet import BRANCH, create_demo
 from auditor.demo.history import DRIFT_FILE, SNAPSHOTS_DIR, Commit, apply_commit, load_history
 from auditor.errors import AuditorError, UsageError
 from auditor.model import split_api_version
@@ -58,6 +59,8 @@ class TargetSpec:
     namespace: str
     prune: bool
     drift: tuple[Mapping[str, Any], ...]
+    suspended_at: _dt.datetime | None = None
+    """When Flux reconciliation of this cluster was suspended (later commits are not applied)."""
 
     @property
     def overlay(self) -> str:
@@ -106,6 +109,7 @@ def load_targets(path: Path = DRIFT_FILE) -> tuple[str, tuple[TargetSpec, ...]]:
                 namespace=str(raw["namespace"]),
                 prune=bool(raw["prune"]),
                 drift=tuple(raw.get("drift") or ()),
+                suspended_at=api.parse_time(str(raw["suspended_at"])) if raw.get("suspended_at") else None,
             )
         )
     return str(doc["snapshot_time"]), tuple(targets)
@@ -147,6 +151,7 @@ def replay(targets: Sequence[TargetSpec], commits: Sequence[Commit], work: Path)
             t for t in targets
             if any(p.startswith(("base/", f"overlays/{t.env}/")) for p in touched)
             and (tree / t.overlay / "kustomization.yaml").is_file()
+            and (t.suspended_at is None or commit.when + _apply_delay(t.name, commit) <= t.suspended_at)
         ]  # fmt: skip
         # Renders of one commit are independent: run them side by side (kubectl start-up dominates).
         with ThreadPoolExecutor(max_workers=len(due) or 1) as pool:
@@ -517,6 +522,98 @@ class Cluster:
         ]
         self.add(secret)
 
+    def flux_kustomization(self, commits: Sequence[Commit], shas: Mapping[str, str], at: _dt.datetime) -> None:
+        """The Flux ``Kustomization/flux-system/apps`` that applies this target's overlay.
+
+        It lives outside the target's namespace (scope filtering must leave it alone) and tells the
+        story of the cluster: which commit it last applied, and whether it is suspended.
+        """
+        t = self.target
+        horizon = min(at, t.suspended_at) if t.suspended_at else at
+        applied = [
+            (c.when + _apply_delay(t.name, c), c) for c in commits
+            if not c.branch and c.id in shas and c.when + _apply_delay(t.name, c) <= horizon
+        ]  # fmt: skip
+        first_time, _ = next(
+            (w, c) for w, c in applied if any(p.startswith(f"{t.overlay}/") for p in c.touched)
+        )
+        last_time, last = applied[-1]
+        created = api.k8s_time(first_time - _dt.timedelta(minutes=2))
+        revision = f"{BRANCH}@sha1:{shas[last.id]}"
+        spec: Obj = {
+            "force": False,
+            "interval": "10m0s",
+            "path": f"./{t.overlay}",
+            "prune": t.prune,
+            "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+            "timeout": "5m0s",
+        }
+        labels = {
+            "kustomize.toolkit.fluxcd.io/name": "flux-system",
+            "kustomize.toolkit.fluxcd.io/namespace": "flux-system",
+        }
+        generation = 1
+        ready_time = api.k8s_time(last_time + _dt.timedelta(seconds=9))
+        obj: Obj = {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {
+                "creationTimestamp": created,
+                "finalizers": ["finalizers.fluxcd.io"],
+                "labels": labels,
+                "name": "apps",
+                "namespace": "flux-system",
+            },
+            "spec": spec,
+        }
+        obj["metadata"]["uid"] = self.uid(_key(obj), created)
+        managed = [
+            api.managed_entry(
+                api.FLUX_MANAGER, "Apply", created,
+                api.fields_v1({"metadata": {"labels": labels}, "spec": spec}),
+                api_version="kustomize.toolkit.fluxcd.io/v1",
+            ),
+            api.managed_entry(
+                api.FLUX_MANAGER, "Update", created,
+                {"f:metadata": {"f:finalizers": {".": {}, 'v:"finalizers.fluxcd.io"': {}}}},
+                api_version="kustomize.toolkit.fluxcd.io/v1",
+            ),
+        ]  # fmt: skip
+        if t.suspended_at is not None:
+            # `flux suspend` patches spec.suspend; the controller then stops, so observedGeneration lags.
+            spec["suspend"] = True
+            generation = 2
+            managed.append(
+                api.managed_entry(
+                    "flux", "Update", api.k8s_time(t.suspended_at), {"f:spec": {"f:suspend": {}}},
+                    api_version="kustomize.toolkit.fluxcd.io/v1",
+                )
+            )  # fmt: skip
+        obj["metadata"]["generation"] = generation
+        obj["status"] = {
+            "conditions": [
+                {
+                    "lastTransitionTime": ready_time,
+                    "message": f"Applied revision: {revision}",
+                    "observedGeneration": 1,
+                    "reason": "ReconciliationSucceeded",
+                    "status": "True",
+                    "type": "Ready",
+                }
+            ],
+            "lastAppliedRevision": revision,
+            "lastAttemptedRevision": revision,
+            "observedGeneration": 1,
+        }
+        managed.append(
+            api.managed_entry(
+                api.FLUX_MANAGER, "Update", ready_time, api.fields_v1({"status": obj["status"]}, dots=True),
+                api_version="kustomize.toolkit.fluxcd.io/v1", subresource="status",
+            )
+        )  # fmt: skip
+        obj["metadata"]["managedFields"] = _order_managed(managed)
+        self.add(obj)
+
     # -- out-of-band changes -------------------------------------------------------------------
 
     def inject(self, drift: Mapping[str, Any]) -> None:
@@ -655,8 +752,14 @@ def _fake_ca(seed: str) -> str:
     return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
 
 
-def build_target(target: TargetSpec, lines: Mapping[Key, Timeline], snapshot_time: _dt.datetime) -> list[Obj]:
-    """All live objects of one target's cluster at ``snapshot_time``."""
+def build_target(
+    target: TargetSpec,
+    lines: Mapping[Key, Timeline],
+    snapshot_time: _dt.datetime,
+    commits: Sequence[Commit],
+    shas: Mapping[str, str],
+) -> list[Obj]:
+    """All live objects of one target's cluster at ``snapshot_time`` (``shas``: commit id → SHA)."""
     cluster = Cluster(target, lines)
     ns_created = ""
     for key in sorted(lines):
@@ -673,6 +776,7 @@ def build_target(target: TargetSpec, lines: Mapping[Key, Timeline], snapshot_tim
         raise UsageError(f"regenerate demo snapshot {target.name}: the overlay does not create its namespace")
     cluster.namespace_defaults(ns_created)
     cluster.external_secret(ns_created)
+    cluster.flux_kustomization(commits, shas, snapshot_time)
     for drift in sorted(target.drift, key=lambda d: str(d.get("time", ""))):
         if "time" in drift and api.parse_time(str(drift["time"])) > snapshot_time:
             raise UsageError(f"regenerate demo snapshot {target.name}: drift {drift['id']} is after the snapshot")
@@ -702,6 +806,7 @@ _FILES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("configmaps.yaml", "list", ("ConfigMap",)),
     ("rbac.yaml", "stream", ("ServiceAccount", "Role", "RoleBinding")),
     ("secrets.yaml", "list", ("Secret",)),
+    ("flux-system.yaml", "object", ("Kustomization",)),
     ("autoscaling.yaml", "list", ("HorizontalPodAutoscaler",)),
 )
 
@@ -756,6 +861,23 @@ def snapshot_files(objects: Sequence[Obj]) -> dict[str, str]:
     return files
 
 
+def commit_shas(scratch: Path, commits: Sequence[Commit]) -> dict[str, str]:
+    """Build the demo repository once and map each scripted commit id to its (deterministic) SHA."""
+    fleet = create_demo(scratch)
+    out = run(
+        ["git", "log", "--all", "--format=%H %aI"],
+        action="list demo commits",
+        cwd=fleet.root,
+        env={"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"},
+    ).stdout.decode()
+    by_date: dict[str, str] = {}
+    for line in out.splitlines():
+        if line.strip():
+            sha, date = line.split()
+            by_date[date] = sha
+    return {c.id: by_date[c.date] for c in commits if c.date in by_date}
+
+
 def generate(out_dir: Path) -> list[Path]:
     """Write every target's snapshot files under ``out_dir/<target>/``; return the paths written."""
     snapshot_text, targets = load_targets()
@@ -764,8 +886,9 @@ def generate(out_dir: Path) -> list[Path]:
     written: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="gitops-audit-demo-") as tmp:
         timelines = replay(targets, commits, Path(tmp))
+        shas = commit_shas(Path(tmp) / "repo", commits)
     for target in targets:
-        objects = build_target(target, timelines[target.name], snapshot_time)
+        objects = build_target(target, timelines[target.name], snapshot_time, commits, shas)
         target_dir = out_dir / target.name
         if target_dir.is_dir():
             # Start clean so a file that is no longer produced does not linger.

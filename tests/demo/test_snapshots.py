@@ -19,6 +19,8 @@ from auditor.demo.history import PACKAGE_DIR, SNAPSHOTS_DIR, TREE_DIR
 from auditor.util import yamlio
 from auditor.util.proc import run
 
+from .conftest import git
+
 DRIFT = yaml.safe_load((PACKAGE_DIR / "drift.yaml").read_text())
 TARGETS = list(DRIFT["targets"])
 GITOPS_MANAGERS = {"kustomize-controller", "kube-controller-manager"}
@@ -164,6 +166,8 @@ def test_objects_carry_server_metadata(snapshots: dict[str, dict[Key, dict[str, 
                 assert entry["fieldsType"] == "FieldsV1"
                 assert entry["operation"] in ("Apply", "Update")
                 assert "f:" in json.dumps(entry["fieldsV1"])
+            if key[1] == "flux-system":
+                continue  # Flux's own objects carry the flux-system Kustomization's labels
             managers = {m["manager"] for m in meta["managedFields"]}
             applied = "kustomize-controller" in managers
             flux = {k: v for k, v in (meta.get("labels") or {}).items() if k in FLUX_LABELS}
@@ -216,9 +220,10 @@ def test_drift_matches_drift_yaml(snapshots: dict[str, dict[Key, dict[str, Any]]
         assert missing == {drift_key(target, d) for d in drift_ops(target, "delete")}, target
 
         system = {("ConfigMap", ns, "kube-root-ca.crt"), ("ServiceAccount", ns, "default")}
+        # Only the target's namespace is in scope; flux-system holds Flux's own Kustomization.
         orphans = {
             k for k, o in live.items()
-            if k not in desired and k not in system and not o["metadata"].get("ownerReferences")
+            if k[1] == ns and k not in desired and k not in system and not o["metadata"].get("ownerReferences")
         }
         assert orphans == {drift_key(target, d) for d in drift_ops(target, "create", "stale")}, target
         for d in drift_ops(target, "stale"):
@@ -307,3 +312,22 @@ def test_regenerate_reproduces_committed_snapshots(tmp_path: Path) -> None:
     victim = tmp_path / "dev-eu-west" / "namespace.yaml"
     victim.write_text(victim.read_text().replace("Active", "Terminating"))
     assert regenerate.compare(SNAPSHOTS_DIR, tmp_path) == ["dev-eu-west/namespace.yaml"]
+
+
+def test_flux_kustomization_tells_the_cluster_story(
+    snapshots: dict[str, dict[Key, dict[str, Any]]], demo: DemoFleet
+) -> None:
+    """Flux's Kustomization names a real demo commit and is suspended exactly where DRIFT.md says."""
+    shas = set(git(demo.root, "rev-list", "main").split())
+    head = git(demo.root, "rev-parse", "main").strip()
+    for target, objs in snapshots.items():
+        ks = objs[("Kustomization", "flux-system", "apps")]
+        spec = DRIFT["targets"][target]
+        env, _, region = target.partition("-")
+        assert ks["spec"]["path"] == f"./overlays/{env}/{region}"
+        assert ks["spec"]["prune"] is spec["prune"]
+        assert ks["spec"].get("suspend", False) is ("suspended_at" in spec)
+        revision = ks["status"]["lastAppliedRevision"]
+        assert revision.startswith("main@sha1:") and revision.removeprefix("main@sha1:") in shas
+        # Flux applies every new main commit; a suspended cluster stopped before HEAD.
+        assert (revision.removeprefix("main@sha1:") == head) is ("suspended_at" not in spec), target
