@@ -90,6 +90,10 @@ def handler(args: argparse.Namespace) -> int:
     options = dataclasses.replace(DriftOptions(), orphans=False, ignore=rules)
     target = Target(name="diff", namespace=namespace)
     outcome = diff_target(target, desired, LiveState(objects=tuple(live), source=args.live), options)
+    if any(not (m.body.get("metadata") or {}).get("managedFields") for m in live):
+        # `kubectl get` hides managedFields since 1.21; without them nobody can say who changed what.
+        print("gitops-audit diff: note: live object(s) without metadata.managedFields — attribution and fields "
+              "added out-of-band need `kubectl get --show-managed-fields -o yaml`", file=sys.stderr)
     if args.output == "json":
         sys.stdout.write(render_json(outcome))
     else:

@@ -397,7 +397,7 @@ class _Engine:
             msg += f" ({attribution})"
         if why:
             msg += f" [{why}]"
-        details: dict[str, Any] = {"drift_kind": fc.kind.value, "pointer": pointer}
+        details: dict[str, Any] = {"drift_kind": fc.kind.value, "pointer": pointer, "segments": list(rc.path)}
         if fc.live is not None:
             details["attribution"] = {"manager": fc.live.manager, "operation": fc.live.operation,
                                       "time": fc.live.time}
