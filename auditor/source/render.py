@@ -459,7 +459,9 @@ def render_overlay(
     if _find_kustomization(tree.root, rel) is None:
         raise RenderError(f"{action}: no kustomization.yaml in {shown}")
     graph = _scan(tree, rel, options, action)
-    argv = [*tool.argv, rel or "."]
+    # "./" keeps a directory named like a flag (say "--enable-exec", from a Flux path in the repository)
+    # from ever being parsed as one.
+    argv = [*tool.argv, f"./{rel}" if rel else "."]
     try:
         res = proc.run(argv, action=action, cwd=tree.root, timeout=options.render_timeout, check=False)
     except ToolError as exc:

@@ -519,3 +519,14 @@ def test_prepare_tree_resolves_symbolic_refs(fleet_repo: GitRepo, tmp_path: Path
     assert tree.commit == fleet_repo.git("rev-parse", "HEAD")
     assert tree.dir_ids[""] == fleet_repo.git("rev-parse", "HEAD^{tree}")
     assert tree.dir_ids["base"] == fleet_repo.git("rev-parse", "HEAD:base")
+
+
+def test_overlay_named_like_a_flag_is_a_path(make_repo: Callable[..., GitRepo], tool: KustomizeTool,
+                                             tmp_path: Path) -> None:
+    repo = make_repo("flags", {
+        "--enable-helm/kustomization.yaml": "resources: [cm.yaml]\n",
+        "--enable-helm/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flag}\n",
+    })
+    rs = _render(repo, tool, tmp_path, "--enable-helm")
+    assert [m.ref.subject for m in rs.objects] == ["ConfigMap/default/flag"]
+    assert _files(rs.objects[0]) == [("resource", "--enable-helm/cm.yaml")]
