@@ -277,6 +277,12 @@ class _FluxRenderer:
                     raise RenderError(f"{action}: {exc}") from None
             body = _stamp_owner(body, ks)
             body = drift_markers(body, ks.key, bool(ks.spec.get("suspend")))
+            marked = DRIFT_ANNOTATION in (body["metadata"].get("annotations") or {})
+            if isinstance(body.get("sops"), dict) and not marked:
+                # SOPS-encrypted in git: kustomize-controller decrypts it, we cannot. Its existence is
+                # audited, its values are not (they would all differ); the sops metadata is never applied.
+                body = mark({k: v for k, v in body.items() if k != "sops"}, "if-not-present",
+                            "SOPS-encrypted in git: values are not compared")
             out.append(_remake(m, body, tuple(files), self.default_namespace))
         return out
 

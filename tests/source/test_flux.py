@@ -541,7 +541,8 @@ def test_v1beta2_patch_fields_and_reconcile_disabled(make_repo: Callable[..., Gi
           path: /data/json
           value: "yes"
 """
-    ks = _ks("a", "./apps/a", extra=extra).replace("kustomize.toolkit.fluxcd.io/v1", "kustomize.toolkit.fluxcd.io/v1beta2")
+    ks = _ks("a", "./apps/a", extra=extra).replace("kustomize.toolkit.fluxcd.io/v1",
+                                                   "kustomize.toolkit.fluxcd.io/v1beta2")
     files = {
         "clusters/c1/a.yaml": ks,
         "apps/a/cm.yaml": _cm("a"),
@@ -622,3 +623,26 @@ spec:
     assert dep.labels["helm.toolkit.fluxcd.io/name"] == "mini"
     assert dep.provenance.files[0].path == "charts/mini/templates/dep.yaml"
     assert not [p for p in tree.root.rglob(f"{WORK_PREFIX}*")]
+
+
+def test_sops_encrypted_secret_is_existence_only(make_repo: Callable[..., GitRepo], tool: KustomizeTool,
+                                                 tmp_path: Path) -> None:
+    secret = """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  namespace: default
+stringData:
+  password: ENC[AES256_GCM,data:abc=,iv:x,tag:y,type:str]
+sops:
+  version: 3.8.1
+  lastmodified: "2026-01-01T00:00:00Z"
+"""
+    extra = "  decryption:\n    provider: sops\n"
+    files = {"clusters/c1/a.yaml": _ks("a", "./apps/a", extra=extra), "apps/a/secret.yaml": secret}
+    objs = _by_subject(_render(tool, _tree(make_repo("sops", files), tmp_path), "clusters/c1"))
+    db = objs["Secret/default/db"]
+    assert "sops" not in db.body
+    assert db.annotations[DRIFT_ANNOTATION] == "if-not-present"
+    assert "SOPS" in db.annotations["gitops-audit.io/drift-reason"]
