@@ -236,11 +236,7 @@ def _read(conn: Connection, scope: LiveScope, key: bytes) -> LiveState:
     disc = _Discovery(conn)
     gaps: list[CoverageGap] = []
     tasks: list[_ListTask] = []
-    seen: set[tuple[str, str]] = set()
     for (group, kind), versions in wanted_versions(scope).items():
-        if (group, kind) in seen:
-            continue
-        seen.add((group, kind))
         found = disc.resolve(group, kind, versions)
         if isinstance(found, str):
             gaps.append(CoverageGap(group_kind(group, kind), "", found))
@@ -258,14 +254,14 @@ def _read(conn: Connection, scope: LiveScope, key: bytes) -> LiveState:
         # Wait no longer than the deadline, even if a response trickles in slower than the
         # per-read socket timeout; work left behind stops at its next request.
         _done, pending = wait(futures, timeout=max(0.0, conn.deadline.remaining()), return_when=FIRST_EXCEPTION)
-        failed = next((f for f in futures if f.done() and f.exception() is not None), None)
+        errors = [f.exception() for f in futures if f.done() and f.exception() is not None]
+        # The root cause, not a list that merely stopped because of it.
+        failed = next((e for e in errors if not isinstance(e, Stopped)), errors[0] if errors else None)
         if failed is not None or pending:
             conn.stop.set()
             if failed is None:
                 raise conn.deadline_error("")
-            exc = failed.exception()
-            assert exc is not None
-            raise exc
+            raise failed
         results = [f.result() for f in futures]
     finally:
         pool.shutdown(wait=False, cancel_futures=True)

@@ -178,8 +178,7 @@ def read_snapshot(directory: Path, scope: LiveScope, *, secret_key: bytes = b"")
             )
         )
 
-    # A namespaced object of a kind that is cluster-scoped would be a corrupt snapshot; objects
-    # seen without a namespace mark their kind cluster-scoped, as discovery would.
+    # Objects seen without a namespace mark their kind cluster-scoped, as discovery would.
     gaps = _coverage_gaps(scope, index, extra_cluster | frozenset(seen_cluster_scoped)) if index else ()
     return LiveState(
         objects=sorted_manifests(m for _, m in chosen.values()),

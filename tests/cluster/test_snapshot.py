@@ -195,3 +195,16 @@ def test_recorded_gaps_come_back(tmp_path: Path, live_objects: list[dict[str, An
     assert read_snapshot(tmp_path / "out", SHOP_SCOPE).gaps == (CoverageGap("Secret", "shop", "forbidden"),)
     narrow = LiveScope(kinds=(("apps", "v1", "Deployment"),), namespaces=("shop",))
     assert read_snapshot(tmp_path / "out", narrow).gaps == ()
+
+
+def test_written_snapshot_never_holds_secret_values(tmp_path: Path, live_objects: list[dict[str, Any]]) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "all.yaml").write_text(yaml.safe_dump_all(live_objects))
+    hashed = read_snapshot(src, SHOP_SCOPE, secret_key=b"k" * 32)
+    assert any("data" in m.body for m in hashed.objects if m.ref.kind == "Secret")
+    write_snapshot(hashed, tmp_path / "out", scope=SHOP_SCOPE)
+    text = "".join(p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert HASH_PREFIX not in text and CANARY_SECRET not in text
+    (secret,) = [m for m in read_snapshot(tmp_path / "out", SHOP_SCOPE).objects if m.ref.kind == "Secret"]
+    assert set(secret.body) == {"apiVersion", "kind", "metadata"}
