@@ -67,6 +67,7 @@ from auditor.source.flux_markers import (
     drift_markers,
     mark,
     split_markers,
+    unpruned_kustomizations,
 )
 from auditor.source.flux_options import FluxOptions
 from auditor.source.options import SourceOptions
@@ -93,6 +94,7 @@ __all__ = [
     "is_flux_target",
     "render_flux_target",
     "split_markers",
+    "unpruned_kustomizations",
 ]
 
 ClusterLookup = Callable[[str, str, str], Mapping[str, Any] | None]

@@ -139,3 +139,18 @@ def split_markers(
             body["metadata"].pop("annotations", None)
         clean.append(replace(m, body=body))
     return tuple(clean), tuple(markers), tuple(releases)
+
+
+def unpruned_kustomizations(objects: Iterable[Manifest]) -> frozenset[tuple[str, str]]:
+    """(namespace, name) of desired Flux Kustomizations with ``spec.prune: false``.
+
+    A stale orphan whose ``kustomize.toolkit.fluxcd.io/name``/``namespace`` labels name one of these is
+    expected to stay in the cluster (Flux never deletes it): report it at a lower severity.
+    """
+    out: set[tuple[str, str]] = set()
+    for m in objects:
+        if m.ref.group == KS_GROUP and m.ref.kind == "Kustomization":
+            spec = m.body.get("spec") or {}
+            if isinstance(spec, Mapping) and spec.get("prune") is False:
+                out.add((m.ref.namespace, m.ref.name))
+    return frozenset(out)
