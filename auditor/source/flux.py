@@ -212,11 +212,12 @@ class _FluxRenderer:
                 src = Path(local)
                 if not src.is_dir():
                     return None, f"source {ident} is mapped to {local}, which is not a directory"
-                safe = _TARGET_NAME_RE.sub("-", ident)
-                dest = self.tree.root / _SOURCES_DIR / safe
-                if not dest.exists():
-                    shutil.copytree(src, dest, symlinks=False, ignore=shutil.ignore_patterns(".git"))
-                self.copied_sources[ident] = f"{_SOURCES_DIR}/{safe}"
+                # A private copy per render: targets render concurrently from the same tree.
+                parent = self.tree.root / _SOURCES_DIR
+                parent.mkdir(exist_ok=True)
+                dest = Path(tempfile.mkdtemp(prefix=_TARGET_NAME_RE.sub("-", ident) + "-", dir=parent))
+                shutil.copytree(src, dest, symlinks=False, ignore=shutil.ignore_patterns(".git"), dirs_exist_ok=True)
+                self.copied_sources[ident] = dest.relative_to(self.tree.root).as_posix()
             return self.copied_sources[ident], ""
         return None, f"external source {ident}, not rendered (map it in flux.source_paths to render it)"
 
@@ -337,9 +338,13 @@ class _FluxRenderer:
         self._add(objs, root, pending, {root.key})
         done: set[str] = {root.key}
         failed: set[str] = set()
-        with ThreadPoolExecutor(max_workers=max(1, self.options.render_workers)) as pool:
-            self._walk(pending, done, failed, pool)
-        self._render_releases()
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.options.render_workers)) as pool:
+                self._walk(pending, done, failed, pool)
+            self._render_releases()
+        finally:
+            for rel in self.copied_sources.values():
+                shutil.rmtree(self.tree.root.joinpath(*rel.split("/")), ignore_errors=True)
         return RenderedSet(path=self.cluster_path, commit=self.tree.commit, objects=tuple(self.state.objects),
                            tree_hash="", gaps=tuple(self.state.gaps))
 
