@@ -120,7 +120,8 @@ def _expect_rows(page: Any, n: int, containing: str = "") -> None:
 def test_loads_clean_no_errors_no_network(watched: Watched, run_dir: Path) -> None:
     page = watched.open((run_dir / "report.html").as_uri())
     assert _visible_rows(page) == len(make_report().findings)
-    assert page.locator("#match-count").inner_text().startswith("10 of 10")
+    n = len(make_report().findings)
+    assert page.locator("#match-count").inner_text() == f"{n} of {n} findings"
     page.wait_for_timeout(200)  # let any late resource loads show up
     assert watched.errors == []
     assert watched.requests == [(run_dir / "report.html").as_uri()]
@@ -221,11 +222,12 @@ def test_paging(browser: Any, tmp_path: Path) -> None:
         page = w.open((run_dir / "report.html").as_uri())
         assert _visible_rows(page) == 100
         assert page.locator("#page-info").inner_text() == "Page 1 of 3"
+        assert len(base.findings) + 240 <= 300
         assert page.locator("#prev").is_disabled()
         page.click("#next")
         page.click("#next")
         assert page.locator("#page-info").inner_text() == "Page 3 of 3"
-        assert _visible_rows(page) == 250 - 200
+        assert _visible_rows(page) == len(base.findings) + 240 - 200
         assert page.locator("#next").is_disabled()
         page.select_option("#f-severity", "low")  # filtering returns to page 1
         assert page.locator("#page-info").inner_text() == "Page 1 of 3"
@@ -281,4 +283,20 @@ def test_deep_link_opens_details(watched: Watched, run_dir: Path) -> None:
     assert page.evaluate("location.hash") == ""
     page.locator("#findings-body tr").first.click()
     assert page.evaluate("location.hash").startswith("#f=")
+    assert watched.errors == []
+
+
+def test_structured_drift_shows_unified_diff(watched: Watched, run_dir: Path) -> None:
+    page = watched.open((run_dir / "report.html").as_uri())
+    page.fill("#f-text", "resource limits differ")
+    _expect_rows(page, 1, "resource limits differ")
+    page.locator("#findings-body tr").first.click()
+    assert page.locator("#d-unified-wrap").is_visible()
+    assert page.locator("#d-unified .del").all_inner_texts() == ['-   "cpu": "500m",']
+    assert page.locator("#d-unified .add").all_inner_texts() == ['+   "cpu": "2",']
+    page.click("#d-close")
+    page.fill("#f-text", "image differs")
+    _expect_rows(page, 1, "image differs")
+    page.locator("#findings-body tr").first.click()
+    assert page.locator("#d-unified-wrap").is_hidden()  # scalars: side by side only
     assert watched.errors == []

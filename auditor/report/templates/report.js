@@ -137,6 +137,44 @@
     return JSON.stringify(v, null, 2);
   }
 
+  // Line diff of two pretty-printed values (LCS; small inputs only, which drift values are).
+  function unifiedDiff(a, b) {
+    var x = a.split("\n"), y = b.split("\n");
+    if (x.length * y.length > 250000) { return null; }
+    var n = x.length, m = y.length, i, j;
+    var L = [];
+    for (i = 0; i <= n; i++) { L.push(new Array(m + 1).fill(0)); }
+    for (i = n - 1; i >= 0; i--) {
+      for (j = m - 1; j >= 0; j--) {
+        L[i][j] = x[i] === y[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+      }
+    }
+    var out = [];
+    i = 0; j = 0;
+    while (i < n || j < m) {
+      if (i < n && j < m && x[i] === y[j]) { out.push(["ctx", "  " + x[i]]); i++; j++; }
+      else if (j < m && (i >= n || L[i][j + 1] >= L[i + 1][j])) { out.push(["add", "+ " + y[j]]); j++; }
+      else { out.push(["del", "- " + x[i]]); i++; }
+    }
+    return out;
+  }
+
+  function showUnified(expected, actual) {
+    var wrap = $("d-unified-wrap"), pre = $("d-unified");
+    pre.replaceChildren();
+    var structured = expected !== null && actual !== null &&
+      typeof expected === "object" && typeof actual === "object";
+    var lines = structured ? unifiedDiff(pretty(expected), pretty(actual)) : null;
+    wrap.hidden = !lines;
+    if (!lines) { return; }
+    lines.forEach(function (l) {
+      var s = document.createElement("span");
+      s.className = l[0];
+      s.textContent = l[1];
+      pre.appendChild(s);
+    });
+  }
+
   function addMeta(dl, label, value) {
     if (value === "" || value === null || value === undefined) { return; }
     var dt = document.createElement("dt"); dt.textContent = label;
@@ -167,6 +205,7 @@
     $("d-diff-wrap").hidden = !hasDiff;
     $("d-expected").textContent = pretty(d.expected);
     $("d-actual").textContent = pretty(d.actual);
+    showUnified(d.expected, d.actual);
     var ruleText = Object.prototype.hasOwnProperty.call(data.rules, r[COLS.rule]) ? data.rules[r[COLS.rule]] : ["", ""];
     $("d-rule").textContent = d.rule !== undefined ? d.rule : ruleText[0];
     $("d-remediation").textContent = (d.remediation !== undefined ? d.remediation : ruleText[1]) || "—";
