@@ -404,11 +404,12 @@ def extract_tree(repo: RepoHandle, commit: str, dest: Path, timeout: float = 300
                 skipped.append((path, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, not extracted"))
                 continue
             blobs.append((path, oid, nbytes))
+    made: set[str] = set()
     for chunk in _chunks(blobs):
         contents = _cat_blobs(repo, [oid for _, oid, _ in chunk], action, timeout)
         for path, oid, _ in chunk:
             try:
-                _write_file(dest, path, contents[oid])
+                _write_file(dest, path, contents[oid], made)
             except (FileExistsError, NotADirectoryError, IsADirectoryError):
                 skipped.append((path, "collides with another entry"))
     if links:
@@ -451,12 +452,29 @@ def _cat_blobs(repo: RepoHandle, oids: list[str], action: str, timeout: float) -
     return out
 
 
-def _write_file(dest: Path, rel: str, content: bytes) -> None:
-    target = dest.joinpath(*rel.split("/"))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(content)
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+
+
+def _write_file(dest: Path, rel: str, content: bytes, made: set[str] | None = None) -> None:
+    """Create one file (never through a symlink, never over an existing entry)."""
+    target = os.path.join(dest, *rel.split("/"))
+    parent = os.path.dirname(target)
+    if made is None or parent not in made:
+        os.makedirs(parent, exist_ok=True)
+        if made is not None:
+            made.add(parent)
+    fd = os.open(target, _WRITE_FLAGS, 0o644)
+    try:
+        _write_all(fd, content)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, content: bytes) -> None:
+    view = memoryview(content)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
 
 
 def _inside(root: str, path: str) -> bool:
