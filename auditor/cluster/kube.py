@@ -188,7 +188,11 @@ class _ListResult:
 
 
 class _Progress:
-    """``context: lists 3/12`` on a TTY (stderr); silent otherwise."""
+    """``context: lists 3/12`` lines on a TTY (stderr), at each quarter; silent otherwise.
+
+    Whole lines, not carriage-return updates: several clusters are read at once and their
+    progress interleaves with the pipeline's own lines.
+    """
 
     def __init__(self, label: str, total: int, enabled: bool | None, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -196,17 +200,20 @@ class _Progress:
         self.label = label
         self.total = total
         self.done = 0
+        self.shown = 0
         self.lock = threading.Lock()
 
     def step(self) -> None:
+        """Count one finished list."""
         if not self.enabled:
             return
         with self.lock:
             self.done += 1
-            self.stream.write(f"\r{self.label}: lists {self.done}/{self.total}")
-            if self.done == self.total:
-                self.stream.write("\n")
-            self.stream.flush()
+            quarter = self.done * 4 // max(1, self.total)
+            if quarter > self.shown or self.done == self.total:
+                self.shown = quarter
+                self.stream.write(f"  {self.label}: lists {self.done}/{self.total}\n")
+                self.stream.flush()
 
 
 def read_cluster(context: str, scope: LiveScope, options: ClusterOptions) -> LiveState:

@@ -327,10 +327,10 @@ def test_progress_only_on_a_tty() -> None:
 
     tty, pipe = Tty(), io.StringIO()
     for stream in (tty, pipe):
-        p = _Progress("prod", 2, None, stream)
-        p.step()
-        p.step()
-    assert tty.getvalue() == "\rprod: lists 1/2\rprod: lists 2/2\n"
+        p = _Progress("prod", 8, None, stream)
+        for _ in range(8):
+            p.step()
+    assert tty.getvalue().splitlines() == [f"  prod: lists {n}/8" for n in (2, 4, 6, 8)]
     assert pipe.getvalue() == ""
 
 
