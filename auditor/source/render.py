@@ -1291,6 +1291,17 @@ def _explain_duplicate(raw: str, graph: _Graph, tree: PreparedTree) -> str:
     return f"{kind}/{name} is declared more than once{where}"
 
 
+def _explain_no_kustomization(raw: str, graph: _Graph, tree: PreparedTree) -> str:
+    m = re.search(r"unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' "
+                  r"in directory '([^']*)'", raw)
+    if not m:
+        return ""
+    path = m.group(1)
+    where = _referenced(graph, path)
+    ref_txt = f" (referenced in {where})" if where else ""
+    return f"directory {path}{ref_txt} has no kustomization.yaml (list its files instead, or add one)"
+
+
 # Most specific first: the first explainer that recognises the message wins.
 _EXPLAINERS: tuple[Callable[[str, _Graph, PreparedTree], str], ...] = (
     _explain_lfs,
@@ -1307,4 +1318,5 @@ _EXPLAINERS: tuple[Callable[[str, _Graph, PreparedTree], str], ...] = (
     _explain_replacement,
     _explain_component,
     _explain_duplicate,
+    _explain_no_kustomization,
 )

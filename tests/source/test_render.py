@@ -203,6 +203,10 @@ def test_invalid_yaml_names_the_file_in_one_line(fleet_repo: GitRepo, tool: Kust
                       "comp/kustomization.yaml": "resources: []\n"},
                      "comp (referenced in base/kustomization.yaml:2) is a Kustomization, but is used where a "
                      "Component is expected", id="component-kind"),
+        pytest.param({"overlays/staging/kustomization.yaml": "resources:\n  - ../../base\n  - ../../plain\n",
+                      "plain/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\n"},
+                     "directory plain (referenced in overlays/staging/kustomization.yaml:3) has no "
+                     "kustomization.yaml", id="dir-without-kustomization"),
         pytest.param({"base/kustomization.yml": "resources: []\n"},
                      "Found multiple kustomization files under: base", id="two-kustomizations"),
         pytest.param({"base/kustomization.yaml": "resources: [deployment.yaml]\npatches:\n  - path: j.yaml\n"
