@@ -56,7 +56,7 @@ def discover_targets(tree_root: Path, options: FluxOptions, defaults: Target) ->
 
     ``defaults`` supplies repo, ref, namespace and labels. See :class:`FluxOptions` for how env,
     region, context and snapshot are chosen. Raises :class:`ConfigError` for a glob that leaves the
-    repository, a cluster without live source, or two clusters with the same target name.
+    repository or two clusters with the same target name.
     """
     pattern = options.clusters.strip().strip("/")
     if not pattern:
@@ -90,8 +90,9 @@ def discover_targets(tree_root: Path, options: FluxOptions, defaults: Target) ->
             context = ""
         name = (ov.name if ov else "") or _TARGET_NAME_RE.sub("-", cluster)[:63]
         if not context and not snapshot:
-            raise ConfigError(f"flux cluster {rel}: no live source: set flux.context or flux.snapshot "
-                              f"(templates), a {CONTEXT_LABEL} label, or flux.overrides.{cluster}")
+            # `flux: {clusters: ...}` alone audits every cluster through the kubeconfig context named
+            # like its directory; the wiring checks that the contexts exist before reading anything.
+            context = cluster
         if name in seen:
             raise ConfigError(f"flux cluster {rel}: target name {name!r} is also used by {seen[name]} "
                               f"(set flux.overrides.{cluster}.name)")

@@ -39,7 +39,7 @@ class FluxOptions:
        cluster name (``(?P<env>[a-z]+)-(?P<region>.+)`` for ``production-us-east``);
     4. env = the cluster name, region empty; context/snapshot from the ``context``/``snapshot``
        templates (``{name}``, ``{env}``, ``{region}`` are replaced).
-    A cluster that ends with neither context nor snapshot is a configuration error.
+    A cluster that ends with neither context nor snapshot uses the kubeconfig context named like the cluster.
     """
 
     clusters: str = ""

@@ -111,8 +111,10 @@ def test_discovery_name_pattern_vars_and_errors(make_repo: Callable[..., GitRepo
         "dev-eu": ("lab", "eu", str(tmp_path / "snap-dev-eu")),  # cluster var beats the name pattern
         "prod-us-east": ("prod", "us-east", str(tmp_path / "snap-prod-us-east")),
     }
-    with pytest.raises(ConfigError, match="no live source"):
-        discover_targets(tree.root, FluxOptions(clusters="clusters/*"), Target(name="d"))
+    # only `clusters` configured: the kubeconfig context named like the cluster directory
+    bare = discover_targets(tree.root, FluxOptions(clusters="clusters/*"), Target(name="d"))
+    assert [(t.name, t.context, t.snapshot) for t in bare] == [("dev-eu", "dev-eu", ""),
+                                                               ("prod-us-east", "prod-us-east", "")]
     with pytest.raises(ConfigError, match="inside the repository"):
         discover_targets(tree.root, FluxOptions(clusters="../*", context="x"), Target(name="d"))
     assert discover_targets(tree.root, FluxOptions(), Target(name="d")) == ()
