@@ -635,7 +635,32 @@ def _provenance(body: Mapping[str, Any], origin_raw: Any, transforms_raw: Any,
             add(path, "kustomization")
         for pf in patch_files:
             add(pf, "patch")
+        if "ReplacementTransformer" in kinds:
+            for rf in _replacement_files(kf, body, names):
+                add(rf, "config")
     return tuple(files)
+
+
+def _replacement_files(kf: _KFile, body: Mapping[str, Any], names: set[str]) -> Iterator[str]:
+    """Replacement files (``replacements: [{path: f}]``) whose targets select the object."""
+    kdir = posixpath.dirname(kf.path)
+    for rep in kf.data.get("replacements") or []:
+        if not isinstance(rep, dict) or not isinstance(rep.get("path"), str):
+            continue
+        joined = _join(kdir, rep["path"])
+        text = _read_text(kf, joined) if joined is not None else None
+        try:
+            docs = yamlio.load_all(text, joined or "") if text else []
+        except yamlio.YamlError:
+            docs = []
+        for doc in docs:
+            for item in doc if isinstance(doc, list) else [doc]:
+                targets = item.get("targets") if isinstance(item, dict) else None
+                for tgt in targets or []:
+                    sel = tgt.get("select") if isinstance(tgt, dict) else None
+                    if isinstance(sel, dict) and _selector_matches(sel, body, names) and joined:
+                        yield joined
+                        break
 
 
 # kustomize lists every transformer of a kustomization on every object that passed through it, whether
@@ -655,7 +680,9 @@ def _transformer_applies(kind: str, kf: _KFile, body: Mapping[str, Any], names: 
     if kind == "ReplacementTransformer":
         for rep in kf.data.get("replacements") or []:
             if not isinstance(rep, dict):
-                return True  # a replacements file: cannot tell cheaply, keep the kustomization
+                return True
+            if "path" in rep:
+                continue  # a replacements file: named itself (role "config") when it selects the object
             for tgt in rep.get("targets") or []:
                 sel = tgt.get("select") if isinstance(tgt, dict) else None
                 if isinstance(sel, dict) and _selector_matches(sel, body, names):
@@ -893,6 +920,11 @@ def _patch_matches(target: Any, content: Any, body: Mapping[str, Any], names: se
 
 def _selector_matches(sel: Mapping[str, Any], body: Mapping[str, Any], names: set[str], *,
                       regex: bool = True) -> bool:
+    """Whether a kustomize selector (patch target, replacement select) may pick the object.
+
+    ``namespace`` is not compared: the object's namespace at the selector's layer may have been
+    changed by a later ``namespace:``, and naming a file too many is safer for an audit than one too few.
+    """
     api_version = str(body.get("apiVersion") or "")
     group, version = split_api_version(api_version)
     meta = body.get("metadata") or {}

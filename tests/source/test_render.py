@@ -378,6 +378,14 @@ replacements:
   targets:
   - select: {kind: Widget}
     fieldPaths: [spec.size]
+- path: replace-sa.yaml
+""",
+    "ov/replace-sa.yaml": """\
+source: {kind: ConfigMap, name: static, fieldPath: data.y}
+targets:
+- select: {kind: ServiceAccount}
+  fieldPaths: [metadata.annotations.y]
+  options: {create: true}
 """,
     "ov2/kustomization.yaml": """\
 resources: [../ov]
@@ -405,7 +413,9 @@ def test_feature_matrix_output_and_provenance(make_repo: Callable[..., GitRepo],
     assert _files(objs["Deployment/ns1/p-web-x"]) == [
         ("resource", "base/deployment.yaml"), ("kustomization", "comp/kustomization.yaml"), *common[:2],
         ("patch", "ov/j.yaml"), *common[2:]]
-    assert _files(objs["ServiceAccount/ns1/p-sa-x"]) == [("resource", "base/list.yaml"), *common]
+    assert _files(objs["ServiceAccount/ns1/p-sa-x"]) == [
+        ("resource", "base/list.yaml"), *common[:2], ("config", "ov/replace-sa.yaml"), *common[2:]]
+    assert objs["ServiceAccount/ns1/p-sa-x"].annotations["y"] == "2"
     assert objs["ServiceAccount/ns1/p-sa-x"].provenance.files[0].line == 4  # the item inside the List
     # replacements select Widget: ov is named; the images transformer alone would not name it
     assert _files(objs["Widget/ns1/p-w-x"]) == [("resource", "base/widget.yaml"), *common]
