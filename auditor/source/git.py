@@ -7,7 +7,8 @@ Safety rules (the repository is untrusted input):
   ``core.fsmonitor``, ``protocol.ext.allow``…), a minimal environment, and no terminal prompt.
 * Remote repositories are bare clones in a cache directory keyed by a hash of the URL; later runs
   ``git fetch``. Nothing is ever checked out and credentials are never written to the cache's config:
-  the URL is passed on the command line of each fetch.
+  the URL is passed on the command line of each fetch, and a token embedded in it is kept away from
+  the user's credential helpers (which would store it).
 * A local repository is only read (``rev-parse``, ``ls-tree``, ``cat-file``); nothing writes to it.
 * A commit's tree is extracted from raw blobs (``git cat-file --batch``), not with ``git archive`` or
   a checkout, because those apply ``filter.*.smudge`` drivers from the repository's config. Paths
@@ -68,8 +69,8 @@ _GIT_ENV: dict[str, str] = {
 }
 
 # Passed through only to commands that talk to a remote (ssh keys from the agent, user-chosen ssh wrapper).
-_REMOTE_PASS_ENV = ("SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "GIT_SSH", "HTTPS_PROXY", "https_proxy", "NO_PROXY",
-                    "no_proxy", "GIT_SSL_CAINFO")
+_REMOTE_PASS_ENV = ("SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "GIT_SSH", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
+                    "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy", "GIT_SSL_CAINFO")
 
 _SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
