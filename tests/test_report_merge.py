@@ -1,0 +1,169 @@
+"""``report merge``: a real sharded audit of the demo fleet, merged, equals the unsharded audit.
+
+The shards are run through ``auditor.commands.run`` (load_run_config + execute), selecting targets
+with :func:`auditor.shard.select_shard` exactly as ``run --shard K/N`` does once wired.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor import metrics, shard
+from auditor.commands import report_merge, run
+from auditor.demo.fleet import DemoFleet, create_demo
+from auditor.errors import UsageError
+from auditor.model import AuditReport
+from auditor.report import json_report
+
+pytestmark = pytest.mark.slow  # three audits of the demo fleet (~1 min)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> DemoFleet:
+    return create_demo(tmp_path_factory.mktemp("merge") / "demo-fleet")
+
+
+def run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser()
+    run.add_run_arguments(p)
+    shard.add_arguments(p)
+    metrics.add_arguments(p)
+    return p
+
+
+def merge_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers()
+    report_merge.register(sub)
+    return p
+
+
+def audit(argv: list[str]) -> run.Outcome:
+    """``gitops-audit run ARGV`` with --shard applied as the integrated CLI will."""
+    args = run_parser().parse_args(argv)
+    cfg = run.load_run_config(args)
+    selected = shard.from_args(args)
+    if selected is not None:
+        cfg = dataclasses.replace(cfg, targets=shard.select_shard(cfg.targets, *selected))
+    return run.execute(cfg, args)
+
+
+@pytest.fixture(scope="module")
+def runs(fleet: DemoFleet, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One unsharded audit and its two shards (each a reports directory), shared by the tests."""
+    base = tmp_path_factory.mktemp("runs")
+    config = str(fleet.config)
+    whole = audit(["--config", config, "--out", str(base / "whole"), "-q"])
+    shards = []
+    for k in range(2):
+        out = base / f"shard-{k}"
+        outcome = audit(["--config", config, "--shard", f"{k}/2", "--out", str(out), "-q"])
+        assert outcome.report.results, "the demo fleet should fill both shards"
+        shards.append(out)
+    return {"whole": whole, "whole_dir": base / "whole", "shards": shards, "config": config}
+
+
+VOLATILE = {"run_id", "started", "finished", "duration_seconds", "timings", "time"}
+
+
+def comparable(report: AuditReport) -> Any:
+    """The JSON report without what legitimately differs between two runs (ids, times, timings)."""
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k not in VOLATILE}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    return strip(json_report.to_dict(report))
+
+
+def test_sharded_run_merged_equals_unsharded(runs: dict[str, Any], tmp_path: Path) -> None:
+    config = runs["config"]
+    whole: run.Outcome = runs["whole"]
+    assert len(whole.report.results) >= 4
+    parts = runs["shards"]  # reports directories: merge takes their latest run
+    names = [[r.target.name for r in json_report.load((p / "latest" / "report.json").read_bytes()).results]
+             for p in parts]
+    assert not set(names[0]) & set(names[1])
+    merged_out = tmp_path / "merged"
+    args = merge_parser().parse_args(
+        ["report", "merge", *map(str, parts), "--out", str(merged_out), "--config", config, "-q",
+         "--max-age", "3600", "--metrics-file", str(tmp_path / "m.prom")])
+    code = args.func(args)
+    merged = json_report.load((merged_out / "latest" / "report.json").read_bytes())
+    assert code == whole.exit_code == merged.exit_code()
+    assert [r.target.name for r in merged.results] == [r.target.name for r in whole.report.results]
+    assert comparable(merged) == comparable(whole.report)
+    # every format was written, and the metrics describe the merged run
+    assert {"report.html", "report.json", "findings.csv", "junit.xml", "report.sarif"} <= {
+        p.name for p in (merged_out / "latest").iterdir()}
+    assert metrics.read_last_success(tmp_path / "m.prom") is not None
+    prom = (tmp_path / "m.prom").read_text()
+    for r in whole.report.results:
+        assert f'gitops_audit_target_up{{target="{r.target.name}"}} 1' in prom
+
+
+def test_merge_orders_by_name_without_config_and_marks_persisting(runs: dict[str, Any], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITOPS_AUDIT_CONFIG", raising=False)
+    part = runs["whole_dir"]
+    out = tmp_path / "out"
+    for _ in range(2):
+        args = merge_parser().parse_args(["report", "merge", str(part / "latest" / "report.json"),
+                                          "--out", str(out), "-q"])
+        args.func(args)
+    merged = json_report.load((out / "latest" / "report.json").read_bytes())
+    names = [r.target.name for r in merged.results]
+    assert names == sorted(names)
+    assert merged.previous_run_id  # the second merge compared itself with the first
+    assert merged.findings and all(f.status.value == "persisting" for f in merged.findings)
+
+
+def _part(path: Path, **changes: Any) -> Path:
+    doc = json.loads(path.read_text())
+    doc.update(changes)
+    new = path.parent / f"edited-{len(list(path.parent.glob('edited-*')))}.json"
+    new.write_text(json.dumps(doc))
+    return new
+
+
+def test_merge_refuses_parts_of_different_audits(runs: dict[str, Any], tmp_path: Path) -> None:
+    pa = report_merge.resolve_part(runs["shards"][0])
+    pb = tmp_path / "b" / "report.json"
+    pb.parent.mkdir()
+    pb.write_bytes(report_merge.resolve_part(runs["shards"][1]).read_bytes())
+    load = report_merge.load_parts
+    report_merge.check_parts(load([pa, pb]))  # the honest pair is fine
+    with pytest.raises(UsageError, match="in two parts"):
+        report_merge.check_parts(load([pa, pa]))
+    with pytest.raises(UsageError, match="different commits"):
+        report_merge.check_parts(load([pa, _part(pb, commit="f" * 40)]))
+    with pytest.raises(UsageError, match="config_sha256"):
+        report_merge.check_parts(load([pa, _part(pb, config_sha256="0" * 64)]))
+    old = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    with pytest.raises(UsageError, match="did that shard fail"):
+        report_merge.check_parts(load([pa, _part(pb, finished=old)]), max_age=3600)
+    with pytest.raises(UsageError, match=r"no report\.json"):
+        report_merge.resolve_part(tmp_path / "nothing")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(UsageError, match=r"broken\.json"):
+        load([broken])
+
+
+def test_an_empty_shard_merges(runs: dict[str, Any]) -> None:
+    whole = json_report.load(report_merge.resolve_part(runs["whole_dir"]).read_bytes())
+    empty = dataclasses.replace(whole, run_id="20260101T000000Z-000000", results=(), commit="", repo_url="")
+    merged = report_merge.merge_reports([empty, whole], run_id=whole.run_id,
+                                        order=[r.target.name for r in whole.results])
+    assert comparable(merged) == comparable(whole)
