@@ -2,17 +2,45 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from auditor.model import AuditReport, Category, Finding, ObjectRef, Severity, Target, TargetResult
 from auditor.util.secrets import HASH_PREFIX, MASK
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def gc_paused(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` with the cyclic garbage collector paused.
+
+    Rendering 50,000 findings allocates millions of small acyclic dicts and lists; each
+    allocation burst triggers full collections that walk every live object, which cost ~40%
+    of the render time. Nothing built here forms reference cycles, so pausing is safe; the
+    previous state is restored even on error.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return wrapper
+
 
 SEVERITIES: tuple[Severity, ...] = (
     Severity.CRITICAL,

@@ -39,7 +39,7 @@ import io
 from collections.abc import Mapping
 
 from auditor.model import AuditReport, Finding, Target
-from auditor.report._common import fingerprint, masked, show, target_index
+from auditor.report._common import fingerprint, gc_paused, masked, show, target_index
 
 COLUMNS: tuple[str, ...] = (
     "run_id",
@@ -120,6 +120,7 @@ def row(report: AuditReport, f: Finding, targets: Mapping[str, Target] | None = 
     ]
 
 
+@gc_paused
 def render(report: AuditReport) -> str:
     """The CSV text (with a UTF-8 BOM, CRLF line endings as RFC 4180 asks)."""
     buf = io.StringIO()

@@ -32,7 +32,7 @@ from typing import Any
 from auditor.errors import ReportError
 from auditor.model import AuditReport, FindingStatus
 from auditor.report import bundle, csv_report, html_report, json_report, junit, sarif
-from auditor.report._common import fingerprint, totals
+from auditor.report._common import fingerprint, gc_paused, totals
 from auditor.util.fs import atomic_write
 
 log = logging.getLogger(__name__)
@@ -185,6 +185,7 @@ def previous_run(out_dir: Path) -> AuditReport | None:
         return None
 
 
+@gc_paused
 def compare_with_previous(report: AuditReport, previous: AuditReport | None) -> AuditReport:
     """Mark each finding new/persisting by fingerprint and list the previous run's resolved findings.
 
@@ -289,6 +290,7 @@ def write_index(out_dir: Path) -> Path:
     return path
 
 
+@gc_paused
 def write_run(report: AuditReport, out_dir: Path, *, keep: int = 30, config_bytes: bytes = b"") -> RunPaths:
     """Write every format of ``report`` into ``out_dir/<run-id>/`` and update the history.
 

@@ -32,6 +32,7 @@ from auditor.report._common import (
     SEVERITIES,
     duration_seconds,
     fingerprint,
+    gc_paused,
     human_duration,
     mask_for,
     masked,
@@ -445,6 +446,7 @@ def view_model(report: AuditReport, history: Sequence[RunSummary] = ()) -> dict[
     }
 
 
+@gc_paused
 def render(report: AuditReport, history: Sequence[RunSummary] = ()) -> str:
     """The self-contained HTML report."""
     css, js = _asset("report.css"), _asset("report.js")

@@ -33,7 +33,7 @@ from auditor.model import (
     TargetResult,
     ToolInfo,
 )
-from auditor.report._common import dumps_pretty, duration_seconds, fingerprint, mask_for, masked, totals
+from auditor.report._common import dumps_pretty, duration_seconds, fingerprint, gc_paused, mask_for, masked, totals
 
 SCHEMA_VERSION = 1
 """Bumped on any incompatible change of the JSON layout; :func:`load` refuses newer versions."""
@@ -204,6 +204,7 @@ def to_dict(report: AuditReport) -> dict[str, Any]:
     }
 
 
+@gc_paused
 def render(report: AuditReport) -> str:
     """The report as pretty-printed JSON text (deterministic, newline-terminated)."""
     return dumps_pretty(to_dict(report)) + "\n"
@@ -365,6 +366,7 @@ def from_dict(d: Mapping[str, Any]) -> AuditReport:
     )
 
 
+@gc_paused
 def load(text: str | bytes) -> AuditReport:
     """Parse a JSON report written by :func:`render`. Raises :class:`ReportError` when malformed."""
     try:

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
 from auditor.model import AuditReport, Finding, Severity
-from auditor.report._common import clean_text, fingerprint, masked, show
+from auditor.report._common import clean_text, fingerprint, gc_paused, masked, show
 
 
 def _case_name(f: Finding) -> str:
@@ -44,6 +44,7 @@ def _el(parent: ET.Element, tag: str, attrs: Mapping[str, str]) -> ET.Element:
     return ET.SubElement(parent, tag, {k: clean_text(v) for k, v in attrs.items()})
 
 
+@gc_paused
 def render(report: AuditReport, fail_on: Severity | None = None) -> str:
     """The JUnit XML text."""
     threshold = fail_on or report.fail_on

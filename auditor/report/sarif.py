@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from auditor.model import AuditReport, Finding, Severity, TargetResult
-from auditor.report._common import dumps_pretty, fingerprint, masked, remediation, rule_description, show
+from auditor.report._common import dumps_pretty, fingerprint, gc_paused, masked, remediation, rule_description, show
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -164,6 +164,7 @@ def _run(report: AuditReport, r: TargetResult) -> dict[str, Any]:
     return run
 
 
+@gc_paused
 def render(report: AuditReport) -> str:
     """The SARIF log as JSON text."""
     log = {

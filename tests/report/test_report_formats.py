@@ -211,3 +211,25 @@ def test_fast_fingerprint_matches_model(report: AuditReport) -> None:
     odd = dataclasses.replace(findings[0], rule_id='quote"\\ünï\u2028', path="a[name=\"x\"]", ref=None)
     for f in [*findings, odd]:
         assert fingerprint(f) == f.fingerprint
+
+
+def test_gc_paused_restores_state() -> None:
+    import gc
+
+    from auditor.report._common import gc_paused
+
+    @gc_paused
+    def boom() -> None:
+        assert not gc.isenabled()
+        raise RuntimeError("x")
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        boom()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        gc_paused(lambda: None)()
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
