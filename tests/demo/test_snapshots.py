@@ -185,7 +185,9 @@ def test_api_server_defaults_are_present(snapshots: dict[str, dict[Key, dict[str
     assert spec["strategy"] == {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}, "type": "RollingUpdate"}
     pod = spec["template"]["spec"]
     assert pod["dnsPolicy"] == "ClusterFirst" and pod["restartPolicy"] == "Always"
-    assert pod["schedulerName"] == "default-scheduler" and pod["securityContext"] == {}
+    assert pod["schedulerName"] == "default-scheduler" and pod["securityContext"]["runAsNonRoot"] is True
+    worker = objs[("Deployment", "shop-dev", "dev-orders-worker")]["spec"]["template"]["spec"]
+    assert worker["securityContext"] == {}  # defaulted empty struct where git sets none
     assert pod["terminationGracePeriodSeconds"] == 30
     c = pod["containers"][0]
     assert c["terminationMessagePath"] == "/dev/termination-log" and c["terminationMessagePolicy"] == "File"
