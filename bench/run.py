@@ -1,0 +1,197 @@
+"""End-to-end benchmark: audit a synthetic fleet (bench/fleetgen.py) in process and compare with the floor.
+
+    python bench/run.py [--targets 12] [--objects 1500] [--dir /tmp/gitops-audit-bench] [--runs 2]
+
+Prints, per run: per-stage times (prepare = git tree + provenance index, render, list+parse, drift,
+policy, provenance, reports), wall time, peak RSS, API requests per target (and per kind x
+namespace), and the *floor*: the time to only run kustomize once per distinct overlay plus fetch and
+``json.loads`` every request the audit made (replayed with the same parallelism). Stage times other
+than render/prepare/reports are sums over targets, which run ``concurrency`` at a time, so they can
+add up to more than the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import fleetgen  # noqa: E402
+
+from auditor import pipeline, wiring  # noqa: E402
+from auditor.config import load_config  # noqa: E402
+from auditor.report.history import write_run  # noqa: E402
+from auditor.util.proc import run as run_tool  # noqa: E402
+
+
+class Timer:
+    """Accumulates wall time of wrapped calls (thread-safe); counts calls."""
+
+    def __init__(self) -> None:
+        self.seconds: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*a: Any, **kw: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                with self._lock:
+                    self.seconds[name] += time.perf_counter() - t0
+                    self.calls[name] += 1
+
+        return timed
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def audit_once(cfg: Any, kubeconfig: str, out: Path) -> dict[str, Any]:
+    timer = Timer()
+    originals = {n: getattr(pipeline, n) for n in ("render_overlay", "prepare_tree", "build_index")}
+    for name, fn in originals.items():
+        setattr(pipeline, name, timer.wrap(name, fn))
+    try:
+        args = argparse.Namespace(kubeconfig=kubeconfig, worktree=False)
+        opts = wiring.run_options(cfg, args)
+        t0 = time.perf_counter()
+        report = pipeline.run_audit(opts, cfg.targets)
+        t1 = time.perf_counter()
+        write_run(report, out, keep=5, config_bytes=cfg.raw)
+        t2 = time.perf_counter()
+    finally:
+        for name, fn in originals.items():
+            setattr(pipeline, name, fn)
+    stages: Counter[str] = Counter()
+    for r in report.results:
+        for k, v in r.timings.items():
+            stages[k] += v
+    skipped = [f"{r.target.name}: {r.skip_reason}" for r in report.results if not r.audited]
+    return {
+        "wall": t2 - t0,
+        "audit": t1 - t0,
+        "reports": t2 - t1,
+        "prepare": timer.seconds["prepare_tree"] + timer.seconds["build_index"],
+        "render": timer.seconds["render_overlay"],
+        "renders": timer.calls["render_overlay"],
+        "stages": dict(stages),
+        "findings": len(report.findings),
+        "desired": sum(r.desired_count for r in report.results),
+        "live": sum(r.live_count for r in report.results),
+        "skipped": skipped,
+        "exit_code": report.exit_code(),
+    }
+
+
+def floor(root: Path, cfg: Any, servers: dict[str, str], log: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
+    """kustomize per distinct overlay, then every logged request fetched and json.loads'ed."""
+    overlays = sorted({t.path for t in cfg.targets})
+    conc = max(1, cfg.concurrency)
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(conc) as pool:
+        list(pool.map(lambda p: run_tool(["kubectl", "kustomize", str(root / "repo" / p)], action="floor"),
+                      overlays))
+    t1 = time.perf_counter()
+    urls = []
+    for name, entries in log.items():
+        for e in entries:
+            query = "&".join(f"{k}={urllib.request.quote(v)}" for k, v in e["query"].items())
+            urls.append(servers[name] + e["path"] + (f"?{query}" if query else ""))
+
+    def fetch(url: str) -> int:
+        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {fleetgen.TOKEN}"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return len(json.loads(resp.read()).get("items", []))
+
+    with ThreadPoolExecutor(conc * max(1, cfg.cluster.parallel_lists)) as pool:
+        list(pool.map(fetch, urls))
+    t2 = time.perf_counter()
+    return {"render": t1 - t0, "fetch": t2 - t1, "total": t2 - t0, "overlays": len(overlays), "requests": len(urls)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--targets", type=int, default=12)
+    p.add_argument("--objects", type=int, default=1500)
+    p.add_argument("--dir", type=Path, default=None, help="fleet directory (generated when absent)")
+    p.add_argument("--runs", type=int, default=2, help="audits of the unchanged repository (render reuse)")
+    args = p.parse_args()
+    root = args.dir or Path(tempfile.gettempdir()) / f"gitops-audit-bench-{args.targets}x{args.objects}"
+    if not (root / "fleet.json").exists():
+        t0 = time.perf_counter()
+        fleetgen.generate(root, args.targets, args.objects, 0.02, 0.1)
+        print(f"generated {root} in {time.perf_counter() - t0:.1f}s")
+    fleet = json.loads((root / "fleet.json").read_text())
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "fleetgen.py"), "serve", str(root)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert server.stdin and server.stdout
+    ready = json.loads(server.stdout.readline())
+
+    def requests() -> dict[str, list[dict[str, Any]]]:
+        assert server.stdin and server.stdout
+        server.stdin.write("\n")
+        server.stdin.flush()
+        return json.loads(server.stdout.readline())
+
+    cfg = load_config(root / "gitops-audit.yaml")
+    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"fleet: {json.dumps(fleet)}")
+    try:
+        for i in range(args.runs):
+            out = Path(tempfile.mkdtemp(prefix="bench-reports-"))
+            res = audit_once(cfg, ready["kubeconfig"], out)
+            log = requests()
+            fl = floor(root, cfg, ready["servers"], log)
+            requests()  # drop the floor's own requests from the next run's log
+            per_target = {n: len(v) for n, v in log.items()}
+            lists = Counter(
+                (n, e["path"].rsplit("/", 1)[-1], e["path"].split("/namespaces/")[1].split("/")[0]
+                 if "/namespaces/" in e["path"] else "")
+                for n, v in log.items() for e in v if "/namespaces/" in e["path"] or e["path"].count("/") >= 4
+            )
+            st = res["stages"]
+            print(f"\n== run {i + 1} ==")
+            print(f"  wall {res['wall']:.2f}s  (audit {res['audit']:.2f}s + reports {res['reports']:.2f}s); "
+                  f"exit {res['exit_code']}; findings {res['findings']}; desired {res['desired']}; "
+                  f"live {res['live']}; skipped {res['skipped'] or 'none'}")
+            print(f"  prepare (git tree + provenance index) {res['prepare']:.2f}s")
+            print(f"  render {res['render']:.2f}s for {res['renders']} renders (sum over render threads)")
+            for k in ("live", "drift", "policy", "provenance"):
+                print(f"  {k:<10} {st.get(k, 0.0):7.2f}s (sum over targets)")
+            print(f"  reports    {res['reports']:7.2f}s")
+            print(f"  peak RSS   {peak_rss_mib():7.0f} MiB")
+            print(f"  API requests per target: min {min(per_target.values())} max {max(per_target.values())}; "
+                  f"distinct (kind, namespace) lists per target: {len(lists) // max(1, len(per_target))}")
+            print(f"  floor {fl['total']:.2f}s = kustomize x{fl['overlays']} {fl['render']:.2f}s + "
+                  f"{fl['requests']} requests fetched+parsed {fl['fetch']:.2f}s")
+            print(f"  ratio wall / floor = {res['wall'] / fl['total']:.2f} (goal <= 1.5)")
+    finally:
+        assert server.stdin
+        server.stdin.close()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
