@@ -212,13 +212,16 @@
     var files = $("d-files");
     files.replaceChildren();
     d.files.forEach(function (f) {
+      // [path, role, line, owners, commit index into data.commits or -1]
       var li = document.createElement("li");
-      var where = f.path + (f.line ? ":" + f.line : "") + " (" + f.role + ")";
-      var text = where;
-      if (f.sha) { text += " — " + f.sha.slice(0, 12) + " by " + f.author + " on " + f.date + ": " + f.subject; }
-      if (f.signed) { text += " [signed]"; }
-      if (f.trailers.length) { text += " [" + f.trailers.join("; ") + "]"; }
-      if (f.owners.length) { text += " — owners: " + f.owners.join(", "); }
+      var text = f[0] + (f[2] ? ":" + f[2] : "") + " (" + f[1] + ")";
+      var c = f[4] >= 0 ? data.commits[f[4]] : null;
+      if (c) {
+        text += " — " + c.sha.slice(0, 12) + " by " + c.author + " on " + c.date + ": " + c.subject;
+        if (c.signed) { text += " [signed]"; }
+        if (c.trailers.length) { text += " [" + c.trailers.join("; ") + "]"; }
+      }
+      if (f[3].length) { text += " — owners: " + f[3].join(", "); }
       li.textContent = text;
       files.appendChild(li);
     });
