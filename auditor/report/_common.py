@@ -116,6 +116,20 @@ def show(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def image_rows(result: TargetResult) -> list[tuple[str, str, str, str]]:
+    """``TargetResult.images`` as (workload, container, desired, live) tuples.
+
+    Empty when the model has no such field yet: the report reads it once the pipeline provides it.
+    """
+    out: list[tuple[str, str, str, str]] = []
+    for item in getattr(result, "images", ()) or ():
+        if isinstance(item, list | tuple) and len(item) == 4:
+            out.append((str(item[0]), str(item[1]), str(item[2] or ""), str(item[3] or "")))
+        elif all(hasattr(item, a) for a in ("workload", "container", "desired", "live")):
+            out.append((str(item.workload), str(item.container), str(item.desired or ""), str(item.live or "")))
+    return out
+
+
 def target_index(report: AuditReport) -> dict[str, Target]:
     """Target name → Target."""
     return {r.target.name: r.target for r in report.results}

@@ -34,6 +34,7 @@ from auditor.report._common import (
     fingerprint,
     gc_paused,
     human_duration,
+    image_rows,
     mask_for,
     masked,
     remediation,
@@ -188,12 +189,10 @@ def _skew(report: AuditReport) -> dict[str, Any]:
     """
     table: dict[tuple[str, str], dict[str, dict[str, str]]] = defaultdict(dict)
     for r in report.results:
-        # Optional model extension: images = ((workload subject, container, desired, live), ...).
-        for item in getattr(r, "images", ()) or ():
-            try:
-                workload, container, desired, live = item
-            except (TypeError, ValueError):
-                continue
+        # Proposed model extension: TargetResult.images =
+        # ((workload subject, container, desired image, live image), ...).
+        for item in image_rows(r):
+            workload, container, desired, live = item
             table[(str(workload), str(container))][r.target.name] = {
                 "desired": str(desired or ""),
                 "live": str(live or ""),

@@ -8,6 +8,7 @@ Schema: ``auditor/report/schema/report.schema.json`` (draft 2020-12).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from importlib import resources
@@ -33,7 +34,16 @@ from auditor.model import (
     TargetResult,
     ToolInfo,
 )
-from auditor.report._common import dumps_pretty, duration_seconds, fingerprint, gc_paused, mask_for, masked, totals
+from auditor.report._common import (
+    dumps_pretty,
+    duration_seconds,
+    fingerprint,
+    gc_paused,
+    image_rows,
+    mask_for,
+    masked,
+    totals,
+)
 
 SCHEMA_VERSION = 1
 """Bumped on any incompatible change of the JSON layout; :func:`load` refuses newer versions."""
@@ -173,6 +183,7 @@ def _result(r: TargetResult) -> dict[str, Any]:
         ],
         "timings": {k: float(v) for k, v in r.timings.items()},
         "totals": totals(r.findings).as_dict(),
+        "images": [list(row) for row in image_rows(r)],
         "drift": [_drift(d) for d in r.drift],
         "findings": [finding_dict(f) for f in findings],
     }
@@ -317,7 +328,11 @@ def _load_target(d: Mapping[str, Any]) -> Target:
 
 
 def _load_result(d: Mapping[str, Any]) -> TargetResult:
+    extra: dict[str, Any] = {}
+    if "images" in _RESULT_FIELDS:
+        extra["images"] = tuple(tuple(str(x) for x in row) for row in d.get("images", ()))
     return TargetResult(
+        **extra,
         target=_load_target(d["target"]),
         audited=bool(d["audited"]),
         skip_reason=d.get("skip_reason", ""),
@@ -341,6 +356,9 @@ def _load_result(d: Mapping[str, Any]) -> TargetResult:
         ),
         timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
     )
+
+
+_RESULT_FIELDS = frozenset(f.name for f in dataclasses.fields(TargetResult))
 
 
 def from_dict(d: Mapping[str, Any]) -> AuditReport:

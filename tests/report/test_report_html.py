@@ -172,3 +172,33 @@ def test_trend_uses_history(tmp_path: Path, report: AuditReport) -> None:
     assert c.head_children[0][1].get("http-equiv") == "Content-Security-Policy"
     assert "script-src 'none'" in (c.head_children[0][1]["content"] or "")
     assert index.count("<circle") >= 3
+
+
+def test_version_skew_from_proposed_images_field(report: AuditReport) -> None:
+    """Once TargetResult grows ``images`` (proposed), the skew table shows every workload."""
+    import dataclasses
+
+    from auditor.model import TargetResult
+
+    @dataclasses.dataclass(frozen=True)
+    class WithImages(TargetResult):
+        images: tuple[tuple[str, str, str, str], ...] = ()
+
+    us, eu, staging = report.results
+    us2 = WithImages(**{f.name: getattr(us, f.name) for f in dataclasses.fields(TargetResult)},
+                     images=(("Deployment/shop/api", "api", "reg/api:2.0", "reg/api:2.0"),))
+    eu2 = WithImages(**{f.name: getattr(eu, f.name) for f in dataclasses.fields(TargetResult)},
+                     images=(("Deployment/shop/api", "api", "reg/api:1.9", "reg/api:1.9"),))
+    r = dataclasses.replace(report, results=(us2, eu2, staging))
+    rows = {row["workload"]: row for row in html_report.view_model(r)["skew"]["rows"]}
+    api = rows["Deployment/shop/api"]
+    assert api["skew"] and not api["drifted"]
+    assert [c["live"] for c in api["cells"]] == ["reg/api:2.0", "reg/api:1.9"]
+
+    from auditor.report import json_report
+
+    data = json.loads(json_report.render(r))
+    assert data["targets"][0]["images"] == [["Deployment/shop/api", "api", "reg/api:2.0", "reg/api:2.0"]]
+    import jsonschema
+
+    jsonschema.Draft202012Validator(json.loads(json_report.schema_text())).validate(data)
