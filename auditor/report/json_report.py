@@ -395,5 +395,5 @@ def load(text: str | bytes) -> AuditReport:
         raise ReportError("load report: expected a JSON object")
     try:
         return from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ReportError(f"load report: malformed report: {type(exc).__name__}: {exc}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -81,6 +82,35 @@ def test_json_load_errors() -> None:
         json_report.load(json.dumps({"schema_version": 99, "run_id": "x"}))
     with pytest.raises(ReportError, match="malformed"):
         json_report.load(json.dumps({"schema_version": 1}))
+    with pytest.raises(ReportError, match="expected a JSON object"):
+        json_report.load("[]")
+
+
+def test_json_load_rejects_every_corruption(report: AuditReport) -> None:
+    """Replacing any one value of a real report with a wrong type gives ReportError, never a crash."""
+    good = json.loads(json_report.render(report))
+    paths: list[list] = []
+
+    def walk(node: object, path: list) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                paths.append([*path, k])
+                walk(v, [*path, k])
+        elif isinstance(node, list):
+            for i, v in enumerate(node[:2]):
+                paths.append([*path, i])
+                walk(v, [*path, i])
+
+    walk(good, [])
+    for path in paths:
+        for bad in ("x", 7, {"a": 1}):
+            doc = json.loads(json.dumps(good))
+            node = doc
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = bad
+            with contextlib.suppress(ReportError):  # a clean error is fine; any other exception fails
+                json_report.load(json.dumps(doc))
 
 
 # ----------------------------------------------------------------------------- CSV
