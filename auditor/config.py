@@ -175,6 +175,8 @@ def parse_config(raw: bytes, *, source: str, base_dir: Path) -> RunConfig:
         raw=raw,
     )
     cfg = replace(cfg, policy=parse_policy(root.get("policy"), lambda p: cfg.resolve(p)))
+    if cfg.source.cache_dir:
+        cfg = replace(cfg, source=replace(cfg.source, cache_dir=str(cfg.resolve(cfg.source.cache_dir))))
     targets = tuple(_parse_target(node, cfg) for node in root.items("targets"))
     seen: dict[str, int] = {}
     for i, t in enumerate(targets):
