@@ -14,6 +14,7 @@ from the Kubernetes API defaulting functions (``pkg/apis/*/v1/defaults.go``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -122,12 +123,23 @@ def _image_pull_policy_default(container: Mapping[str, Any]) -> str:
     return "Always" if tag in ("", "latest") else "IfNotPresent"
 
 
+@functools.lru_cache(maxsize=4096)
+def _defaults_for(kind: str, keys: tuple[str, ...]) -> tuple[Any, ...]:
+    """Defaults that apply to a field (by kind and path suffix); cached, the table is static."""
+    out: list[Any] = []
+    for n in range(min(_MAX, len(keys)), 0, -1):
+        for kinds, default in _BY_SUFFIX.get(keys[-n:], ()):
+            if not kinds or kind in kinds:
+                out.append(default)
+    return tuple(out)
+
+
 def is_server_default(kind: str, path: tuple[str, ...], value: Any, parent: Any) -> bool:
     """True when ``value`` at ``path`` is what the API server would have put there by itself.
 
     ``parent`` is the live map holding the field (for defaults that depend on a sibling).
     """
-    keys = tuple(s for s in path if not s.startswith("["))
+    keys = tuple(s for s in path if s[:1] != "[")
     if not keys:
         return False
     last = keys[-1]
@@ -138,10 +150,4 @@ def is_server_default(kind: str, path: tuple[str, ...], value: Any, parent: Any)
             return bool(value == parent.get("serviceAccountName"))
         if last == "targetPort" and kind == "Service":
             return bool(value == parent.get("port"))
-    for n in range(min(_MAX, len(keys)), 0, -1):
-        for kinds, default in _BY_SUFFIX.get(keys[-n:], ()):
-            if kinds and kind not in kinds:
-                continue
-            if default is ANY or value == default:
-                return True
-    return False
+    return any(default is ANY or value == default for default in _defaults_for(kind, keys))

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.diff import normalize
-from auditor.diff.compare import MISSING, Comparer, RawChange, desired_paths, locate, pointer_of
+from auditor.diff.compare import Comparer, RawChange, desired_paths, pointer_of
 from auditor.diff.defaults import is_server_default
-from auditor.diff.fieldsv1 import ManagerEntry, Ownership, decode_managed_fields, manager_names
+from auditor.diff.fieldsv1 import ManagerEntry, Ownership, decode_managed_fields, manager_names, owned_values
 from auditor.diff.ignore import ActiveRule, Ignorer, suppressing_rule
 from auditor.diff.options import IGNORE_ANNOTATION, DriftOptions
 from auditor.diff.orphans import find_orphans
@@ -266,16 +266,20 @@ class _Engine:
         if not res.changes and not oob:
             self.drifts.append(ObjectDrift(ref, DriftKind.IN_SYNC, note=note))
             return
-        own = Ownership(decode_managed_fields(lbody), self.rank)
+        # Decode only what is needed: every entry when a field changed (to attribute it), else
+        # only the out-of-band ones (the common "nothing changed" case of an adopted object).
         items: list[tuple[RawChange, DriftKind, ManagerEntry | None]] = []
-        for rc in res.changes:
-            items.append((rc, DriftKind.MODIFIED, own.owner_below(rc.path)))
+        if res.changes or (oob and res.atomic_extra):
+            own = Ownership(decode_managed_fields(lbody), self.rank)
+            for rc in res.changes:
+                items.append((rc, DriftKind.MODIFIED, own.owner_below(rc.path)))
+            if oob:
+                for rc in res.atomic_extra:
+                    e = self._atomic_edit(own, rc.path)
+                    if e is not None:
+                        items.append((rc, DriftKind.MODIFIED, e))
         if oob:
-            for rc in res.atomic_extra:
-                e = self._atomic_edit(own, rc.path)
-                if e is not None:
-                    items.append((rc, DriftKind.MODIFIED, e))
-            items.extend(self._added(ref, dbody, lbody, own))
+            items.extend(self._added(ref, dbody, lbody))
         changes: list[FieldChange] = []
         hpa = self.hpa.get(ref)
         for rc, kind, owner in items:
@@ -323,33 +327,37 @@ class _Engine:
             return None
         return latest
 
-    def _added(self, ref: ObjectRef, dbody: Mapping[str, Any], lbody: Mapping[str, Any],
-               own: Ownership) -> list[tuple[RawChange, DriftKind, ManagerEntry | None]]:
+    def _added(
+        self, ref: ObjectRef, dbody: Mapping[str, Any], lbody: Mapping[str, Any]
+    ) -> list[tuple[RawChange, DriftKind, ManagerEntry | None]]:
         """Live fields git does not set, owned by an out-of-band manager (collapsed to the top)."""
         dpaths = desired_paths(dbody, self.schemas, ref.group, ref.kind)
-        candidates: dict[tuple[str, ...], ManagerEntry] = {}
-        for e in own.entries:
-            if not self._out_of_band(e.manager, e.subresource):
+        candidates: dict[tuple[str, ...], tuple[ManagerEntry, Any]] = {}
+        meta = lbody.get("metadata") or {}
+        for entry in meta.get("managedFields") or ():
+            if type(entry) is not dict:
                 continue
-            for p in e.paths:
+            manager = str(entry.get("manager", ""))
+            sub = str(entry.get("subresource", "") or "")
+            fields = entry.get("fieldsV1")
+            if not self._out_of_band(manager, sub) or not isinstance(fields, dict):
+                continue
+            who = ManagerEntry(manager, str(entry.get("operation", "")), str(entry.get("time", "") or ""), sub,
+                               frozenset())
+            for p, value, parent in owned_values(fields, lbody):
                 if p in dpaths or self._ignored_path(p):
                     continue
+                if is_server_default(ref.kind, p, value, parent):
+                    continue  # the API's own default, recorded for the object's creator
                 cur = candidates.get(p)
-                if cur is None or e.time > cur.time:
-                    candidates[p] = e
-        values: dict[tuple[str, ...], Any] = {}
-        for p in list(candidates):
-            value, _ = locate(lbody, p, self.schemas, ref.group, ref.kind)
-            parent = locate(lbody, p[:-1], self.schemas, ref.group, ref.kind)[0] if len(p) > 1 else lbody
-            if value is MISSING or is_server_default(ref.kind, p, value, parent):
-                del candidates[p]  # gone since, or the API's own default recorded for its creator
-            else:
-                values[p] = value
+                if cur is None or who.time > cur[0].time:
+                    candidates[p] = (who, value)
         out: list[tuple[RawChange, DriftKind, ManagerEntry | None]] = []
         for p in sorted(candidates, key=lambda x: (len(x), x)):
             if any(p[:n] in candidates for n in range(1, len(p))):
                 continue  # an ancestor is reported whole
-            out.append((RawChange(p, None, values[p]), DriftKind.ADDED, candidates[p]))
+            who, value = candidates[p]
+            out.append((RawChange(p, None, value), DriftKind.ADDED, who))
         return out
 
     def _ignored_path(self, p: tuple[str, ...]) -> bool:

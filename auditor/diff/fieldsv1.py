@@ -15,7 +15,7 @@ of :mod:`auditor.diff.compare` so a change finds its owner by tuple lookup.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,12 +90,66 @@ def decode_fields_v1(fields: Mapping[str, Any]) -> set[Path]:
     return out
 
 
-def decode_managed_fields(body: Mapping[str, Any]) -> list[ManagerEntry]:
-    """Every managedFields entry of a live object, decoded (entries without FieldsV1 are skipped)."""
+_ABSENT: Any = object()
+
+
+def owned_values(fields: Mapping[str, Any], live: Any) -> Iterator[tuple[Path, Any, Any]]:
+    """(path, live value, live parent) of every field a FieldsV1 trie owns, walking live alongside.
+
+    One pass instead of decoding paths and then looking each one up: keyed items are found by
+    their key values (``k:{...}``), set items by value, others by index. Fields no longer present
+    live are skipped.
+    """
+    stack: list[tuple[Mapping[str, Any], Path, Any, Any, bool]] = [(fields, (), live, None, False)]
+    while stack:
+        node, path, cur, parent, is_item = stack.pop()
+        for element, child in node.items():
+            if element == ".":
+                if path and (is_item or len(node) == 1):
+                    yield path, cur, parent
+                continue
+            seg = decode_segment(element)
+            if seg is None:
+                continue
+            value: Any = _ABSENT
+            head = element[:2]
+            if head == "f:":
+                if type(cur) is dict:
+                    value = cur.get(element[2:], _ABSENT)
+            elif type(cur) is list:
+                try:
+                    want = json.loads(element[2:])
+                except ValueError:
+                    want = _ABSENT
+                if head == "k:" and type(want) is dict:
+                    value = next((it for it in cur if type(it) is dict
+                                  and all(it.get(k) == v for k, v in want.items())), _ABSENT)
+                elif head == "v:":
+                    value = want if want in cur else _ABSENT
+                elif head == "i:" and type(want) is int and 0 <= want < len(cur):
+                    value = cur[want]
+            if value is _ABSENT:
+                continue
+            sub = (*path, seg)
+            if isinstance(child, Mapping) and child:
+                stack.append((child, sub, value, cur, head in ("k:", "v:", "i:")))
+            else:
+                yield sub, value, cur
+
+
+def decode_managed_fields(
+    body: Mapping[str, Any], only: Callable[[str, str], bool] | None = None
+) -> list[ManagerEntry]:
+    """Decode the managedFields entries of a live object (entries without FieldsV1 are skipped).
+
+    ``only(manager, subresource)`` limits decoding to the entries it accepts.
+    """
     meta = body.get("metadata") or {}
     out = []
     for entry in meta.get("managedFields") or ():
         if not isinstance(entry, Mapping):
+            continue
+        if only is not None and not only(str(entry.get("manager", "")), str(entry.get("subresource", "") or "")):
             continue
         fields = entry.get("fieldsV1")
         if entry.get("fieldsType", "FieldsV1") != "FieldsV1" or not isinstance(fields, Mapping):
