@@ -238,6 +238,8 @@ class _FluxRenderer:
         """The kustomize half of :meth:`build`: independent of other Kustomizations, safe to run in threads."""
         action = f"render Kustomization {ks.key}"
         spec = ks.spec
+        if spec.get("kubeConfig"):
+            raise _NotRendered("applies to another cluster (spec.kubeConfig): not part of this cluster's desired state")
         with self.lock:
             root, why = self._source_root(spec.get("sourceRef") or {}, ks.namespace)
         if root is None:
@@ -473,6 +475,8 @@ class _FluxRenderer:
             state, reason, rendered = "not-rendered", "", []
             try:
                 chart, value_files, reason = self._chart(hr)
+                if (hr.body.get("spec") or {}).get("kubeConfig"):
+                    chart, reason = None, "installs into another cluster (spec.kubeConfig), not rendered"
                 if chart is not None:
                     helm = self._helm_tool()
                     if helm is None:

@@ -648,3 +648,13 @@ sops:
     assert "sops" not in db.body
     assert db.annotations[DRIFT_ANNOTATION] == "if-not-present"
     assert "SOPS" in db.annotations["gitops-audit.io/drift-reason"]
+
+
+def test_remote_cluster_kustomization_is_not_this_clusters_state(make_repo: Callable[..., GitRepo],
+                                                                  tool: KustomizeTool, tmp_path: Path) -> None:
+    extra = "  kubeConfig:\n    secretRef:\n      name: spoke-kubeconfig\n"
+    files = {"clusters/hub/spoke.yaml": _ks("spoke", "./apps/a", extra=extra), "apps/a/cm.yaml": _cm("a")}
+    rs = _render(tool, _tree(make_repo("hub", files), tmp_path), "clusters/hub")
+    assert "ConfigMap/default/a" not in _by_subject(rs)
+    assert "Kustomization/flux-system/spoke" in _by_subject(rs)
+    assert any(r.startswith("spoke: applies to another cluster (spec.kubeConfig)") for r in _reasons(rs))
