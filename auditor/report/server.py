@@ -165,8 +165,9 @@ def make_handler(config: ServerConfig) -> type[BaseHTTPRequestHandler]:
     token = config.token
 
     class Handler(BaseHTTPRequestHandler):
-        server_version = "gitops-audit"
-        sys_version = ""
+        def version_string(self) -> str:
+            """``Server`` header: no Python version (nothing for a scanner to fingerprint)."""
+            return "gitops-audit"
         protocol_version = "HTTP/1.1"
         timeout = 30  # seconds per socket read: an idle or trickling client cannot hold a thread forever
 

@@ -89,6 +89,7 @@ def test_index_and_latest(server: tuple[str, int]) -> None:
     assert status == 200 and b"<!DOCTYPE html>" in body and NEW.encode() in body
     assert "content-disposition" not in headers
     assert headers["x-content-type-options"] == "nosniff"
+    assert headers["server"] == "gitops-audit"
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
 
 
