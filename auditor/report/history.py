@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,7 +268,27 @@ def _set_latest(out_dir: Path, run_id: str) -> Path:
     return link
 
 
+STALE_STAGING_SECONDS = 24 * 3600
+"""Staging directories left by a crashed run are removed once they are this old."""
+
+
+def _remove_stale_staging(out_dir: Path) -> None:
+    now = time.time()
+    for p in out_dir.iterdir():
+        # Only our own staging names (".<run-id>.<random>"), never other hidden entries.
+        if p.name.startswith(".") and p.is_dir() and not p.is_symlink():
+            parts = p.name[1:].split(".")
+            if len(parts) >= 2 and RUN_ID_RE.match(parts[0]):
+                try:
+                    old = now - p.stat().st_mtime > STALE_STAGING_SECONDS
+                except OSError:
+                    continue
+                if old:
+                    shutil.rmtree(p, ignore_errors=True)
+
+
 def _apply_retention(out_dir: Path, keep: int, current: str) -> list[str]:
+    _remove_stale_staging(out_dir)
     if keep <= 0:
         return []
     dirs = run_dirs(out_dir)

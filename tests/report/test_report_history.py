@@ -145,3 +145,17 @@ def test_report_files_are_readable_by_the_server_user(tmp_path: Path, report: Au
     for p in (paths.html, paths.csv, paths.bundle, paths.index):
         assert p.stat().st_mode & 0o777 == 0o644, p
     assert paths.run_dir.stat().st_mode & 0o777 == 0o755
+
+
+def test_stale_staging_dirs_are_cleaned(tmp_path: Path, report: AuditReport) -> None:
+    stale = tmp_path / ".20250101T000000Z-000000.abc123"
+    fresh = tmp_path / ".20250102T000000Z-000000.def456"
+    other = tmp_path / ".git"
+    for d in (stale, fresh, other):
+        d.mkdir()
+    day_ago = __import__("time").time() - 2 * 24 * 3600
+    os.utime(stale, (day_ago, day_ago))
+    os.utime(other, (day_ago, day_ago))
+    history.write_run(report, tmp_path)
+    assert not stale.exists()
+    assert fresh.exists() and other.exists()
