@@ -290,6 +290,8 @@ class Connection:
                 raise self.deadline_error(last_problem)
             if self.stop.wait(delay):
                 raise Stopped()
+        if self.deadline.remaining() <= 0.05:
+            raise self.deadline_error(last_problem)  # the last attempt was cut short by the deadline
         if last_status is not None:
             # The server answers, but this path keeps failing (e.g. an aggregated API whose backend
             # is down): the caller decides whether that is a coverage gap or fatal.
@@ -342,9 +344,9 @@ def _connection_problem(exc: BaseException, timeout: float) -> str:
     if isinstance(inner, urllib3.exceptions.NewConnectionError):
         return "cannot connect"
     if isinstance(inner, urllib3.exceptions.ConnectTimeoutError):
-        return f"connect timed out after {timeout:g}s"
+        return f"connect timed out after {timeout:.3g}s"
     if isinstance(inner, (urllib3.exceptions.ReadTimeoutError, TimeoutError)):
-        return f"no response within {timeout:g}s"
+        return f"no response within {timeout:.3g}s"
     if isinstance(inner, urllib3.exceptions.ProtocolError):
         return "connection dropped"
     return type(inner).__name__
