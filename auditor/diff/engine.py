@@ -42,6 +42,9 @@ from auditor.model import (
 from auditor.util import kinds as _kinds
 from auditor.util import secrets as _secrets
 
+Key = tuple[str, str, str, str]
+"""Identity as a plain tuple (group, kind, namespace, name): the engine's dict key."""
+
 RULE_MISSING = "drift.missing"
 RULE_MODIFIED = "drift.modified"
 RULE_ADDED = "drift.added"
@@ -127,11 +130,12 @@ class _Engine:
             return ref
         return dataclasses.replace(ref, namespace=self.target.namespace)
 
-    def _index(self, objects: Sequence[Manifest]) -> dict[ObjectRef, Manifest]:
-        out: dict[ObjectRef, Manifest] = {}
+    def _index(self, objects: Sequence[Manifest]) -> dict[Key, Manifest]:
+        """Manifests by identity tuple (cheaper to hash than ObjectRef); each ``ref`` is the identity."""
+        out: dict[Key, Manifest] = {}
         for m in objects:
             ref = self._identity(m.ref)
-            out[ref] = m if ref is m.ref else dataclasses.replace(m, ref=ref)
+            out[_ref_key(ref)] = m if ref is m.ref else dataclasses.replace(m, ref=ref)
         return out
 
     def _covered_by_gap(self, ref: ObjectRef) -> bool:
@@ -140,11 +144,12 @@ class _Engine:
         return any(g.group_kind in (gk, ref.kind) and (not g.namespace or g.namespace == ref.namespace)
                    for g in self.gaps)
 
-    def _hpa_targets(self) -> dict[ObjectRef, str]:
+    def _hpa_targets(self) -> dict[Key, str]:
         """Workloads an HPA scales (from desired or live HPAs) → ``HorizontalPodAutoscaler ns/name``."""
-        out: dict[ObjectRef, str] = {}
+        out: dict[Key, str] = {}
         for source in (self.live, self.desired):
-            for ref, m in source.items():
+            for m in source.values():
+                ref = m.ref
                 if ref.kind != "HorizontalPodAutoscaler" or ref.group != "autoscaling":
                     continue
                 tgt = (m.body.get("spec") or {}).get("scaleTargetRef") or {}
@@ -152,7 +157,7 @@ class _Engine:
                 if not kind or not name:
                     continue
                 group, _ = split_api_version(str(tgt.get("apiVersion", "")))
-                out[ObjectRef(group, kind, ref.namespace, name)] = f"HorizontalPodAutoscaler {ref.namespace}/{ref.name}"
+                out[(group, kind, ref.namespace, name)] = f"HorizontalPodAutoscaler {ref.namespace}/{ref.name}"
         return out
 
     # manager classes ------------------------------------------------------------------------
@@ -161,16 +166,16 @@ class _Engine:
 
     # main -----------------------------------------------------------------------------------
     def run(self) -> DriftOutcome:
-        matched: list[ObjectRef] = []
-        for ref in sorted(self.desired, key=_ref_key):
-            dm = self.desired[ref]
-            lm = self.live.get(ref)
+        matched: list[Key] = []
+        for key in sorted(self.desired):
+            dm = self.desired[key]
+            lm = self.live.get(key)
             if lm is None:
-                if not self._covered_by_gap(ref):
-                    self._missing(ref, dm)
+                if not self._covered_by_gap(dm.ref):
+                    self._missing(dm.ref, dm)
                 continue
-            matched.append(ref)
-            self._pair(ref, dm, lm)
+            matched.append(key)
+            self._pair(dm.ref, dm, lm)
         if self.options.orphans:
             for o in find_orphans(self.desired.keys(), self.live, matched, self.options.gitops_labels,
                                   self.options.extra_system_objects):
@@ -258,11 +263,17 @@ class _Engine:
     def _pair(self, ref: ObjectRef, dm: Manifest, lm: Manifest) -> None:
         dbody, lbody, note = self._prepare(ref, dm, lm)
         res = self.comparer.compare(dbody, lbody, ref.group, ref.kind)
-        managers = manager_names(lbody)
-        oob = any(self._out_of_band(m, s) for m, s in managers)
+        oob = False
+        applier, controllers = self.applier, self.controllers
+        for entry in (lbody.get("metadata") or {}).get("managedFields") or ():
+            if type(entry) is dict:
+                m = entry.get("manager", "")
+                if m not in applier and m not in controllers and entry.get("subresource") != "status":
+                    oob = True
+                    break
         rules: list[ActiveRule] = []
         if self.ignorer.rules or _has_ignore_annotation(dm.body):
-            rules = self.ignorer.for_object(ref, dm.body, lm.body, [m for m, _ in managers])
+            rules = self.ignorer.for_object(ref, dm.body, lm.body, [m for m, _ in manager_names(lbody)])
         if not res.changes and not oob:
             self.drifts.append(ObjectDrift(ref, DriftKind.IN_SYNC, note=note))
             return
@@ -281,7 +292,7 @@ class _Engine:
         if oob:
             items.extend(self._added(ref, dbody, lbody))
         changes: list[FieldChange] = []
-        hpa = self.hpa.get(ref)
+        hpa = self.hpa.get(_ref_key(ref)) if self.hpa else None
         for rc, kind, owner in items:
             pointer = pointer_of(dbody, lbody, rc.path, self.schemas, ref.group, ref.kind)
             live_prov = owner.provenance if owner else None

@@ -52,38 +52,42 @@ def _gitops_pairs(labels: Mapping[str, str], keys: Sequence[str]) -> set[tuple[s
 
 
 def find_orphans(
-    desired_refs: Iterable[ObjectRef],
-    live: Mapping[ObjectRef, Manifest],
-    matched: Iterable[ObjectRef],
+    desired_keys: Set[tuple[str, str, str, str]],
+    live: Mapping[tuple[str, str, str, str], Manifest],
+    matched: Iterable[tuple[str, str, str, str]],
     gitops_labels: Sequence[str],
     extra_system: Sequence[str] = (),
 ) -> list[Orphan]:
-    """Orphans among ``live`` (keys are identities), given the desired identities."""
-    desired_set = desired_refs if isinstance(desired_refs, Set) else set(desired_refs)
-    namespaces = {r.namespace for r in desired_set if r.namespace}
-    namespaces |= {r.name for r in desired_set if r.group == "" and r.kind == "Namespace"}
-    cluster_kinds = {(r.group, r.kind) for r in desired_set if not r.namespace}
+    """Orphans among ``live``, keyed like ``desired_keys`` by (group, kind, namespace, name).
+
+    Each live Manifest's ``ref`` must be its identity (namespace defaulted).
+    """
+    namespaces = {k[2] for k in desired_keys if k[2]}
+    namespaces |= {k[3] for k in desired_keys if k[0] == "" and k[1] == "Namespace"}
+    cluster_kinds = {(k[0], k[1]) for k in desired_keys if not k[2]}
     target_pairs: set[tuple[str, str]] = set()
-    for ref in matched:
-        m = live.get(ref)
+    for key in matched:
+        m = live.get(key)
         if m is not None:
             target_pairs |= _gitops_pairs(m.labels, gitops_labels)
     strong = [k for k in gitops_labels if k not in WEAK_GITOPS_LABELS]
 
-    services = {(r.namespace, r.name) for r in list(desired_set) + list(live) if r.group == "" and r.kind == "Service"}
+    services = {(k[2], k[3]) for k in (*desired_keys, *live) if k[0] == "" and k[1] == "Service"}
     sts_prefixes = _statefulset_claim_prefixes(live.values())
 
     out: list[Orphan] = []
-    for ref, m in live.items():
+    for key, m in live.items():
         # Scope first (cheap string checks), identity lookup second.
-        is_ns = ref.kind == "Namespace" and ref.group == ""
-        if ref.namespace:
-            if ref.namespace not in namespaces:
+        group, kind, namespace, _ = key
+        is_ns = kind == "Namespace" and group == ""
+        if namespace:
+            if namespace not in namespaces:
                 continue
-        elif not is_ns and (ref.group, ref.kind) not in cluster_kinds:
+        elif not is_ns and (group, kind) not in cluster_kinds:
             continue
-        if ref in desired_set:
+        if key in desired_keys:
             continue
+        ref = m.ref
         meta = m.body.get("metadata") or {}
         if meta.get("ownerReferences"):
             continue
@@ -104,7 +108,7 @@ def find_orphans(
         if is_ns:
             continue  # a namespace not in git is reported only when it is this target's (stale)
         out.append(Orphan(m, ref, False, ()))
-    out.sort(key=lambda o: o.ref)
+    out.sort(key=lambda o: (o.ref.group, o.ref.kind, o.ref.namespace, o.ref.name))
     return out
 
 
