@@ -78,6 +78,8 @@ class Fault:
     """Only requests carrying a continue token match."""
     reason: str = ""
     message: str = ""
+    trickle: float = 0.0
+    """Answer normally, but send the body in 20 pieces this many seconds apart."""
     hits: int = 0
 
 
@@ -94,6 +96,8 @@ class LoggedRequest:
     at: float = 0.0
     """time.monotonic() when the request arrived."""
 
+
+_TRICKLE = "X-Fake-Trickle"
 
 _REASONS = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 410: "Expired", 429: "TooManyRequests",
             500: "InternalError", 503: "ServiceUnavailable"}
@@ -235,6 +239,7 @@ class FakeAPIServer:
         if status < 0:
             return  # connection already abandoned
         data = json.dumps(body).encode()
+        trickle = float(headers.pop(_TRICKLE, "0"))
         try:
             h.send_response(status)
             h.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
@@ -242,7 +247,15 @@ class FakeAPIServer:
             for k, v in headers.items():
                 h.send_header(k, v)
             h.end_headers()
-            h.wfile.write(data)
+            if trickle:
+                step = max(1, len(data) // 20)
+                for i in range(0, len(data), step):
+                    h.wfile.write(data[i:i + step])
+                    h.wfile.flush()
+                    if self.stopping.wait(trickle):
+                        return
+            else:
+                h.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             pass
 
@@ -258,6 +271,9 @@ class FakeAPIServer:
                 fault.hits += 1
             if fault.delay:
                 self.stopping.wait(fault.delay)
+            if fault.trickle:
+                status, body, headers = self._route(path, query, accept)
+                return status, body, {**headers, _TRICKLE: str(fault.trickle)}
             if fault.status:
                 reason = fault.reason or _REASONS.get(fault.status, "Failure")
                 msg = fault.message or f"injected {fault.status}"

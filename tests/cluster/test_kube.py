@@ -404,3 +404,15 @@ def test_one_client_per_context_and_refresh_on_401(tmp_path: Path, pki: Any, api
     with pytest.raises(ClusterError, match=r"unauthorized \(401\)"):
         read_cluster("rot", scope, _opts(cfg))
     assert calls.read_text() == "xxx"
+
+
+def test_deadline_holds_against_a_trickling_response(kubeconfig: Path, api: FakeAPIServer) -> None:
+    """Each piece arrives within the socket timeout, the whole body does not arrive within the deadline."""
+    api.add_fault(r"/services$", trickle=0.3)  # ~6 s for the body, 0.3 s between pieces
+    scope = LiveScope(kinds=(("", "v1", "Service"),), namespaces=("shop",))
+    with pytest.raises(ClusterError, match=r"deadline of 2s exceeded"):
+        read_cluster("prod", scope, _opts(kubeconfig, request_timeout=1.0, deadline=2.0))
+    api.faults.clear()
+    api.add_fault(r"/services$", trickle=0.01)  # the same trickle, fast enough: read in full
+    state = read_cluster("prod", scope, _opts(kubeconfig, request_timeout=1.0, deadline=10.0))
+    assert [m.ref.name for m in state.objects] == ["web"]
