@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
 from auditor.model import AuditReport, Finding, Severity
-from auditor.report._common import clean_text, fingerprint, gc_paused, masked, show
+from auditor.report._common import clean_text, duration_seconds, fingerprint, gc_paused, masked, show
 
 
 def _case_name(f: Finding) -> str:
@@ -94,12 +94,15 @@ def render(report: AuditReport, fail_on: Severity | None = None) -> str:
             _el(suite, "testcase", {"name": "audit", "classname": f"{name}.audit"})
         for k, v in (("tests", tests), ("failures", failures), ("errors", errors), ("skipped", skipped)):
             suite.set(k, str(v))
+        # Seconds spent on this target (render, live read, checks), as CI dashboards expect.
+        suite.set("time", f"{sum(float(x) for x in r.timings.values()):.3f}")
         all_tests += tests
         all_failures += failures
         all_errors += errors
         all_skipped += skipped
     for k, v in (("tests", all_tests), ("failures", all_failures), ("errors", all_errors), ("skipped", all_skipped)):
         root.set(k, str(v))
+    root.set("time", f"{duration_seconds(report) or 0.0:.3f}")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
