@@ -34,15 +34,8 @@ from auditor.model import CoverageGap, ListRecord, LiveState, Manifest, ObjectRe
 __all__ = ["APIResource", "check_contexts", "discover_all", "read_cluster"]
 
 _METADATA_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
-_SKIP_FOR_SNAPSHOT = frozenset(
-    {
-        ("", "Event"),
-        ("events.k8s.io", "Event"),
-        ("", "ComponentStatus"),
-        ("", "Binding"),
-    }
-)
-"""Kinds not worth a snapshot: high churn, deprecated or not objects at all."""
+_NOT_OBJECTS = frozenset({("", "ComponentStatus"), ("", "Binding")})
+"""Listable in discovery but not stored objects (or deprecated probes): never worth reading."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +147,7 @@ class _Discovery:
 def discover_all(context: str, options: ClusterOptions) -> tuple[APIResource, ...]:
     """Every listable resource of the cluster in its group's preferred version (for snapshots).
 
-    Events, ComponentStatuses and other non-objects are left out. Raises :class:`ClusterError`.
+    ComponentStatuses and other non-objects are left out. Raises :class:`ClusterError`.
     """
     conn = Connection(context, options)
     try:
@@ -163,7 +156,7 @@ def discover_all(context: str, options: ClusterOptions) -> tuple[APIResource, ..
         try:
             for group, (_, preferred) in sorted(disc.groups().items()):
                 for kind, (res, listable) in sorted((disc.resources(group, preferred) or {}).items()):
-                    if listable and (group, kind) not in _SKIP_FOR_SNAPSHOT:
+                    if listable and (group, kind) not in _NOT_OBJECTS:
                         out.append(res)
         except HttpStatusError as exc:
             raise ClusterError(f"read cluster {conn.label}: discovery: {conn.scrub(str(exc))}") from None

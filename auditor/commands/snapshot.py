@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
                    help="namespace to read (repeatable; default: all namespaces)")
     p.add_argument("--kind", "-k", action="append", default=[], metavar="KIND",
                    help="kind to read: Kind, Kind.group or plural[.group] (repeatable; default: every listable "
-                   "kind except events)")
+                   "kind except Events, Leases, Endpoints and EndpointSlices)")
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="directory to write (must be new or empty)")
     p.add_argument("--force", action="store_true", help="replace an existing snapshot directory")
     p.add_argument("--request-timeout", type=float, default=10.0, metavar="SEC", help="per request (default: 10)")
@@ -45,10 +45,25 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=handler)
 
 
+DEFAULT_SKIP = frozenset(
+    {
+        ("", "Event"),
+        ("events.k8s.io", "Event"),
+        ("coordination.k8s.io", "Lease"),
+        ("", "Endpoints"),
+        ("discovery.k8s.io", "EndpointSlice"),
+    }
+)
+"""Left out unless asked for with --kind: rewritten every few seconds by controllers, never in git."""
+
+
 def select_resources(resources: Sequence[APIResource], wanted: Sequence[str]) -> tuple[APIResource, ...]:
-    """Resources matching ``--kind`` values (all when none given); unknown names are a usage error."""
+    """Resources matching ``--kind`` values (all but :data:`DEFAULT_SKIP` when none given).
+
+    Unknown names are a usage error.
+    """
     if not wanted:
-        return tuple(resources)
+        return tuple(r for r in resources if (r.group, r.kind) not in DEFAULT_SKIP)
     chosen: list[APIResource] = []
     for name in wanted:
         base, _, group = name.partition(".")

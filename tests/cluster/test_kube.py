@@ -280,7 +280,12 @@ def test_discover_all_for_snapshots(kubeconfig: Path, api: FakeAPIServer) -> Non
     assert ("autoscaling", "v2", "HorizontalPodAutoscaler") in kinds
     assert ("autoscaling", "v1", "HorizontalPodAutoscaler") not in kinds  # preferred version only
     assert ("example.com", "v1", "Widget") in kinds
-    assert not {k for _, _, k in kinds} & {"Event", "Binding", "Scale"}
+    assert not {k for _, _, k in kinds} & {"Binding", "Scale"}
+    from auditor.commands.snapshot import select_resources
+
+    default = {r.kind for r in select_resources(resources, [])}
+    assert "Event" in {k for _, _, k in kinds} and "Event" not in default
+    assert {r.kind for r in select_resources(resources, ["events"])} == {"Event"}
     namespaced = {r.kind: r.namespaced for r in resources}
     assert namespaced["ClusterRole"] is False and namespaced["Deployment"] is True
 
