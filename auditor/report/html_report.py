@@ -423,9 +423,11 @@ def view_model(report: AuditReport, history: Sequence[RunSummary] = ()) -> dict[
         for f in findings
         if f.category is Category.COVERAGE
     ]
+    # Run ids sort by time; the current run joins the history at its place (a re-rendered
+    # older run, e.g. after a shard merge, is not drawn as the newest point).
     points = [h for h in history if h.run_id != report.run_id]
-    points.sort(key=lambda h: h.run_id)
     points.append(_RunSummary.from_report(report))
+    points.sort(key=lambda h: h.run_id)
     resolved = sorted(report.resolved, key=Finding.sort_key)
     return {
         "report": report,
