@@ -36,6 +36,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from auditor.util import yamlio  # noqa: E402
 from auditor.util.proc import run  # noqa: E402
 
 ENVS = ("dev", "staging", "production", "qa", "perf", "sandbox")
@@ -169,7 +170,7 @@ def generate(root: Path, n_targets: int, n_objects: int, drift: float, violation
         key = (env, region)
         if key not in renders:
             out = run(["kubectl", "kustomize", str(repo / "overlays" / env / region)], action="fleetgen render")
-            renders[key] = [d for d in yaml.safe_load_all(out.stdout) if d]
+            renders[key] = yamlio.load_all(out.stdout, f"render {env}/{region}")
         objs, counts = make_live(renders[key], rng, drift, name)
         drifted, missing, orphans = drifted + counts[0], missing + counts[1], orphans + counts[2]
         (live_dir / f"{name}.json").write_text(json.dumps(objs))

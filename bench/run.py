@@ -62,6 +62,10 @@ class Timer:
         return timed
 
 
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -109,8 +113,8 @@ def floor(root: Path, cfg: Any, servers: dict[str, str], log: dict[str, list[dic
     conc = max(1, cfg.concurrency)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(conc) as pool:
-        list(pool.map(lambda p: run_tool(["kubectl", "kustomize", str(root / "repo" / p)], action="floor"),
-                      overlays))
+        list(pool.map(lambda p: run_tool(["kubectl", "kustomize", str(root / "repo" / p)], action="floor",
+                                         timeout=1800), overlays))
     t1 = time.perf_counter()
     urls = []
     for name, entries in log.items():
@@ -161,18 +165,16 @@ def main() -> None:
     try:
         for i in range(args.runs):
             out = Path(tempfile.mkdtemp(prefix="bench-reports-"))
+            print(f"\n== run {i + 1} == (load average before: {_load()})", flush=True)
             res = audit_once(cfg, ready["kubeconfig"], out)
             log = requests()
-            fl = floor(root, cfg, ready["servers"], log)
-            requests()  # drop the floor's own requests from the next run's log
             per_target = {n: len(v) for n, v in log.items()}
-            lists = Counter(
-                (n, e["path"].rsplit("/", 1)[-1], e["path"].split("/namespaces/")[1].split("/")[0]
-                 if "/namespaces/" in e["path"] else "")
-                for n, v in log.items() for e in v if "/namespaces/" in e["path"] or e["path"].count("/") >= 4
-            )
+            # First pages of resource lists (not discovery, not continue pages): one per (kind, namespace).
+            lists = [e for v in log.values() for e in v
+                     if "continue" not in e["query"] and e["path"].count("/") >= (4 if e["path"].startswith(
+                         "/apis/") else 3) and e["path"] not in ("/api/v1", "/apis")]
+            pages = sum(1 for v in log.values() for e in v if "continue" in e["query"])
             st = res["stages"]
-            print(f"\n== run {i + 1} ==")
             print(f"  wall {res['wall']:.2f}s  (audit {res['audit']:.2f}s + reports {res['reports']:.2f}s); "
                   f"exit {res['exit_code']}; findings {res['findings']}; desired {res['desired']}; "
                   f"live {res['live']}; skipped {res['skipped'] or 'none'}")
@@ -183,10 +185,14 @@ def main() -> None:
             print(f"  reports    {res['reports']:7.2f}s")
             print(f"  peak RSS   {peak_rss_mib():7.0f} MiB")
             print(f"  API requests per target: min {min(per_target.values())} max {max(per_target.values())}; "
-                  f"distinct (kind, namespace) lists per target: {len(lists) // max(1, len(per_target))}")
+                  f"lists per target {len(lists) / max(1, len(per_target)):.1f} + continue pages in all "
+                  f"{pages}", flush=True)
+            fl = floor(root, cfg, ready["servers"], log)
+            requests()  # drop the floor's own requests from the next run's log
             print(f"  floor {fl['total']:.2f}s = kustomize x{fl['overlays']} {fl['render']:.2f}s + "
                   f"{fl['requests']} requests fetched+parsed {fl['fetch']:.2f}s")
-            print(f"  ratio wall / floor = {res['wall'] / fl['total']:.2f} (goal <= 1.5)")
+            print(f"  ratio wall / floor = {res['wall'] / fl['total']:.2f} (goal <= 1.5); "
+                  f"load average after: {_load()}", flush=True)
     finally:
         assert server.stdin
         server.stdin.close()
