@@ -221,6 +221,9 @@ def test_indexed_job_overlay(rendered: dict[str, Any]) -> None:
     assert job["completionMode"] == "Indexed"
     n = job["completions"]
     assert job["parallelism"] == n and job["backoffLimitPerIndex"] <= 2
+    # One shard's findings must not stop the others: FailIndex, never FailJob.
+    actions = {r["action"] for r in job["podFailurePolicy"]["rules"]}
+    assert "FailIndex" in actions and "FailJob" not in actions
     args = job["template"]["spec"]["containers"][0]["args"]
     assert f"--shard-count={n}" in args
     assert "--out=/reports/shards/$(JOB_COMPLETION_INDEX)" in args
@@ -234,6 +237,12 @@ def test_indexed_job_overlay(rendered: dict[str, Any]) -> None:
     (pvc,) = by_kind(docs, "PersistentVolumeClaim")
     assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
     assert all(d["metadata"].get("namespace", "gitops-audit") == "gitops-audit" for d in docs)
+    # The merge reads the config (target order of an unsharded run) from the generated ConfigMap.
+    (cm,) = by_kind(docs, "ConfigMap")
+    mpod = merge["jobTemplate"]["spec"]["template"]["spec"]
+    assert {"name": "config", "configMap": {"name": cm["metadata"]["name"]}} in mpod["volumes"]
+    menv = {e["name"]: e["value"] for e in mpod["containers"][0]["env"]}
+    assert menv["GITOPS_AUDIT_CONFIG"].startswith("/etc/gitops-audit/config/")
 
 
 def test_serve_overlay(rendered: dict[str, Any]) -> None:
