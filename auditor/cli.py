@@ -15,7 +15,17 @@ from auditor import __version__
 from auditor.errors import AuditorError
 
 # Subcommand modules under auditor/commands, in --help order. Each has register(subparsers).
-COMMANDS: tuple[str, ...] = ("run", "demo", "diff", "policy", "codeowners", "snapshot", "serve", "bundle")
+COMMANDS: tuple[str, ...] = (
+    "run",
+    "demo",
+    "diff",
+    "policy",
+    "codeowners",
+    "snapshot",
+    "rbac",
+    "serve",
+    "bundle",
+)
 DEFAULT_COMMAND = "run"
 EXIT_INTERNAL = 4
 

@@ -209,7 +209,9 @@ def _read_live(opts: RunOptions, target: Target, scope: LiveScope, secret_key: b
     if target.snapshot:
         from auditor.cluster.snapshot import read_snapshot
 
-        return read_snapshot(Path(target.snapshot), scope, secret_key=secret_key)
+        # Same Secret handling as a live read: values (hashed) only when the config opts in.
+        key = secret_key if opts.cluster.secrets == "hash" else b""
+        return read_snapshot(Path(target.snapshot), scope, secret_key=key)
     from auditor.cluster.kube import read_cluster
 
     return read_cluster(target.context, scope, replace(opts.cluster, secret_key=secret_key))
