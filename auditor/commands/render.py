@@ -36,7 +36,7 @@ from auditor.util.yamlio import load_with_lines
 FLUX_KEYS = (
     "clusters", "name_pattern", "env_var", "region_var", "context", "snapshot", "overrides", "source_paths",
     "repo_sources", "allow_cluster_substitution", "strict_substitution", "helm_charts", "kustomize_helm",
-    "helm_timeout", "render_workers", "root_name",
+    "helm_timeout", "helm_kube_version", "render_workers", "root_name",
 )
 _OVERRIDE_KEYS = ("env", "region", "context", "snapshot", "namespace", "name")
 
@@ -99,6 +99,7 @@ def parse_flux(node: Node, resolve: Any) -> FluxOptions:
         kustomize_helm=node.boolean("kustomize_helm", False),
         helm_timeout=node.number("helm_timeout", 120.0, minimum=1),
         render_workers=node.integer("render_workers", 4, minimum=1),
+        helm_kube_version=node.string("helm_kube_version"),
         root_name=node.string("root_name", "flux-system"),
     )
 

@@ -466,7 +466,22 @@ class _FluxRenderer:
                 self._helm = None
         return self._helm if isinstance(self._helm, helmmod.HelmTool) else None
 
+    def _api_versions(self) -> tuple[str, ...]:
+        """``group/version`` and ``group/version/Kind`` of everything the cluster's desired state defines."""
+        apis: set[str] = set()
+        for m in self.state.objects:
+            apis.update((m.api_version, f"{m.api_version}/{m.ref.kind}"))
+            if _is_kind(m, "apiextensions.k8s.io", "CustomResourceDefinition"):
+                spec = m.body.get("spec") or {}
+                kind = str((spec.get("names") or {}).get("kind") or "")
+                for v in spec.get("versions") or []:
+                    if isinstance(v, dict) and v.get("name") and spec.get("group"):
+                        gv = f"{spec['group']}/{v['name']}"
+                        apis.update((gv, f"{gv}/{kind}") if kind else (gv,))
+        return tuple(sorted(apis))
+
     def _render_releases(self) -> None:
+        api_versions = self._api_versions() if self.state.releases else ()
         for ref, owner in self.state.releases:
             idx = self.state.index[ref]
             hr = self.state.objects[idx]
@@ -487,7 +502,8 @@ class _FluxRenderer:
                         objs = helmmod.render_chart(
                             helm, chart, release=release, namespace=rel_ns, values=values,
                             value_files=value_files, hr_name=ref.name, hr_namespace=ref.namespace,
-                            timeout=self.options.helm_timeout)
+                            timeout=self.options.helm_timeout, api_versions=api_versions,
+                            kube_version=self.options.helm_kube_version)
                         objs = self._post_render(hr, _skip_crds(hr, objs), rel_ns)
                         rendered = self._helm_manifests(hr, objs, rel_ns, chart)
                         state = "rendered"

@@ -72,6 +72,8 @@ class FluxOptions:
     helm_path: str = ""
     """Explicit helm binary; empty → ``helm`` on PATH."""
     helm_timeout: float = 120.0
+    helm_kube_version: str = ""
+    """``.Capabilities.KubeVersion`` for ``helm template`` (e.g. ``1.31.0``); empty → helm's default."""
     render_workers: int = 4
     """kustomize builds run in parallel for Kustomizations whose dependencies are rendered."""
     root_name: str = "flux-system"

@@ -137,10 +137,15 @@ def render_chart(
     hr_name: str,
     hr_namespace: str,
     timeout: float = 120.0,
+    api_versions: tuple[str, ...] = (),
+    kube_version: str = "",
 ) -> list[HelmObject]:
     """``helm template`` one release of a local chart; returns its objects stamped like an installed release.
 
-    Raises :class:`RenderError` with helm's message when the chart does not render.
+    ``api_versions`` are added to ``.Capabilities.APIVersions`` (helm-controller sees the live cluster's;
+    offline, the API versions the cluster's desired state defines are the best guess), ``kube_version``
+    sets ``.Capabilities.KubeVersion``. Raises :class:`RenderError` with helm's message when the chart
+    does not render.
     """
     action = f"helm template {hr_namespace}/{hr_name}"
     with tempfile.TemporaryDirectory(prefix="gitops-audit-helm-") as tmp:
@@ -149,6 +154,10 @@ def render_chart(
         env = {"HELM_CACHE_HOME": f"{tmp}/cache", "HELM_CONFIG_HOME": f"{tmp}/config",
                "HELM_DATA_HOME": f"{tmp}/data", "HELM_NO_PLUGINS": "1"}
         argv = [helm.path, "template", release, str(chart), "--namespace", namespace, "--include-crds"]
+        for api in api_versions:
+            argv += ["--api-versions", api]
+        if kube_version:
+            argv += ["--kube-version", kube_version]
         for f in value_files:
             argv += ["--values", str(f)]
         argv += ["--values", str(vfile)]

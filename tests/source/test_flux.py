@@ -602,6 +602,39 @@ spec:
   scope: Namespaced
   versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
 """,
+        "clusters/c1/crd.yaml": """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.example.com
+spec:
+  group: example.com
+  names: {kind: Gadget, plural: gadgets}
+  scope: Namespaced
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+""",
+        "charts/mini/templates/caps.yaml": """\
+{{- if .Capabilities.APIVersions.Has "example.com/v1/Gadget" }}
+apiVersion: example.com/v1
+kind: Gadget
+metadata:
+  name: g
+{{- end }}
+{{- if .Capabilities.APIVersions.Has "example.com/v1/Widget" }}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: w
+{{- end }}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: kube
+data:
+  minor: "{{ .Capabilities.KubeVersion.Minor }}"
+""",
         "charts/mini/templates/dep.yaml": """\
 apiVersion: apps/v1
 kind: Deployment
@@ -616,8 +649,12 @@ spec:
 """,
     }
     tree = _tree(make_repo("post", files), tmp_path)
-    rs = _render(tool, tree, "clusters/c1")
+    rs = _render(tool, tree, "clusters/c1",
+                 options=FluxOptions(clusters="clusters/*", context="x", helm_kube_version="1.29.0"))
     objs = _by_subject(rs)
+    # .Capabilities: API versions the cluster's desired state defines (the Gadget CRD, not the skipped Widget)
+    assert "Gadget/web/g" in objs and "Widget/web/w" not in objs
+    assert objs["ConfigMap/web/kube"].body["data"] == {"minor": "29"}
     assert "CustomResourceDefinition/widgets.example.com" not in objs  # install.crds: Skip
     dep = objs["Deployment/web/web-mini"]  # release name <targetNamespace>-<name>, objects in targetNamespace
     assert dep.body["spec"]["replicas"] == 4
