@@ -13,7 +13,7 @@ finds its field manager by tuple lookup.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -235,50 +235,6 @@ def _hashable(v: Any) -> Any:
     return v
 
 
-def desired_paths(desired: Mapping[str, Any], schemas: Schemas, group: str, kind: str) -> set[Path]:
-    """Every path git sets (containers, items, leaves) in the managedFields segment form."""
-    out: set[Path] = set()
-    root = schemas.root(group, kind)
-    for key, value in desired.items():
-        if key in SKIPPED_TOP_LEVEL or is_unset(value):
-            continue
-        if key == "metadata":
-            if isinstance(value, Mapping):
-                for mk in COMPARED_METADATA:
-                    mv = value.get(mk)
-                    if not is_unset(mv):
-                        spec: FieldSpec | None = ("", "set", ()) if mk == "finalizers" else None
-                        for p in _walk_paths(mv, spec, ("metadata", mk), schemas):
-                            out.add(p)
-            continue
-        fields = schemas.fields(root)
-        for p in _walk_paths(value, fields.get(key) if fields else None, (key,), schemas):
-            out.add(p)
-    return out
-
-
-def _walk_paths(value: Any, spec: FieldSpec | None, path: Path, schemas: Schemas) -> Iterator[Path]:
-    yield path
-    if isinstance(value, dict):
-        fields = schemas.fields(spec[0]) if spec and not spec[1] else None
-        for k, v in value.items():
-            if not is_unset(v):
-                yield from _walk_paths(v, fields.get(k) if fields else None, (*path, k), schemas)
-    elif isinstance(value, list) and spec:
-        if spec[1] == "map":
-            child = schemas.fields(spec[0])
-            for item in value:
-                seg = list_item_segment(item, spec[2])
-                yield (*path, seg)
-                if isinstance(item, dict):
-                    for k, v in item.items():
-                        if not is_unset(v):
-                            yield from _walk_paths(v, child.get(k) if child else None, (*path, seg, k), schemas)
-        elif spec[1] == "set":
-            for item in value:
-                yield (*path, f"[{key_value_text(item)}]")
-
-
 def pointer_of(desired: Mapping[str, Any], live: Mapping[str, Any], path: Path, schemas: Schemas, group: str,
                kind: str) -> str:
     """RFC 6901 pointer of ``path``: indexes from live where the item exists there, else from desired."""
@@ -287,11 +243,6 @@ def pointer_of(desired: Mapping[str, Any], live: Mapping[str, Any], path: Path, 
         return ptr
     value, dptr = locate(desired, path, schemas, group, kind)
     return dptr if value is not MISSING else ptr
-
-
-def resolve(body: Mapping[str, Any], path: Path, schemas: Schemas, group: str, kind: str) -> Any:
-    """The value at ``path`` in ``body`` (MISSING when absent); keyed segments matched by schema keys."""
-    return locate(body, path, schemas, group, kind)[0]
 
 
 def locate(body: Mapping[str, Any], path: Path, schemas: Schemas, group: str, kind: str) -> tuple[Any, str]:

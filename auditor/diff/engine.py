@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.diff import normalize
-from auditor.diff.compare import Comparer, RawChange, desired_paths, pointer_of
+from auditor.diff.compare import Comparer, RawChange, pointer_of
 from auditor.diff.defaults import is_server_default
 from auditor.diff.fieldsv1 import ManagerEntry, Ownership, decode_managed_fields, manager_names, owned_values
 from auditor.diff.ignore import ActiveRule, Ignorer, suppressing_rule
@@ -342,7 +342,6 @@ class _Engine:
         self, ref: ObjectRef, dbody: Mapping[str, Any], lbody: Mapping[str, Any]
     ) -> list[tuple[RawChange, DriftKind, ManagerEntry | None]]:
         """Live fields git does not set, owned by an out-of-band manager (collapsed to the top)."""
-        dpaths = desired_paths(dbody, self.schemas, ref.group, ref.kind)
         candidates: dict[tuple[str, ...], tuple[ManagerEntry, Any]] = {}
         meta = lbody.get("metadata") or {}
         for entry in meta.get("managedFields") or ():
@@ -355,8 +354,8 @@ class _Engine:
                 continue
             who = ManagerEntry(manager, str(entry.get("operation", "")), str(entry.get("time", "") or ""), sub,
                                frozenset())
-            for p, value, parent in owned_values(fields, lbody):
-                if p in dpaths or self._ignored_path(p):
+            for p, value, parent, in_git in owned_values(fields, lbody, dbody):
+                if in_git or self._ignored_path(p):
                     continue
                 if is_server_default(ref.kind, p, value, parent):
                     continue  # the API's own default, recorded for the object's creator

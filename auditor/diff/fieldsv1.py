@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.diff.normalize import key_value_text
+from auditor.diff.normalize import KEY_DEFAULTS, is_unset, key_value_text
 from auditor.model import LiveProvenance
 
 Path = tuple[str, ...]
@@ -93,48 +93,72 @@ def decode_fields_v1(fields: Mapping[str, Any]) -> set[Path]:
 _ABSENT: Any = object()
 
 
-def owned_values(fields: Mapping[str, Any], live: Any) -> Iterator[tuple[Path, Any, Any]]:
-    """(path, live value, live parent) of every field a FieldsV1 trie owns, walking live alongside.
+def owned_values(
+    fields: Mapping[str, Any], live: Any, desired: Any = _ABSENT
+) -> Iterator[tuple[Path, Any, Any, bool]]:
+    """(path, live value, live parent, set in git) of every field a FieldsV1 trie owns.
 
-    One pass instead of decoding paths and then looking each one up: keyed items are found by
-    their key values (``k:{...}``), set items by value, others by index. Fields no longer present
-    live are skipped.
+    One pass over the trie, walking the live and desired objects alongside, instead of decoding
+    paths and looking each one up: keyed items are found by their key values (``k:{...}``; a key
+    git omits takes its API default, e.g. ``protocol: TCP``), set items by value, others by
+    index. Fields no longer present live are skipped; git's ``null``/``{}``/``[]``/``""`` count as
+    not set.
     """
-    stack: list[tuple[Mapping[str, Any], Path, Any, Any, bool]] = [(fields, (), live, None, False)]
+    stack: list[tuple[Mapping[str, Any], Path, Any, Any, Any, bool]] = [(fields, (), live, None, desired, False)]
     while stack:
-        node, path, cur, parent, is_item = stack.pop()
+        node, path, cur, parent, dcur, is_item = stack.pop()
         for element, child in node.items():
             if element == ".":
                 if path and (is_item or len(node) == 1):
-                    yield path, cur, parent
+                    yield path, cur, parent, dcur is not _ABSENT
                 continue
-            seg = decode_segment(element)
-            if seg is None:
-                continue
-            value: Any = _ABSENT
             head = element[:2]
+            value: Any = _ABSENT
+            dval: Any = _ABSENT
             if head == "f:":
+                name = element[2:]
+                seg = name
                 if type(cur) is dict:
-                    value = cur.get(element[2:], _ABSENT)
-            elif type(cur) is list:
+                    value = cur.get(name, _ABSENT)
+                if type(dcur) is dict:
+                    dval = dcur.get(name, _ABSENT)
+            else:
                 try:
                     want = json.loads(element[2:])
                 except ValueError:
-                    want = _ABSENT
+                    continue
                 if head == "k:" and type(want) is dict:
-                    value = next((it for it in cur if type(it) is dict
-                                  and all(it.get(k) == v for k, v in want.items())), _ABSENT)
+                    seg = "[" + ",".join(f"{k}={key_value_text(want[k])}" for k in sorted(want)) + "]"
+                    if type(cur) is list:
+                        value = next((it for it in cur if type(it) is dict
+                                      and all(it.get(k) == v for k, v in want.items())), _ABSENT)
+                    if type(dcur) is list:
+                        dval = next((it for it in dcur if type(it) is dict
+                                     and all(it.get(k, KEY_DEFAULTS.get(k)) == v for k, v in want.items())),
+                                    _ABSENT)
                 elif head == "v:":
-                    value = want if want in cur else _ABSENT
-                elif head == "i:" and type(want) is int and 0 <= want < len(cur):
-                    value = cur[want]
+                    seg = "[" + key_value_text(want) + "]"
+                    if type(cur) is list and want in cur:
+                        value = want
+                    if type(dcur) is list and want in dcur:
+                        dval = want
+                elif head == "i:" and type(want) is int:
+                    seg = f"[{want}]"
+                    if type(cur) is list and 0 <= want < len(cur):
+                        value = cur[want]
+                    if type(dcur) is list and 0 <= want < len(dcur):
+                        dval = dcur[want]
+                else:
+                    continue
             if value is _ABSENT:
                 continue
+            if dval is not _ABSENT and is_unset(dval):
+                dval = _ABSENT
             sub = (*path, seg)
             if isinstance(child, Mapping) and child:
-                stack.append((child, sub, value, cur, head in ("k:", "v:", "i:")))
+                stack.append((child, sub, value, cur, dval, head != "f:"))
             else:
-                yield sub, value, cur
+                yield sub, value, cur, dval is not _ABSENT
 
 
 def decode_managed_fields(

@@ -62,3 +62,22 @@ def test_ownership_prefers_out_of_band_then_latest_and_skips_status() -> None:
     assert own.owner(("spec", "other")) is None
     assert own.owner_below(("spec",)).manager in ("kustomize-controller", "kubectl-edit")
     assert {e.manager for e in own.owners_exact(("spec", "replicas"))} == {"kustomize-controller", "kubectl-edit"}
+
+
+def test_owned_values_walks_live_and_desired() -> None:
+    from auditor.diff.fieldsv1 import owned_values
+
+    live = {"spec": {"replicas": 3, "ports": [{"port": 80, "protocol": "TCP", "name": "http"}],
+                     "tags": ["a", "b"], "gone": None}}
+    desired = {"spec": {"ports": [{"port": 80}], "tags": ["a"], "replicas": None}}
+    fields = {"f:spec": {"f:replicas": {}, "f:missing": {},
+                         "f:ports": {'k:{"port":80,"protocol":"TCP"}': {".": {}, "f:name": {}}},
+                         "f:tags": {'v:"a"': {}, 'v:"b"': {}}}}
+    got = {p: (v, in_git) for p, v, _parent, in_git in owned_values(fields, live, desired)}
+    assert got == {
+        ("spec", "replicas"): (3, False),                       # null in git means unset
+        ("spec", "ports", "[port=80,protocol=TCP]"): ({"port": 80, "protocol": "TCP", "name": "http"}, True),
+        ("spec", "ports", "[port=80,protocol=TCP]", "name"): ("http", False),
+        ("spec", "tags", "[a]"): ("a", True),
+        ("spec", "tags", "[b]"): ("b", False),
+    }
