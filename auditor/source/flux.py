@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
+import json
 import posixpath
 import re
 import shutil
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -132,6 +135,49 @@ class _State:
     sources: dict[tuple[str, str, str], Mapping[str, Any]] = field(default_factory=dict)
     releases: list[tuple[ObjectRef, str]] = field(default_factory=list)
     """HelmReleases found, with the Kustomization that applied them."""
+
+
+_BUILD_SETTINGS = ("targetNamespace", "namePrefix", "nameSuffix", "patches", "images", "components",
+                   "patchesStrategicMerge", "patchesJson6902")
+
+
+class _BuildCache:
+    """kustomize results by input, shared by the targets of one run (clusters often apply the same paths).
+
+    The key holds the prepared tree (its root directory and commit), the renderer, the path, the Flux
+    settings kustomize sees and the default namespace: within one prepared tree the same key always
+    builds the same output, so a hit is never stale. Bounded; results are read-only by convention.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.items: OrderedDict[str, tuple[RenderedSet, fk.BuildDir]] = OrderedDict()
+        self.lock = threading.Lock()
+        self.hits = 0
+
+    def get(self, key: str) -> tuple[RenderedSet, fk.BuildDir] | None:
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+                self.hits += 1
+            return value
+
+    def put(self, key: str, value: tuple[RenderedSet, fk.BuildDir]) -> None:
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+_BUILDS = _BuildCache()
+
+
+def _build_key(tree: PreparedTree, tool: KustomizeTool, path: str, spec: Mapping[str, Any], namespace: str) -> str:
+    settings = {k: spec.get(k) for k in _BUILD_SETTINGS if spec.get(k)}
+    raw = json.dumps([str(tree.root), tree.commit, tree.worktree, list(tool.argv), path, namespace, settings],
+                     sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
 def _norm_path(path: Any) -> str:
@@ -249,6 +295,10 @@ class _FluxRenderer:
         except RenderError as exc:
             raise RenderError(f"{action}: {exc}") from None
         path = posixpath.join(root, sub) if root and sub else (root or sub)
+        key = _build_key(self.tree, self.tool, path, spec, self.default_namespace)
+        cached = _BUILDS.get(key)
+        if cached is not None:
+            return cached
         build = fk.prepare_build_dir(self.tree.root, path, spec, action=action)
         try:
             rs = render_overlay(self.tool, self.tree, build.rel, default_namespace=self.default_namespace,
@@ -258,6 +308,8 @@ class _FluxRenderer:
             raise RenderError(msg if msg.startswith(action) else f"{action}: {msg}") from None
         finally:
             fk.remove_build_dir(self.tree.root, build)
+        if not path.startswith(_SOURCES_DIR) and not self.tree.worktree:
+            _BUILDS.put(key, (rs, build))
         return rs, build
 
     def _finish(self, ks: _Ks, rs: RenderedSet, build: fk.BuildDir) -> list[Manifest]:

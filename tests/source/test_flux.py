@@ -695,3 +695,19 @@ def test_remote_cluster_kustomization_is_not_this_clusters_state(make_repo: Call
     assert "ConfigMap/default/a" not in _by_subject(rs)
     assert "Kustomization/flux-system/spoke" in _by_subject(rs)
     assert any(r.startswith("spoke: applies to another cluster (spec.kubeConfig)") for r in _reasons(rs))
+
+
+def test_clusters_share_builds_of_identical_inputs(flux_repo: GitRepo, tool: KustomizeTool, tmp_path: Path) -> None:
+    from auditor.source import flux
+
+    tree = _tree(flux_repo, tmp_path)
+    before = flux._BUILDS.hits
+    prod = _render(tool, tree, "clusters/production")
+    stg = _render(tool, tree, "clusters/staging")
+    # infrastructure/controllers and infrastructure/configs are built once for both clusters
+    assert flux._BUILDS.hits - before >= 2
+    p, s = _by_subject(prod), _by_subject(stg)
+    assert p["ResourceQuota/infra/infra-quota"].body == s["ResourceQuota/infra/infra-quota"].body
+    # ... and the shared result is not changed by either cluster's Flux half
+    assert p["Deployment/shop/prod-web"].body["spec"]["replicas"] == 3
+    assert s["Deployment/shop/stg-web"].body["spec"]["replicas"] == 1
