@@ -57,8 +57,8 @@ def build(pairs: int, drift_every: int) -> tuple[list[Manifest], list[Manifest],
     desired: list[Manifest] = []
     live: list[Manifest] = []
     raw: list[bytes] = []
-    for d in CORPUS.iterdir():  # CRDs the custom resources need for their list keys
-        for body in yaml.safe_load_all((d / "live.yaml").read_text()) if d.is_dir() else ():
+    for folder in CORPUS.iterdir():  # CRDs the custom resources need for their list keys
+        for body in yaml.safe_load_all((folder / "live.yaml").read_text()) if folder.is_dir() else ():
             if body and body["kind"] == "CustomResourceDefinition":
                 live.append(manifest(body))
     for i in range(pairs):

@@ -22,6 +22,7 @@ atomic list, which is also the API's default.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import re
 import sys
@@ -45,10 +46,10 @@ def short(name: str) -> str:
 def find_definitions(version: str | None) -> tuple[Path, str]:
     """Locate ``_definitions.json`` inside the installed kubernetes-validate package."""
     try:
-        import kubernetes_validate  # type: ignore[import-not-found]
+        kubernetes_validate = importlib.import_module("kubernetes_validate")
     except ImportError:
         sys.exit("kubernetes-validate is not installed: pip install kubernetes-validate")
-    base = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    base = Path(str(kubernetes_validate.__file__)).parent / "kubernetes-json-schema"
     dirs = [d for d in base.iterdir() if d.name.endswith("-local") and (d / "_definitions.json").is_file()]
 
     def vkey(d: Path) -> tuple[int, ...]:
