@@ -96,8 +96,13 @@ def handler(args: argparse.Namespace) -> int:
         # `kubectl get` hides managedFields since 1.21; without them nobody can say who changed what.
         print("gitops-audit diff: note: live object(s) without metadata.managedFields — attribution and fields "
               "added out-of-band need `kubectl get --show-managed-fields -o yaml`", file=sys.stderr)
+    compared = {d.ref for d in outcome.drifts}
+    only_live = sorted({m.ref.subject for m in live if m.ref not in compared and
+                        dataclasses.replace(m.ref, namespace=namespace) not in compared})
     if args.output == "json":
         sys.stdout.write(render_json(outcome))
     else:
         sys.stdout.write(render_text(outcome))
+        for subject in only_live:
+            print(f"· {subject} only in --live (not compared)")
     return 1 if any(f.counts for f in outcome.findings) else 0

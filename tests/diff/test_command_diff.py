@@ -70,3 +70,11 @@ def test_bad_input_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     args = parse("--desired", write(tmp_path, "d.yaml", [DESIRED]), "--live", write(tmp_path, "l.yaml", [other]))
     assert diff_cmd.handler(args) == 2
     assert diff_cmd.handler(parse("--desired", str(tmp_path / "nope.yaml"), "--live", str(bad))) == 2
+
+
+def test_live_only_objects_are_listed_not_compared(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    extra = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "shop"}}
+    args = parse("--desired", write(tmp_path, "d.yaml", [DESIRED]),
+                 "--live", write(tmp_path, "l.yaml", [live_with(3), extra]))
+    assert diff_cmd.handler(args) == 0
+    assert "· ConfigMap/shop/x only in --live (not compared)" in capsys.readouterr().out
