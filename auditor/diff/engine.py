@@ -104,6 +104,8 @@ def attribution_text(live: LiveProvenance | None) -> str:
 
 
 class _Engine:
+    """One run of :func:`diff_target`: indexes, schemas and rule state for a single target."""
+
     def __init__(self, target: Target, desired: Sequence[Manifest], live: LiveState, options: DriftOptions):
         self.target = target
         self.options = options
