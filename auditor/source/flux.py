@@ -22,7 +22,6 @@ Target discovery lives in :mod:`auditor.source.flux_discovery` (re-exported here
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
 import json
@@ -34,32 +33,36 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from auditor.errors import RenderError, SourceError, ToolError
 from auditor.model import (
     CoverageGap,
-    FileProvenance,
     Manifest,
-    ObjectRef,
-    Provenance,
     RenderedSet,
-    split_api_version,
 )
 from auditor.source import flux_kustomize as fk
 from auditor.source import helm as helmmod
+from auditor.source.flux_common import (
+    FluxKs,
+    NotRendered,
+    RenderState,
+    data_of,
+    is_kind,
+    norm_path,
+    norm_url,
+    remake,
+)
 from auditor.source.flux_discovery import discover_targets, is_flux_target
+from auditor.source.flux_helm import HelmReleases
 from auditor.source.flux_markers import (
     DRIFT_ANNOTATION,
     DRIFT_REASON_ANNOTATION,
     HELM_GROUP,
     HELM_RELEASE_ANNOTATION,
     HELM_STATE_ANNOTATION,
-    HR_GROUP_KIND,
     KS_GROUP,
     KS_GROUP_KIND,
     NAME_LABEL,
@@ -77,8 +80,6 @@ from auditor.source.options import SourceOptions
 from auditor.source.render import PreparedTree, render_overlay
 from auditor.source.substitute import SubstitutionError, check_names, substitute_object
 from auditor.source.tools import KustomizeTool
-from auditor.util import yamlio
-from auditor.util.kinds import is_namespaced
 
 _TARGET_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 _SOURCES_DIR = ".gitops-audit-flux-sources"
@@ -105,36 +106,6 @@ ClusterLookup = Callable[[str, str, str], Mapping[str, Any] | None]
 
 # --------------------------------------------------------------------------------------------------
 # Rendering
-
-
-@dataclass
-class _Ks:
-    """One Flux Kustomization found in the cluster."""
-
-    namespace: str
-    name: str
-    spec: Mapping[str, Any]
-    files: tuple[FileProvenance, ...] = ()
-    """Where the Kustomization object itself is defined."""
-    parent: str = ""
-
-    @property
-    def key(self) -> str:
-        """``namespace/name``."""
-        return f"{self.namespace}/{self.name}"
-
-
-@dataclass
-class _State:
-    objects: list[Manifest] = field(default_factory=list)
-    index: dict[ObjectRef, int] = field(default_factory=dict)
-    owner: dict[ObjectRef, str] = field(default_factory=dict)
-    gaps: list[CoverageGap] = field(default_factory=list)
-    values: dict[tuple[str, str, str], Mapping[str, Any]] = field(default_factory=dict)
-    """(kind, namespace, name) of rendered ConfigMaps/Secrets → body (for substituteFrom/valuesFrom)."""
-    sources: dict[tuple[str, str, str], Mapping[str, Any]] = field(default_factory=dict)
-    releases: list[tuple[ObjectRef, str]] = field(default_factory=list)
-    """HelmReleases found, with the Kustomization that applied them."""
 
 
 _BUILD_SETTINGS = ("targetNamespace", "namePrefix", "nameSuffix", "patches", "images", "components",
@@ -180,35 +151,13 @@ def _build_key(tree: PreparedTree, tool: KustomizeTool, path: str, spec: Mapping
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def _norm_path(path: Any) -> str:
-    p = str(path or "").replace("\\", "/").strip()
-    norm = posixpath.normpath(p.lstrip("/")) if p.strip("./") else "."
-    if norm == ".." or norm.startswith("../"):
-        raise RenderError(f"path {p!r} leaves the source")
-    return "" if norm == "." else norm
-
-
-def _norm_url(url: str) -> str:
-    """``ssh://git@host/org/repo.git`` and ``https://host/org/repo`` compare equal."""
-    u = url.strip().lower()
-    u = re.sub(r"^[a-z+]+://", "", u)
-    u = re.sub(r"^[^@/]+@", "", u)
-    u = re.sub(r"^([^/:]+):(?!\d)", r"\1/", u)  # scp-like git@host:org/repo
-    u = re.sub(r":\d+/", "/", u)
-    return u.removesuffix("/").removesuffix(".git")
-
-
 def _ks_spec_has_build_settings(spec: Mapping[str, Any]) -> bool:
     keys = ("targetNamespace", "namePrefix", "nameSuffix", "patches", "images", "components",
             "commonMetadata", "postBuild", "patchesStrategicMerge", "patchesJson6902")
     return any(spec.get(k) for k in keys)
 
 
-def _is_kind(m: Manifest, group: str, kind: str) -> bool:
-    return m.ref.group == group and m.ref.kind == kind
-
-
-class _FluxRenderer:
+class _FluxRenderer(HelmReleases):
     """Renders one cluster directory; holds the per-cluster state while it does."""
 
     def __init__(self, tool: KustomizeTool, tree: PreparedTree, cluster_path: str, default_namespace: str,
@@ -216,13 +165,13 @@ class _FluxRenderer:
                  cluster_lookup: ClusterLookup | None) -> None:
         self.tool = tool
         self.tree = tree
-        self.cluster_path = _norm_path(cluster_path)
+        self.cluster_path = norm_path(cluster_path)
         self.default_namespace = default_namespace
         self.options = options
         self.source_options = source_options
-        self.repo_url = _norm_url(repo_url) if repo_url else ""
+        self.repo_url = norm_url(repo_url) if repo_url else ""
         self.lookup = cluster_lookup
-        self.state = _State()
+        self.state = RenderState()
         self.copied_sources: dict[str, str] = {}
         self.lock = threading.Lock()
         if options.kustomize_helm:
@@ -242,7 +191,7 @@ class _FluxRenderer:
             return False
         obj = self.state.sources.get((kind, namespace, name))
         url = str(((obj or {}).get("spec") or {}).get("url") or "")
-        return bool(url) and _norm_url(url) == self.repo_url
+        return bool(url) and norm_url(url) == self.repo_url
 
     def _source_root(self, ref: Mapping[str, Any], default_ns: str) -> tuple[str | None, str]:
         """(tree-relative root of the source, "") or (None, why it cannot be rendered)."""
@@ -276,22 +225,22 @@ class _FluxRenderer:
 
     # ---- one Kustomization -----------------------------------------------------------------------
 
-    def build(self, ks: _Ks) -> list[Manifest]:
+    def build(self, ks: FluxKs) -> list[Manifest]:
         """Render one Flux Kustomization: kustomize, commonMetadata, substitution, Flux labels."""
         return self._finish(ks, *self._kustomize(ks))
 
-    def _kustomize(self, ks: _Ks) -> tuple[RenderedSet, fk.BuildDir]:
+    def _kustomize(self, ks: FluxKs) -> tuple[RenderedSet, fk.BuildDir]:
         """The kustomize half of :meth:`build`: independent of other Kustomizations, safe to run in threads."""
         action = f"render Kustomization {ks.key}"
         spec = ks.spec
         if spec.get("kubeConfig"):
-            raise _NotRendered("applies to another cluster (spec.kubeConfig): not part of this cluster's desired state")
+            raise NotRendered("applies to another cluster (spec.kubeConfig): not part of this cluster's desired state")
         with self.lock:
             root, why = self._source_root(spec.get("sourceRef") or {}, ks.namespace)
         if root is None:
-            raise _NotRendered(why)
+            raise NotRendered(why)
         try:
-            sub = _norm_path(spec.get("path"))
+            sub = norm_path(spec.get("path"))
         except RenderError as exc:
             raise RenderError(f"{action}: {exc}") from None
         path = posixpath.join(root, sub) if root and sub else (root or sub)
@@ -312,7 +261,7 @@ class _FluxRenderer:
             _BUILDS.put(key, (rs, build))
         return rs, build
 
-    def _finish(self, ks: _Ks, rs: RenderedSet, build: fk.BuildDir) -> list[Manifest]:
+    def _finish(self, ks: FluxKs, rs: RenderedSet, build: fk.BuildDir) -> list[Manifest]:
         """The Flux half of :meth:`build` (reads variables rendered so far: run in dependsOn order)."""
         action = f"render Kustomization {ks.key}"
         spec = ks.spec
@@ -340,10 +289,10 @@ class _FluxRenderer:
                 # audited, its values are not (they would all differ); the sops metadata is never applied.
                 body = mark({k: v for k, v in body.items() if k != "sops"}, "if-not-present",
                             "SOPS-encrypted in git: values are not compared")
-            out.append(_remake(m, body, tuple(files), self.default_namespace))
+            out.append(remake(m, body, tuple(files), self.default_namespace))
         return out
 
-    def _variables(self, ks: _Ks) -> dict[str, str]:
+    def _variables(self, ks: FluxKs) -> dict[str, str]:
         """``postBuild.substituteFrom`` (in order, later wins) overlaid by ``postBuild.substitute``."""
         post = ks.spec.get("postBuild") or {}
         variables: dict[str, str] = {}
@@ -371,14 +320,14 @@ class _FluxRenderer:
             body = self.lookup(kind, namespace, name)
         if body is None:
             return None
-        return _data_of(kind, body)
+        return data_of(kind, body)
 
     # ---- the cluster ---------------------------------------------------------------------------
 
     def run(self) -> RenderedSet:
         """Render the cluster directory and everything it applies."""
         root_name = self.options.root_name
-        root = _Ks(root_name, root_name, {"path": self.cluster_path, "prune": True,
+        root = FluxKs(root_name, root_name, {"path": self.cluster_path, "prune": True,
                                           "sourceRef": {"kind": "GitRepository", "name": root_name,
                                                         "namespace": root_name}})
         objs = self._build_root(root)
@@ -388,7 +337,7 @@ class _FluxRenderer:
             root = self_ref
             if rebuild:  # its settings and its name (ownership labels) decide the cluster directory's render
                 objs = self._build_root(root)
-        pending: dict[str, _Ks] = {}
+        pending: dict[str, FluxKs] = {}
         self._add(objs, root, pending, {root.key})
         done: set[str] = {root.key}
         failed: set[str] = set()
@@ -402,7 +351,7 @@ class _FluxRenderer:
         return RenderedSet(path=self.cluster_path, commit=self.tree.commit, objects=tuple(self.state.objects),
                            tree_hash="", gaps=tuple(self.state.gaps))
 
-    def _walk(self, pending: dict[str, _Ks], done: set[str], failed: set[str], pool: ThreadPoolExecutor) -> None:
+    def _walk(self, pending: dict[str, FluxKs], done: set[str], failed: set[str], pool: ThreadPoolExecutor) -> None:
         """Render pending Kustomizations wave by wave in dependsOn order (new ones join as they are found)."""
         while pending:
             ready = [k for k in sorted(pending) if all(d in done or d in failed for d in _deps(pending[k]))]
@@ -421,7 +370,7 @@ class _FluxRenderer:
                 self._note_dependencies(ks, done, failed)
                 try:
                     rendered = self._finish(ks, *futures[key].result())
-                except _NotRendered as exc:
+                except NotRendered as exc:
                     self.state.gaps.append(CoverageGap(KS_GROUP_KIND, ks.namespace, f"{ks.name}: {exc}"))
                     failed.add(key)
                     continue
@@ -437,33 +386,33 @@ class _FluxRenderer:
                 self._add(rendered, ks, pending, done | failed | {key})
                 done.add(key)
 
-    def _build_root(self, root: _Ks) -> list[Manifest]:
+    def _build_root(self, root: FluxKs) -> list[Manifest]:
         try:
             return self.build(root)
-        except _NotRendered as exc:
+        except NotRendered as exc:
             raise RenderError(f"render {self.cluster_path}: {exc}") from None
 
-    def _self_reference(self, objs: Iterable[Manifest]) -> _Ks | None:
+    def _self_reference(self, objs: Iterable[Manifest]) -> FluxKs | None:
         """The Kustomization in the cluster directory that applies the directory itself (``flux-system``)."""
         for m in objs:
-            if _is_kind(m, SOURCE_GROUP, "GitRepository"):
+            if is_kind(m, SOURCE_GROUP, "GitRepository"):
                 self.state.sources[("GitRepository", m.ref.namespace, m.ref.name)] = m.body
         for m in objs:
-            if not _is_kind(m, KS_GROUP, "Kustomization"):
+            if not is_kind(m, KS_GROUP, "Kustomization"):
                 continue
             spec = m.body.get("spec") or {}
             ref = spec.get("sourceRef") or {}
             try:
-                same_path = _norm_path(spec.get("path")) == self.cluster_path
+                same_path = norm_path(spec.get("path")) == self.cluster_path
             except RenderError:
                 continue
             kind = str(ref.get("kind") or "GitRepository")
             ns = str(ref.get("namespace") or m.ref.namespace)
             if same_path and self._is_repo_source(kind, ns, str(ref.get("name") or "")):
-                return _Ks(m.ref.namespace, m.ref.name, spec, m.provenance.files)
+                return FluxKs(m.ref.namespace, m.ref.name, spec, m.provenance.files)
         return None
 
-    def _add(self, objs: list[Manifest], ks: _Ks, pending: dict[str, _Ks], skip: set[str]) -> None:
+    def _add(self, objs: list[Manifest], ks: FluxKs, pending: dict[str, FluxKs], skip: set[str]) -> None:
         st = self.state
         for m in objs:
             if m.ref in st.index:
@@ -478,15 +427,15 @@ class _FluxRenderer:
                 st.values[(m.ref.kind, m.ref.namespace, m.ref.name)] = m.body
             elif m.ref.group == SOURCE_GROUP:
                 st.sources[(m.ref.kind, m.ref.namespace, m.ref.name)] = m.body
-            elif _is_kind(m, HELM_GROUP, "HelmRelease"):
+            elif is_kind(m, HELM_GROUP, "HelmRelease"):
                 st.releases.append((m.ref, ks.key))
-            elif _is_kind(m, KS_GROUP, "Kustomization"):
-                child = _Ks(m.ref.namespace, m.ref.name, m.body.get("spec") or {}, m.provenance.files, ks.key)
+            elif is_kind(m, KS_GROUP, "Kustomization"):
+                child = FluxKs(m.ref.namespace, m.ref.name, m.body.get("spec") or {}, m.provenance.files, ks.key)
                 if child.key in skip or child.key in pending:
                     continue
                 pending[child.key] = child
 
-    def _note_dependencies(self, ks: _Ks, done: set[str], failed: set[str]) -> None:
+    def _note_dependencies(self, ks: FluxKs, done: set[str], failed: set[str]) -> None:
         for dep in _deps(ks):
             if dep in failed:
                 why = "was not rendered"
@@ -498,7 +447,7 @@ class _FluxRenderer:
                                                f"{ks.name}: dependsOn {dep}, which {why}: Flux would hold "
                                                f"{ks.name} back until it is ready"))
 
-    def _report_cycle(self, pending: dict[str, _Ks]) -> None:
+    def _report_cycle(self, pending: dict[str, FluxKs]) -> None:
         cycle = _find_cycle(pending)
         members = set(cycle)
         text = " -> ".join([*cycle, cycle[0]]) if cycle else ""
@@ -510,200 +459,7 @@ class _FluxRenderer:
 
     # ---- Helm ----------------------------------------------------------------------------------
 
-    def _helm_tool(self) -> helmmod.HelmTool | None:
-        if self._helm is False:
-            try:
-                self._helm = helmmod.find_helm(self.options.helm_path)
-            except ToolError:
-                self._helm = None
-        return self._helm if isinstance(self._helm, helmmod.HelmTool) else None
-
-    def _api_versions(self) -> tuple[str, ...]:
-        """``group/version`` and ``group/version/Kind`` of everything the cluster's desired state defines."""
-        apis: set[str] = set()
-        for m in self.state.objects:
-            apis.update((m.api_version, f"{m.api_version}/{m.ref.kind}"))
-            if _is_kind(m, "apiextensions.k8s.io", "CustomResourceDefinition"):
-                spec = m.body.get("spec") or {}
-                kind = str((spec.get("names") or {}).get("kind") or "")
-                for v in spec.get("versions") or []:
-                    if isinstance(v, dict) and v.get("name") and spec.get("group"):
-                        gv = f"{spec['group']}/{v['name']}"
-                        apis.update((gv, f"{gv}/{kind}") if kind else (gv,))
-        return tuple(sorted(apis))
-
-    def _render_releases(self) -> None:
-        api_versions = self._api_versions() if self.state.releases else ()
-        for ref, owner in self.state.releases:
-            idx = self.state.index[ref]
-            hr = self.state.objects[idx]
-            release = helmmod.release_name(hr.body)
-            rel_ns = helmmod.release_namespace(hr.body)
-            state, reason, rendered = "not-rendered", "", []
-            try:
-                chart, value_files, reason = self._chart(hr)
-                if (hr.body.get("spec") or {}).get("kubeConfig"):
-                    chart, reason = None, "installs into another cluster (spec.kubeConfig), not rendered"
-                if chart is not None:
-                    helm = self._helm_tool()
-                    if helm is None:
-                        reason = ("chart is local but helm was not found "
-                                  "(install it with `gitops-audit tools install helm --dest DIR`)")
-                    else:
-                        values = self._release_values(hr)
-                        objs = helmmod.render_chart(
-                            helm, chart, release=release, namespace=rel_ns, values=values,
-                            value_files=value_files, hr_name=ref.name, hr_namespace=ref.namespace,
-                            timeout=self.options.helm_timeout, api_versions=api_versions,
-                            kube_version=self.options.helm_kube_version)
-                        objs = self._post_render(hr, _skip_crds(hr, objs), rel_ns)
-                        rendered = self._helm_manifests(hr, objs, rel_ns, chart)
-                        state = "rendered"
-            except (RenderError, SourceError, OSError) as exc:
-                reason = f"render failed: {exc}"
-            if state != "rendered":
-                self.state.gaps.append(CoverageGap(
-                    HR_GROUP_KIND, ref.namespace,
-                    f"{ref.name}: {reason}; live objects of release {rel_ns}/{release} are not reported as orphans"))
-            elif hr.body.get("spec", {}).get("suspend"):
-                self.state.gaps.append(CoverageGap(
-                    HR_GROUP_KIND, ref.namespace,
-                    f"{ref.name} is suspended (spec.suspend): Flux does not reconcile it, its drift is not counted"))
-                rendered = [_remake(m, mark(m.body, "ignore", f"HelmRelease {ref.namespace}/{ref.name} is suspended"),
-                                    m.provenance.files, rel_ns) for m in rendered]
-            body = copy.deepcopy(dict(hr.body))
-            ann = body.setdefault("metadata", {}).setdefault("annotations", {})
-            ann[HELM_STATE_ANNOTATION] = state
-            ann[HELM_RELEASE_ANNOTATION] = f"{rel_ns}/{release}"
-            self.state.objects[idx] = replace(hr, body=body)
-            ks = _Ks(ref.namespace, ref.name, {}, hr.provenance.files, owner)
-            for m in rendered:
-                self._add([m], ks, {}, set())
-
-    def _post_render(self, hr: Manifest, objs: list[helmmod.HelmObject], namespace: str) -> list[helmmod.HelmObject]:
-        """Apply ``spec.postRenderers[].kustomize`` (patches, images, v2beta1 patch fields) with kustomize."""
-        renderers = [r["kustomize"] for r in (hr.body.get("spec") or {}).get("postRenderers") or []
-                     if isinstance(r, dict) and isinstance(r.get("kustomize"), dict)]
-        if not renderers:
-            return objs
-        templates = {(o.body.get("kind"), (o.body.get("metadata") or {}).get("name")): o.template for o in objs}
-        bodies = [o.body for o in objs]
-        for kz in renderers:
-            work = Path(tempfile.mkdtemp(prefix=fk.WORK_PREFIX, dir=self.tree.root))
-            try:
-                (work / "release.yaml").write_text(yamlio.dump_all(bodies), encoding="utf-8")
-                data: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                                        "resources": ["release.yaml"]}
-                fk.apply_spec(data, {k: v for k, v in kz.items()
-                                     if k in ("patches", "images", "patchesStrategicMerge", "patchesJson6902")})
-                (work / "kustomization.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-                rel = work.relative_to(self.tree.root).as_posix()
-                try:
-                    rs = render_overlay(self.tool, self.tree, rel, default_namespace=namespace,
-                                        options=self.source_options)
-                except (RenderError, ToolError) as exc:
-                    raise RenderError(f"post-render HelmRelease {hr.ref.namespace}/{hr.ref.name}: "
-                                      f"{str(exc).replace(rel, 'postRenderers')}") from None
-                bodies = [dict(m.body) for m in rs.objects]
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-        return [helmmod.HelmObject(b, templates.get((b.get("kind"), (b.get("metadata") or {}).get("name")), ""))
-                for b in bodies]
-
-    def _chart(self, hr: Manifest) -> tuple[Path | None, tuple[Path, ...], str]:
-        """The chart on disk for a HelmRelease, the chart's valuesFiles, or (None, (), why not)."""
-        spec = hr.body.get("spec") or {}
-        if spec.get("chartRef"):
-            ref = spec["chartRef"]
-            ident = f"{ref.get('kind')}/{ref.get('namespace') or hr.ref.namespace}/{ref.get('name')}"
-            local = self.options.source_paths.get(ident)
-            if local and Path(local, "Chart.yaml").is_file():
-                return Path(local), (), ""
-            return None, (), f"remote chart ({ident}), not rendered"
-        cspec = ((spec.get("chart") or {}).get("spec") or {})
-        chart_name = str(cspec.get("chart") or "")
-        version = str(cspec.get("version") or "")
-        sref = cspec.get("sourceRef") or {}
-        kind = str(sref.get("kind") or "")
-        sns = str(sref.get("namespace") or hr.ref.namespace)
-        ident = f"{kind}/{sns}/{sref.get('name')}"
-        if kind in ("GitRepository", "Bucket"):
-            root, why = self._source_root(sref, hr.ref.namespace)
-            if root is None:
-                return None, (), why.replace("not rendered", "chart not rendered")
-            rel = posixpath.join(root, _norm_path(chart_name)) if root else _norm_path(chart_name)
-            chart = self.tree.root.joinpath(*rel.split("/"))
-            if not (chart / "Chart.yaml").is_file():
-                return None, (), f"chart {chart_name} not found in {ident}"
-            vfiles = []
-            for vf in cspec.get("valuesFiles") or []:
-                p = self.tree.root.joinpath(*posixpath.join(root, _norm_path(vf)).split("/")) if root else \
-                    self.tree.root.joinpath(*_norm_path(vf).split("/"))
-                if p.is_file():
-                    vfiles.append(p)
-            return chart, tuple(vfiles), ""
-        for d in self.options.helm_charts:
-            base = Path(d)
-            cand = base / chart_name
-            if (cand / "Chart.yaml").is_file() and _version_ok(cand / "Chart.yaml", version):
-                return cand, (), ""
-            if version and (base / f"{chart_name}-{version}.tgz").is_file():
-                return base / f"{chart_name}-{version}.tgz", (), ""
-        shown = f"{chart_name}@{version}" if version else chart_name
-        return None, (), f"remote chart {shown} from {ident}, not rendered (no local copy in flux.helm_charts)"
-
-    def _release_values(self, hr: Manifest) -> dict[str, Any]:
-        spec = hr.body.get("spec") or {}
-        values: dict[str, Any] = {}
-        for ref in spec.get("valuesFrom") or []:
-            if not isinstance(ref, dict):
-                continue
-            kind, name = str(ref.get("kind") or ""), str(ref.get("name") or "")
-            data = self._lookup(kind, hr.ref.namespace, name)
-            key = str(ref.get("valuesKey") or "values.yaml")
-            if data is None or key not in data:
-                if not ref.get("optional"):
-                    self.state.gaps.append(CoverageGap(HR_GROUP_KIND, hr.ref.namespace,
-                                                       f"{hr.ref.name}: valuesFrom {kind}/{name} key {key} not "
-                                                       "found in git (rendered without it)"))
-                continue
-            if ref.get("targetPath"):
-                helmmod.set_path(values, str(ref["targetPath"]), data[key])
-                continue
-            try:
-                loaded = yamlio.load_one(data[key], f"{kind}/{name}[{key}]")
-            except yamlio.YamlError as exc:
-                raise RenderError(f"valuesFrom {kind}/{name} key {key}: {exc.problem}") from None
-            if isinstance(loaded, dict):
-                values = helmmod.merge_values(values, loaded)
-        inline = spec.get("values")
-        if isinstance(inline, dict):
-            values = helmmod.merge_values(values, inline)
-        return values
-
-    def _helm_manifests(self, hr: Manifest, objs: list[helmmod.HelmObject], namespace: str,
-                        chart: Path) -> list[Manifest]:
-        out = []
-        try:
-            chart_rel = chart.relative_to(self.tree.root).as_posix()
-        except ValueError:
-            chart_rel = str(chart)
-        chart_rel = self._display_path(chart_rel)
-        for obj in objs:
-            files: list[FileProvenance] = []
-            if obj.template and "/" in obj.template:
-                files.append(FileProvenance(path=posixpath.join(chart_rel, obj.template.split("/", 1)[1]),
-                                            role="resource"))
-            files += [replace(f, role="config") for f in hr.provenance.files]
-            out.append(_manifest_of(obj.body, tuple(files), namespace))
-        return out
-
-
-class _NotRendered(Exception):
-    """A Kustomization whose source is not available: a gap, not a failure."""
-
-
-def _deps(ks: _Ks) -> list[str]:
+def _deps(ks: FluxKs) -> list[str]:
     out = []
     for d in ks.spec.get("dependsOn") or []:
         if isinstance(d, dict) and d.get("name"):
@@ -711,7 +467,7 @@ def _deps(ks: _Ks) -> list[str]:
     return out
 
 
-def _find_cycle(pending: Mapping[str, _Ks]) -> list[str]:
+def _find_cycle(pending: Mapping[str, FluxKs]) -> list[str]:
     """One dependsOn cycle among ``pending`` (keys in order), or [] when blocked without a cycle."""
     color: dict[str, int] = {}
     stack: list[str] = []
@@ -740,40 +496,6 @@ def _find_cycle(pending: Mapping[str, _Ks]) -> list[str]:
     return []
 
 
-def _skip_crds(hr: Manifest, objs: list[helmmod.HelmObject]) -> list[helmmod.HelmObject]:
-    """Drop the chart's ``crds/`` objects when ``spec.install.crds`` is ``Skip`` (helm-controller skips them)."""
-    policy = str(((hr.body.get("spec") or {}).get("install") or {}).get("crds") or "Create")
-    if policy != "Skip":
-        return objs
-    return [o for o in objs if not (o.body.get("kind") == "CustomResourceDefinition" and "/crds/" in o.template)]
-
-
-def _version_ok(chart_yaml: Path, wanted: str) -> bool:
-    """An exact wanted version must match Chart.yaml; ranges and ``*`` accept the local chart."""
-    if not wanted or not re.fullmatch(r"v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?", wanted):
-        return True
-    try:
-        meta = yamlio.load_one(chart_yaml.read_bytes(), str(chart_yaml))
-    except (OSError, yamlio.YamlError):
-        return False
-    return isinstance(meta, dict) and str(meta.get("version", "")).lstrip("v") == wanted.lstrip("v")
-
-
-def _data_of(kind: str, body: Mapping[str, Any]) -> dict[str, str]:
-    """Key → text of a ConfigMap (data) or Secret (data decoded, stringData)."""
-    out: dict[str, str] = {}
-    if kind == "Secret":
-        for k, v in (body.get("data") or {}).items():
-            try:
-                out[str(k)] = base64.b64decode(str(v)).decode("utf-8")
-            except (ValueError, UnicodeDecodeError):
-                continue
-        out.update({str(k): str(v) for k, v in (body.get("stringData") or {}).items()})
-    else:
-        out.update({str(k): str(v) for k, v in (body.get("data") or {}).items()})
-    return out
-
-
 def _with_common_metadata(body: Mapping[str, Any], common: Mapping[str, Any]) -> dict[str, Any]:
     labels = common.get("labels") or {}
     annotations = common.get("annotations") or {}
@@ -788,35 +510,12 @@ def _with_common_metadata(body: Mapping[str, Any], common: Mapping[str, Any]) ->
     return out
 
 
-def _stamp_owner(body: Mapping[str, Any], ks: _Ks) -> dict[str, Any]:
+def _stamp_owner(body: Mapping[str, Any], ks: FluxKs) -> dict[str, Any]:
     out = dict(body)
     meta = dict(out.get("metadata") or {})
     meta["labels"] = {**(meta.get("labels") or {}), NAME_LABEL: ks.name, NAMESPACE_LABEL: ks.namespace}
     out["metadata"] = meta
     return out
-
-
-def _manifest_of(body: Mapping[str, Any], files: tuple[FileProvenance, ...], default_ns: str) -> Manifest:
-    api_version = str(body.get("apiVersion") or "")
-    kind = str(body.get("kind") or "")
-    meta = body.get("metadata") or {}
-    group, _ = split_api_version(api_version)
-    ns = str(meta.get("namespace") or "")
-    if not ns and is_namespaced(group, kind):
-        ns = default_ns
-    return Manifest(ObjectRef(group, kind, ns, str(meta.get("name") or "")), api_version, body,
-                    Provenance(files=files))
-
-
-def _remake(m: Manifest, body: Mapping[str, Any], files: tuple[FileProvenance, ...], default_ns: str) -> Manifest:
-    """A Manifest with a new body (identity recomputed: substitution may change names/namespaces)."""
-    meta = body.get("metadata") or {}
-    ns = str(meta.get("namespace") or "") or m.ref.namespace
-    name = str(meta.get("name") or m.ref.name)
-    api_version = str(body.get("apiVersion") or m.api_version)
-    group, _ = split_api_version(api_version)
-    ref = ObjectRef(group, str(body.get("kind") or m.ref.kind), ns, name)
-    return Manifest(ref, api_version, body, Provenance(files=files))
 
 
 def render_flux_target(
