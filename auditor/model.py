@@ -10,6 +10,7 @@ treated as read-only by convention: a stage that needs a changed body makes a de
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -280,9 +281,9 @@ class Finding:
         """True when this finding counts toward totals and the exit code."""
         return not self.suppressed_by
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """Stable hash of (rule, target, object, path) so runs can be compared."""
+        """Stable hash of (rule, target, object, path) so runs can be compared (computed once)."""
         ref = self.ref.subject if self.ref else ""
         group = self.ref.group if self.ref else ""
         raw = json.dumps([self.rule_id, self.target, group, ref, self.path], separators=(",", ":"))
@@ -337,6 +338,8 @@ class TargetResult:
     identity: str = ""
     """Who read the live state (user/service account), when known."""
     reads: tuple[ListRecord, ...] = ()
+    images: tuple[tuple[str, str, str, str], ...] = ()
+    """(workload subject, container, desired image, live image) for the version-skew table."""
     timings: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)
     """Seconds per stage (render, live, drift, policy…)."""
 

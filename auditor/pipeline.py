@@ -46,7 +46,7 @@ from auditor.source.options import SourceOptions
 from auditor.source.provenance import ProvenanceIndex, attach, build_index, removal_of
 from auditor.source.render import PreparedTree, prepare_tree, render_overlay
 from auditor.source.tools import find_kustomize
-from auditor.util.kinds import is_namespaced
+from auditor.util.kinds import container_images, is_namespaced
 from auditor.util.secrets import new_run_key
 
 log = logging.getLogger("gitops_audit")
@@ -278,8 +278,24 @@ def _audit_target(shared: _Shared, target: Target, rendered: RenderedSet, work: 
         live_source=live.source,
         identity=live.identity,
         reads=live.reads,
+        images=_image_rows(rendered.objects, live.objects),
         timings=timings,
     )
+
+
+def _image_rows(desired: Sequence[Manifest], live: Sequence[Manifest]) -> tuple[tuple[str, str, str, str], ...]:
+    """(workload, container, desired image, live image) for the version-skew table."""
+    live_by_ref = {m.ref: m for m in live}
+    rows = []
+    for m in desired:
+        wanted = container_images(m.body)
+        if not wanted:
+            continue
+        other = live_by_ref.get(m.ref)
+        running = container_images(other.body) if other is not None else {}
+        for name in sorted(wanted.keys() | running.keys()):
+            rows.append((m.ref.subject, name, wanted.get(name, ""), running.get(name, "")))
+    return tuple(sorted(rows))
 
 
 def _change_control(opts: RunOptions, target: Target, rendered: RenderedSet, work: _RepoWork) -> list[Finding]:

@@ -117,17 +117,8 @@ def show(value: Any) -> str:
 
 
 def image_rows(result: TargetResult) -> list[tuple[str, str, str, str]]:
-    """``TargetResult.images`` as (workload, container, desired, live) tuples.
-
-    Empty when the model has no such field yet: the report reads it once the pipeline provides it.
-    """
-    out: list[tuple[str, str, str, str]] = []
-    for item in getattr(result, "images", ()) or ():
-        if isinstance(item, list | tuple) and len(item) == 4:
-            out.append((str(item[0]), str(item[1]), str(item[2] or ""), str(item[3] or "")))
-        elif all(hasattr(item, a) for a in ("workload", "container", "desired", "live")):
-            out.append((str(item.workload), str(item.container), str(item.desired or ""), str(item.live or "")))
-    return out
+    """``TargetResult.images`` as (workload, container, desired, live) tuples."""
+    return [(str(w), str(c), str(d or ""), str(lv or "")) for w, c, d, lv in result.images]
 
 
 def target_index(report: AuditReport) -> dict[str, Target]:

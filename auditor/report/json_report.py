@@ -206,6 +206,7 @@ def to_dict(report: AuditReport) -> dict[str, Any]:
         "config_path": report.config_path,
         "config_sha256": report.config_sha256,
         "previous_run_id": report.previous_run_id,
+        "audit_window": report.audit_window,
         "partial": report.partial,
         "exit_code": report.exit_code(),
         "tools": [{"name": t.name, "path": t.path, "version": t.version} for t in report.tools],
@@ -380,6 +381,7 @@ def from_dict(d: Mapping[str, Any]) -> AuditReport:
         config_path=d.get("config_path", ""),
         config_sha256=d.get("config_sha256", ""),
         previous_run_id=d.get("previous_run_id", ""),
+        audit_window=d.get("audit_window", ""),
         resolved=tuple(load_finding(f) for f in d.get("resolved", ())),
     )
 

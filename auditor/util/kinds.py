@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 # Built-in cluster-scoped kinds, keyed by (group, kind). Custom resources are resolved through
 # discovery or CRD schemas; a kind absent here is treated as namespaced, which is the API's default.
 CLUSTER_SCOPED: frozenset[tuple[str, str]] = frozenset(
@@ -61,3 +64,31 @@ def guess_plural(kind: str) -> str:
     if lower.endswith("y") and lower[-2:-1] not in "aeiou":
         return lower[:-1] + "ies"
     return lower + "s"
+
+
+def pod_spec(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The pod spec inside a workload (Pod, Deployment-like templates, CronJob job templates), if any."""
+    kind = body.get("kind")
+    spec = body.get("spec")
+    if not isinstance(spec, Mapping):
+        return None
+    if kind == "Pod":
+        return spec
+    if kind == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    template = spec.get("template") if isinstance(spec, Mapping) else None
+    inner = template.get("spec") if isinstance(template, Mapping) else None
+    return inner if isinstance(inner, Mapping) else None
+
+
+def container_images(body: Mapping[str, Any]) -> dict[str, str]:
+    """Container name → image for every (init) container of a workload; empty for other kinds."""
+    spec = pod_spec(body)
+    if spec is None:
+        return {}
+    out: dict[str, str] = {}
+    for key in ("initContainers", "containers"):
+        for c in spec.get(key) or ():
+            if isinstance(c, Mapping) and c.get("name"):
+                out[str(c["name"])] = str(c.get("image") or "")
+    return out

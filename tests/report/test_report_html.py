@@ -174,21 +174,13 @@ def test_trend_uses_history(tmp_path: Path, report: AuditReport) -> None:
     assert index.count("<circle") >= 3
 
 
-def test_version_skew_from_proposed_images_field(report: AuditReport) -> None:
-    """Once TargetResult grows ``images`` (proposed), the skew table shows every workload."""
+def test_version_skew_from_images_field(report: AuditReport) -> None:
+    """TargetResult.images feeds the skew table with every workload, drifted or not."""
     import dataclasses
 
-    from auditor.model import TargetResult
-
-    @dataclasses.dataclass(frozen=True)
-    class WithImages(TargetResult):
-        images: tuple[tuple[str, str, str, str], ...] = ()
-
     us, eu, staging = report.results
-    us2 = WithImages(**{f.name: getattr(us, f.name) for f in dataclasses.fields(TargetResult)},
-                     images=(("Deployment/shop/api", "api", "reg/api:2.0", "reg/api:2.0"),))
-    eu2 = WithImages(**{f.name: getattr(eu, f.name) for f in dataclasses.fields(TargetResult)},
-                     images=(("Deployment/shop/api", "api", "reg/api:1.9", "reg/api:1.9"),))
+    us2 = dataclasses.replace(us, images=(("Deployment/shop/api", "api", "reg/api:2.0", "reg/api:2.0"),))
+    eu2 = dataclasses.replace(eu, images=(("Deployment/shop/api", "api", "reg/api:1.9", "reg/api:1.9"),))
     r = dataclasses.replace(report, results=(us2, eu2, staging))
     rows = {row["workload"]: row for row in html_report.view_model(r)["skew"]["rows"]}
     api = rows["Deployment/shop/api"]
