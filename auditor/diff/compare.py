@@ -125,7 +125,12 @@ class Comparer:
             lv = live.get(key, MISSING)
             if dv == lv:
                 continue
-            self._value(key, dv, lv, fields.get(key) if fields else None, parent, (*path, key), res)
+            spec = fields.get(key) if fields else None
+            if type(dv) is dict and type(lv) is dict:  # the common case, without the dispatch call
+                if dv:
+                    self._map(dv, lv, spec[0] if spec else "", (*path, key), res)
+                continue
+            self._value(key, dv, lv, spec, parent, (*path, key), res)
 
     def _value(
         self,
