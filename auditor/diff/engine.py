@@ -218,10 +218,10 @@ class _Engine:
         live_prov = tuple(e.provenance for e in entries)
         if stale:
             labels = ", ".join(f"{k}={v}" for k, v in pairs)
-            note = f"stale: carries this target's GitOps labels ({labels}) but is no longer in git"
+            note = f"stale: carries this target's GitOps labels ({labels}); removed from git, not pruned"
         else:
             who = f" by {attribution_text(live_prov[0])}" if live_prov else ""
-            note = f"unmanaged: created out-of-band{who}, not in git"
+            note = f"unmanaged: created out-of-band{who}"
         suppressed = self._whole_object_rule(ref, None, lm.body)
         self.drifts.append(ObjectDrift(ref, DriftKind.ORPHANED, note=note))
         self.findings.append(Finding(
