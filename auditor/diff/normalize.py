@@ -52,8 +52,18 @@ KEY_DEFAULTS: Mapping[str, Any] = {"protocol": "TCP"}
 by (port, protocol) and the API server fills ``protocol: TCP``; without the default a port written
 without protocol in git would never find its live twin."""
 
-QUANTITY_PARENTS: frozenset[str] = frozenset({"limits", "requests", "hard", "capacity", "overhead"})
-QUANTITY_KEYS: frozenset[str] = frozenset({"sizeLimit"})
+QUANTITY_PARENTS: frozenset[str] = frozenset(
+    {
+        "limits", "requests",                       # container/pod resources, PVC requests
+        "hard",                                     # ResourceQuota
+        "capacity", "overhead",                     # PersistentVolume, RuntimeClass/pod overhead
+        "default", "defaultRequest", "max", "min",  # LimitRange items
+        "maxLimitRequestRatio",
+    }
+)
+"""Maps whose values are ``resource.Quantity`` (the API server canonicalizes them on write)."""
+QUANTITY_KEYS: frozenset[str] = frozenset({"sizeLimit", "averageValue"})
+"""Single quantity fields: emptyDir ``sizeLimit``, HPA metric ``target.averageValue``."""
 
 _QUANTITY_RE = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
 _SUFFIX = {
@@ -110,7 +120,7 @@ def quantities_equal(desired: Any, live: Any) -> bool:
 
 def is_quantity_field(parent: str, key: str) -> bool:
     """True for fields the API server stores as ``resource.Quantity`` (resources, quotas, PVC sizes)."""
-    return parent in QUANTITY_PARENTS or key in QUANTITY_KEYS
+    return parent in QUANTITY_PARENTS or key in QUANTITY_KEYS or (key == "value" and parent == "target")
 
 
 def numbers_equal(desired: Any, live: Any) -> bool:

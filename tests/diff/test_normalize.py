@@ -41,6 +41,7 @@ def test_parse_quantity_exact() -> None:
 @pytest.mark.parametrize(("parent", "key", "expected"), [
     ("limits", "cpu", True), ("requests", "memory", True), ("hard", "pods", True),
     ("emptyDir", "sizeLimit", True), ("spec", "replicas", False), ("data", "LIMIT", False),
+    ("target", "averageValue", True), ("target", "value", True), ("env", "value", False), ("max", "cpu", True),
 ])
 def test_quantity_fields(parent: str, key: str, expected: bool) -> None:
     assert n.is_quantity_field(parent, key) is expected
