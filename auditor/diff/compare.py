@@ -28,7 +28,7 @@ from auditor.diff.normalize import (
     numbers_equal,
     quantities_equal,
 )
-from auditor.diff.schema import FieldSpec, Schemas
+from auditor.diff.schema import ANY_KEY, FieldSpec, Schemas
 
 Path = tuple[str, ...]
 METADATA_NODE = "meta.v1.ObjectMeta"
@@ -125,7 +125,7 @@ class Comparer:
             lv = live.get(key, MISSING)
             if dv == lv:
                 continue
-            spec = fields.get(key) if fields else None
+            spec = (fields.get(key) or fields.get(ANY_KEY)) if fields else None
             if type(dv) is dict and type(lv) is dict:  # the common case, without the dispatch call
                 if dv:
                     self._map(dv, lv, spec[0] if spec else "", (*path, key), res)
@@ -286,7 +286,7 @@ def locate(body: Mapping[str, Any], path: Path, schemas: Schemas, group: str, ki
             if seg not in cur:
                 return MISSING, ptr
             fields = schemas.fields(node)
-            spec = fields.get(seg) if fields else None
+            spec = (fields.get(seg) or fields.get(ANY_KEY)) if fields else None
             if spec is None and seg == "metadata" and cur is body:
                 spec = (METADATA_NODE, "", ())
             cur = cur[seg]

@@ -18,6 +18,9 @@ FieldSpec = tuple[str, str, tuple[str, ...]]
 
 _CRD_GROUP = "apiextensions.k8s.io"
 
+ANY_KEY = "*"
+"""Field name standing for every key of a map (``additionalProperties`` in a CRD schema)."""
+
 
 class Schemas:
     """Field lookup for one target: built-in definitions plus the CRDs seen in desired/live."""
@@ -85,6 +88,12 @@ def _convert(schema: Mapping[str, Any], node: str, out: dict[str, dict[str, Fiel
         elif prop.get("properties"):
             _convert(prop, child, out)
             fields[name] = (child, "", ())
+        elif isinstance(prop.get("additionalProperties"), Mapping):
+            # map[string]T: every key has T's schema (lists inside T keep their keys)
+            holder = {"properties": {ANY_KEY: prop["additionalProperties"]}}
+            _convert(holder, child, out)
+            if child in out:
+                fields[name] = (child, "", ())
     if fields:
         out[node] = fields
 

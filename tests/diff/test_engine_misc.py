@@ -106,3 +106,21 @@ def test_formatting_helpers() -> None:
     assert format_value(None) == "(absent)"
     assert format_value({"b": 1, "a": [1]}) == '{"a":[1],"b":1}'
     assert format_value("x" * 100).endswith("…") and len(format_value("x" * 100)) == 80
+
+
+def test_crd_additional_properties_lists_keep_their_keys() -> None:
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "pools.ex.com"},
+           "spec": {"group": "ex.com", "scope": "Namespaced", "names": {"kind": "Pool"}, "versions": [
+               {"name": "v1", "storage": True, "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                   "spec": {"type": "object", "properties": {"zones": {"type": "object", "additionalProperties": {
+                       "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                       "items": {"type": "object", "properties": {"name": {"type": "string"},
+                                                                  "size": {"type": "integer"}}}}}}}}}}}]}}
+    desired = {"apiVersion": "ex.com/v1", "kind": "Pool", "metadata": {"name": "p", "namespace": "shop"},
+               "spec": {"zones": {"a": [{"name": "x", "size": 1}, {"name": "y", "size": 2}]}}}
+    live = copy.deepcopy(desired)
+    live["spec"]["zones"]["a"].reverse()
+    assert run([desired, crd], [live, crd]).findings == ()
+    live["spec"]["zones"]["a"][0]["size"] = 5
+    assert [f.path for f in run([desired, crd], [live, crd]).findings] == ["spec.zones.a[name=y].size"]

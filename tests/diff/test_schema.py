@@ -56,6 +56,9 @@ def test_crd_schema_list_keys_and_scope() -> None:
                                   "subs": {"type": "array", "x-kubernetes-list-type": "set",
                                            "items": {"type": "string"}}}}},
                     "broken": {"type": "array", "x-kubernetes-list-type": "map", "items": {"type": "string"}},
+                    "byZone": {"type": "object", "additionalProperties": {
+                        "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                        "items": {"type": "object", "properties": {"name": {"type": "string"}}}}},
                 }}}}}},
         ]},
     }
@@ -66,6 +69,8 @@ def test_crd_schema_list_keys_and_scope() -> None:
     assert (lt, keys) == ("map", ("id", "zone"))
     assert s.fields(child)["subs"][1] == "set"
     assert spec["broken"][1] == "atomic"  # a map list without keys cannot be matched: whole
+    by_zone = s.fields(spec["byZone"][0])
+    assert by_zone["*"][1:] == ("map", ("name",))  # additionalProperties: every key alike
 
 
 @pytest.mark.skipif(importlib.util.find_spec("kubernetes_validate") is None,
