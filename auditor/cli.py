@@ -21,8 +21,10 @@ COMMANDS: tuple[str, ...] = (
     "diff",
     "policy",
     "codeowners",
+    "render",
     "snapshot",
     "rbac",
+    "tools",
     "serve",
     "bundle",
 )

@@ -11,12 +11,20 @@ from pathlib import Path
 
 from auditor.cluster.options import ClusterOptions
 from auditor.config_schema import Node
-from auditor.config_stages import parse_change_control, parse_cluster, parse_drift, parse_policy, parse_source
+from auditor.config_stages import (
+    parse_change_control,
+    parse_cluster,
+    parse_drift,
+    parse_flux,
+    parse_policy,
+    parse_source,
+)
 from auditor.diff.options import DriftOptions
 from auditor.errors import ConfigError, UsageError
 from auditor.model import Severity, Target
 from auditor.policy.options import PolicyOptions
 from auditor.source.cc_options import ChangeControlOptions
+from auditor.source.flux_options import FluxOptions
 from auditor.source.options import SourceOptions
 from auditor.util.yamlio import YamlError, load_with_lines
 
@@ -67,6 +75,8 @@ class RunConfig:
     drift: DriftOptions = field(default_factory=DriftOptions)
     policy: PolicyOptions = field(default_factory=PolicyOptions)
     change_control: ChangeControlOptions = field(default_factory=ChangeControlOptions)
+    flux: FluxOptions = field(default_factory=FluxOptions)
+    """Flux cluster discovery: with ``flux.clusters`` set, targets are also discovered from the repository."""
     source_path: str = ""
     """The config file, for messages and the evidence bundle; empty for ad-hoc runs."""
     raw: bytes = b""
@@ -105,6 +115,7 @@ _TOP_KEYS = (
     "drift",
     "policy",
     "change_control",
+    "flux",
 )
 _TARGET_KEYS = ("name", "env", "region", "path", "context", "snapshot", "repo", "ref", "namespace", "labels")
 
@@ -174,7 +185,11 @@ def parse_config(raw: bytes, *, source: str, base_dir: Path) -> RunConfig:
         source_path=source,
         raw=raw,
     )
-    cfg = replace(cfg, policy=parse_policy(root.get("policy"), lambda p: cfg.resolve(p)))
+    cfg = replace(
+        cfg,
+        policy=parse_policy(root.get("policy"), cfg.resolve),
+        flux=replace(parse_flux(root.get("flux"), cfg.resolve), helm_path=cfg.tools.helm),
+    )
     if cfg.source.cache_dir:
         cfg = replace(cfg, source=replace(cfg.source, cache_dir=str(cfg.resolve(cfg.source.cache_dir))))
     targets = tuple(_parse_target(node, cfg) for node in root.items("targets"))

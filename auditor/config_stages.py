@@ -6,9 +6,11 @@ Each function turns one validated YAML section into the stage's own options data
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from auditor.cluster.options import SECRET_MODES, ClusterOptions
 from auditor.config_schema import Node
@@ -21,6 +23,7 @@ from auditor.diff.options import (
 from auditor.model import Severity
 from auditor.policy.options import PolicyOptions, Waiver
 from auditor.source.cc_options import ChangeControlOptions
+from auditor.source.flux_options import ClusterOverride, FluxOptions
 from auditor.source.options import SourceOptions
 
 _SEVERITIES = tuple(s.value for s in Severity)
@@ -201,4 +204,58 @@ def parse_change_control(node: Node, protected_envs: tuple[str, ...]) -> ChangeC
         unowned_severity=Severity(node.string("unowned_severity", "medium", choices=_SEVERITIES)),
         unapproved_severity=Severity(node.string("unapproved_severity", "high", choices=_SEVERITIES)),
         unsigned_severity=Severity(node.string("unsigned_severity", "medium", choices=_SEVERITIES)),
+    )
+
+
+FLUX_KEYS = (
+    "clusters", "name_pattern", "env_var", "region_var", "context", "snapshot", "overrides", "source_paths",
+    "repo_sources", "allow_cluster_substitution", "strict_substitution", "helm_charts", "kustomize_helm",
+    "helm_timeout", "helm_kube_version", "render_workers", "root_name",
+)
+_OVERRIDE_KEYS = ("env", "region", "context", "snapshot", "namespace", "name")
+
+
+def parse_flux(node: Node, resolve: Any) -> FluxOptions:
+    """The ``flux:`` config section → FluxOptions (``resolve`` turns config-relative paths absolute).
+
+    Written against :class:`~auditor.config_schema.Node` so it can move to ``config_stages.py`` as is.
+    """
+    node.mapping(FLUX_KEYS)
+    overrides: dict[str, ClusterOverride] = {}
+    over = node.get("overrides").mapping(tuple(str(k) for k in (node.get("overrides").value or {})))
+    for name in over.value or {}:
+        o = over.get(str(name)).mapping(_OVERRIDE_KEYS)
+        snap = o.string("snapshot")
+        overrides[str(name)] = ClusterOverride(
+            env=o.string("env"), region=o.string("region"), context=o.string("context"),
+            snapshot=str(resolve(snap)) if snap else "", namespace=o.string("namespace"), name=o.string("name"))
+    pattern = node.string("name_pattern")
+    if pattern:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise node.error(f"invalid regular expression: {exc}", (*node.path, "name_pattern")) from None
+    snapshot = node.string("snapshot")
+    source_paths = {k: str(resolve(v)) for k, v in node.string_map("source_paths").items()}
+    for key in source_paths:
+        if key.count("/") != 2:
+            raise node.error(f"source key {key!r} must read Kind/namespace/name", (*node.path, "source_paths", key))
+    return FluxOptions(
+        clusters=node.string("clusters"),
+        name_pattern=pattern,
+        env_var=node.string("env_var"),
+        region_var=node.string("region_var"),
+        context=node.string("context"),
+        snapshot=str(resolve(snapshot)) if snapshot else "",
+        overrides=overrides,
+        source_paths=source_paths,
+        repo_sources=node.strings("repo_sources", FluxOptions.repo_sources),
+        allow_cluster_substitution=node.boolean("allow_cluster_substitution", False),
+        strict_substitution=node.boolean("strict_substitution", False),
+        helm_charts=tuple(str(resolve(p)) for p in node.strings("helm_charts")),
+        kustomize_helm=node.boolean("kustomize_helm", False),
+        helm_timeout=node.number("helm_timeout", 120.0, minimum=1),
+        render_workers=node.integer("render_workers", 4, minimum=1),
+        helm_kube_version=node.string("helm_kube_version"),
+        root_name=node.string("root_name", "flux-system"),
     )

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from auditor import __version__
+from auditor import __version__, pipeline_flux
+from auditor.cluster.kube import check_contexts
 from auditor.cluster.options import ClusterOptions, LiveScope
-from auditor.config import RunConfig
+from auditor.config import RunConfig, Selection, select_targets
 from auditor.diff.engine import diff_target
 from auditor.diff.options import DriftOptions
-from auditor.errors import AuditorError, RenderError, SourceError, ToolError
+from auditor.errors import AuditorError, RenderError, SourceError, ToolError, UsageError
 from auditor.model import (
     AuditReport,
     Category,
@@ -36,12 +37,15 @@ from auditor.model import (
     Severity,
     Target,
     TargetResult,
+    ToolInfo,
 )
 from auditor.policy.audit import PolicySet, evaluate_target, load_policies
 from auditor.source.blame import field_origin
 from auditor.source.changecontrol import AuditWindow, check_target, resolve_window
 from auditor.source.codeowners import CodeOwners, load_codeowners, owners_of
+from auditor.source.flux import discover_targets, is_flux_target, render_flux_target
 from auditor.source.git import RepoHandle, describe_url, open_repo, resolve_ref
+from auditor.source.helm import find_helm
 from auditor.source.options import SourceOptions
 from auditor.source.provenance import ProvenanceIndex, attach, build_index, removal_of
 from auditor.source.render import PreparedTree, prepare_tree, render_overlay
@@ -102,10 +106,52 @@ class _Shared:
     policies: PolicySet | None
     secret_key: bytes
     say: Progress
+    tools: list[ToolInfo] = field(default_factory=list)
+    """Tools found during the run besides kustomize (helm for Flux targets)."""
 
 
-def run_audit(opts: RunOptions, targets: Sequence[Target], progress: Progress | None = None) -> AuditReport:
-    """Audit ``targets`` and return the report (not yet written). Raises only for run-wide problems."""
+def _prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> _RepoWork:
+    """Open, resolve, materialize and index one (repository, ref); failures are recorded, not raised."""
+    location, ref = key
+    work = _RepoWork(location=location, ref=ref)
+    try:
+        work.handle = open_repo(location, opts.source)
+        work.url = describe_url(work.handle)
+        work.commit = resolve_ref(work.handle, ref)
+        work.tree = prepare_tree(work.handle, work.commit, dest, opts.source)
+        # One pass over history serves every target of this repository (not one git call per file).
+        work.index = build_index(work.handle.git_dir, work.commit)
+        work.codeowners = load_codeowners(work.tree.root)
+        work.window = resolve_window(opts.config.change_control, work.index, opts.previous_commit)
+    except (SourceError, ToolError) as exc:
+        work.error = str(exc)
+        log.warning("%s", exc)
+    return work
+
+
+def _discover(opts: RunOptions, work: _RepoWork) -> tuple[list[Target], list[TargetResult]]:
+    """Flux cluster targets of the run's repository; when it cannot be read, one not-audited placeholder."""
+    flux = opts.config.flux
+    if work.error or work.tree is None:
+        placeholder = Target(name=f"flux:{flux.clusters}", repo=work.location, ref=work.ref, path=flux.clusters)
+        reason = f"discover Flux clusters {flux.clusters}: {work.error}"
+        return [], [TargetResult(target=placeholder, audited=False, skip_reason=reason)]
+    defaults = Target(name="defaults", repo=work.location, ref=work.ref, namespace=opts.config.default_namespace)
+    return list(discover_targets(work.tree.root, flux, defaults)), []
+
+
+def run_audit(
+    opts: RunOptions,
+    targets: Sequence[Target],
+    progress: Progress | None = None,
+    selection: Selection | None = None,
+) -> AuditReport:
+    """Audit ``targets`` (plus Flux-discovered ones) and return the report (not yet written).
+
+    ``selection`` filters the targets after Flux discovery (configured targets are already filtered
+    when no discovery is configured). Raises only for run-wide problems: no kustomize, policies that
+    do not compile, unknown kubeconfig contexts, a selection that matches nothing.
+    """
     say = progress or (lambda _t, _m: None)
     started = _utc_now()
     run_id = opts.run_id or new_run_id()
@@ -113,36 +159,39 @@ def run_audit(opts: RunOptions, targets: Sequence[Target], progress: Progress | 
     # Policies that do not compile make the whole run meaningless: PolicyError (exit 2) before any work.
     policies = load_policies(opts.config.policy) if (opts.config.policy.builtin or opts.config.policy.dirs) else None
     shared = _Shared(opts, policies, new_run_key(), say)
+    flux = opts.config.flux
 
     with tempfile.TemporaryDirectory(prefix="gitops-audit-") as tmp:
         repos: dict[tuple[str, str], _RepoWork] = {}
-        for t in targets:
-            key = (t.repo, t.ref)
-            if key in repos:
-                continue
-            work = _RepoWork(location=t.repo, ref=t.ref)
-            repos[key] = work
-            try:
-                work.handle = open_repo(t.repo, opts.source)
-                work.url = describe_url(work.handle)
-                work.commit = resolve_ref(work.handle, t.ref)
-                dest = Path(tmp) / f"tree-{len(repos)}"
-                work.tree = prepare_tree(work.handle, work.commit, dest, opts.source)
-                # One pass over history serves every target of this repository (not one git call per file).
-                work.index = build_index(work.handle.git_dir, work.commit)
-                work.codeowners = load_codeowners(work.tree.root)
-                work.window = resolve_window(opts.config.change_control, work.index, opts.previous_commit)
-            except (SourceError, ToolError) as exc:
-                work.error = str(exc)
-                log.warning("%s", exc)
+        flux_key = (opts.config.repo_location(opts.config.repo), opts.config.ref)
+        keys = [(t.repo, t.ref) for t in targets] + ([flux_key] if flux.clusters else [])
+        for key in dict.fromkeys(keys):
+            repos[key] = _prepare_repo(opts, key, Path(tmp) / f"tree-{len(repos)}")
 
-        # Render each distinct (repository, commit, overlay) once; targets sharing an overlay share it.
+        skipped: list[TargetResult] = []
+        all_targets = list(targets)
+        if flux.clusters:
+            found, failed = _discover(opts, repos[flux_key])
+            all_targets += found
+            skipped += failed
+        if selection is not None and not selection.empty:
+            all_targets = list(select_targets(all_targets, selection))
+        if not all_targets and not skipped:
+            raise UsageError("select targets: the config defines no targets and Flux discovery found none")
+        contexts = sorted({t.context for t in all_targets if t.context})
+        if contexts:
+            check_contexts(contexts, opts.cluster)  # unknown context: exit 2 before any API call
+        if flux.clusters and any(is_flux_target(t) for t in all_targets):
+            helm = find_helm(flux.helm_path)
+            shared.tools.extend([helm.info] if helm is not None else [])
+
+        # Render each distinct (repository, commit, path) once; targets sharing an overlay share it.
         # The default namespace is part of the key: it changes what the render produces.
-        RenderKey = tuple[str, str, str, str]
+        RenderKey = tuple[str, str, str, str, bool]
         renders: dict[RenderKey, RenderedSet | str] = {}
         jobs = {
-            (w.location, w.commit, t.path, t.namespace): (w, t)
-            for t in targets
+            (w.location, w.commit, t.path, t.namespace, is_flux_target(t)): (w, t)
+            for t in all_targets
             if not (w := repos[(t.repo, t.ref)]).error
         }
 
@@ -151,9 +200,17 @@ def run_audit(opts: RunOptions, targets: Sequence[Target], progress: Progress | 
             assert w.tree is not None  # jobs only hold repositories that were prepared
             say(t.name, f"render {t.path}")
             try:
-                return key, render_overlay(
-                    tool, w.tree, t.path, default_namespace=t.namespace, options=opts.source
-                )
+                if is_flux_target(t):
+                    return key, render_flux_target(
+                        tool,
+                        w.tree,
+                        t.path,
+                        default_namespace=t.namespace,
+                        options=flux,
+                        source_options=opts.source,
+                        repo_url=w.url,
+                    )
+                return key, render_overlay(tool, w.tree, t.path, default_namespace=t.namespace, options=opts.source)
             except (RenderError, SourceError, ToolError) as exc:
                 return key, str(exc)
 
@@ -165,13 +222,13 @@ def run_audit(opts: RunOptions, targets: Sequence[Target], progress: Progress | 
             w = repos[(t.repo, t.ref)]
             if w.error:
                 return TargetResult(target=t, audited=False, skip_reason=w.error)
-            rendered = renders[(w.location, w.commit, t.path, t.namespace)]
+            rendered = renders[(w.location, w.commit, t.path, t.namespace, is_flux_target(t))]
             if isinstance(rendered, str):
                 return TargetResult(target=t, audited=False, skip_reason=rendered, commit=w.commit)
             return _audit_target(shared, t, rendered, w)
 
         with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
-            results = tuple(pool.map(audit_one, targets))
+            results = (*pool.map(audit_one, all_targets), *skipped)
 
     commits = sorted({w.commit for w in repos.values() if w.commit})
     urls = sorted({w.url for w in repos.values() if w.url})
@@ -186,7 +243,7 @@ def run_audit(opts: RunOptions, targets: Sequence[Target], progress: Progress | 
         ref=", ".join(refs),
         results=results,
         fail_on=opts.config.fail_on,
-        tools=(tool.info,),
+        tools=(tool.info, *shared.tools),
         config_path=opts.config.source_path,
         config_sha256=opts.config.sha256,
         audit_window="; ".join(sorted({w.window.description for w in repos.values() if w.window})),
@@ -235,7 +292,9 @@ def _audit_target(shared: _Shared, target: Target, rendered: RenderedSet, work: 
     opts = shared.opts
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    scope = live_scope(rendered.objects, target, opts.config.extra_kinds)
+    view = pipeline_flux.split(rendered.objects)
+    desired = view.desired
+    scope = live_scope(desired, target, opts.config.extra_kinds)
     shared.say(target.name, f"read live state from {target.live_source}")
     try:
         live = _read_live(opts, target, scope, shared.secret_key)
@@ -245,23 +304,24 @@ def _audit_target(shared: _Shared, target: Target, rendered: RenderedSet, work: 
             audited=False,
             skip_reason=str(exc),
             commit=rendered.commit,
-            desired_count=len(rendered.objects),
+            desired_count=len(desired),
         )
     timings["live"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    outcome = diff_target(target, rendered.objects, live, replace(opts.drift, secret_hash_key=shared.secret_key))
-    findings = list(outcome.findings)
+    drift_opts = pipeline_flux.drift_options(replace(opts.drift, secret_hash_key=shared.secret_key), view, live.objects)
+    outcome = diff_target(target, desired, live, drift_opts)
+    findings = pipeline_flux.adjust_findings(outcome.findings, view, live.objects)
     timings["drift"] = time.perf_counter() - t1
 
     if shared.policies is not None:
         t2 = time.perf_counter()
-        findings += evaluate_target(shared.policies, target, rendered.objects, live.objects)
+        findings += evaluate_target(shared.policies, target, desired, live.objects)
         timings["policy"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
     findings += _change_control(opts, target, rendered, work)
-    by_ref = {m.ref: m.provenance for m in rendered.objects}
+    by_ref = {m.ref: m.provenance for m in desired}
     findings = [_with_provenance(f, work, by_ref) for f in findings]
     timings["provenance"] = time.perf_counter() - t3
 
@@ -273,12 +333,12 @@ def _audit_target(shared: _Shared, target: Target, rendered: RenderedSet, work: 
         commit=rendered.commit,
         findings=tuple(findings),
         drift=outcome.drifts,
-        desired_count=len(rendered.objects),
+        desired_count=len(desired),
         live_count=len(live.objects),
         live_source=live.source,
         identity=live.identity,
         reads=live.reads,
-        images=_image_rows(rendered.objects, live.objects),
+        images=_image_rows(desired, live.objects),
         timings=timings,
     )
 

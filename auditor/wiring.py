@@ -11,7 +11,7 @@ from auditor.pipeline import Progress, RunOptions
 
 
 def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: str = "") -> RunOptions:
-    """Options for one run; validates kubeconfig contexts before any API call."""
+    """Options for one run (kubeconfig contexts are checked by the pipeline once targets are known)."""
     source = replace(
         cfg.source,
         kustomize_path=cfg.tools.kustomize,
@@ -22,11 +22,6 @@ def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: st
     kubeconfig = getattr(args, "kubeconfig", None)
     if kubeconfig:
         cluster = replace(cluster, kubeconfig=kubeconfig)
-    contexts = sorted({t.context for t in cfg.targets if t.context})
-    if contexts:
-        from auditor.cluster.kube import check_contexts
-
-        check_contexts(contexts, cluster)
     return RunOptions(
         config=cfg, source=source, cluster=cluster, drift=cfg.drift, previous_commit=previous_commit
     )

@@ -65,8 +65,12 @@ class Outcome:
     exit_code: int
 
 
-def load_run_config(args: argparse.Namespace) -> RunConfig:
-    """The config for this invocation: ad-hoc flags, or the config file with selection applied."""
+def load_run_config(args: argparse.Namespace) -> tuple[RunConfig, Selection]:
+    """The config for this invocation (ad-hoc flags, or the config file) and the target selection.
+
+    Without Flux discovery the selection is applied here, so a typo fails before any work; with
+    ``flux.clusters`` it is applied by the pipeline once the clusters are discovered.
+    """
     if args.repo:
         if args.config:
             raise UsageError("--repo makes an ad-hoc target and cannot be combined with --config")
@@ -81,7 +85,7 @@ def load_run_config(args: argparse.Namespace) -> RunConfig:
             namespace=args.namespace,
             cwd=Path.cwd(),
         )
-        return cfg
+        return cfg, Selection()
     path = find_config(args.config)
     if path is None:
         raise UsageError(
@@ -92,13 +96,15 @@ def load_run_config(args: argparse.Namespace) -> RunConfig:
     selection = Selection(
         names=tuple(args.target), contexts=tuple(args.context), envs=tuple(args.env), regions=tuple(args.region)
     )
+    if cfg.flux.clusters:
+        return cfg, selection
+    if not cfg.targets:
+        raise UsageError(f"config {path}: no targets defined (add targets: or flux.clusters)")
     targets = select_targets(cfg.targets, selection) if not selection.empty else cfg.targets
-    if not targets:
-        raise UsageError(f"config {path}: no targets defined")
-    return replace(cfg, targets=targets)
+    return replace(cfg, targets=targets), Selection()
 
 
-def execute(cfg: RunConfig, args: argparse.Namespace) -> Outcome:
+def execute(cfg: RunConfig, args: argparse.Namespace, selection: Selection | None = None) -> Outcome:
     """Run the audit for ``cfg`` and write the reports; returns what the caller prints."""
     from auditor import wiring
     from auditor.pipeline import run_audit
@@ -115,7 +121,7 @@ def execute(cfg: RunConfig, args: argparse.Namespace) -> Outcome:
     previous_commit = previous.commit.split(",")[0].strip() if previous is not None else ""
     opts = wiring.run_options(cfg, args, previous_commit=previous_commit)
     progress = wiring.progress_printer() if sys.stderr.isatty() and not getattr(args, "quiet", False) else None
-    report = run_audit(opts, cfg.targets, progress)
+    report = run_audit(opts, cfg.targets, progress, selection)
     report = compare_with_previous(report, previous)
     paths = write_run(report, out_dir, keep=keep, config_bytes=cfg.raw)
     return Outcome(report=report, html=paths.html, run_dir=paths.run_dir, exit_code=report.exit_code())
@@ -136,7 +142,7 @@ def print_outcome(outcome: Outcome, args: argparse.Namespace) -> None:
 
 def handler(args: argparse.Namespace) -> int:
     """Run the audit; exit code per DESIGN §5."""
-    cfg = load_run_config(args)
-    outcome = execute(cfg, args)
+    cfg, selection = load_run_config(args)
+    outcome = execute(cfg, args, selection)
     print_outcome(outcome, args)
     return outcome.exit_code

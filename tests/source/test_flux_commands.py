@@ -12,6 +12,7 @@ import pytest
 import yaml
 from fluxrepo import fleet_files
 
+from auditor import config_stages
 from auditor.commands import render, tools
 from auditor.config_schema import Node
 from auditor.errors import ConfigError
@@ -79,12 +80,12 @@ def test_parse_flux_resolves_paths(tmp_path: Path) -> None:
     value = {"flux": {"clusters": "clusters/*", "snapshot": "snaps/{name}", "helm_charts": ["charts"],
                       "source_paths": {"GitRepository/flux-system/other": "../other"},
                       "overrides": {"prod": {"context": "p", "snapshot": "s"}}, "kustomize_helm": True}}
-    opts = render.parse_flux(Node(value, (), "cfg", {}).get("flux"), lambda p: tmp_path / p)
+    opts = config_stages.parse_flux(Node(value, (), "cfg", {}).get("flux"), lambda p: tmp_path / p)
     assert opts.snapshot == str(tmp_path / "snaps/{name}") and opts.helm_charts == (str(tmp_path / "charts"),)
     assert opts.source_paths == {"GitRepository/flux-system/other": str(tmp_path / "../other")}
     assert opts.overrides["prod"].snapshot == str(tmp_path / "s") and opts.kustomize_helm
     with pytest.raises(ConfigError, match="must read Kind/namespace/name"):
-        render.parse_flux(Node({"source_paths": {"x": "y"}}, ("flux",), "cfg", {}), lambda p: p)
+        config_stages.parse_flux(Node({"source_paths": {"x": "y"}}, ("flux",), "cfg", {}), lambda p: p)
 
 
 def test_tools_lists_and_install_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
