@@ -19,6 +19,8 @@ WEAK_GITOPS_LABELS = frozenset({"app.kubernetes.io/instance"})
 """Labels users and Helm also set by hand: they can make an orphan "stale" when their value is
 this target's, but never mark an object as belonging to another GitOps unit."""
 
+_PUBLISHED_CONFIGMAPS = frozenset({"kube-root-ca.crt", "istio-ca-root-cert", "openshift-service-ca.crt"})
+
 SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 
 _ALWAYS_SYSTEM_KINDS = frozenset(
@@ -118,8 +120,8 @@ def is_system_object(
     """Well-known objects that Kubernetes or its controllers create in every namespace/cluster."""
     if (ref.group, ref.kind) in _ALWAYS_SYSTEM_KINDS:
         return True
-    if ref.group == "" and ref.kind == "ConfigMap" and ref.name == "kube-root-ca.crt":
-        return True  # published into every namespace by the root-ca-cert-publisher
+    if ref.group == "" and ref.kind == "ConfigMap" and ref.name in _PUBLISHED_CONFIGMAPS:
+        return True  # published into every namespace by a controller (root CA bundles)
     if ref.group == "" and ref.kind == "ServiceAccount" and ref.name == "default":
         return True  # created in every namespace by the serviceaccount controller
     if ref.group == "" and ref.kind == "Endpoints" and (ref.namespace, ref.name) in services:
@@ -132,6 +134,8 @@ def is_system_object(
             return True  # Helm's release storage
         if stype == "kubernetes.io/service-account-token" and "kubernetes.io/service-account.uid" in m.annotations:
             return True  # legacy token populated by the token controller
+        if "cert-manager.io/certificate-name" in m.annotations:
+            return True  # issued by cert-manager for a Certificate (the Certificate is what git holds)
     if ref.group == "rbac.authorization.k8s.io" and (
         ref.name.startswith("system:") or m.labels.get("kubernetes.io/bootstrapping") == "rbac-defaults"
     ):

@@ -124,3 +124,15 @@ def test_crd_additional_properties_lists_keep_their_keys() -> None:
     assert run([desired, crd], [live, crd]).findings == ()
     live["spec"]["zones"]["a"][0]["size"] = 5
     assert [f.path for f in run([desired, crd], [live, crd]).findings] == ["spec.zones.a[name=y].size"]
+
+
+def test_controller_made_objects_are_not_orphans() -> None:
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w", "namespace": "shop"},
+              "spec": {"replicas": 1}}
+    issued = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+              "metadata": {"name": "shop-tls", "namespace": "shop",
+                           "annotations": {"cert-manager.io/certificate-name": "shop-tls"}}}
+    istio = cm("istio-ca-root-cert")
+    hand = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": "hand", "namespace": "shop"}}
+    out = run([deploy], [deploy, issued, istio, hand])
+    assert [(f.rule_id, f.ref.name) for f in out.findings] == [("drift.orphaned.unmanaged", "hand")]
