@@ -49,8 +49,18 @@ class Orphan:
     """The GitOps label pairs that made it stale."""
 
 
-def _gitops_pairs(labels: Mapping[str, str], keys: Sequence[str]) -> set[tuple[str, str]]:
-    return {(k, str(labels[k])) for k in keys if k in labels}
+ARGO_TRACKING = "argocd.argoproj.io/tracking-id"
+"""Argo CD annotation tracking (``<app>:<group>/<Kind>:<namespace>/<name>``): its app is a GitOps unit."""
+
+
+def _gitops_pairs(m: Manifest, keys: Sequence[str]) -> set[tuple[str, str]]:
+    """GitOps unit markers on an object: (label, value) pairs, plus Argo CD's tracked app name."""
+    labels = m.labels
+    pairs = {(k, str(labels[k])) for k in keys if k in labels}
+    tracking = m.annotations.get(ARGO_TRACKING)
+    if isinstance(tracking, str) and ":" in tracking:
+        pairs.add((ARGO_TRACKING, tracking.split(":", 1)[0]))
+    return pairs
 
 
 def find_orphans(
@@ -71,8 +81,8 @@ def find_orphans(
     for key in matched:
         m = live.get(key)
         if m is not None:
-            target_pairs |= _gitops_pairs(m.labels, gitops_labels)
-    strong = [k for k in gitops_labels if k not in WEAK_GITOPS_LABELS]
+            target_pairs |= _gitops_pairs(m, gitops_labels)
+    strong = [*(k for k in gitops_labels if k not in WEAK_GITOPS_LABELS), ARGO_TRACKING]
 
     services = {(k[2], k[3]) for k in (*desired_keys, *live) if k[0] == "" and k[1] == "Service"}
     sts_prefixes = _statefulset_claim_prefixes(live.values())
@@ -95,7 +105,7 @@ def find_orphans(
             continue
         if is_system_object(ref, m, services, sts_prefixes) or _extra_system(ref, extra_system):
             continue
-        pairs = _gitops_pairs(m.labels, gitops_labels)
+        pairs = _gitops_pairs(m, gitops_labels)
         strong_pairs = {p for p in pairs if p[0] in strong}
         if strong_pairs:
             # Flux identifies its unit by name *and* namespace: all of them must be this target's.

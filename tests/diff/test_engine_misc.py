@@ -136,3 +136,13 @@ def test_controller_made_objects_are_not_orphans() -> None:
     hand = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": "hand", "namespace": "shop"}}
     out = run([deploy], [deploy, issued, istio, hand])
     assert [(f.rule_id, f.ref.name) for f in out.findings] == [("drift.orphaned.unmanaged", "hand")]
+
+
+def test_argo_annotation_tracking_marks_stale_orphans() -> None:
+    def tracked(name: str, app: str) -> dict[str, Any]:
+        body = cm(name)
+        body["metadata"]["annotations"] = {"argocd.argoproj.io/tracking-id": f"{app}:/ConfigMap:shop/{name}"}
+        return body
+    out = run([cm("kept")], [tracked("kept", "shop"), tracked("old", "shop"), tracked("theirs", "other"), cm("hand")])
+    assert {(f.rule_id, f.ref.name) for f in out.findings} == {
+        ("drift.orphaned.stale", "old"), ("drift.orphaned.unmanaged", "hand")}
