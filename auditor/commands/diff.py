@@ -50,7 +50,10 @@ def _load(path: str, role: str) -> list[Manifest]:
     try:
         docs = yamlio.load_json_or_yaml(data, path)
     except yamlio.YamlError as exc:
-        raise DiffError(f"read {role} {path}: {exc.problem}") from None
+        # One line, position only: never echo the document (it may be a Secret).
+        where = f"{path}:{exc.line}" if exc.line else path
+        problem = (exc.problem.splitlines() or ["invalid YAML"])[0]
+        raise DiffError(f"read {role} {where}: {problem}") from None
     out: list[Manifest] = []
     n = 0
     for doc in docs:
