@@ -108,6 +108,8 @@ class _Shared:
     say: Progress
     tools: list[ToolInfo] = field(default_factory=list)
     """Tools found during the run besides kustomize (helm for Flux targets)."""
+    unmatched: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Target name → ignore rules that matched nothing there (filled by the target audits)."""
 
 
 def _prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> _RepoWork:
@@ -228,7 +230,7 @@ def run_audit(
             return _audit_target(shared, t, rendered, w)
 
         with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
-            results = (*pool.map(audit_one, all_targets), *skipped)
+            results = _report_unmatched_rules((*pool.map(audit_one, all_targets), *skipped), shared.unmatched)
 
     commits = sorted({w.commit for w in repos.values() if w.commit})
     urls = sorted({w.url for w in repos.values() if w.url})
@@ -248,6 +250,35 @@ def run_audit(
         config_sha256=opts.config.sha256,
         audit_window="; ".join(sorted({w.window.description for w in repos.values() if w.window})),
     )
+
+
+def _report_unmatched_rules(
+    results: tuple[TargetResult, ...], unmatched: Mapping[str, frozenset[str]]
+) -> tuple[TargetResult, ...]:
+    """Config ignore rules that matched nothing in any audited target: stale rules hide nothing and say so.
+
+    The finding is attached to the first audited target (reports have no run-level findings).
+    """
+    audited = [r for r in results if r.audited and r.target.name in unmatched]
+    if not audited:
+        return results
+    never = frozenset.intersection(*(unmatched[r.target.name] for r in audited))
+    if not never:
+        return results
+    first = min(audited, key=lambda r: r.target.name)
+    extra = tuple(
+        Finding(
+            target=first.target.name,
+            category=Category.DRIFT,
+            rule_id="drift.ignore-rule.unmatched",
+            severity=Severity.INFO,
+            message=f"ignore rule {rule!r} matched nothing in any audited target of this run",
+            path=rule,
+        )
+        for rule in sorted(never)
+    )
+    merged = replace(first, findings=tuple(sorted((*first.findings, *extra), key=Finding.sort_key)))
+    return tuple(merged if r is first else r for r in results)
 
 
 def live_scope(
@@ -311,6 +342,8 @@ def _audit_target(shared: _Shared, target: Target, rendered: RenderedSet, work: 
     t1 = time.perf_counter()
     drift_opts = pipeline_flux.drift_options(replace(opts.drift, secret_hash_key=shared.secret_key), view, live.objects)
     outcome = diff_target(target, desired, live, drift_opts)
+    # Only configured rules are reported; Flux's own rules are derived from git and may rightly match nothing.
+    shared.unmatched[target.name] = frozenset(r for r in outcome.unmatched_rules if not r.startswith("flux: "))
     findings = pipeline_flux.adjust_findings(outcome.findings, view, live.objects)
     timings["drift"] = time.perf_counter() - t1
 
@@ -402,7 +435,7 @@ def _with_provenance(finding: Finding, work: _RepoWork, desired: Mapping[ObjectR
         origin = field_origin(
             work.tree.root if work.tree else None,
             prov.files,
-            finding.path,
+            finding.details.get("segments") or finding.path,
             finding.expected,
             work.handle.git_dir,
             work.commit,

@@ -207,3 +207,20 @@ def test_every_subcommand_has_help_and_is_not_shadowed_by_run(capsys: pytest.Cap
     assert _with_default_command(["--context", "x"], parser) == ["run", "--context", "x"]
     argv = ["--log-format", "json", "--env", "dev"]
     assert _with_default_command(argv, parser)[:3] == ["--log-format", "json", "run"]
+
+
+def test_ignore_rules_suppress_visibly_and_unmatched_rules_are_reported(fleet: Path) -> None:
+    cfg = fleet / "ignore.yaml"
+    cfg.write_text(
+        "version: 1\nrepo: repo\nref: main\n"
+        "drift:\n  ignore_differences:\n"
+        "    - {group: apps, kind: Deployment, name: web, jsonPointers: [/spec/replicas], id: replicas-by-hpa}\n"
+        "    - {kind: ConfigMap, name: nothing-like-this, id: stale-rule}\n"
+        "targets:\n  - {name: prod, path: overlays/prod, snapshot: snap-prod}\n"
+    )
+    main(["run", "--config", str(cfg), "--out", str(fleet / "ri"), "-q"])
+    found = load_findings(fleet / "ri")
+    replicas = [f for f in found if f["path"] == "spec.replicas"]
+    assert replicas and all(f["suppressed_by"] == "replicas-by-hpa" for f in replicas)
+    unmatched = [f for f in found if f["rule_id"] == "drift.ignore-rule.unmatched"]
+    assert [f["path"] for f in unmatched] == ["stale-rule"]
