@@ -47,6 +47,8 @@ class Timer:
     def __init__(self) -> None:
         self.seconds: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
+        self.first: dict[str, float] = {}
+        self.last: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -55,9 +57,12 @@ class Timer:
             try:
                 return fn(*a, **kw)
             finally:
+                t1 = time.perf_counter()
                 with self._lock:
-                    self.seconds[name] += time.perf_counter() - t0
+                    self.seconds[name] += t1 - t0
                     self.calls[name] += 1
+                    self.first[name] = min(self.first.get(name, t0), t0)
+                    self.last[name] = max(self.last.get(name, t1), t1)
 
         return timed
 
@@ -97,6 +102,8 @@ def audit_once(cfg: Any, kubeconfig: str, out: Path) -> dict[str, Any]:
         "reports": t2 - t1,
         "prepare": timer.seconds["prepare_tree"] + timer.seconds["build_index"],
         "render": timer.seconds["render_overlay"],
+        "render_phase": timer.last.get("render_overlay", 0.0) - timer.first.get("render_overlay", 0.0),
+        "checks_phase": t1 - timer.last.get("render_overlay", t0),
         "renders": timer.calls["render_overlay"],
         "stages": dict(stages),
         "findings": len(report.findings),
@@ -179,7 +186,10 @@ def main() -> None:
                   f"exit {res['exit_code']}; findings {res['findings']}; desired {res['desired']}; "
                   f"live {res['live']}; skipped {res['skipped'] or 'none'}")
             print(f"  prepare (git tree + provenance index) {res['prepare']:.2f}s")
-            print(f"  render {res['render']:.2f}s for {res['renders']} renders (sum over render threads)")
+            print(f"  render {res['render']:.2f}s for {res['renders']} renders (sum over render threads); "
+                  f"render phase wall {res['render_phase']:.2f}s")
+            print(f"  checks phase wall (live+drift+policy+provenance, {cfg.concurrency} targets at a time) "
+                  f"{res['checks_phase']:.2f}s")
             for k in ("live", "drift", "policy", "provenance"):
                 print(f"  {k:<10} {st.get(k, 0.0):7.2f}s (sum over targets)")
             print(f"  reports    {res['reports']:7.2f}s")
