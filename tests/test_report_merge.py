@@ -48,11 +48,11 @@ def merge_parser() -> argparse.ArgumentParser:
 def audit(argv: list[str]) -> run.Outcome:
     """``gitops-audit run ARGV`` with --shard applied as the integrated CLI will."""
     args = run_parser().parse_args(argv)
-    cfg = run.load_run_config(args)
+    cfg, selection = run.load_run_config(args)
     selected = shard.from_args(args)
     if selected is not None:
         cfg = dataclasses.replace(cfg, targets=shard.select_shard(cfg.targets, *selected))
-    return run.execute(cfg, args)
+    return run.execute(cfg, args, selection)
 
 
 @pytest.fixture(scope="module")
