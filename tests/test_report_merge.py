@@ -153,6 +153,10 @@ def test_merge_refuses_parts_of_different_audits(runs: dict[str, Any], tmp_path:
     old = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds").replace("+00:00", "Z")
     with pytest.raises(UsageError, match="did that shard fail"):
         report_merge.check_parts(load([pa, _part(pb, finished=old)]), max_age=3600)
+    names = [r.target.name for p in load([pa, pb]) for r in p.results]
+    report_merge.check_coverage(load([pa, pb]), names)
+    with pytest.raises(UsageError, match="is a shard missing"):
+        report_merge.check_coverage(load([pa]), names)
     with pytest.raises(UsageError, match=r"no report\.json"):
         report_merge.resolve_part(tmp_path / "nothing")
     broken = tmp_path / "broken.json"

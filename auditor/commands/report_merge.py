@@ -6,7 +6,8 @@ commit(s), repository, ref, config and tool version, and no target twice; ``--ma
 parts that finished too long ago, so a shard that failed tonight is never replaced by yesterday's.
 
 The merged report is what an unsharded run over the same targets gives, apart from its run id and
-timings: targets in config order (``--config``/``$GITOPS_AUDIT_CONFIG``, else sorted by name),
+timings: targets in config order (``--config``/``$GITOPS_AUDIT_CONFIG``, else sorted by name; with a
+config, every target it defines must be in some part, so a missing shard is refused),
 findings new/persisting against the history in ``--out``, written with every format, the history
 index and the ``latest`` pointer. Exit code: the merged report's (0, 1, 3), 2 for unusable parts.
 """
@@ -120,6 +121,15 @@ def check_parts(parts: Sequence[AuditReport], *, max_age: float = 0, now: dateti
                                  f"more than {max_age:g}s ago (did that shard fail?)")
 
 
+def check_coverage(parts: Sequence[AuditReport], expected: Sequence[str]) -> None:
+    """Every target the config defines must be in some part: a missing shard is an error, not a gap."""
+    present = {r.target.name for p in parts for r in p.results}
+    missing = [name for name in expected if name not in present]
+    if missing:
+        shown = ", ".join(missing[:10]) + (f" (+{len(missing) - 10} more)" if len(missing) > 10 else "")
+        raise UsageError(f"merge reports: no part holds target(s) {shown}: is a shard missing?")
+
+
 def merge_reports(
     parts: Sequence[AuditReport], *, run_id: str, order: Sequence[str] = ()
 ) -> AuditReport:
@@ -174,6 +184,7 @@ def handler(args: argparse.Namespace) -> int:
     parts = load_parts([Path(p) for p in args.parts])
     check_parts(parts, max_age=args.max_age)
     order, raw = _config_order(args.config)
+    check_coverage(parts, order)
     merged = merge_reports(parts, run_id=new_run_id(), order=order)
     if args.fail_on:
         merged = dataclasses.replace(merged, fail_on=Severity(args.fail_on))
