@@ -75,11 +75,49 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cache_probe(rendered: list[Any]) -> dict[str, float]:
+    """What a render cache keyed by tree hash could save: store every RenderedSet as JSON, load it back.
+
+    A stand-in for the cache the pipeline does not have yet (issue 9): objects as (apiVersion, body,
+    provenance files), written gzip-free to a temp dir; loading rebuilds the Manifests.
+    """
+    from auditor.model import FileProvenance, Manifest, ObjectRef, Provenance, RenderedSet
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-render-cache-"))
+    t0 = time.perf_counter()
+    for i, rs in enumerate(rendered):
+        doc = {"path": rs.path, "commit": rs.commit, "tree_hash": rs.tree_hash, "objects": [
+            [m.ref.group, m.ref.kind, m.ref.namespace, m.ref.name, m.api_version, m.body,
+             [[f.path, f.role, f.line] for f in m.provenance.files]] for m in rs.objects]}
+        (tmp / f"{i}.json").write_text(json.dumps(doc, separators=(",", ":")))
+    t1 = time.perf_counter()
+    loaded = []
+    for i in range(len(rendered)):
+        doc = json.loads((tmp / f"{i}.json").read_text())
+        objs = tuple(Manifest(ObjectRef(g, k, ns, n), av, body,
+                              Provenance(files=tuple(FileProvenance(path=p, role=r, line=ln) for p, r, ln in fs)))
+                     for g, k, ns, n, av, body, fs in doc["objects"])
+        loaded.append(RenderedSet(path=doc["path"], commit=doc["commit"], objects=objs, tree_hash=doc["tree_hash"]))
+    t2 = time.perf_counter()
+    size = sum(f.stat().st_size for f in tmp.iterdir())
+    keys = sum(1 for rs in rendered if rs.tree_hash)
+    return {"store": t1 - t0, "load": t2 - t1, "mib": size / 2**20, "keyed": keys}
+
+
 def audit_once(cfg: Any, kubeconfig: str, out: Path) -> dict[str, Any]:
     timer = Timer()
     originals = {n: getattr(pipeline, n) for n in ("render_overlay", "prepare_tree", "build_index")}
     for name, fn in originals.items():
         setattr(pipeline, name, timer.wrap(name, fn))
+    rendered: list[Any] = []
+    render = pipeline.render_overlay
+
+    def keep(*a: Any, **kw: Any) -> Any:
+        rs = render(*a, **kw)
+        rendered.append(rs)
+        return rs
+
+    pipeline.render_overlay = keep
     try:
         args = argparse.Namespace(kubeconfig=kubeconfig, worktree=False)
         opts = wiring.run_options(cfg, args)
@@ -111,6 +149,7 @@ def audit_once(cfg: Any, kubeconfig: str, out: Path) -> dict[str, Any]:
         "live": sum(r.live_count for r in report.results),
         "skipped": skipped,
         "exit_code": report.exit_code(),
+        "rendered": rendered,
     }
 
 
@@ -197,6 +236,10 @@ def main() -> None:
             print(f"  API requests per target: min {min(per_target.values())} max {max(per_target.values())}; "
                   f"lists per target {len(lists) / max(1, len(per_target)):.1f} + continue pages in all "
                   f"{pages}", flush=True)
+            probe = cache_probe(res.pop("rendered"))
+            print(f"  render cache probe: {probe['keyed']}/{res['renders']} renders have a tree-hash key; "
+                  f"store {probe['store']:.2f}s, load {probe['load']:.2f}s ({probe['mib']:.0f} MiB JSON) "
+                  f"vs render phase {res['render_phase']:.2f}s", flush=True)
             fl = floor(root, cfg, ready["servers"], log)
             requests()  # drop the floor's own requests from the next run's log
             print(f"  floor {fl['total']:.2f}s = kustomize x{fl['overlays']} {fl['render']:.2f}s + "
