@@ -212,6 +212,8 @@ def test_container_arguments_parse(rendered: dict[str, Any], name: str) -> None:
             args = [re.sub(r"\$\((\w+)\)", "0", a) for a in c["args"]]  # Kubernetes expands $(VAR)
             parsed = parser.parse_args(args)
             assert parsed.func is not None, pod_name
+            if pod_name != "gitops-audit-serve":
+                assert parsed.log_format == "json", pod_name  # cluster log pipelines get JSON lines
 
 
 def test_indexed_job_overlay(rendered: dict[str, Any]) -> None:
@@ -229,7 +231,7 @@ def test_indexed_job_overlay(rendered: dict[str, Any]) -> None:
     assert "--out=/reports/shards/$(JOB_COMPLETION_INDEX)" in args
     merge = crons["gitops-audit-merge"]["spec"]
     margs = merge["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert margs[:2] == ["report", "merge"]
+    assert margs[:3] == ["--log-format=json", "report", "merge"]
     assert [a for a in margs if a.startswith("/reports/shards/")] == [f"/reports/shards/{k}" for k in range(n)]
     assert any(a.startswith("--max-age=") for a in margs)
     assert merge["schedule"] != crons["gitops-audit"]["spec"]["schedule"]
