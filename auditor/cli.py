@@ -27,6 +27,7 @@ COMMANDS: tuple[str, ...] = (
     "tools",
     "serve",
     "bundle",
+    "report_merge",
 )
 DEFAULT_COMMAND = "run"
 EXIT_INTERNAL = 4

@@ -7,6 +7,7 @@ make the whole run meaningless (no kustomize, a policy that does not compile) ra
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import secrets
 import tempfile
@@ -16,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from auditor import __version__, pipeline_flux
 from auditor.cluster.kube import check_contexts
@@ -24,6 +26,7 @@ from auditor.config import RunConfig, Selection, select_targets
 from auditor.diff.engine import diff_target
 from auditor.diff.options import DriftOptions
 from auditor.errors import AuditorError, RenderError, SourceError, ToolError, UsageError
+from auditor.logs import run_id_var, target_var
 from auditor.model import (
     AuditReport,
     Category,
@@ -40,6 +43,7 @@ from auditor.model import (
     ToolInfo,
 )
 from auditor.policy.audit import PolicySet, evaluate_target, load_policies
+from auditor.shard import select_shard, shard_of
 from auditor.source.blame import field_origin
 from auditor.source.changecontrol import AuditWindow, check_target, resolve_window
 from auditor.source.codeowners import CodeOwners, load_codeowners, owners_of
@@ -70,6 +74,8 @@ class RunOptions:
     run_id: str = ""
     previous_commit: str = ""
     """Commit audited by the previous run in the report history: the default change-control window start."""
+    shard: tuple[int, int] | None = None
+    """(K, N): audit only the targets of shard K of N (after Flux discovery and selection)."""
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -110,6 +116,20 @@ class _Shared:
     """Tools found during the run besides kustomize (helm for Flux targets)."""
     unmatched: dict[str, frozenset[str]] = field(default_factory=dict)
     """Target name → ignore rules that matched nothing there (filled by the target audits)."""
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _in_context(fn: Callable[[_T], _R]) -> Callable[[_T], _R]:
+    """Run ``fn`` in a copy of the caller's context, so pool threads log with this run's id."""
+    captured = contextvars.copy_context()  # taken in the submitting thread, where run_id is set
+
+    def call(arg: _T) -> _R:
+        return captured.copy().run(fn, arg)  # one copy per call: a context cannot be entered twice at once
+
+    return call
 
 
 def _prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> _RepoWork:
@@ -157,6 +177,7 @@ def run_audit(
     say = progress or (lambda _t, _m: None)
     started = _utc_now()
     run_id = opts.run_id or new_run_id()
+    run_id_var.set(run_id)
     tool = find_kustomize(opts.source)  # a missing tool is exit 2, before any work
     # Policies that do not compile make the whole run meaningless: PolicyError (exit 2) before any work.
     policies = load_policies(opts.config.policy) if (opts.config.policy.builtin or opts.config.policy.dirs) else None
@@ -180,6 +201,10 @@ def run_audit(
             all_targets = list(select_targets(all_targets, selection))
         if not all_targets and not skipped:
             raise UsageError("select targets: the config defines no targets and Flux discovery found none")
+        if opts.shard is not None:
+            k, n = opts.shard
+            all_targets = list(select_shard(all_targets, k, n))
+            skipped = [r for r in skipped if shard_of(r.target.name, n) == k]
         contexts = sorted({t.context for t in all_targets if t.context})
         if contexts:
             check_contexts(contexts, opts.cluster)  # unknown context: exit 2 before any API call
@@ -200,6 +225,7 @@ def run_audit(
         def render_one(key: RenderKey) -> tuple[RenderKey, RenderedSet | str]:
             w, t = jobs[key]
             assert w.tree is not None  # jobs only hold repositories that were prepared
+            target_var.set(t.name)
             say(t.name, f"render {t.path}")
             try:
                 if is_flux_target(t):
@@ -217,10 +243,20 @@ def run_audit(
                 return key, str(exc)
 
         with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
-            for render_key, value in pool.map(render_one, sorted(jobs)):
+            for render_key, value in pool.map(_in_context(render_one), sorted(jobs)):
                 renders[render_key] = value
 
         def audit_one(t: Target) -> TargetResult:
+            target_var.set(t.name)
+            result = _audit_one(t)
+            if result.audited:
+                log.info("audited: %d desired, %d live, %d findings", result.desired_count, result.live_count,
+                         len(result.findings))
+            else:
+                log.warning("not audited: %s", result.skip_reason)
+            return result
+
+        def _audit_one(t: Target) -> TargetResult:
             w = repos[(t.repo, t.ref)]
             if w.error:
                 return TargetResult(target=t, audited=False, skip_reason=w.error)
@@ -230,7 +266,8 @@ def run_audit(
             return _audit_target(shared, t, rendered, w)
 
         with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
-            results = _report_unmatched_rules((*pool.map(audit_one, all_targets), *skipped), shared.unmatched)
+            audited = pool.map(_in_context(audit_one), all_targets)
+            results = _report_unmatched_rules((*audited, *skipped), shared.unmatched)
 
     commits = sorted({w.commit for w in repos.values() if w.commit})
     urls = sorted({w.url for w in repos.values() if w.url})

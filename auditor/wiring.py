@@ -6,6 +6,7 @@ import argparse
 import sys
 from dataclasses import replace
 
+from auditor import shard
 from auditor.config import RunConfig
 from auditor.pipeline import Progress, RunOptions
 
@@ -23,7 +24,12 @@ def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: st
     if kubeconfig:
         cluster = replace(cluster, kubeconfig=kubeconfig)
     return RunOptions(
-        config=cfg, source=source, cluster=cluster, drift=cfg.drift, previous_commit=previous_commit
+        config=cfg,
+        source=source,
+        cluster=cluster,
+        drift=cfg.drift,
+        previous_commit=previous_commit,
+        shard=shard.from_args(args),
     )
 
 

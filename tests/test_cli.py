@@ -224,3 +224,23 @@ def test_ignore_rules_suppress_visibly_and_unmatched_rules_are_reported(fleet: P
     assert replicas and all(f["suppressed_by"] == "replicas-by-hpa" for f in replicas)
     unmatched = [f for f in found if f["rule_id"] == "drift.ignore-rule.unmatched"]
     assert [f["path"] for f in unmatched] == ["stale-rule"]
+
+
+def test_json_logs_carry_run_id_and_target(fleet: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = str(fleet / "gitops-audit.yaml")
+    main(["--log-format", "json", "-v", "run", "--config", cfg, "--out", str(fleet / "jl"), "-q"])
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    run_id = json.loads((fleet / "jl" / "latest" / "report.json").read_text())["run_id"]
+    per_target = {rec["target"] for rec in lines if rec["msg"].startswith("audited:")}
+    assert per_target == {"prod", "dev"}
+    assert all(rec["run_id"] == run_id for rec in lines)
+
+
+def test_shard_runs_a_deterministic_subset(fleet: Path) -> None:
+    cfg = str(fleet / "gitops-audit.yaml")
+    names = []
+    for k in range(2):
+        main(["run", "--config", cfg, "--shard", f"{k}/2", "--out", str(fleet / f"s{k}"), "-q"])
+        doc = json.loads((fleet / f"s{k}" / "latest" / "report.json").read_text())
+        names += [t["target"]["name"] for t in doc["targets"]]
+    assert sorted(names) == ["dev", "prod"]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from auditor import metrics, shard
+from auditor import metrics
 from auditor.commands import report_merge, run
 from auditor.demo.fleet import DemoFleet, create_demo
 from auditor.errors import UsageError
@@ -32,9 +32,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> DemoFleet:
 
 def run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser()
-    run.add_run_arguments(p)
-    shard.add_arguments(p)
-    metrics.add_arguments(p)
+    run.add_run_arguments(p)  # includes --shard and the metrics flags
     return p
 
 
@@ -46,12 +44,9 @@ def merge_parser() -> argparse.ArgumentParser:
 
 
 def audit(argv: list[str]) -> run.Outcome:
-    """``gitops-audit run ARGV`` with --shard applied as the integrated CLI will."""
+    """``gitops-audit run ARGV``, --shard included, through the run command's own machinery."""
     args = run_parser().parse_args(argv)
     cfg, selection = run.load_run_config(args)
-    selected = shard.from_args(args)
-    if selected is not None:
-        cfg = dataclasses.replace(cfg, targets=shard.select_shard(cfg.targets, *selected))
     return run.execute(cfg, args, selection)
 
 

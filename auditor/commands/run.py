@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from auditor import metrics, shard
 from auditor.config import RunConfig, Selection, adhoc_config, find_config, load_config, select_targets
 from auditor.errors import UsageError
 from auditor.model import AuditReport, Severity
@@ -53,6 +54,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--kubeconfig", metavar="FILE", help="use only this kubeconfig file")
     src.add_argument("--worktree", action="store_true",
                      help="render from the repository's working tree instead of a commit (local repos only)")
+    shard.add_arguments(p)
+    metrics.add_arguments(p)
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ def execute(cfg: RunConfig, args: argparse.Namespace, selection: Selection | Non
     report = run_audit(opts, cfg.targets, progress, selection)
     report = compare_with_previous(report, previous)
     paths = write_run(report, out_dir, keep=keep, config_bytes=cfg.raw)
+    metrics.emit(report, args, success=not report.partial)
     return Outcome(report=report, html=paths.html, run_dir=paths.run_dir, exit_code=report.exit_code())
 
 
