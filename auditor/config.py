@@ -192,6 +192,8 @@ def parse_config(raw: bytes, *, source: str, base_dir: Path) -> RunConfig:
     )
     if cfg.source.cache_dir:
         cfg = replace(cfg, source=replace(cfg.source, cache_dir=str(cfg.resolve(cfg.source.cache_dir))))
+    if cfg.source.render_cache not in ("", "off"):
+        cfg = replace(cfg, source=replace(cfg.source, render_cache=str(cfg.resolve(cfg.source.render_cache))))
     targets = tuple(_parse_target(node, cfg) for node in root.items("targets"))
     seen: dict[str, int] = {}
     for i, t in enumerate(targets):

@@ -31,9 +31,10 @@ _SEVERITIES = tuple(s.value for s in Severity)
 
 def parse_source(node: Node) -> SourceOptions:
     """``source:`` — clone cache, timeouts, allow-listed remote bases."""
-    node.mapping(("cache_dir", "render_timeout", "git_timeout", "allow_remote_bases"))
+    node.mapping(("cache_dir", "render_cache", "render_timeout", "git_timeout", "allow_remote_bases"))
     return SourceOptions(
         cache_dir=node.string("cache_dir"),
+        render_cache=node.string("render_cache"),
         render_timeout=node.number("render_timeout", 120.0, minimum=1),
         git_timeout=node.number("git_timeout", 300.0, minimum=1),
         allow_remote_bases=node.strings("allow_remote_bases"),

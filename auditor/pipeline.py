@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from auditor import __version__, pipeline_flux
+from auditor import __version__, pipeline_flux, render_cache
 from auditor.cluster.kube import check_contexts
 from auditor.cluster.options import ClusterOptions, LiveScope
 from auditor.config import RunConfig, Selection, select_targets
@@ -53,7 +53,7 @@ from auditor.source.helm import find_helm
 from auditor.source.options import SourceOptions
 from auditor.source.provenance import ProvenanceIndex, attach, build_index, removal_of
 from auditor.source.render import PreparedTree, prepare_tree, render_overlay
-from auditor.source.tools import find_kustomize
+from auditor.source.tools import KustomizeTool, find_kustomize
 from auditor.util.kinds import container_images, is_namespaced
 from auditor.util.secrets import new_run_key
 
@@ -130,6 +130,23 @@ def _in_context(fn: Callable[[_T], _R]) -> Callable[[_T], _R]:
         return captured.copy().run(fn, arg)  # one copy per call: a context cannot be entered twice at once
 
     return call
+
+
+def _render_cache_dir(source: SourceOptions) -> Path | None:
+    if source.worktree or source.render_cache == "off":
+        return None
+    return Path(source.render_cache) if source.render_cache else render_cache.default_dir()
+
+
+def _render_cache_key(tool: KustomizeTool, work: _RepoWork, target: Target, shared: _Shared) -> str:
+    """What determines a render: tool versions, the whole repository tree, the path and the renderer options."""
+    if work.tree is None or work.tree.worktree:
+        return ""
+    parts = [tool.info.version, work.tree.dir_ids.get("", ""), target.path or ".", target.namespace]
+    if is_flux_target(target):
+        helm = " ".join(t.version for t in shared.tools)
+        parts += ["flux", helm, work.url, repr(shared.opts.config.flux)]
+    return render_cache.cache_key(parts)
 
 
 def _prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> _RepoWork:
@@ -222,14 +239,28 @@ def run_audit(
             if not (w := repos[(t.repo, t.ref)]).error
         }
 
+        cache_dir = _render_cache_dir(opts.source)
+
         def render_one(key: RenderKey) -> tuple[RenderKey, RenderedSet | str]:
             w, t = jobs[key]
             assert w.tree is not None  # jobs only hold repositories that were prepared
             target_var.set(t.name)
+            ckey = _render_cache_key(tool, w, t, shared) if cache_dir is not None else ""
+            cached = render_cache.load(cache_dir, ckey) if cache_dir is not None else None
+            if cached is not None:
+                say(t.name, f"render {t.path} (cached)")
+                return key, replace(cached, commit=w.commit)
             say(t.name, f"render {t.path}")
+            value = render_fresh(w, t)
+            if cache_dir is not None and isinstance(value, RenderedSet):
+                render_cache.store(cache_dir, ckey, value)
+            return key, value
+
+        def render_fresh(w: _RepoWork, t: Target) -> RenderedSet | str:
+            assert w.tree is not None
             try:
                 if is_flux_target(t):
-                    return key, render_flux_target(
+                    return render_flux_target(
                         tool,
                         w.tree,
                         t.path,
@@ -238,9 +269,9 @@ def run_audit(
                         source_options=opts.source,
                         repo_url=w.url,
                     )
-                return key, render_overlay(tool, w.tree, t.path, default_namespace=t.namespace, options=opts.source)
+                return render_overlay(tool, w.tree, t.path, default_namespace=t.namespace, options=opts.source)
             except (RenderError, SourceError, ToolError) as exc:
-                return key, str(exc)
+                return str(exc)
 
         with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
             for render_key, value in pool.map(_in_context(render_one), sorted(jobs)):

@@ -19,6 +19,8 @@ def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: st
         kubectl_path=cfg.tools.kubectl,
         worktree=bool(getattr(args, "worktree", False)),
     )
+    if getattr(args, "no_render_cache", False):
+        source = replace(source, render_cache="off")
     cluster = cfg.cluster
     kubeconfig = getattr(args, "kubeconfig", None)
     if kubeconfig:

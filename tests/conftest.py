@@ -47,3 +47,9 @@ def make_repo(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
         return repo
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _private_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep clone and render caches out of the user's home and shared by nothing but this test."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))

@@ -244,3 +244,26 @@ def test_shard_runs_a_deterministic_subset(fleet: Path) -> None:
         doc = json.loads((fleet / f"s{k}" / "latest" / "report.json").read_text())
         names += [t["target"]["name"] for t in doc["targets"]]
     assert sorted(names) == ["dev", "prod"]
+
+
+def test_second_run_reuses_renders_keyed_by_tree(fleet: Path) -> None:
+    import os
+
+    cfg = str(fleet / "gitops-audit.yaml")
+    main(["run", "--config", cfg, "--out", str(fleet / "c1"), "-q"])
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "gitops-audit" / "renders"
+    entries = sorted(cache.glob("*.json"))
+    assert len(entries) == 2  # two distinct overlays
+    # Tamper with the cached prod render: if the next run uses the cache, the replicas finding changes.
+    for entry in entries:
+        doc = json.loads(entry.read_text())
+        for obj in doc["objects"]:
+            if obj["body"]["kind"] == "Deployment" and obj["body"]["metadata"]["namespace"] == "shop":
+                obj["body"]["spec"]["replicas"] = 4
+        entry.write_text(json.dumps(doc))
+    main(["run", "--config", cfg, "--out", str(fleet / "c2"), "-q"])
+    replicas = [f for f in load_findings(fleet / "c2") if f["path"] == "spec.replicas"]
+    assert [f["expected"] for f in replicas] == [4]
+    main(["run", "--config", cfg, "--out", str(fleet / "c3"), "-q", "--no-render-cache"])
+    replicas = [f for f in load_findings(fleet / "c3") if f["path"] == "spec.replicas"]
+    assert [f["expected"] for f in replicas] == [3]

@@ -54,6 +54,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--kubeconfig", metavar="FILE", help="use only this kubeconfig file")
     src.add_argument("--worktree", action="store_true",
                      help="render from the repository's working tree instead of a commit (local repos only)")
+    src.add_argument("--no-render-cache", action="store_true",
+                     help="render every overlay even when an identical render is cached")
     shard.add_arguments(p)
     metrics.add_arguments(p)
 
