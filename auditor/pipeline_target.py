@@ -1,0 +1,265 @@
+"""One target's audit: live read, drift, policy, change control, provenance (wiring of the check stages).
+
+``pipeline.py`` orchestrates a run (repositories, discovery, rendering, pools); this module holds
+what happens to one rendered target, and the run-wide state it reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from auditor import pipeline_flux
+from auditor.cluster.options import ClusterOptions, LiveScope
+from auditor.config import RunConfig
+from auditor.diff.engine import diff_target
+from auditor.diff.options import DriftOptions
+from auditor.errors import AuditorError
+from auditor.model import (
+    Category,
+    CoverageGap,
+    Finding,
+    LiveState,
+    Manifest,
+    ObjectRef,
+    Provenance,
+    RenderedSet,
+    Severity,
+    Target,
+    TargetResult,
+    ToolInfo,
+)
+from auditor.policy.audit import PolicySet, evaluate_target
+from auditor.source.blame import field_origin
+from auditor.source.changecontrol import AuditWindow, check_target
+from auditor.source.codeowners import CodeOwners, owners_of
+from auditor.source.git import RepoHandle
+from auditor.source.options import SourceOptions
+from auditor.source.provenance import ProvenanceIndex, attach, removal_of
+from auditor.source.render import PreparedTree
+from auditor.util.kinds import container_images, is_namespaced
+
+log = logging.getLogger("gitops_audit")
+
+Progress = Callable[[str, str], None]
+"""Callback ``(target, message)`` for progress lines; the CLI prints them on a TTY only."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """A validated config plus the per-stage options the CLI derived from it and the flags."""
+
+    config: RunConfig
+    source: SourceOptions = field(default_factory=SourceOptions)
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)
+    drift: DriftOptions = field(default_factory=DriftOptions)
+    run_id: str = ""
+    previous_commit: str = ""
+    """Commit audited by the previous run in the report history: the default change-control window start."""
+    shard: tuple[int, int] | None = None
+    """(K, N): audit only the targets of shard K of N (after Flux discovery and selection)."""
+
+
+@dataclass
+class RepoWork:
+    """One (repository, ref) pair: resolved once, materialized once, shared by its targets."""
+
+    location: str
+    ref: str
+    handle: RepoHandle | None = None
+    commit: str = ""
+    url: str = ""
+    tree: PreparedTree | None = None
+    index: ProvenanceIndex | None = None
+    codeowners: CodeOwners | None = None
+    window: AuditWindow | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Shared:
+    """Run-wide inputs every target check reads."""
+
+    opts: RunOptions
+    policies: PolicySet | None
+    secret_key: bytes
+    say: Progress
+    tools: list[ToolInfo] = field(default_factory=list)
+    """Tools found during the run besides kustomize (helm for Flux targets)."""
+    unmatched: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Target name → ignore rules that matched nothing there (filled by the target audits)."""
+
+
+def live_scope(
+    desired: Sequence[Manifest], target: Target, extra_kinds: Sequence[tuple[str, str, str]] = ()
+) -> LiveScope:
+    """What to read live: the kinds present in desired (plus configured extras), in the managed namespaces."""
+    kinds = sorted({(m.ref.group, m.api_version.rpartition("/")[2], m.ref.kind) for m in desired} | set(extra_kinds))
+    namespaces = {m.ref.namespace for m in desired if m.ref.namespace}
+    namespaces |= {m.ref.name for m in desired if m.ref.kind == "Namespace" and not m.ref.group}
+    if not namespaces and any(is_namespaced(m.ref.group, m.ref.kind) for m in desired):
+        namespaces.add(target.namespace)
+    return LiveScope(kinds=tuple(kinds), namespaces=tuple(sorted(namespaces)))
+
+
+def _read_live(opts: RunOptions, target: Target, scope: LiveScope, secret_key: bytes) -> LiveState:
+    if target.snapshot:
+        from auditor.cluster.snapshot import read_snapshot
+
+        # Same Secret handling as a live read: values (hashed) only when the config opts in.
+        key = secret_key if opts.cluster.secrets == "hash" else b""
+        return read_snapshot(Path(target.snapshot), scope, secret_key=key)
+    from auditor.cluster.kube import read_cluster
+
+    return read_cluster(target.context, scope, replace(opts.cluster, secret_key=secret_key))
+
+
+def _gap_findings(target: Target, gaps: Sequence[CoverageGap]) -> list[Finding]:
+    return [
+        Finding(
+            target=target.name,
+            category=Category.COVERAGE,
+            rule_id="coverage.not-audited",
+            severity=Severity.MEDIUM,
+            message=f"{g.group_kind}{' in ' + g.namespace if g.namespace else ''} not audited: {g.reason}",
+            path=f"{g.group_kind}/{g.namespace}",
+        )
+        for g in gaps
+    ]
+
+
+def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: RepoWork) -> TargetResult:
+    """Read live state and run every check on one rendered target; an unreadable cluster is a skipped result."""
+    opts = shared.opts
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    view = pipeline_flux.split(rendered.objects)
+    desired = view.desired
+    scope = live_scope(desired, target, opts.config.extra_kinds)
+    shared.say(target.name, f"read live state from {target.live_source}")
+    try:
+        live = _read_live(opts, target, scope, shared.secret_key)
+    except AuditorError as exc:
+        return TargetResult(
+            target=target,
+            audited=False,
+            skip_reason=str(exc),
+            commit=rendered.commit,
+            desired_count=len(desired),
+        )
+    timings["live"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    drift_opts = pipeline_flux.drift_options(replace(opts.drift, secret_hash_key=shared.secret_key), view, live.objects)
+    outcome = diff_target(target, desired, live, drift_opts)
+    # Only configured rules are reported; Flux's own rules are derived from git and may rightly match nothing.
+    shared.unmatched[target.name] = frozenset(r for r in outcome.unmatched_rules if not r.startswith("flux: "))
+    findings = pipeline_flux.adjust_findings(outcome.findings, view, live.objects)
+    timings["drift"] = time.perf_counter() - t1
+
+    if shared.policies is not None:
+        t2 = time.perf_counter()
+        findings += evaluate_target(shared.policies, target, desired, live.objects)
+        timings["policy"] = time.perf_counter() - t2
+
+    t3 = time.perf_counter()
+    findings += _change_control(opts, target, rendered, work)
+    by_ref = {m.ref: m.provenance for m in desired}
+    findings = [_with_provenance(f, work, by_ref) for f in findings]
+    timings["provenance"] = time.perf_counter() - t3
+
+    findings += _gap_findings(target, (*rendered.gaps, *live.gaps))
+    findings.sort(key=Finding.sort_key)
+    return TargetResult(
+        target=target,
+        audited=True,
+        commit=rendered.commit,
+        findings=tuple(findings),
+        drift=outcome.drifts,
+        desired_count=len(desired),
+        live_count=len(live.objects),
+        live_source=live.source,
+        identity=live.identity,
+        reads=live.reads,
+        images=_image_rows(desired, live.objects),
+        timings=timings,
+    )
+
+
+def _image_rows(desired: Sequence[Manifest], live: Sequence[Manifest]) -> tuple[tuple[str, str, str, str], ...]:
+    """(workload, container, desired image, live image) for the version-skew table."""
+    live_by_ref = {m.ref: m for m in live}
+    rows = []
+    for m in desired:
+        wanted = container_images(m.body)
+        if not wanted:
+            continue
+        other = live_by_ref.get(m.ref)
+        running = container_images(other.body) if other is not None else {}
+        for name in sorted(wanted.keys() | running.keys()):
+            rows.append((m.ref.subject, name, wanted.get(name, ""), running.get(name, "")))
+    return tuple(sorted(rows))
+
+
+def _change_control(opts: RunOptions, target: Target, rendered: RenderedSet, work: RepoWork) -> list[Finding]:
+    """CODEOWNERS coverage and commit approval for the files that feed this target."""
+    if work.index is None or work.window is None:
+        return []
+    roles: dict[str, str] = {}
+    for m in rendered.objects:
+        for f in m.provenance.files:
+            roles.setdefault(f.path, f.role)
+    return list(
+        check_target(
+            target,
+            sorted(roles),
+            work.index,
+            work.codeowners,
+            opts.config.change_control,
+            window_start=work.window.start,
+            roles=roles,
+        )
+    )
+
+
+def _with_provenance(finding: Finding, work: RepoWork, desired: Mapping[ObjectRef, Provenance]) -> Finding:
+    """Fill last commits and owners of a finding's files; blame the line that sets a modified field.
+
+    Findings on live documents (policy on live state) carry no files of their own: they get the
+    files of the desired object with the same identity. A stale orphan gets the commit that removed
+    the file which defined it, so the report says when it left git.
+    """
+    if work.index is None:
+        return finding
+    prov = finding.provenance
+    if not prov.files and finding.ref is not None:
+        if finding.ref in desired:
+            prov = replace(prov, files=desired[finding.ref].files)
+        elif finding.rule_id == "drift.orphaned.stale":
+            removed = removal_of(work.index, finding.ref.kind, finding.ref.name)
+            if removed is not None:
+                prov = replace(prov, files=(removed,))
+    if not prov.files:
+        return finding
+    if finding.rule_id == "drift.modified" and finding.path and work.handle is not None:
+        origin = field_origin(
+            work.tree.root if work.tree else None,
+            prov.files,
+            finding.details.get("segments") or finding.path,
+            finding.expected,
+            work.handle.git_dir,
+            work.commit,
+            ref=finding.ref,
+            index=work.index,
+        )
+        if origin is not None:
+            prov = replace(prov, files=(replace(origin, role="field"), *prov.files))
+    prov = attach(prov, work.index, work.codeowners)
+    owners = finding.owners
+    primary = prov.primary
+    if not owners and primary is not None and work.codeowners is not None:
+        owners = owners_of(work.codeowners, primary.path) or ()
+    return replace(finding, provenance=prov, owners=tuple(owners))
