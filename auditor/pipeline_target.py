@@ -21,9 +21,11 @@ from auditor.errors import AuditorError
 from auditor.model import (
     Category,
     CoverageGap,
+    DriftKind,
     Finding,
     LiveState,
     Manifest,
+    ObjectDrift,
     ObjectRef,
     Provenance,
     RenderedSet,
@@ -162,7 +164,7 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
 
     if shared.policies is not None:
         t2 = time.perf_counter()
-        findings += evaluate_target(shared.policies, target, desired, live.objects)
+        findings += evaluate_target(shared.policies, target, desired, _live_for_policy(desired, live, outcome.drifts))
         timings["policy"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
@@ -187,6 +189,21 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
         images=_image_rows(desired, live.objects),
         timings=timings,
     )
+
+
+def _live_for_policy(
+    desired: Sequence[Manifest], live: LiveState, drifts: Sequence[ObjectDrift]
+) -> list[Manifest]:
+    """Live objects whose policy verdict can differ from their desired twin's.
+
+    An in-sync live object is its desired object plus server defaults and status, so evaluating it
+    again only repeats the desired findings (twice the work, every violation reported twice).
+    Live policy runs where live state says something git does not: drifted objects and objects that
+    exist only in the cluster.
+    """
+    in_sync = {d.ref for d in drifts if d.kind == DriftKind.IN_SYNC}
+    wanted = {m.ref for m in desired}
+    return [m for m in live.objects if m.ref not in wanted or m.ref not in in_sync]
 
 
 def _image_rows(desired: Sequence[Manifest], live: Sequence[Manifest]) -> tuple[tuple[str, str, str, str], ...]:

@@ -267,3 +267,12 @@ def test_second_run_reuses_renders_keyed_by_tree(fleet: Path) -> None:
     main(["run", "--config", cfg, "--out", str(fleet / "c3"), "-q", "--no-render-cache"])
     replicas = [f for f in load_findings(fleet / "c3") if f["path"] == "spec.replicas"]
     assert [f["expected"] for f in replicas] == [3]
+
+
+def test_live_policy_runs_only_where_live_differs_from_git(fleet: Path) -> None:
+    main(["run", "--config", str(fleet / "gitops-audit.yaml"), "--out", str(fleet / "lp"), "-q"])
+    policy = [f for f in load_findings(fleet / "lp") if f["category"] == "policy"]
+    sides = {(f["target"], f["path"]) for f in policy}
+    assert ("dev", "desired") in sides and ("prod", "desired") in sides
+    assert ("dev", "live") not in sides  # dev is in sync: its live objects would only repeat git's findings
+    assert ("prod", "live") in sides  # the scaled Deployment differs from git, so its live state is checked
