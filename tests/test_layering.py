@@ -1,0 +1,47 @@
+"""The architecture stays visible: stages import model/errors/util only, never each other or the wiring."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "auditor"
+STAGES = ("source", "cluster", "diff", "policy", "report")
+WIRING = ("pipeline", "pipeline_target", "pipeline_flux", "wiring", "cli", "commands", "config", "render_cache")
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+            out.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return out
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_imports_no_other_stage_and_no_wiring(stage: str) -> None:
+    forbidden = [f"auditor.{s}" for s in (*STAGES, *WIRING) if s != stage] + ["auditor.demo"]
+    problems = []
+    for path in sorted((PACKAGE / stage).rglob("*.py")):
+        for mod in imported_modules(path):
+            if any(mod == f or mod.startswith(f + ".") for f in forbidden):
+                problems.append(f"{path.relative_to(PACKAGE.parent)} imports {mod}")
+    assert not problems, "\n".join(problems)
+
+
+def test_model_is_a_leaf() -> None:
+    assert not [m for m in imported_modules(PACKAGE / "model.py") if m.startswith("auditor")]
+
+
+def test_config_imports_only_stage_options() -> None:
+    for name in ("config.py", "config_stages.py"):
+        for mod in imported_modules(PACKAGE / name):
+            parts = mod.split(".")
+            if len(parts) > 1 and parts[0] == "auditor" and parts[1] in STAGES:
+                assert parts[2] in ("options", "cc_options", "flux_options"), f"{name} imports {mod}"
