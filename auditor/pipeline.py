@@ -110,6 +110,41 @@ def _prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> RepoWor
     return work
 
 
+def render_target(opts: RunOptions, tool: KustomizeTool, work: RepoWork, target: Target) -> RenderedSet:
+    """Render one target from a prepared repository (Flux targets like kustomize-controller, others with kustomize).
+
+    Raises RenderError/SourceError/ToolError; shared by the audit and the ``render`` command.
+    """
+    if work.tree is None:
+        raise SourceError(work.error or f"render {target.path}: repository not prepared")
+    if is_flux_target(target):
+        return render_flux_target(
+            tool,
+            work.tree,
+            target.path,
+            default_namespace=target.namespace,
+            options=opts.config.flux,
+            source_options=opts.source,
+            repo_url=work.url,
+        )
+    return render_overlay(tool, work.tree, target.path, default_namespace=target.namespace, options=opts.source)
+
+
+def prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> RepoWork:
+    """Public name of the repository preparation, for commands that render without auditing."""
+    return _prepare_repo(opts, key, dest)
+
+
+def discover(opts: RunOptions, work: RepoWork) -> list[Target]:
+    """Flux-discovered targets of a prepared repository (none without ``flux.clusters``); raises when unreadable."""
+    if not opts.config.flux.clusters:
+        return []
+    if work.error:
+        raise SourceError(work.error)
+    found, _failed = _discover(opts, work)
+    return found
+
+
 def _discover(opts: RunOptions, work: RepoWork) -> tuple[list[Target], list[TargetResult]]:
     """Flux cluster targets of the run's repository; when it cannot be read, one not-audited placeholder."""
     flux = opts.config.flux
@@ -199,19 +234,8 @@ def run_audit(
             return key, value
 
         def render_fresh(w: RepoWork, t: Target) -> RenderedSet | str:
-            assert w.tree is not None
             try:
-                if is_flux_target(t):
-                    return render_flux_target(
-                        tool,
-                        w.tree,
-                        t.path,
-                        default_namespace=t.namespace,
-                        options=flux,
-                        source_options=opts.source,
-                        repo_url=w.url,
-                    )
-                return render_overlay(tool, w.tree, t.path, default_namespace=t.namespace, options=opts.source)
+                return render_target(opts, tool, w, t)
             except (RenderError, SourceError, ToolError) as exc:
                 return str(exc)
 

@@ -19,11 +19,10 @@ from typing import Any
 from auditor.config import RunConfig, find_config, load_config
 from auditor.errors import AuditorError, UsageError
 from auditor.model import Manifest, RenderedSet, Target
-from auditor.source.flux import discover_targets, is_flux_target, render_flux_target
+from auditor.pipeline import RunOptions, discover, prepare_repo
+from auditor.pipeline import render_target as pipeline_render_target
 from auditor.source.flux_options import FluxOptions
-from auditor.source.git import describe_url, open_repo, resolve_ref
 from auditor.source.options import SourceOptions
-from auditor.source.render import prepare_tree, render_overlay
 from auditor.source.tools import find_kustomize
 from auditor.util import yamlio
 
@@ -64,27 +63,19 @@ def render_target(cfg: RunConfig, flux: FluxOptions, name: str, *, ref: str = ""
     """Render one configured or Flux-discovered target; raises AuditorError subclasses on failure."""
     source: SourceOptions = replace(cfg.source, kustomize_path=cfg.tools.kustomize, kubectl_path=cfg.tools.kubectl,
                                     worktree=worktree)
+    opts = RunOptions(config=replace(cfg, flux=flux), source=source)
     tool = find_kustomize(source)
     with tempfile.TemporaryDirectory(prefix="gitops-audit-render-") as tmp:
         location = cfg.repo_location(cfg.repo)
-        handle = open_repo(location, source)
-        commit = resolve_ref(handle, ref or cfg.ref)
-        tree = prepare_tree(handle, commit, Path(tmp) / "tree", source)
-        defaults = Target(name="defaults", repo=location, ref=ref or cfg.ref, namespace=cfg.default_namespace)
-        targets = [*cfg.targets, *discover_targets(tree.root, flux, defaults)]
+        work = prepare_repo(opts, (location, ref or cfg.ref), Path(tmp) / "tree")
+        targets = [*cfg.targets, *discover(opts, work)]
         target = next((t for t in targets if t.name == name), None)
         if target is None:
             known = ", ".join(t.name for t in targets) or "none"
             raise UsageError(f"render: no target named {name!r} (targets: {known})")
         if target.repo != location or (target.ref != cfg.ref and not ref):
-            handle = open_repo(target.repo, source)
-            commit = resolve_ref(handle, ref or target.ref)
-            tree = prepare_tree(handle, commit, Path(tmp) / "tree-target", source)
-        if is_flux_target(target):
-            rs = render_flux_target(tool, tree, target.path, default_namespace=target.namespace, options=flux,
-                                    source_options=source, repo_url=describe_url(handle))
-        else:
-            rs = render_overlay(tool, tree, target.path, default_namespace=target.namespace, options=source)
+            work = prepare_repo(opts, (target.repo, ref or target.ref), Path(tmp) / "tree-target")
+        rs = pipeline_render_target(opts, tool, work, target)
     return target, rs
 
 
