@@ -12,7 +12,7 @@ import yaml
 
 from auditor.errors import RenderError
 from auditor.model import Manifest, RenderedSet
-from auditor.source import git, render
+from auditor.source import git, render, render_tree
 from auditor.source.options import SourceOptions
 from auditor.source.tools import KustomizeTool, find_kustomize
 from auditor.util import proc
@@ -295,7 +295,7 @@ def test_build_metadata_injection_keeps_meaning(tmp_path: Path) -> None:
         p = tmp_path / name / "kustomization.yaml"
         p.parent.mkdir()
         p.write_text(text)
-        render._inject_build_metadata(p)
+        render_tree.inject_build_metadata(p)
         data = yaml.safe_load(p.read_text())
         original = yaml.safe_load(text)
         assert data["buildMetadata"] == expected, name
@@ -304,7 +304,7 @@ def test_build_metadata_injection_keeps_meaning(tmp_path: Path) -> None:
     flux = tmp_path / "flux" / "kustomization.yaml"
     flux.parent.mkdir()
     flux.write_text("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n")
-    render._inject_build_metadata(flux)
+    render_tree.inject_build_metadata(flux)
     assert "buildMetadata" not in flux.read_text()
 
 
