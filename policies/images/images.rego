@@ -80,6 +80,6 @@ warn contains k8s.finding(id, rules[id], msg) if {
 	some entry in k8s.input_containers
 	not has_digest(entry.container.image)
 	msg := sprintf("%s: %s image %q is not pinned by digest in %s", [
-		k8s.input_subject, entry.label, entry.container.image, k8s.target.env,
+		k8s.input_subject, entry.label, entry.container.image, k8s.target_env,
 	])
 }

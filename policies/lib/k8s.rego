@@ -58,16 +58,31 @@ config := c if {
 setting(key, default_value) := object.get(config, key, default_value)
 
 # Audit context: data.gitops_audit.target/side are set by `gitops-audit` (absent under `policy test`).
-target := t if {
-	t := data.gitops_audit.target
-} else := {}
+# Read one literal field path at a time, never the whole target object nor data.gitops_audit: a result
+# cache keys on the target fields the pack reads, found by these paths.
+target_name := v if {
+	v := data.gitops_audit.target.name
+} else := ""
+
+target_env := v if {
+	v := data.gitops_audit.target.env
+} else := ""
+
+target_region := v if {
+	v := data.gitops_audit.target.region
+} else := ""
+
+target_context := v if {
+	v := data.gitops_audit.target.context
+} else := ""
 
 side := s if {
 	s := data.gitops_audit.side
 } else := ""
 
+# The literal path rather than target_env: without a target, no env is production (even "").
 is_production if {
-	target.env in setting("production_envs", ["production", "prod"])
+	data.gitops_audit.target.env in setting("production_envs", ["production", "prod"])
 }
 
 # Kubernetes quantities ("500m", "1Gi", 2) as numbers.
