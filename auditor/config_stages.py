@@ -132,7 +132,9 @@ _WAIVER_KEYS = ("rule", "reason", "owner", "expires", "target", "env", "kind", "
 
 def parse_policy(node: Node, resolve: Callable[[str], Path]) -> PolicyOptions:
     """``policy:`` — user policy dirs, data, namespaces, engine, waivers. Paths are config-relative."""
-    node.mapping(("dirs", "builtin", "data", "namespaces", "all_namespaces", "engine", "opa_url", "waivers"))
+    node.mapping(
+        ("dirs", "builtin", "data", "namespaces", "all_namespaces", "engine", "opa_url", "waivers", "workers")
+    )
     waivers = []
     for item in node.items("waivers"):
         item.mapping(_WAIVER_KEYS)
@@ -159,6 +161,11 @@ def parse_policy(node: Node, resolve: Callable[[str], Path]) -> PolicyOptions:
     opa_url = node.string("opa_url")
     if engine == "opa" and not opa_url:
         raise node.error("engine 'opa' needs opa_url (e.g. http://127.0.0.1:8181)", (*node.path, "engine"))
+    # `auto` (the default) is one worker process per core, up to 4; 0 evaluates in the audit process.
+    raw_workers = node.get("workers").value
+    if isinstance(raw_workers, str) and raw_workers != "auto":
+        raise node.error(f"expected 'auto' or a number of processes, got {raw_workers!r}", (*node.path, "workers"))
+    workers = -1 if raw_workers in (None, "auto") else node.integer("workers", -1, minimum=0)
     return PolicyOptions(
         dirs=tuple(str(resolve(d)) for d in node.strings("dirs")),
         builtin=node.boolean("builtin", True),
@@ -168,6 +175,7 @@ def parse_policy(node: Node, resolve: Callable[[str], Path]) -> PolicyOptions:
         engine=engine,
         opa_url=opa_url,
         waivers=tuple(waivers),
+        workers=workers,
     )
 
 

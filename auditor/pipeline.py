@@ -7,6 +7,7 @@ make the whole run meaningless (no kustomize, a policy that does not compile) ra
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import secrets
@@ -178,7 +179,9 @@ def run_audit(
     shared = Shared(opts, policies, new_run_key(), say)
     flux = opts.config.flux
 
-    with tempfile.TemporaryDirectory(prefix="gitops-audit-") as tmp:
+    # The policy set may start worker processes: they stop with the run, whatever happens.
+    stop_policies = contextlib.closing(policies) if policies is not None else contextlib.nullcontext()
+    with tempfile.TemporaryDirectory(prefix="gitops-audit-") as tmp, stop_policies:
         repos: dict[tuple[str, str], RepoWork] = {}
         flux_key = (opts.config.repo_location(opts.config.repo), opts.config.ref)
         keys = [(t.repo, t.ref) for t in targets] + ([flux_key] if flux.clusters else [])
@@ -266,6 +269,10 @@ def run_audit(
             audited = pool.map(_in_context(audit_one), all_targets)
             results = _report_unmatched_rules((*audited, *skipped), shared.unmatched)
 
+    if policies is not None:
+        st = policies.runner.stats
+        log.info("policy: %d documents, %d evaluated (%d in worker processes), %d from the run's cache",
+                 st.documents, st.evaluated, st.in_workers, st.documents - st.evaluated)
     commits = sorted({w.commit for w in repos.values() if w.commit})
     urls = sorted({w.url for w in repos.values() if w.url})
     refs = sorted({w.ref for w in repos.values()})

@@ -130,3 +130,18 @@ def test_config_example_is_valid_and_documents_every_key() -> None:
             keys |= set(re.findall(r'"([a-z_A-Z]+)"', block))
     missing = sorted(k for k in keys if not re.search(rf"(^|[\s{{,]){k}:", text, re.M))
     assert not missing, f"config.example.yaml does not document: {missing}"
+
+
+@pytest.mark.parametrize(("value", "workers"), [(None, -1), ("auto", -1), ("0", 0), ("3", 3)])
+def test_policy_workers(tmp_path: Path, value: str | None, workers: int) -> None:
+    text = GOOD + (b"" if value is None else f"policy:\n  workers: {value}\n".encode())
+    assert parse(text, tmp_path).policy.workers == workers
+
+
+@pytest.mark.parametrize(("value", "problem"), [("fast", "expected 'auto' or a number"), ("-2", "at least 0")])
+def test_policy_workers_errors_name_the_line(tmp_path: Path, value: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(GOOD + f"policy:\n  workers: {value}\n".encode(), tmp_path)
+    line = len(GOOD.splitlines()) + 2
+    assert f"cfg.yaml:{line}:" in str(err.value) and problem in str(err.value)
+    assert "policy.workers" in str(err.value)

@@ -25,12 +25,15 @@ from auditor.policy.check import (
     NamespaceRules,
     RuleResult,
     build_query,
-    evaluate_namespaces,
+    check_results,
+    document_query,
     namespace_rules,
 )
+from auditor.policy.context_deps import CONTEXT_ROOT, context_fields
 from auditor.policy.engine import EvalError, Evaluator, RegorusEvaluator
 from auditor.policy.loader import RegoModule, discover_modules, load_data
 from auditor.policy.options import PolicyOptions
+from auditor.policy.runner import PolicyRunner, auto_workers
 from auditor.policy.waivers import apply_waivers
 
 ERROR_RULE = "policy.error"
@@ -49,6 +52,12 @@ class PolicySet:
     combined_namespaces: tuple[NamespaceRules, ...]
     """Evaluated once per side with all documents (``conftest --combine`` input)."""
     options: PolicyOptions
+    runner: PolicyRunner
+    """Evaluates documents once per run and context, in worker processes for large batches."""
+
+    def close(self) -> None:
+        """Stop the policy worker processes, if any were started."""
+        self.runner.close()
 
 
 def is_combined_namespace(namespace: str) -> bool:
@@ -120,12 +129,20 @@ def load_policies(options: PolicyOptions) -> PolicySet:
         selected = list(dict.fromkeys(selected))
     chosen = [spaces[ns] for ns in selected if ns in spaces and spaces[ns].rules]
     _check_compiles(evaluator, chosen)
+    workers = auto_workers() if options.workers < 0 else options.workers
+    runner = PolicyRunner(
+        modules,
+        data,
+        context_fields=context_fields(modules),
+        workers=workers if options.engine == "embedded" else 0,  # an OPA server parallelises itself
+    )
     return PolicySet(
         evaluator=evaluator,
         modules=tuple(modules),
         document_namespaces=tuple(ns for ns in chosen if not is_combined_namespace(ns.namespace)),
         combined_namespaces=tuple(ns for ns in chosen if is_combined_namespace(ns.namespace)),
         options=options,
+        runner=runner,
     )
 
 
@@ -283,30 +300,34 @@ def evaluate_target(
     for side, docs in (("desired", desired), ("live", live)):
         if not docs:
             continue
-        evaluator = policies.evaluator.with_data({"gitops_audit": {"target": target_doc, "side": side}})
+        context = {"target": target_doc, "side": side}
+        evaluator = policies.evaluator.with_data({CONTEXT_ROOT: context})
         index: dict[tuple[str, str, str], Manifest] = {}
-        combined_input = []
+        inputs = []
         for manifest in docs:
             by_side[(side, manifest.ref)] = manifest
             index[(manifest.ref.kind, manifest.ref.namespace, manifest.ref.name)] = manifest
-            doc = policy_input(manifest, side)
-            if policies.combined_namespaces:
-                combined_input.append({"path": _filename(manifest), "contents": doc})
-            if not policies.document_namespaces:
-                continue
-            try:
-                checks = evaluate_namespaces(evaluator, policies.document_namespaces, doc, _filename(manifest))
-            except EvalError as exc:
-                findings.append(_error_finding(target, side, manifest, exc))
-                continue
-            findings.extend(_findings_from(target, checks, side, manifest))
+            inputs.append(policy_input(manifest, side))
+        jobs: list[tuple[str, Any]] = []
+        if policies.document_namespaces:
+            jobs = [(document_query(evaluator, policies.document_namespaces, doc), doc) for doc in inputs]
         if policies.combined_namespaces:
-            try:
-                checks = evaluate_namespaces(evaluator, policies.combined_namespaces, combined_input, "Combined")
-            except EvalError as exc:
-                findings.append(_error_finding(target, side, None, exc))
+            combined = [{"path": _filename(m), "contents": doc} for m, doc in zip(docs, inputs, strict=True)]
+            jobs.append((document_query(evaluator, policies.combined_namespaces, combined), combined))
+        values = policies.runner.run(evaluator, context, jobs)
+        if policies.document_namespaces:
+            for manifest, value in zip(docs, values, strict=False):
+                if isinstance(value, EvalError):
+                    findings.append(_error_finding(target, side, manifest, value))
+                    continue
+                checks = check_results(value, policies.document_namespaces, _filename(manifest))
+                findings.extend(_findings_from(target, checks, side, manifest))
+        if policies.combined_namespaces:
+            value = values[-1]
+            if isinstance(value, EvalError):
+                findings.append(_error_finding(target, side, None, value))
                 continue
-            for chk in checks:
+            for chk in check_results(value, policies.combined_namespaces, "Combined"):
                 for r in (*chk.failures, *chk.warnings):
                     m = _resolve(r.metadata.get("resource"), index)
                     findings.append(_finding(target, r, side, m, combined=True))

@@ -191,19 +191,31 @@ def evaluate_namespaces(
     evaluator: Evaluator, spaces: Sequence[NamespaceRules], input_doc: Any, filename: str
 ) -> list[CheckResult]:
     """Evaluate all namespaces for one input with one query (falls back to per-namespace on error)."""
+    query = document_query(evaluator, spaces, input_doc)
+    value = evaluator.query_always_defined(query, input_doc) if query else {}
+    return check_results(value, spaces, filename)
+
+
+def document_query(evaluator: Evaluator, spaces: Sequence[NamespaceRules], input_doc: Any) -> str:
+    """The one query that evaluates every package of ``spaces`` applying to ``input_doc`` ("" for none).
+
+    The query is always defined (an object literal); its value goes to :func:`check_results`.
+    """
     active = tuple(ns for ns in spaces if ns.rules)
     if not active:
-        return [CheckResult(filename, ns.namespace) for ns in spaces]
+        return ""
     gates = _kind_gates(evaluator, active)
     if gates is None:
-        query = _cached_query(active, True)
-    else:
-        # Gates applied here: a package skipped for this kind costs nothing, and a document no
-        # package applies to is not evaluated at all.
-        kind = input_doc.get("kind") if isinstance(input_doc, Mapping) else None
-        active = tuple(ns for ns in active if _gate_admits(gates.get(ns.namespace), kind))
-        query = _cached_query(active, False) if active else ""
-    value = evaluator.query_always_defined(query, input_doc) if query else {}
+        return _cached_query(active, True)
+    # Gates applied here: a package skipped for this kind costs nothing, and a document no
+    # package applies to is not evaluated at all.
+    kind = input_doc.get("kind") if isinstance(input_doc, Mapping) else None
+    active = tuple(ns for ns in active if _gate_admits(gates.get(ns.namespace), kind))
+    return _cached_query(active, False) if active else ""
+
+
+def check_results(value: Any, spaces: Sequence[NamespaceRules], filename: str) -> list[CheckResult]:
+    """Conftest results per namespace from the value of a :func:`document_query` query."""
     if value is UNDEFINED or not isinstance(value, Mapping):
         value = {}
     out = []

@@ -73,3 +73,5 @@ class PolicyOptions:
     """Base URL of the OPA server for ``engine: opa``, e.g. ``http://127.0.0.1:8181``."""
     waivers: tuple[Waiver, ...] = ()
     """Config waivers."""
+    workers: int = -1
+    """Worker processes for the embedded engine: ``-1`` = one per core up to 4 (none on one core), ``0`` = none."""

@@ -1,0 +1,211 @@
+"""Run policy queries for many documents: once per distinct (document, context), on every core.
+
+Two costs dominate an audit's policy stage, and this module removes both:
+
+- **Repeats.** Targets that share an overlay (or whose overlays leave most objects alone) hand the
+  policies the same documents. Results are cached for the run, keyed by the query, the document's
+  canonical JSON digest and the *context key*: the side plus only the target fields the policies read
+  (``context_deps.py``). Concurrent targets asking for the same key wait for one evaluation.
+- **One core.** The embedded engine holds the GIL, so the pipeline's threads evaluate one at a time.
+  Large batches go to a pool of worker processes (``worker.py``); small runs never start one. A pool that
+  breaks (a worker killed, a start failure) is logged once and evaluation goes on in process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import multiprocessing
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.policy import worker
+from auditor.policy.engine import EvalError, Evaluator
+from auditor.policy.loader import RegoModule
+
+log = logging.getLogger(__name__)
+
+START_POOL_AT = 400
+"""Documents to evaluate in one batch before a pool is worth starting (a worker starts in ~0.5 s)."""
+USE_POOL_AT = 32
+"""Once the pool runs, smaller batches than this stay in process (the round trip costs more)."""
+_CHUNK = (16, 200)
+"""Bounds of documents per pool task: small enough to spread over workers, large enough to amortize."""
+
+Job = tuple[str, Any]
+"""``(query, input)``; an empty query means "no package applies" and evaluates to ``{}``."""
+
+
+def auto_workers() -> int:
+    """Default pool size: the usable cores, at most 4; none on a single core."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(cores, 4)
+
+
+def _json_default(value: Any) -> str:
+    # Non-JSON leaves (a YAML timestamp) still key by type and text, never equal to a string.
+    return f"{type(value).__name__}:{value}"
+
+
+def digest(doc: Any) -> bytes:
+    """Digest of ``doc``'s JSON (key order as given: a reordered copy only misses the cache)."""
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+@dataclass
+class RunnerStats:
+    """What the runner did in a run (read at the end for logs and benchmarks)."""
+
+    documents: int = 0
+    """Jobs asked for, over all targets and sides."""
+    evaluated: int = 0
+    """Jobs actually evaluated (the rest came from the cache)."""
+    in_workers: int = 0
+    """Of ``evaluated``, how many ran in worker processes."""
+
+
+class PolicyRunner:
+    """Evaluates jobs for one policy set; thread-safe; :meth:`close` stops the pool."""
+
+    def __init__(
+        self,
+        modules: Sequence[RegoModule],
+        data: Mapping[str, Any],
+        *,
+        context_fields: frozenset[str] | None,
+        workers: int = 0,
+        start_pool_at: int = START_POOL_AT,
+    ) -> None:
+        """``workers`` > 0 allows a pool (embedded engine only); ``context_fields`` from ``context_deps``."""
+        self._modules = tuple(modules)
+        self._data = dict(data)
+        self._fields = context_fields
+        self._workers = workers
+        self._start_pool_at = start_pool_at
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str, bytes], Future[Any]] = {}
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_failed = False
+        self.stats = RunnerStats()
+
+    def context_key(self, context: Mapping[str, Any]) -> str:
+        """The part of ``context`` (``data.gitops_audit``: ``{"target": {...}, "side": ...}``) results depend on."""
+        target = context.get("target") or {}
+        if self._fields is not None:
+            target = {k: target.get(k) for k in sorted(self._fields)}
+        return json.dumps({"side": context.get("side"), "target": target}, sort_keys=True, default=str)
+
+    def run(self, evaluator: Evaluator, context: Mapping[str, Any], jobs: Sequence[Job]) -> list[Any]:
+        """Values of ``jobs`` in order: the query's value, or an :class:`EvalError` for that document.
+
+        ``evaluator`` must already see ``context`` as ``data.gitops_audit`` (it serves the in-process path).
+        """
+        ctx = self.context_key(context)
+        pool = self._pool_for(len(jobs))
+        step = self._chunk_size(len(jobs)) if pool is not None else max(1, len(jobs))
+        futures: list[Future[Any] | None] = []
+        # Results this call must produce; the others are cached or being produced for another target.
+        owned: list[tuple[Job, Future[Any]]] = []
+        tasks: list[tuple[list[tuple[Job, Future[Any]]], Future[Any]]] = []
+        try:
+            # Chunk by chunk, so workers evaluate while this thread digests the next documents.
+            for start in range(0, len(jobs), step):
+                block = jobs[start : start + step]
+                mine = self._claim(ctx, block, futures)
+                owned += mine
+                if pool is not None and mine:
+                    try:
+                        tasks.append((mine, pool.submit(worker.evaluate, dict(context), [job for job, _ in mine])))
+                    except Exception as exc:  # a broken pool or a pickling failure: go on in process
+                        self._broken(exc)
+                        pool = None
+            for mine, task in tasks:
+                try:
+                    results = task.result()
+                except Exception as exc:
+                    self._broken(exc)
+                    continue
+                for (_, fut), (ok, value) in zip(mine, results, strict=True):
+                    fut.set_result(value if ok else EvalError(value))
+                with self._lock:
+                    self.stats.in_workers += len(mine)
+            for (query, doc), fut in owned:
+                if not fut.done():
+                    try:
+                        fut.set_result(evaluator.query_always_defined(query, doc))
+                    except EvalError as exc:
+                        # A fresh error: the raised one's traceback would keep this thread's engine alive in
+                        # the cache, and the binding's engines must not be dropped by another thread.
+                        fut.set_result(EvalError(str(exc)))
+        finally:
+            for _, fut in owned:  # never leave another target waiting on a result that will not come
+                if not fut.done():
+                    fut.set_result(EvalError("evaluation interrupted"))
+        return [{} if fut is None else fut.result() for fut in futures]
+
+    def _claim(
+        self, ctx: str, block: Sequence[Job], futures: list[Future[Any] | None]
+    ) -> list[tuple[Job, Future[Any]]]:
+        """Append each job's future to ``futures``; return the jobs no one has evaluated or claimed yet."""
+        keys = [(ctx, q, digest(doc)) if q else None for q, doc in block]
+        mine: list[tuple[Job, Future[Any]]] = []
+        with self._lock:
+            self.stats.documents += len(block)
+            for job, key in zip(block, keys, strict=True):
+                if key is None:
+                    futures.append(None)
+                    continue
+                fut = self._cache.get(key)
+                if fut is None:
+                    fut = self._cache[key] = Future()
+                    mine.append((job, fut))
+                futures.append(fut)
+            self.stats.evaluated += len(mine)
+        return mine
+
+    def _chunk_size(self, total: int) -> int:
+        low, high = _CHUNK
+        return max(low, min(high, math.ceil(total / (2 * max(1, self._workers)))))
+
+    def _pool_for(self, size: int) -> ProcessPoolExecutor | None:
+        if self._workers <= 0 or self._pool_failed:
+            return None
+        with self._lock:
+            if self._pool is None and size >= self._start_pool_at:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self._workers,
+                    # spawn, not fork: the audit runs threads, and forking a threaded process can deadlock.
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=worker.init,
+                    initargs=(self._modules, self._data),
+                )
+            pool = self._pool
+        return pool if pool is not None and size >= USE_POOL_AT else None
+
+    def _broken(self, exc: BaseException) -> None:
+        with self._lock:
+            first = not self._pool_failed
+            self._pool_failed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        if first:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            log.warning("policy worker pool failed (%s); evaluating in process", reason)
+
+    def close(self) -> None:
+        """Stop the worker pool (idempotent); the cache is dropped with the runner."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,153 @@
+"""The policy runner: results once per distinct (document, context) per run, worker processes, fallback."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+
+from auditor.model import Manifest, ObjectRef, Target
+from auditor.policy.audit import PolicySet, evaluate_target, load_policies
+from auditor.policy.context_deps import context_fields
+from auditor.policy.loader import parse_module
+from auditor.policy.options import PolicyOptions
+from auditor.policy.runner import PolicyRunner
+
+US = Target("prod-us", env="production", region="us", context="ctx-us")
+EU = Target("prod-eu", env="production", region="eu", context="ctx-eu")
+DEV = Target("dev-us", env="dev", region="us", context="ctx-dev")
+
+
+def configmaps(n: int, *, bad_every: int = 3) -> list[Manifest]:
+    out = []
+    for i in range(n):
+        data = {"mode": "debug" if i % bad_every == 0 else "normal", "i": str(i)}
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm{i}", "namespace": "a"}, "data": data}
+        out.append(Manifest(ObjectRef("", "ConfigMap", "a", f"cm{i}"), "v1", body))
+    return out
+
+
+def policy_set(tmp_path: Path, rego: str, *, workers: int = 0, start_pool_at: int = 400) -> PolicySet:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "p.rego").write_text("package main\nimport rego.v1\n" + rego)
+    ps = load_policies(PolicyOptions(dirs=(str(tmp_path),), builtin=False, workers=0))
+    if workers == 0 and start_pool_at == 400:
+        return ps
+    runner = PolicyRunner(
+        ps.modules, {}, context_fields=context_fields(ps.modules), workers=workers, start_pool_at=start_pool_at
+    )
+    return dataclasses.replace(ps, runner=runner)
+
+
+ENV_RULE = (
+    'deny contains msg if { input.data.mode == "debug"; data.gitops_audit.target.env == "production"\n'
+    '  msg := sprintf("%s: debug mode in %s", [input.metadata.name, data.gitops_audit.target.env]) }\n'
+)
+NAME_RULE = (
+    'deny contains msg if { input.data.mode == "debug"\n'
+    '  msg := sprintf("%s: debug mode on %s", [input.metadata.name, data.gitops_audit.target.name]) }\n'
+)
+
+
+def messages(findings: tuple) -> list[tuple[str, str]]:
+    return [(f.target, f.message) for f in findings]
+
+
+def test_targets_sharing_documents_and_read_fields_share_results(tmp_path: Path) -> None:
+    ps = policy_set(tmp_path, ENV_RULE)
+    docs = configmaps(30)
+    us = evaluate_target(ps, US, docs, [])
+    eu = evaluate_target(ps, EU, docs, [])
+    assert ps.runner.stats.documents == 60 and ps.runner.stats.evaluated == 30
+    assert len(us) == 10 and [f.message for f in us] == [f.message for f in eu]
+    assert {f.target for f in eu} == {"prod-eu"}  # findings are still built per target
+    dev = evaluate_target(ps, DEV, docs, [])  # another env: other results, evaluated again
+    assert dev == () and ps.runner.stats.evaluated == 60
+
+
+def test_a_field_the_policies_read_separates_the_results(tmp_path: Path) -> None:
+    ps = policy_set(tmp_path, NAME_RULE)
+    docs = configmaps(6)
+    us = evaluate_target(ps, US, docs, [])
+    eu = evaluate_target(ps, EU, docs, [])
+    assert ps.runner.stats.evaluated == 12
+    assert [m for _, m in messages(us)] == ["cm0: debug mode on prod-us", "cm3: debug mode on prod-us"]
+    assert [m for _, m in messages(eu)] == ["cm0: debug mode on prod-eu", "cm3: debug mode on prod-eu"]
+
+
+def test_sides_never_share_results(tmp_path: Path) -> None:
+    ps = policy_set(tmp_path, 'deny contains data.gitops_audit.side if input.data.mode == "debug"\n')
+    docs = configmaps(3)
+    found = evaluate_target(ps, US, docs, docs)
+    assert sorted(f.message for f in found) == ["desired", "live"]
+    assert ps.runner.stats.evaluated == 6
+
+
+def test_changed_document_is_evaluated_again(tmp_path: Path) -> None:
+    ps = policy_set(tmp_path, ENV_RULE)
+    docs = configmaps(3)
+    evaluate_target(ps, US, docs, [])
+    changed = dataclasses.replace(docs[1], body={**docs[1].body, "data": {"mode": "debug"}})
+    found = evaluate_target(ps, EU, [docs[0], changed, docs[2]], [])
+    assert ps.runner.stats.evaluated == 4
+    assert [f.message for f in found] == ["cm0: debug mode in production", "cm1: debug mode in production"]
+
+
+def test_concurrent_targets_evaluate_each_document_once(tmp_path: Path) -> None:
+    ps = policy_set(tmp_path, ENV_RULE)
+    docs = configmaps(200)
+    targets = [Target(f"prod-{i}", env="production", region=str(i)) for i in range(6)]
+    results: dict[str, tuple] = {}
+
+    def one(t: Target) -> None:
+        results[t.name] = evaluate_target(ps, t, docs, [])
+
+    threads = [threading.Thread(target=one, args=(t,)) for t in targets]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert ps.runner.stats.evaluated == 200 and ps.runner.stats.documents == 1200
+    assert len({tuple(f.message for f in r) for r in results.values()}) == 1
+    assert len(results["prod-0"]) == 67
+
+
+def test_worker_processes_give_the_in_process_results(tmp_path: Path) -> None:
+    rego = ENV_RULE + (
+        # A runtime error on one document (a conflict between two values of a complete rule).
+        'clash := 1 if input.metadata.name == "cm4"\nclash := 2 if input.metadata.name == "cm4"\n'
+        "deny contains sprintf(\"clash %v\", [clash]) if clash\n"
+    )
+    docs = configmaps(90)
+    local = policy_set(tmp_path, rego)
+    pooled = policy_set(tmp_path, rego, workers=2, start_pool_at=1)
+    try:
+        expected = evaluate_target(local, US, docs, docs)
+        got = evaluate_target(pooled, US, docs, docs)
+        assert pooled.runner.stats.in_workers == 180
+    finally:
+        pooled.close()
+    assert [(f.rule_id, f.message, f.path) for f in got] == [(f.rule_id, f.message, f.path) for f in expected]
+    errors = [f for f in got if f.rule_id == "policy.error"]
+    assert [f.ref.name for f in errors if f.ref] == ["cm4", "cm4"]  # the other documents went on
+    pooled.close()  # idempotent
+
+
+def test_a_broken_pool_falls_back_to_in_process(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ps = policy_set(tmp_path, ENV_RULE)
+    # Workers compile their own modules: a module that does not compile makes every worker fail to start.
+    broken = parse_module("broken.rego", "package main\nimport rego.v1\ndeny contains x if {\n")
+    runner = PolicyRunner([broken], {}, context_fields=frozenset({"env"}), workers=1, start_pool_at=1)
+    ps = dataclasses.replace(ps, runner=runner)
+    docs = configmaps(40)
+    with caplog.at_level(logging.WARNING):
+        try:
+            found = evaluate_target(ps, US, docs, [])
+        finally:
+            ps.close()
+    assert len(found) == 14 and runner.stats.in_workers == 0
+    assert [r.message for r in caplog.records if "worker pool failed" in r.message][:1]
+    assert "Traceback" not in caplog.text
