@@ -1,18 +1,21 @@
 """End-to-end benchmark: audit a synthetic fleet (bench/fleetgen.py) in process and compare with the floor.
 
-    python bench/run.py [--targets 12] [--objects 1500] [--dir /tmp/gitops-audit-bench] [--runs 2]
+    python bench/run.py [--targets 12] [--objects 1500] [--dir /tmp/gitops-audit-bench] [--runs 2] [--policy-share]
 
 Prints, per run: per-stage times (prepare = git tree + provenance index, render, list+parse, drift,
 policy, provenance, reports), wall time, peak RSS, API requests per target (and per kind x
 namespace), and the *floor*: the time to only run kustomize once per distinct overlay plus fetch and
 ``json.loads`` every request the audit made (replayed with the same parallelism). Stage times other
 than render/prepare/reports are sums over targets, which run ``concurrency`` at a time, so they can
-add up to more than the wall time.
+add up to more than the wall time. Each invocation starts with an empty render cache, so run 1 is
+cold and later runs reuse its renders. ``--policy-share`` adds two audits without policies (warm, then
+cold render cache) and prints how much of the audit's wall time policy evaluation accounts for.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -75,49 +78,20 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def cache_probe(rendered: list[Any]) -> dict[str, float]:
-    """What a render cache keyed by tree hash could save: store every RenderedSet as JSON, load it back.
-
-    A stand-in for the cache the pipeline does not have yet (issue 9): objects as (apiVersion, body,
-    provenance files), written gzip-free to a temp dir; loading rebuilds the Manifests.
-    """
-    from auditor.model import FileProvenance, Manifest, ObjectRef, Provenance, RenderedSet
-
-    tmp = Path(tempfile.mkdtemp(prefix="bench-render-cache-"))
-    t0 = time.perf_counter()
-    for i, rs in enumerate(rendered):
-        doc = {"path": rs.path, "commit": rs.commit, "tree_hash": rs.tree_hash, "objects": [
-            [m.ref.group, m.ref.kind, m.ref.namespace, m.ref.name, m.api_version, m.body,
-             [[f.path, f.role, f.line] for f in m.provenance.files]] for m in rs.objects]}
-        (tmp / f"{i}.json").write_text(json.dumps(doc, separators=(",", ":")))
-    t1 = time.perf_counter()
-    loaded = []
-    for i in range(len(rendered)):
-        doc = json.loads((tmp / f"{i}.json").read_text())
-        objs = tuple(Manifest(ObjectRef(g, k, ns, n), av, body,
-                              Provenance(files=tuple(FileProvenance(path=p, role=r, line=ln) for p, r, ln in fs)))
-                     for g, k, ns, n, av, body, fs in doc["objects"])
-        loaded.append(RenderedSet(path=doc["path"], commit=doc["commit"], objects=objs, tree_hash=doc["tree_hash"]))
-    t2 = time.perf_counter()
-    size = sum(f.stat().st_size for f in tmp.iterdir())
-    keys = sum(1 for rs in rendered if rs.tree_hash)
-    return {"store": t1 - t0, "load": t2 - t1, "mib": size / 2**20, "keyed": keys}
-
-
 def audit_once(cfg: Any, kubeconfig: str, out: Path) -> dict[str, Any]:
     timer = Timer()
-    originals = {n: getattr(pipeline, n) for n in ("render_overlay", "prepare_tree", "build_index")}
+    originals = {n: getattr(pipeline, n) for n in ("render_overlay", "prepare_tree", "build_index", "load_policies")}
     for name, fn in originals.items():
         setattr(pipeline, name, timer.wrap(name, fn))
-    rendered: list[Any] = []
-    render = pipeline.render_overlay
+    loaded: list[Any] = []
+    load = pipeline.load_policies
 
     def keep(*a: Any, **kw: Any) -> Any:
-        rs = render(*a, **kw)
-        rendered.append(rs)
-        return rs
+        ps = load(*a, **kw)
+        loaded.append(ps)
+        return ps
 
-    pipeline.render_overlay = keep
+    pipeline.load_policies = keep
     try:
         args = argparse.Namespace(kubeconfig=kubeconfig, worktree=False)
         opts = wiring.run_options(cfg, args)
@@ -149,7 +123,7 @@ def audit_once(cfg: Any, kubeconfig: str, out: Path) -> dict[str, Any]:
         "live": sum(r.live_count for r in report.results),
         "skipped": skipped,
         "exit_code": report.exit_code(),
-        "rendered": rendered,
+        "policy_runner": loaded[0].runner.stats if loaded else None,
     }
 
 
@@ -179,13 +153,63 @@ def floor(root: Path, cfg: Any, servers: dict[str, str], log: dict[str, list[dic
     return {"render": t1 - t0, "fetch": t2 - t1, "total": t2 - t0, "overlays": len(overlays), "requests": len(urls)}
 
 
+def report_run(res: dict[str, Any], cfg: Any, log: dict[str, list[dict[str, Any]]]) -> None:
+    """Print one audit's figures (``log``: the API requests it made, per target)."""
+    per_target = {n: len(v) for n, v in log.items()}
+    # First pages of resource lists (not discovery, not continue pages): one per (kind, namespace).
+    lists = [e for v in log.values() for e in v
+             if "continue" not in e["query"] and e["path"].count("/") >= (4 if e["path"].startswith(
+                 "/apis/") else 3) and e["path"] not in ("/api/v1", "/apis")]
+    pages = sum(1 for v in log.values() for e in v if "continue" in e["query"])
+    st = res["stages"]
+    print(f"  wall {res['wall']:.2f}s  (audit {res['audit']:.2f}s + reports {res['reports']:.2f}s); "
+          f"exit {res['exit_code']}; findings {res['findings']}; desired {res['desired']}; "
+          f"live {res['live']}; skipped {res['skipped'] or 'none'}")
+    print(f"  prepare (git tree + provenance index) {res['prepare']:.2f}s")
+    print(f"  render {res['render']:.2f}s for {res['renders']} renders (sum over render threads); "
+          f"render phase wall {res['render_phase']:.2f}s")
+    print(f"  checks phase wall (live+drift+policy+provenance, {cfg.concurrency} targets at a time) "
+          f"{res['checks_phase']:.2f}s")
+    for k in ("live", "drift", "policy", "provenance"):
+        print(f"  {k:<10} {st.get(k, 0.0):7.2f}s (sum over targets)")
+    stats = res["policy_runner"]
+    if stats is not None:
+        print(f"  policy documents {stats.documents}: evaluated {stats.evaluated} "
+              f"({stats.in_workers} in worker processes, {stats.worker_cpu:.2f}s CPU there), "
+              f"{stats.documents - stats.evaluated} from the run's cache")
+    print(f"  reports    {res['reports']:7.2f}s")
+    print(f"  peak RSS   {peak_rss_mib():7.0f} MiB")
+    if per_target:
+        print(f"  API requests per target: min {min(per_target.values())} max {max(per_target.values())}; "
+              f"lists per target {len(lists) / max(1, len(per_target)):.1f} + continue pages in all {pages}",
+              flush=True)
+
+
+def print_policy_share(walls: list[tuple[str, bool, float]]) -> None:
+    """Policy's share of the audit: the wall time it adds, over the wall time with it (cold and warm cache)."""
+    def last(label: str, cold: bool) -> float | None:
+        found = [w for lb, c, w in walls if lb.startswith(label) and c == cold]
+        return found[-1] if found else None
+
+    print("\n== policy share of the audit (wall with - wall without) / wall with; goal <= 0.25 ==")
+    for cold in (True, False):
+        with_p, without = last("with policies", cold), last("without policies", cold)
+        if with_p and without:
+            print(f"  {'cold' if cold else 'warm'} render cache: {with_p:.2f}s with, {without:.2f}s without "
+                  f"-> share {(with_p - without) / with_p:.2f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--targets", type=int, default=12)
     p.add_argument("--objects", type=int, default=1500)
     p.add_argument("--dir", type=Path, default=None, help="fleet directory (generated when absent)")
     p.add_argument("--runs", type=int, default=2, help="audits of the unchanged repository (render reuse)")
+    p.add_argument("--policy-share", action="store_true",
+                   help="also audit without policies (render cache warm, then cold) to measure policy's share")
     args = p.parse_args()
+    # A render cache of our own: the first run is cold whatever earlier benchmarks left behind.
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="bench-cache-")
     root = args.dir or Path(tempfile.gettempdir()) / f"gitops-audit-bench-{args.targets}x{args.objects}"
     if not (root / "fleet.json").exists():
         t0 = time.perf_counter()
@@ -208,44 +232,30 @@ def main() -> None:
     cfg = load_config(root / "gitops-audit.yaml")
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"fleet: {json.dumps(fleet)}")
+    no_policy = dataclasses.replace(cfg, policy=dataclasses.replace(cfg.policy, builtin=False, dirs=()))
+    plan = [("with policies", cfg, False)] * args.runs
+    if args.policy_share:
+        plan += [("without policies", no_policy, False), ("without policies, cold render cache", no_policy, True)]
+    walls: list[tuple[str, bool, float]] = []
     try:
-        for i in range(args.runs):
+        for i, (label, run_cfg, cold) in enumerate(plan):
+            if cold:
+                os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="bench-cache-")
             out = Path(tempfile.mkdtemp(prefix="bench-reports-"))
-            print(f"\n== run {i + 1} == (load average before: {_load()})", flush=True)
-            res = audit_once(cfg, ready["kubeconfig"], out)
+            print(f"\n== run {i + 1}: {label} == (load average before: {_load()})", flush=True)
+            res = audit_once(run_cfg, ready["kubeconfig"], out)
+            walls.append((label, cold or i == 0, res["wall"]))
             log = requests()
-            per_target = {n: len(v) for n, v in log.items()}
-            # First pages of resource lists (not discovery, not continue pages): one per (kind, namespace).
-            lists = [e for v in log.values() for e in v
-                     if "continue" not in e["query"] and e["path"].count("/") >= (4 if e["path"].startswith(
-                         "/apis/") else 3) and e["path"] not in ("/api/v1", "/apis")]
-            pages = sum(1 for v in log.values() for e in v if "continue" in e["query"])
-            st = res["stages"]
-            print(f"  wall {res['wall']:.2f}s  (audit {res['audit']:.2f}s + reports {res['reports']:.2f}s); "
-                  f"exit {res['exit_code']}; findings {res['findings']}; desired {res['desired']}; "
-                  f"live {res['live']}; skipped {res['skipped'] or 'none'}")
-            print(f"  prepare (git tree + provenance index) {res['prepare']:.2f}s")
-            print(f"  render {res['render']:.2f}s for {res['renders']} renders (sum over render threads); "
-                  f"render phase wall {res['render_phase']:.2f}s")
-            print(f"  checks phase wall (live+drift+policy+provenance, {cfg.concurrency} targets at a time) "
-                  f"{res['checks_phase']:.2f}s")
-            for k in ("live", "drift", "policy", "provenance"):
-                print(f"  {k:<10} {st.get(k, 0.0):7.2f}s (sum over targets)")
-            print(f"  reports    {res['reports']:7.2f}s")
-            print(f"  peak RSS   {peak_rss_mib():7.0f} MiB")
-            print(f"  API requests per target: min {min(per_target.values())} max {max(per_target.values())}; "
-                  f"lists per target {len(lists) / max(1, len(per_target)):.1f} + continue pages in all "
-                  f"{pages}", flush=True)
-            probe = cache_probe(res.pop("rendered"))
-            print(f"  render cache probe: {probe['keyed']}/{res['renders']} renders have a tree-hash key; "
-                  f"store {probe['store']:.2f}s, load {probe['load']:.2f}s ({probe['mib']:.0f} MiB JSON) "
-                  f"vs render phase {res['render_phase']:.2f}s", flush=True)
-            fl = floor(root, cfg, ready["servers"], log)
-            requests()  # drop the floor's own requests from the next run's log
-            print(f"  floor {fl['total']:.2f}s = kustomize x{fl['overlays']} {fl['render']:.2f}s + "
-                  f"{fl['requests']} requests fetched+parsed {fl['fetch']:.2f}s")
+            report_run(res, cfg, log)
+            if i == 0:  # the floor does not change between runs: measure it once
+                fl = floor(root, cfg, ready["servers"], log)
+                requests()  # drop the floor's own requests from the next run's log
+                print(f"  floor {fl['total']:.2f}s = kustomize x{fl['overlays']} {fl['render']:.2f}s + "
+                      f"{fl['requests']} requests fetched+parsed {fl['fetch']:.2f}s")
             print(f"  ratio wall / floor = {res['wall'] / fl['total']:.2f} (goal <= 1.5); "
                   f"load average after: {_load()}", flush=True)
+        if args.policy_share:
+            print_policy_share(walls)
     finally:
         assert server.stdin
         server.stdin.close()

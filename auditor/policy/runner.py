@@ -72,6 +72,8 @@ class RunnerStats:
     """Jobs actually evaluated (the rest came from the cache)."""
     in_workers: int = 0
     """Of ``evaluated``, how many ran in worker processes."""
+    worker_cpu: float = 0.0
+    """CPU seconds the workers spent evaluating (what a busy machine cannot hide in wall time)."""
 
 
 class PolicyRunner:
@@ -131,7 +133,7 @@ class PolicyRunner:
                         pool = None
             for mine, task in tasks:
                 try:
-                    results = task.result()
+                    results, cpu = task.result()
                 except Exception as exc:
                     self._broken(exc)
                     continue
@@ -139,6 +141,7 @@ class PolicyRunner:
                     fut.set_result(value if ok else EvalError(value))
                 with self._lock:
                     self.stats.in_workers += len(mine)
+                    self.stats.worker_cpu += cpu
             for (query, doc), fut in owned:
                 if not fut.done():
                     try:

@@ -7,6 +7,7 @@ one compiled engine per process plus one clone per audit context it has seen.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,12 +40,13 @@ def _evaluator(context: Mapping[str, Any]) -> RegorusEvaluator:
     return found
 
 
-def evaluate(context: Mapping[str, Any], jobs: Sequence[tuple[str, Any]]) -> list[tuple[bool, Any]]:
+def evaluate(context: Mapping[str, Any], jobs: Sequence[tuple[str, Any]]) -> tuple[list[tuple[bool, Any]], float]:
     """Evaluate ``(query, input)`` jobs with ``context`` as ``data.gitops_audit`` (``target``, ``side``).
 
-    Returns ``(True, value)`` or ``(False, error message)`` per job, in order: one document's runtime
-    error must not lose the others' results.
+    Returns ``(True, value)`` or ``(False, error message)`` per job, in order (one document's runtime
+    error must not lose the others' results), and the CPU seconds this call used.
     """
+    started = time.process_time()
     evaluator = _evaluator(context)
     out: list[tuple[bool, Any]] = []
     for query, doc in jobs:
@@ -52,4 +54,4 @@ def evaluate(context: Mapping[str, Any], jobs: Sequence[tuple[str, Any]]) -> lis
             out.append((True, evaluator.query_always_defined(query, doc)))
         except EvalError as exc:
             out.append((False, str(exc)))
-    return out
+    return out, time.process_time() - started
