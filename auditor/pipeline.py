@@ -272,7 +272,7 @@ def run_audit(
     if policies is not None:
         st = policies.runner.stats
         log.info("policy: %d documents, %d evaluated (%d in worker processes), %d from the run's cache",
-                 st.documents, st.evaluated, st.in_workers, st.documents - st.evaluated)
+                 st.documents, st.evaluated, st.in_workers, st.cached)
     commits = sorted({w.commit for w in repos.values() if w.commit})
     urls = sorted({w.url for w in repos.values() if w.url})
     refs = sorted({w.ref for w in repos.values()})

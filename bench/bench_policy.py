@@ -126,7 +126,7 @@ def main() -> int:
     print(f"wall={wall:.2f}s -> {evaluated / wall:,.0f} documents/s")
     print(f"cpu={cpu:.2f}s (this process) -> {evaluated / cpu:,.0f} documents/s")
     print(f"runner: {stats.evaluated} evaluated ({stats.in_workers} in workers, {stats.worker_cpu:.2f}s CPU there) "
-          f"of {stats.documents} asked")
+          f"of {stats.documents} asked, {stats.cached} from the cache")
     print(f"of which combined namespaces (2 evaluations over {args.docs} documents): {combined_wall:.2f}s wall")
     if args.by_kind:
         by_kind(policies, targets[0], docs)

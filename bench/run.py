@@ -176,7 +176,7 @@ def report_run(res: dict[str, Any], cfg: Any, log: dict[str, list[dict[str, Any]
     if stats is not None:
         print(f"  policy documents {stats.documents}: evaluated {stats.evaluated} "
               f"({stats.in_workers} in worker processes, {stats.worker_cpu:.2f}s CPU there), "
-              f"{stats.documents - stats.evaluated} from the run's cache")
+              f"{stats.cached} from the run's cache, {stats.not_applicable} with no package for their kind")
     print(f"  reports    {res['reports']:7.2f}s")
     print(f"  peak RSS   {peak_rss_mib():7.0f} MiB")
     if per_target:

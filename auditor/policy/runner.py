@@ -68,12 +68,19 @@ class RunnerStats:
 
     documents: int = 0
     """Jobs asked for, over all targets and sides."""
+    not_applicable: int = 0
+    """Jobs no package applies to (by kind): nothing to evaluate."""
     evaluated: int = 0
-    """Jobs actually evaluated (the rest came from the cache)."""
+    """Jobs actually evaluated."""
     in_workers: int = 0
     """Of ``evaluated``, how many ran in worker processes."""
     worker_cpu: float = 0.0
     """CPU seconds the workers spent evaluating (what a busy machine cannot hide in wall time)."""
+
+    @property
+    def cached(self) -> int:
+        """Jobs answered from the run's cache."""
+        return self.documents - self.not_applicable - self.evaluated
 
 
 class PolicyRunner:
@@ -166,6 +173,7 @@ class PolicyRunner:
             self.stats.documents += len(block)
             for job, key in zip(block, keys, strict=True):
                 if key is None:
+                    self.stats.not_applicable += 1
                     futures.append(None)
                     continue
                 fut = self._cache.get(key)

@@ -61,7 +61,7 @@ def test_targets_sharing_documents_and_read_fields_share_results(tmp_path: Path)
     docs = configmaps(30)
     us = evaluate_target(ps, US, docs, [])
     eu = evaluate_target(ps, EU, docs, [])
-    assert ps.runner.stats.documents == 60 and ps.runner.stats.evaluated == 30
+    assert ps.runner.stats.documents == 60 and ps.runner.stats.evaluated == 30 and ps.runner.stats.cached == 30
     assert len(us) == 10 and [f.message for f in us] == [f.message for f in eu]
     assert {f.target for f in eu} == {"prod-eu"}  # findings are still built per target
     dev = evaluate_target(ps, DEV, docs, [])  # another env: other results, evaluated again
