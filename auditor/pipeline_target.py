@@ -164,7 +164,10 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
 
     if shared.policies is not None:
         t2 = time.perf_counter()
-        findings += evaluate_target(shared.policies, target, desired, _live_for_policy(desired, live, outcome.drifts))
+        findings += evaluate_target(
+            shared.policies, target, desired, live.objects,
+            live_changed=_live_for_policy(desired, live, outcome.drifts),
+        )
         timings["policy"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
@@ -193,17 +196,17 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
 
 def _live_for_policy(
     desired: Sequence[Manifest], live: LiveState, drifts: Sequence[ObjectDrift]
-) -> list[Manifest]:
-    """Live objects whose policy verdict can differ from their desired twin's.
+) -> frozenset[ObjectRef]:
+    """Live objects whose per-document policy verdict can differ from their desired twin's.
 
     An in-sync live object is its desired object plus server defaults and status, so evaluating it
     again only repeats the desired findings (twice the work, every violation reported twice).
     Live policy runs where live state says something git does not: drifted objects and objects that
-    exist only in the cluster.
+    exist only in the cluster. (Combined packages still see every live object.)
     """
     in_sync = {d.ref for d in drifts if d.kind == DriftKind.IN_SYNC}
     wanted = {m.ref for m in desired}
-    return [m for m in live.objects if m.ref not in wanted or m.ref not in in_sync]
+    return frozenset(m.ref for m in live.objects if m.ref not in wanted or m.ref not in in_sync)
 
 
 def _image_rows(desired: Sequence[Manifest], live: Sequence[Manifest]) -> tuple[tuple[str, str, str, str], ...]:

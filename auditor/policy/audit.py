@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -285,6 +285,7 @@ def evaluate_target(
     desired: Sequence[Manifest],
     live: Sequence[Manifest],
     *,
+    live_changed: Collection[ObjectRef] | None = None,
     today: date | None = None,
 ) -> tuple[Finding, ...]:
     """Run the policies on every desired and live document of one target; apply waivers.
@@ -292,31 +293,40 @@ def evaluate_target(
     A failing rule gives one finding per side (``path`` and ``details.source`` say which), so the same
     problem in git and in the cluster are two findings with distinct fingerprints. An evaluation error
     on one document becomes a ``policy.error`` finding for it and the other documents go on.
+
+    ``live_changed`` (the audit passes the drifted and live-only objects) limits the per-document live
+    evaluation to those objects: an in-sync live object would only repeat its desired twin's findings.
+    Combined packages always see every live object, since a rule about one object may depend on others
+    that are in sync; their live findings that repeat a desired finding word for word are dropped.
     """
     day = today or datetime.now(UTC).date()
     target_doc = {"name": target.name, "env": target.env, "region": target.region, "context": target.context}
     findings: list[Finding] = []
     by_side: dict[tuple[str, ObjectRef], Manifest] = {}
+    desired_combined: set[tuple[str, ObjectRef | None, str]] = set()
     for side, docs in (("desired", desired), ("live", live)):
         if not docs:
             continue
         context = {"target": target_doc, "side": side}
         evaluator = policies.evaluator.with_data({CONTEXT_ROOT: context})
         index: dict[tuple[str, str, str], Manifest] = {}
-        inputs = []
         for manifest in docs:
             by_side[(side, manifest.ref)] = manifest
             index[(manifest.ref.kind, manifest.ref.namespace, manifest.ref.name)] = manifest
-            inputs.append(policy_input(manifest, side))
+        inputs = [policy_input(m, side) for m in docs]
+        per_doc = [
+            (m, doc) for m, doc in zip(docs, inputs, strict=True)
+            if side == "desired" or live_changed is None or m.ref in live_changed
+        ]
         jobs: list[tuple[str, Any]] = []
         if policies.document_namespaces:
-            jobs = [(document_query(evaluator, policies.document_namespaces, doc), doc) for doc in inputs]
+            jobs = [(document_query(evaluator, policies.document_namespaces, doc), doc) for _, doc in per_doc]
         if policies.combined_namespaces:
             combined = [{"path": _filename(m), "contents": doc} for m, doc in zip(docs, inputs, strict=True)]
             jobs.append((document_query(evaluator, policies.combined_namespaces, combined), combined))
         values = policies.runner.run(evaluator, context, jobs)
         if policies.document_namespaces:
-            for manifest, value in zip(docs, values, strict=False):
+            for (manifest, _), value in zip(per_doc, values, strict=False):
                 if isinstance(value, EvalError):
                     findings.append(_error_finding(target, side, manifest, value))
                     continue
@@ -328,17 +338,17 @@ def evaluate_target(
                 findings.append(_error_finding(target, side, None, value))
                 continue
             for chk in check_results(value, policies.combined_namespaces, "Combined"):
-                for r in (*chk.failures, *chk.warnings):
+                results = [(r, "") for r in (*chk.failures, *chk.warnings)]
+                results += [(r, f"exception:data.{r.namespace}.exception") for r in chk.excepted]
+                for r, suppressed_by in results:
                     m = _resolve(r.metadata.get("resource"), index)
-                    findings.append(_finding(target, r, side, m, combined=True))
-                for r in chk.excepted:
-                    m = _resolve(r.metadata.get("resource"), index)
-                    findings.append(
-                        _finding(
-                            target, r, side, m, combined=True,
-                            suppressed_by=f"exception:data.{r.namespace}.exception",
-                        )
-                    )
+                    f = _finding(target, r, side, m, combined=True, suppressed_by=suppressed_by)
+                    key = (f.rule_id, f.ref, f.message)
+                    if side == "desired":
+                        desired_combined.add(key)
+                    elif live_changed is not None and key in desired_combined:
+                        continue  # live state says what git says: the desired finding covers it
+                    findings.append(f)
     findings = apply_waivers(_distinct_paths(findings), by_side, target, policies.options.waivers, day)
     findings.sort(key=Finding.sort_key)
     return tuple(findings)

@@ -188,3 +188,52 @@ def test_result_location_and_extra_metadata(tmp_path: Path) -> None:
     assert f.details["location"] == {"file": "x.yaml", "line": 3}
     assert f.details["metadata"] == {"team": "sre"}
     assert (f.details["title"], f.details["remediation"], f.details["level"]) == ("T", "R", "warning")
+
+
+def _obj(group: str, kind: str, ns: str, name: str, body: dict) -> Manifest:
+    api = f"{group}/v1" if group else "v1"
+    meta = {"name": name, **({"namespace": ns} if ns else {})}
+    return Manifest(ObjectRef(group, kind, ns, name), api, {"apiVersion": api, "kind": kind, "metadata": meta, **body})
+
+
+def _namespace_objects() -> list[Manifest]:
+    res = {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}}
+    c = {"name": "c", "image": "reg.example.com/app:1.0", "resources": res, "ports": [{"containerPort": 80}],
+         "readinessProbe": {"httpGet": {"port": 80}}, "livenessProbe": {"httpGet": {"port": 80}},
+         "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True}}
+    rbac = "rbac.authorization.k8s.io"
+    return [
+        _obj("apps", "Deployment", "app", "web", {"spec": {"template": {"spec": {"containers": [c]}}}}),
+        _obj("", "LimitRange", "app", "lr", {"spec": {"limits": []}}),
+        _obj("", "ResourceQuota", "app", "rq", {"spec": {"hard": {}}}),
+        _obj(rbac, "Role", "app", "reader", {"rules": []}),
+        _obj(rbac, "RoleBinding", "app", "rb", {"roleRef": {"kind": "Role", "name": "reader", "apiGroup": rbac},
+                                               "subjects": [{"kind": "User", "name": "alice"}]}),
+    ]
+
+
+def test_live_combined_rules_see_in_sync_objects_too() -> None:
+    # Only the Deployment and the RoleBinding drifted: combined rules must still see the in-sync Role,
+    # LimitRange and ResourceQuota, or they would report them missing on the live side.
+    ps = load_policies(PolicyOptions(workers=0))
+    objs = _namespace_objects()
+    changed = {objs[0].ref, objs[4].ref}
+    found = evaluate_target(ps, Target("dev", env="dev"), objs, objs, live_changed=changed)
+    assert [(f.path, f.rule_id) for f in found] == []
+    # The Role deleted in the cluster: the live side (only) says the binding points at nothing.
+    live = [m for m in objs if m.ref.kind != "Role"]
+    found = evaluate_target(ps, Target("dev", env="dev"), objs, live, live_changed=changed)
+    assert [(f.path, f.rule_id, f.ref.name if f.ref else "") for f in found] == [
+        ("live", "rbac.binding_missing_role", "rb")
+    ]
+
+
+def test_live_combined_findings_that_repeat_git_are_not_doubled() -> None:
+    ps = load_policies(PolicyOptions(workers=0))
+    objs = [m for m in _namespace_objects() if m.ref.kind not in ("LimitRange", "ResourceQuota")]
+    found = evaluate_target(ps, Target("dev", env="dev"), objs, objs, live_changed=frozenset())
+    assert {f.path for f in found} == {"desired"}
+    assert {f.rule_id for f in found} == {"resources.namespace_without_limitrange", "resources.namespace_without_quota"}
+    # Without the drift information (e.g. `policy` on a snapshot alone), both sides report.
+    both = evaluate_target(ps, Target("dev", env="dev"), objs, objs)
+    assert {f.path for f in both} == {"desired", "live"}
