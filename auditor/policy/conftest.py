@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,15 @@ def read_configs(paths: Sequence[str]) -> dict[str, list[Any]]:
     return out
 
 
+def combine_configs(configs: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """The ``--combine`` input, as conftest's ``CombineConfigurations`` builds it.
+
+    One ``{"path", "contents"}`` entry per document (a multi-document file gives several entries with the same
+    path), sorted by path; documents of one file keep their order.
+    """
+    return [{"path": name, "contents": doc} for name in sorted(configs) for doc in configs[name]]
+
+
 def run_test(
     files: Sequence[str],
     options: PolicyOptions,
@@ -83,10 +92,7 @@ def run_test(
     results: list[CheckResult] = []
     try:
         if combine:
-            combined = [
-                {"path": name, "contents": docs[0] if len(docs) == 1 else docs} for name, docs in configs.items()
-            ]
-            return evaluate_namespaces(evaluator, spaces, combined, "Combined")
+            return evaluate_namespaces(evaluator, spaces, combine_configs(configs), "Combined")
         for name, docs in configs.items():
             per_ns: dict[str, CheckResult] = {}
             for doc in docs or [None]:

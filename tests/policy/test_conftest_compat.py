@@ -155,9 +155,35 @@ def test_combine(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
          "--combine", "-o", "json"],
         capsys,
     )
-    # One file holding three documents: contents is their list, so names are looked up one level down.
-    assert code == 0
-    assert json.loads(out)[0]["filename"] == "Combined"
+    # conftest's CombineConfigurations: one {path, contents} entry per document, so the three documents of
+    # manifests.yaml are three entries and the two "web" objects collide (conftest exits 1 here too).
+    assert code == 1
+    result = json.loads(out)[0]
+    assert result["filename"] == "Combined"
+    assert [f["msg"] for f in result["failures"]] == ["duplicate names"]
+
+
+def test_combine_input_is_one_entry_per_document_sorted_by_path(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "policy" / "shape.rego").write_text(
+        "package shape\nimport rego.v1\n"
+        "deny contains msg if {\n"
+        "  msg := concat(\",\", [sprintf(\"%s:%s\", [e.path, e.contents.metadata.name]) | some e in input])\n"
+        "}\n"
+    )
+    (project / "b.yaml").write_text(
+        "kind: ConfigMap\nmetadata: {name: b1}\n---\nkind: ConfigMap\nmetadata: {name: b2}\n"
+    )
+    (project / "a.yaml").write_text("kind: ConfigMap\nmetadata: {name: a1}\n")
+    code, out = run(
+        ["policy", "test", str(project / "b.yaml"), str(project / "a.yaml"), "-p", str(project / "policy"),
+         "-n", "shape", "--combine", "-o", "json"],
+        capsys,
+    )
+    assert code == 1
+    a, b = project / "a.yaml", project / "b.yaml"
+    assert json.loads(out)[0]["failures"] == [{"msg": f"{a}:a1,{b}:b1,{b}:b2"}]
 
 
 def test_combine_finds_duplicates_across_files(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
