@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from auditor.policy.conftest import exit_code, run_test, run_verify
@@ -22,7 +23,10 @@ def _common(p: argparse.ArgumentParser) -> None:
         "-p", "--policy", action="append", default=None, metavar="DIR",
         help="policy file or directory (repeatable; default: policy)",
     )
-    p.add_argument("-d", "--data", action="append", default=[], metavar="PATH", help="data file or directory")
+    p.add_argument(
+        "-d", "--data", action="append", default=[], metavar="PATH",
+        help="data file or directory (repeatable; default: ./data when it exists)",
+    )
     p.add_argument(
         "--engine", choices=("embedded", "opa"), default="embedded", help="Rego engine (default: embedded)"
     )
@@ -50,11 +54,18 @@ def register(subparsers: Any) -> None:
     verify.set_defaults(func=handler)
 
 
+def _data_paths(given: list[str]) -> tuple[str, ...]:
+    # conftest (test and verify) falls back to ./data when no -d is given and that directory exists.
+    if not given and Path("data").is_dir():
+        return ("data",)
+    return tuple(given)
+
+
 def _options(args: argparse.Namespace) -> PolicyOptions:
     return PolicyOptions(
         dirs=tuple(args.policy or ["policy"]),
         builtin=False,
-        data=tuple(args.data),
+        data=_data_paths(args.data),
         namespaces=tuple(getattr(args, "namespace", None) or ["main"]),
         all_namespaces=bool(getattr(args, "all_namespaces", False)),
         engine=args.engine,

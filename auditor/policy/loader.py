@@ -114,27 +114,22 @@ def merge_data(into: dict[str, Any], doc: Mapping[str, Any], source: str, prefix
 
 
 def load_data(paths: Sequence[str | Path]) -> dict[str, Any]:
-    """Load JSON/YAML data files into one ``data`` document.
+    """Load JSON/YAML data files into one ``data`` document, the way conftest's ``--data`` does.
 
-    Like OPA's loader (which conftest uses), a file found inside a given directory is placed under its
-    sub-directory path: ``-d data`` with ``data/limits/max.yaml`` holding ``{cpu: 4}`` gives
-    ``data.limits.cpu``; files directly in the directory (or given by name) merge at the root.
+    Every file is merged at the root of ``data``, whatever sub-directory of a given directory it sits in:
+    conftest expands ``--data`` into a list of files before handing them to OPA's loader, so each file is its own
+    root (``-d data`` with ``data/exclusions/services.yaml`` holding ``{services: [...]}`` gives
+    ``data.services``, not ``data.exclusions.services``; conftest issue #535). Objects merge deeply; the same leaf
+    with two different values is an error.
     """
     data: dict[str, Any] = {}
-    for raw in paths:
-        root = Path(raw)
-        for f in _walk([root], _DATA_SUFFIXES):
-            prefix: tuple[str, ...] = ()
-            if root.is_dir():
-                prefix = f.relative_to(root).parent.parts
-            try:
-                docs = yamlio.load_json_or_yaml(f.read_bytes(), str(f))
-            except (OSError, ValueError) as exc:
-                raise PolicyError(f"load data {f}: {exc}") from exc
-            for doc in docs:
-                if not isinstance(doc, Mapping):
-                    raise PolicyError(f"load data {f}: top level must be a mapping")
-                for part in reversed(prefix):
-                    doc = {part: doc}
-                merge_data(data, doc, str(f))
+    for f in _walk(paths, _DATA_SUFFIXES):
+        try:
+            docs = yamlio.load_json_or_yaml(f.read_bytes(), str(f))
+        except (OSError, ValueError) as exc:
+            raise PolicyError(f"load data {f}: {exc}") from exc
+        for doc in docs:
+            if not isinstance(doc, Mapping):
+                raise PolicyError(f"load data {f}: top level must be a mapping")
+            merge_data(data, doc, str(f))
     return data

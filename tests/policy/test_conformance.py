@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from auditor.errors import PolicyError
 from auditor.policy.engine import RegorusEvaluator
 from auditor.policy.loader import load_data, parse_module
 
@@ -130,8 +131,20 @@ def test_construct(files: dict[str, str], data: dict[str, Any], input_doc: Any, 
     assert _norm(evaluator.query(query, input_doc)) == _norm(expected)
 
 
-def test_data_files_nest_under_subdirectories(tmp_path: Path) -> None:
+def test_data_files_in_subdirectories_merge_at_the_root(tmp_path: Path) -> None:
+    # conftest expands --data into files and loads each one as its own root (conftest issue #535), so the
+    # sub-directory name is not part of the data path.
     (tmp_path / "limits").mkdir()
+    (tmp_path / "limits" / "deep").mkdir()
     (tmp_path / "top.yaml").write_text("a: 1\n")
-    (tmp_path / "limits" / "max.json").write_text('{"cpu": 4}')
-    assert load_data([str(tmp_path)]) == {"a": 1, "limits": {"cpu": 4}}
+    (tmp_path / "limits" / "max.json").write_text('{"cpu": 4, "x": {"y": 1}}')
+    (tmp_path / "limits" / "deep" / "more.yaml").write_text("x: {z: 2}\n")
+    assert load_data([str(tmp_path)]) == {"a": 1, "cpu": 4, "x": {"y": 1, "z": 2}}
+
+
+def test_data_files_with_the_same_leaf_conflict(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.yaml").write_text("cpu: 4\n")
+    (tmp_path / "sub" / "b.yaml").write_text("cpu: 8\n")
+    with pytest.raises(PolicyError, match="cpu is already defined"):
+        load_data([str(tmp_path)])

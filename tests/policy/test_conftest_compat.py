@@ -241,3 +241,28 @@ def test_directory_and_stdin_inputs(project: Path, capsys: pytest.CaptureFixture
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"kind: Pod\nmetadata: {name: p}\n")))
     code, out = run(["policy", "test", "-", "-p", str(project / "policy")], capsys)
     assert code == 1 and "FAIL - - main - team label is required" in out
+
+
+def test_data_default_is_dot_data_for_test_and_verify(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # conftest uses ./data when -d is not given and the directory exists; a file in a sub-directory of it
+    # lands at the data root like any other (conftest issue #535).
+    (project / "data" / "nested").mkdir()
+    (project / "data" / "registries.yaml").unlink()
+    (project / "data" / "nested" / "registries.yaml").write_text("registries:\n  allowed: [good.io/]\n")
+    (project / "policy" / "data_test.rego").write_text(
+        "package k8s.images\nimport rego.v1\ntest_registry_data if data.registries.allowed == [\"good.io/\"]\n"
+    )
+    monkeypatch.chdir(project)
+    code, out = run(["policy", "test", "manifests.yaml", "-p", "policy", "-n", "k8s.images", "-o", "json"], capsys)
+    assert code == 1
+    assert [f["msg"] for f in json.loads(out)[0]["failures"]] == ["image evil.io/web:1 is not from an allowed registry"]
+    code, out = run(["policy", "verify", "-p", "policy"], capsys)
+    assert code == 0, out
+    assert "3 tests, 3 passed" in out
+    # Without ./data the registry list is undefined, so the data test fails.
+    (project / "data" / "nested" / "registries.yaml").unlink()
+    (project / "data" / "nested").rmdir()
+    (project / "data").rmdir()
+    assert run(["policy", "verify", "-p", "policy"], capsys)[0] == 1
