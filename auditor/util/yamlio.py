@@ -10,10 +10,25 @@ import yaml
 
 try:  # libyaml is ~10x faster; fall back to the pure-Python loader when it is absent
     from yaml import CSafeDumper as _Dumper
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _SafeLoader
 except ImportError:  # pragma: no cover - depends on the PyYAML build
     from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class _Loader(_SafeLoader):
+    """The safe loader, minus YAML 1.1 timestamps: ``2024-01-01`` stays the string it is in Kubernetes.
+
+    The API server and kubectl (sigs.k8s.io/yaml) read an unquoted date as a string. A ``date`` object
+    here would differ from the live value (false drift) and cannot be handed to the Rego engine.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
+        for first, resolvers in _SafeLoader.yaml_implicit_resolvers.items()
+    }
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 """Refuse inputs larger than this: a rendered overlay or snapshot file is never this big."""
@@ -118,7 +133,7 @@ def load_with_lines(data: str, source: str) -> tuple[Any, dict[tuple[str | int, 
         return None, lines
     walk(node, ())
     try:
-        value = yaml.load(data, Loader=_Loader)
+        value = yaml.load(data, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise _problem(exc, source) from None
     return value, lines

@@ -237,3 +237,15 @@ def test_live_combined_findings_that_repeat_git_are_not_doubled() -> None:
     # Without the drift information (e.g. `policy` on a snapshot alone), both sides report.
     both = evaluate_target(ps, Target("dev", env="dev"), objs, objs)
     assert {f.path for f in both} == {"desired", "live"}
+
+
+def test_unquoted_yaml_dates_are_strings_to_policies(tmp_path: Path) -> None:
+    from auditor.util.yamlio import load_one
+
+    rego = 'package main\nimport rego.v1\ndeny contains input.spec.releaseDate if input.kind == "Widget"\n'
+    write(tmp_path, "p.rego", rego)
+    body = load_one("apiVersion: x.io/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  releaseDate: 2024-01-01\n"
+                    "  byDay: {2024-01-02: shipped}\n", "w.yaml")
+    m = Manifest(ObjectRef("x.io", "Widget", "", "w"), "x.io/v1", body)
+    ps = load_policies(PolicyOptions(dirs=(str(tmp_path),), builtin=False, workers=0))
+    assert [(f.rule_id, f.message) for f in evaluate_target(ps, TARGET, [m], [])] == [("main.deny", "2024-01-01")]
