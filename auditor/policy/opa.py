@@ -1,8 +1,12 @@
-"""OPA server engine: policies and data are pushed to an OPA server with ``opa-python-client``.
+"""OPA server engine: policies and data are pushed to an OPA server over its REST API.
 
 Only OPA's Data/Policy/Query APIs are used: ``PUT /v1/policies/{id}``, ``PUT /v1/data/{path}`` and
 ``POST /v1/query``. The per-target overlay (``data.gitops_audit``) is passed with ``with ... as ...`` in
 each query instead of being written to the server, so concurrent audits never see each other's target.
+
+Requests go through ``opa-python-client``'s HTTP session (connection reuse, retries, TLS settings), but not
+through its helpers: ``update_or_create_data`` accepts only objects, while OPA's ``PUT /v1/data/{path}``
+takes any JSON value.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from auditor.errors import PolicyError
 from auditor.policy.engine import UNDEFINED, EvalError, Evaluator
@@ -53,6 +57,52 @@ def _error_text(exc: Exception) -> str:
     return str(message or exc)
 
 
+class _ApiError(Exception):
+    """A non-success answer from the OPA server (its JSON error body, when it sent one)."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        self.status = status
+        body = body if isinstance(body, dict) else {}
+        self.code = str(body.get("code") or "")
+        self.message = str(body.get("message") or f"HTTP {status}")
+        self.errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+        super().__init__(self.message)
+
+
+class _Rest:
+    """The few OPA REST calls the engine makes, on the client's HTTP session."""
+
+    def __init__(self, client: Any) -> None:
+        self._session = client._session
+        self._root = client.root_url  # http(s)://host:port/v1
+        self._timeout = client.timeout
+
+    def call(self, method: str, path: str, *, body: Any = None, text: str | None = None) -> Any:
+        """Send one request; return the decoded JSON answer (``None`` when empty); raise :class:`_ApiError`."""
+        headers = {}
+        data: bytes | None = None
+        if text is not None:
+            headers["Content-Type"] = "text/plain"
+            data = text.encode()
+        elif body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body).encode()
+        response = self._session.request(
+            method, f"{self._root}/{path}", data=data, headers=headers, timeout=self._timeout
+        )
+        try:
+            decoded = response.json() if response.content else None
+        except ValueError:
+            decoded = None
+        if response.status_code >= 300:
+            raise _ApiError(response.status_code, decoded)
+        return decoded
+
+    def put_data(self, key: str, value: Any) -> None:
+        """``PUT /v1/data/<key>`` with ``value`` as is (any JSON value), replacing what was there."""
+        self.call("PUT", f"data/{quote(key, safe='')}", body=value)
+
+
 def _rego_literal(value: Any) -> str:
     # JSON is valid Rego term syntax for objects/arrays/strings/numbers/booleans/null.
     return json.dumps(value, sort_keys=True)
@@ -83,9 +133,12 @@ class OpaServerEvaluator(Evaluator):
                 if not text.startswith(mod.path):
                     text = f"{mod.path}: {text}"
                 raise PolicyError(f"{text} (compile policy on OPA server {url})") from None
+        rest = _Rest(client)
         for key, value in data.items():
+            # Each top-level key of the merged data files at its own path, whatever its type: a list in a
+            # data file is `data.<key>` as a list, exactly as conftest/`opa eval -d` load it.
             try:
-                client.update_or_create_data(value if isinstance(value, dict) else {"value": value}, key)
+                rest.put_data(key, value)
             except Exception as exc:
                 raise PolicyError(f"load data {key} into OPA server {url}: {_error_text(exc)}") from None
         return cls(client)

@@ -1,8 +1,11 @@
 """The OPA server engine, against a small OPA emulator on 127.0.0.1.
 
-No `opa` binary is available from the package registries here, so the server below implements the three
-OPA REST calls the engine makes (PUT /v1/policies/{id}, PUT /v1/data/{path}, POST /v1/query) and evaluates
+No `opa` binary is available from the package registries here, so the server below implements the OPA
+REST calls the engine makes (PUT /v1/policies/{id}, PUT /v1/data/{path}, POST /v1/query) and evaluates
 with regorus. It checks the wire protocol (paths, bodies, `with` overlays, error shapes), not OPA itself.
+It follows OPA's documented contract where the engine could get it wrong: `PUT /v1/data/{path}` takes any
+JSON value, creates the containing objects (`mkdir -p`), and answers 404 for a path under a policy package
+or under a non-object document, 400 for a body that is not JSON.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import regorus
@@ -36,6 +40,34 @@ class FakeOpa:
             e.add_policy(pid, src)
         e.add_data(self.data)
         return e
+
+    def packages(self) -> set[tuple[str, ...]]:
+        out = set()
+        for src in self.policies.values():
+            m = re.search(r"^package\s+([\w.]+)", src, re.M)
+            if m:
+                out.add(tuple(m.group(1).split(".")))
+        return out
+
+    def put_data(self, path: tuple[str, ...], value: Any) -> int:
+        """OPA's `PUT /v1/data/{path}`: 204, or 404 on a write conflict (virtual or non-object parent)."""
+        for pkg in self.packages():
+            if path[: len(pkg)] == pkg:  # the path is a package (virtual document) or inside one
+                return 404
+        if not path:
+            if not isinstance(value, dict):
+                return 400
+            self.data = value
+            return 204
+        node: Any = self.data
+        for seg in path[:-1]:
+            if not isinstance(node, dict):
+                return 404
+            node = node.setdefault(seg, {})
+        if not isinstance(node, dict):
+            return 404
+        node[path[-1]] = value
+        return 204
 
 
 def _handler(state: FakeOpa) -> type[BaseHTTPRequestHandler]:
@@ -70,10 +102,19 @@ def _handler(state: FakeOpa) -> type[BaseHTTPRequestHandler]:
                     return
                 state.policies[pid] = body.decode()
                 self._send(200, {})
-            elif self.path.startswith("/v1/data/"):
-                key = self.path[len("/v1/data/") :]
-                state.data[key] = json.loads(body)
-                self._send(204)
+            elif self.path == "/v1/data" or self.path.startswith("/v1/data/"):
+                path = tuple(unquote(seg) for seg in self.path[len("/v1/data") :].split("/") if seg)
+                try:
+                    value = json.loads(body)
+                except ValueError:
+                    self._send(400, {"code": "invalid_parameter", "message": "body must be JSON"})
+                    return
+                code = state.put_data(path, value)
+                if code == 204:
+                    self._send(204)
+                else:
+                    self._send(code, {"code": "resource_conflict" if code == 404 else "invalid_parameter",
+                                      "message": "storage_write_conflict_error: " + "/".join(path)})
             else:
                 self._send(404, {"code": "not_found"})
 
@@ -167,3 +208,38 @@ def test_opa_evaluation_error_is_a_finding(tmp_path: Path, opa: tuple[str, FakeO
 def test_opa_url_required() -> None:
     with pytest.raises(PolicyError, match="opa_url"):
         load_policies(PolicyOptions(engine="opa"))
+
+
+BANNED = """package main
+import rego.v1
+deny contains sprintf("%s is banned", [input.metadata.name]) if {
+  some name in data.banned
+  name == input.metadata.name
+  count(input.metadata.name) <= data.max_len
+}
+"""
+
+
+def cm(name: str) -> Manifest:
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "a"}}
+    return Manifest(ObjectRef("", "ConfigMap", "a", name), "v1", body)
+
+
+def test_non_object_data_lands_at_its_path(tmp_path: Path, opa: tuple[str, FakeOpa]) -> None:
+    url, state = opa
+    (tmp_path / "p.rego").write_text(BANNED)
+    (tmp_path / "d.yaml").write_text("banned: [evil]\nmax_len: 10\nnested:\n  list: [1, 2]\n")
+    ps = load_policies(PolicyOptions(dirs=(str(tmp_path / "p.rego"),), builtin=False,
+                                     data=(str(tmp_path / "d.yaml"),), engine="opa", opa_url=url))
+    assert state.data == {"banned": ["evil"], "max_len": 10, "nested": {"list": [1, 2]}}
+    found = evaluate_target(ps, Target("t"), [cm("evil"), cm("good")], [])
+    assert [f.message for f in found] == ["evil is banned"]
+
+
+def test_data_write_conflict_is_a_load_error(tmp_path: Path, opa: tuple[str, FakeOpa]) -> None:
+    url, _ = opa
+    (tmp_path / "p.rego").write_text(BANNED)
+    (tmp_path / "d.json").write_text(json.dumps({"main": {"deny": ["x"]}}))  # data.main is the package
+    with pytest.raises(PolicyError, match=r"^load data main into OPA server http://127\.0\.0\.1:\d+: "):
+        load_policies(PolicyOptions(dirs=(str(tmp_path / "p.rego"),), builtin=False,
+                                    data=(str(tmp_path / "d.json"),), engine="opa", opa_url=url))
