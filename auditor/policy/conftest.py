@@ -38,13 +38,33 @@ class TestOutcome:
     error: str = ""
 
 
+class InputNotFoundError(PolicyError):
+    """No configuration file to test: conftest's "no files found" (and a missing path), which exit 1 there."""
+
+    exit_code = 1
+
+
+def _documents(parsed: list[Any]) -> list[Any]:
+    # conftest evaluates a top-level list as several documents, exactly like a multi-document YAML file: its
+    # parsers return one value per file, and Engine.Check splits any list value into its elements. A file with
+    # no document at all is one null input there.
+    if len(parsed) == 1 and isinstance(parsed[0], list):
+        return list(parsed[0])
+    return parsed or [None]
+
+
 def read_configs(paths: Sequence[str]) -> dict[str, list[Any]]:
-    """Parse the YAML/JSON files to test (directories recursively, ``-`` for stdin), keyed by file name."""
+    """Parse the YAML/JSON files to test (directories recursively, ``-`` for stdin), keyed by file name.
+
+    Each value is the file's documents: the documents of a multi-document YAML stream, or the elements of a
+    top-level list (JSON or YAML), as conftest does. Raises :class:`InputNotFoundError` for a missing path and
+    when no file is found at all.
+    """
     out: dict[str, list[Any]] = {}
     for raw in paths:
         if raw == "-":  # conftest reads standard input for "-"
             try:
-                out["-"] = yamlio.load_json_or_yaml(sys.stdin.buffer.read(), "-")
+                out["-"] = _documents(yamlio.load_json_or_yaml(sys.stdin.buffer.read(), "-"))
             except ValueError as exc:
                 raise PolicyError(f"parse configurations: {exc}") from exc
             continue
@@ -54,12 +74,14 @@ def read_configs(paths: Sequence[str]) -> dict[str, list[Any]]:
         elif p.is_file():
             files = [p]
         else:
-            raise PolicyError(f"parse configurations {raw}: no such file or directory")
+            raise InputNotFoundError(f"parse configurations {raw}: no such file or directory")
         for f in files:
             try:
-                out[str(f)] = yamlio.load_json_or_yaml(f.read_bytes(), str(f))
+                out[str(f)] = _documents(yamlio.load_json_or_yaml(f.read_bytes(), str(f)))
             except (OSError, ValueError) as exc:
                 raise PolicyError(f"parse configurations: {exc}") from exc
+    if not out:
+        raise InputNotFoundError(f"parse configurations {' '.join(paths)}: no files found")
     return out
 
 
@@ -83,19 +105,20 @@ def run_test(
     Multi-document files are evaluated per document and aggregated under the file name, as conftest does.
     An evaluation error raises :class:`PolicyError` (conftest stops on it too).
     """
+    configs = read_configs(files)  # first, as conftest: a mistyped input path is reported before policy errors
     modules = discover_modules(options.dirs)
     if not modules:
         raise PolicyError(f"load policies: no policies found in {', '.join(options.dirs)}")
     evaluator = compile_modules(modules, load_data(options.data), options)
     spaces = select_namespaces(namespace_rules(modules), options.namespaces, options.all_namespaces)
-    configs = read_configs(files)
     results: list[CheckResult] = []
     try:
         if combine:
             return evaluate_namespaces(evaluator, spaces, combine_configs(configs), "Combined")
         for name, docs in configs.items():
-            per_ns: dict[str, CheckResult] = {}
-            for doc in docs or [None]:
+            # An empty top-level list is no document: conftest still lists the file, with no result.
+            per_ns: dict[str, CheckResult] = {ns.namespace: CheckResult(name, ns.namespace) for ns in spaces}
+            for doc in docs:
                 for res in evaluate_namespaces(evaluator, spaces, doc, name):
                     prev = per_ns.get(res.namespace)
                     per_ns[res.namespace] = prev.merged(res) if prev else res
