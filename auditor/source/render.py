@@ -58,7 +58,7 @@ ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 TRANSFORMATIONS_ANNOTATION = "alpha.config.kubernetes.io/transformations"
 _INTERNAL_PREFIX = "internal.config.kubernetes.io/"
 """Reserved by kustomize/kyaml for build bookkeeping (paths, indexes, previous names); never desired state."""
-_RENDER_VERSION = "render-v1"
+_RENDER_VERSION = "render-v2"
 """Bumped when the Manifests built from the same kustomize output change (part of the cache key), including
 what :mod:`~auditor.source.render_attribution` attributes."""
 
