@@ -23,7 +23,9 @@ import pickle
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from auditor.policy import worker
@@ -41,15 +43,51 @@ _CHUNK = (16, 200)
 
 Job = tuple[str, Any]
 """``(query, input)``; an empty query means "no package applies" and evaluates to ``{}``."""
+_Key = tuple[str, str, bytes]
+"""(context key, query, document digest)."""
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A job whose result this call produces, under its cache key."""
+
+    job: Job
+    key: _Key
+    future: Future[Any]
 
 
 def auto_workers() -> int:
-    """Default pool size: the usable cores, at most 4; none on a single core."""
+    """Default pool size: the usable cores (CPU affinity and cgroup quota), at most 4; none on one core."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
+    quota = cgroup_cpu_limit()
+    if quota is not None:
+        cores = min(cores, quota)
     return 0 if cores < 2 else min(cores, 4)
+
+
+def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """Cores a CPU quota allows this container (cgroup v2 ``cpu.max``, else v1 CFS), rounded up; None if unlimited.
+
+    A CronJob with ``resources.limits.cpu: 1`` on a 16-core node sees 16 cores but is throttled to one:
+    workers beyond the quota only add switching.
+    """
+    try:
+        quota_text, period_text = (root / "cpu.max").read_text().split()[:2]
+        if quota_text == "max":
+            return None
+        quota, period = int(quota_text), int(period_text)
+    except (OSError, ValueError):
+        try:
+            quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+            period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            return None
+    if quota <= 0 or period <= 0:
+        return None
+    return max(1, math.ceil(quota / period))
 
 
 def digest(doc: Any) -> bytes:
@@ -102,7 +140,7 @@ class PolicyRunner:
         self._workers = workers
         self._start_pool_at = start_pool_at
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str, str, bytes], Future[Any]] = {}
+        self._cache: dict[_Key, Future[Any]] = {}
         self._pool: ProcessPoolExecutor | None = None
         self._pool_failed = False
         self.stats = RunnerStats()
@@ -124,51 +162,61 @@ class PolicyRunner:
         step = self._chunk_size(len(jobs)) if pool is not None else max(1, len(jobs))
         futures: list[Future[Any] | None] = []
         # Results this call must produce; the others are cached or being produced for another target.
-        owned: list[tuple[Job, Future[Any]]] = []
-        tasks: list[tuple[list[tuple[Job, Future[Any]]], Future[Any]]] = []
+        owned: list[_Claim] = []
+        tasks: list[tuple[list[_Claim], Future[Any]]] = []
         try:
             # Chunk by chunk, so workers evaluate while this thread digests the next documents.
             for start in range(0, len(jobs), step):
-                block = jobs[start : start + step]
-                mine = self._claim(ctx, block, futures)
+                mine = self._claim(ctx, jobs[start : start + step], futures)
                 owned += mine
                 if pool is not None and mine:
                     try:
-                        tasks.append((mine, pool.submit(worker.evaluate, dict(context), [job for job, _ in mine])))
-                    except Exception as exc:  # a broken pool or a pickling failure: go on in process
+                        batch = [c.job for c in mine]
+                        tasks.append((mine, pool.submit(worker.evaluate, dict(context), batch)))
+                    except BrokenProcessPool as exc:
                         self._broken(exc)
                         pool = None
             for mine, task in tasks:
                 try:
                     results, cpu = task.result()
-                except Exception as exc:
+                except BrokenProcessPool as exc:  # a worker died or could not start: no pool from now on
                     self._broken(exc)
                     continue
-                for (_, fut), (ok, value) in zip(mine, results, strict=True):
-                    fut.set_result(value if ok else EvalError(value))
+                except Exception as exc:  # this chunk only (e.g. a value that does not pickle): in process
+                    log.debug("policy worker task failed (%s); evaluating its documents in process", exc)
+                    continue
+                for claim, (ok, value) in zip(mine, results, strict=True):
+                    claim.future.set_result(value if ok else EvalError(value))
                 with self._lock:
                     self.stats.in_workers += len(mine)
                     self.stats.worker_cpu += cpu
-            for (query, doc), fut in owned:
-                if not fut.done():
+            for claim in owned:
+                if not claim.future.done():
+                    query, doc = claim.job
                     try:
-                        fut.set_result(evaluator.query_always_defined(query, doc))
+                        claim.future.set_result(evaluator.query_always_defined(query, doc))
                     except EvalError as exc:
                         # A fresh error: the raised one's traceback would keep this thread's engine alive in
                         # the cache, and the binding's engines must not be dropped by another thread.
-                        fut.set_result(EvalError(str(exc)))
-        finally:
-            for _, fut in owned:  # never leave another target waiting on a result that will not come
-                if not fut.done():
-                    fut.set_result(EvalError("evaluation interrupted"))
+                        claim.future.set_result(EvalError(str(exc)))
+        except BaseException as exc:
+            self._abandon(owned, exc)
+            raise
         return [{} if fut is None else fut.result() for fut in futures]
 
-    def _claim(
-        self, ctx: str, block: Sequence[Job], futures: list[Future[Any] | None]
-    ) -> list[tuple[Job, Future[Any]]]:
+    def _abandon(self, owned: Sequence[_Claim], exc: BaseException) -> None:
+        """Forget the unfinished keys of a failed call, and tell targets already waiting on them why."""
+        reason = EvalError(f"evaluation failed for another target: {type(exc).__name__}: {exc}")
+        with self._lock:
+            for claim in owned:
+                if not claim.future.done():
+                    self._cache.pop(claim.key, None)  # a later target evaluates it afresh
+                    claim.future.set_result(reason)
+
+    def _claim(self, ctx: str, block: Sequence[Job], futures: list[Future[Any] | None]) -> list[_Claim]:
         """Append each job's future to ``futures``; return the jobs no one has evaluated or claimed yet."""
         keys = [(ctx, q, digest(doc)) if q else None for q, doc in block]
-        mine: list[tuple[Job, Future[Any]]] = []
+        mine: list[_Claim] = []
         with self._lock:
             self.stats.documents += len(block)
             for job, key in zip(block, keys, strict=True):
@@ -179,7 +227,7 @@ class PolicyRunner:
                 fut = self._cache.get(key)
                 if fut is None:
                     fut = self._cache[key] = Future()
-                    mine.append((job, fut))
+                    mine.append(_Claim(job, key, fut))
                 futures.append(fut)
             self.stats.evaluated += len(mine)
         return mine

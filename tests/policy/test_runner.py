@@ -12,9 +12,10 @@ import pytest
 from auditor.model import Manifest, ObjectRef, Target
 from auditor.policy.audit import PolicySet, evaluate_target, load_policies
 from auditor.policy.context_deps import context_fields
+from auditor.policy.engine import Evaluator
 from auditor.policy.loader import parse_module
 from auditor.policy.options import PolicyOptions
-from auditor.policy.runner import PolicyRunner
+from auditor.policy.runner import PolicyRunner, cgroup_cpu_limit
 
 US = Target("prod-us", env="production", region="us", context="ctx-us")
 EU = Target("prod-eu", env="production", region="eu", context="ctx-eu")
@@ -151,3 +152,43 @@ def test_a_broken_pool_falls_back_to_in_process(tmp_path: Path, caplog: pytest.L
     assert len(found) == 14 and runner.stats.in_workers == 0
     assert [r.message for r in caplog.records if "worker pool failed" in r.message][:1]
     assert "Traceback" not in caplog.text
+
+
+class _Failing(Evaluator):
+    """An evaluator that fails as an engine bug would (not an EvalError): failure injection."""
+
+    def query(self, query: str, input_doc: object) -> object:
+        raise RuntimeError("engine exploded")
+
+    def with_data(self, overlay: object) -> Evaluator:
+        return self
+
+
+def test_a_failed_evaluation_is_not_cached(tmp_path: Path) -> None:
+    ps = policy_set(tmp_path, ENV_RULE)
+    docs = configmaps(3)
+    context = {"target": {"name": "a", "env": "production"}, "side": "desired"}
+    jobs = [("data.main.deny", m.body) for m in docs]
+    with pytest.raises(RuntimeError):
+        ps.runner.run(_Failing(), context, jobs)
+    good = ps.evaluator.with_data({"gitops_audit": context})
+    values = ps.runner.run(good, context, jobs)  # evaluated afresh, not the failure
+    assert values == [["cm0: debug mode in production"], [], []]
+
+
+@pytest.mark.parametrize(
+    ("files", "limit"),
+    [
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu.max": "150000 100000\n"}, 2),
+        ({"cpu.max": "50000 100000\n"}, 1),
+        ({"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 3),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),
+    ],
+)
+def test_cgroup_cpu_quota(tmp_path: Path, files: dict[str, str], limit: int | None) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cgroup_cpu_limit(tmp_path) == limit
