@@ -11,8 +11,8 @@ takes any JSON value.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -21,7 +21,8 @@ from auditor.errors import PolicyError
 from auditor.policy.engine import UNDEFINED, EvalError, Evaluator
 from auditor.policy.loader import RegoModule
 
-_ID_PREFIX = "gitops-audit"
+POLICY_ID_PREFIX = "gitops-audit/"
+"""Every policy module this engine uploads has an id under this prefix; others on the server are left alone."""
 
 
 def _client(url: str, timeout: float) -> Any:
@@ -98,9 +99,124 @@ class _Rest:
             raise _ApiError(response.status_code, decoded)
         return decoded
 
+    def policies(self) -> dict[str, str]:
+        """``GET /v1/policies``: id → source of every module on the server."""
+        body = self.call("GET", "policies") or {}
+        return {
+            str(p["id"]): str(p.get("raw") or "")
+            for p in body.get("result") or []
+            if isinstance(p, dict) and p.get("id")
+        }
+
+    def put_policy(self, policy_id: str, source: str) -> None:
+        """``PUT /v1/policies/<id>``: OPA parses and compiles it with every other module, or answers 400."""
+        self.call("PUT", f"policies/{quote(policy_id, safe='/')}", text=source)
+
+    def delete_policy(self, policy_id: str) -> None:
+        """``DELETE /v1/policies/<id>``; a module that is already gone is fine."""
+        try:
+            self.call("DELETE", f"policies/{quote(policy_id, safe='/')}")
+        except _ApiError as exc:
+            if exc.status != 404:
+                raise
+
     def put_data(self, key: str, value: Any) -> None:
         """``PUT /v1/data/<key>`` with ``value`` as is (any JSON value), replacing what was there."""
         self.call("PUT", f"data/{quote(key, safe='')}", body=value)
+
+
+def policy_ids(modules: Sequence[RegoModule]) -> dict[str, RegoModule]:
+    """Stable policy id per module: ``gitops-audit/<package as path>/<file name>``.
+
+    Ids depend on the package and file name only, not on where the files are checked out, so runs from
+    different directories or machines address the same modules. Files with the same package and name get
+    ``~2``, ``~3``… in path order.
+    """
+    out: dict[str, RegoModule] = {}
+    for mod in sorted(modules, key=lambda m: m.path):
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", mod.path.replace("\\", "/").rsplit("/", 1)[-1]) or "module"
+        base = f"{POLICY_ID_PREFIX}{mod.package.replace('.', '/') or '_'}/{name}"
+        policy_id, n = base, 1
+        while policy_id in out:
+            n += 1
+            policy_id = f"{base}~{n}"
+        out[policy_id] = mod
+    return out
+
+
+def _is_parse_error(exc: _ApiError) -> bool:
+    return any(e.get("code") == "rego_parse_error" for e in exc.errors)
+
+
+def _sync_policies(rest: _Rest, modules: Sequence[RegoModule], url: str) -> None:
+    """Make the server's ``gitops-audit/*`` modules exactly ``modules``.
+
+    Unchanged modules are not sent again (every PUT makes OPA recompile all modules). Stale ids (files
+    removed or renamed since an earlier run) are deleted, so old copies of a package never mix with new ones.
+    OPA compiles the whole module set on every change, so one step can fail only because of the order: a
+    module calling a function of a library not uploaded yet, or a stale module still used by an old copy of
+    another. Failed steps are retried while a round makes progress; a parse error fails at once.
+    """
+    wanted = policy_ids(modules)
+    try:
+        present = {pid: raw for pid, raw in rest.policies().items() if pid.startswith(POLICY_ID_PREFIX)}
+    except Exception as exc:
+        raise PolicyError(f"list policies on OPA server {url}: {_error_text(exc)}") from None
+    deletes = [pid for pid in present if pid not in wanted]
+    puts = [pid for pid, mod in wanted.items() if present.get(pid) != mod.source]
+    while deletes or puts:
+        failed: list[tuple[str, _ApiError]] = []
+        progressed = False
+        for pid in list(deletes):
+            try:
+                rest.delete_policy(pid)
+            except _ApiError as exc:
+                failed.append((pid, exc))
+                continue
+            except Exception as exc:
+                raise PolicyError(f"remove stale policy {pid} from OPA server {url}: {_error_text(exc)}") from None
+            deletes.remove(pid)
+            progressed = True
+        for pid in list(puts):
+            try:
+                rest.put_policy(pid, wanted[pid].source)
+            except _ApiError as exc:
+                if _is_parse_error(exc) or exc.status >= 500:
+                    raise _compile_error(exc, pid, wanted, url) from None
+                failed.append((pid, exc))
+                continue
+            except Exception as exc:
+                raise PolicyError(f"{wanted[pid].path}: upload to OPA server {url}: {_error_text(exc)}") from None
+            puts.remove(pid)
+            progressed = True
+        if not progressed:
+            # The user's modules' own errors first: a stale module that cannot go is usually a symptom.
+            pid, err = next(((p, e) for p, e in failed if p in wanted), failed[0])
+            if pid in wanted:
+                raise _compile_error(err, pid, wanted, url) from None
+            raise PolicyError(
+                f"remove stale policy {pid} from OPA server {url}: {_locate(_error_text(err), wanted)}"
+            )
+
+
+def _locate(text: str, wanted: Mapping[str, RegoModule]) -> str:
+    """Replace policy ids in OPA's messages by the files they came from."""
+    for pid in sorted(wanted, key=len, reverse=True):
+        text = text.replace(pid, wanted[pid].path)
+    return text
+
+
+def _compile_error(exc: _ApiError, pid: str, wanted: Mapping[str, RegoModule], url: str) -> PolicyError:
+    """One line: ``file:row:col: message (compile policy on OPA server URL)``."""
+    mod = wanted[pid]
+    text = _locate(_error_text(exc), wanted)
+    if not text.startswith(mod.path) and not any(text.startswith(m.path) for m in wanted.values()):
+        text = f"{mod.path}: {text}"
+    text = " ".join(text.splitlines())
+    more = len(exc.errors) - 1
+    if more > 0:
+        text += f" (and {more} more error{'s' if more > 1 else ''})"
+    return PolicyError(f"{text} (compile policy on OPA server {url})")
 
 
 def _rego_literal(value: Any) -> str:
@@ -119,21 +235,14 @@ class OpaServerEvaluator(Evaluator):
     def compile(
         cls, url: str, modules: Sequence[RegoModule], data: Mapping[str, Any], *, timeout: float = 30.0
     ) -> OpaServerEvaluator:
-        """Upload modules and data; compile errors come back from OPA with file:row:col."""
+        """Upload modules and data; compile errors come back from OPA with file:row:col.
+
+        The server's ``gitops-audit/*`` modules become exactly ``modules``: one OPA server serves one policy
+        set at a time (audits with different sets on one server would remove each other's modules).
+        """
         client = _client(url, timeout)
-        digest = hashlib.sha256(
-            json.dumps([[m.path, m.source] for m in modules]).encode()
-        ).hexdigest()[:12]
-        for i, mod in enumerate(modules):
-            policy_id = f"{_ID_PREFIX}/{digest}/{i}"
-            try:
-                client.update_policy_from_string(mod.source, policy_id)
-            except Exception as exc:
-                text = _error_text(exc).replace(f"/{policy_id}", "").replace(policy_id, mod.path)
-                if not text.startswith(mod.path):
-                    text = f"{mod.path}: {text}"
-                raise PolicyError(f"{text} (compile policy on OPA server {url})") from None
         rest = _Rest(client)
+        _sync_policies(rest, modules, url)
         for key, value in data.items():
             # Each top-level key of the merged data files at its own path, whatever its type: a list in a
             # data file is `data.<key>` as a list, exactly as conftest/`opa eval -d` load it.

@@ -25,21 +25,83 @@ import regorus
 from auditor.errors import PolicyError
 from auditor.model import Manifest, ObjectRef, Target
 from auditor.policy.audit import evaluate_target, load_policies
+from auditor.policy.engine import v0_compat
 from auditor.policy.options import PolicyOptions
 
 
+def _add(e: Any, pid: str, src: str, v0_compatible: bool) -> None:
+    # OPA >= 1.0 parses Rego v1; with --v0-compatible it parses v0 unless the module imports rego.v1, and
+    # then also has the deprecated v0 built-ins (regorus lacks re_match, so it gets the embedded rewrite).
+    v0 = v0_compatible and "import rego.v1" not in src
+    e.set_rego_v0(v0)
+    e.add_policy(pid, v0_compat(src) if v0 else src)
+
+
+_IMPORT = re.compile(r"^import\s+data\.([\w.]+)(?:\s+as\s+(\w+))?", re.M)
+
+
+def _compile_errors(policies: dict[str, str], v0_compatible: bool) -> list[dict[str, Any]]:
+    """What OPA's compiler reports for the whole module set: parse errors, then undefined functions.
+
+    OPA compiles every module on each PUT/DELETE, so a call into an imported package that is not on the
+    server is a type error (regorus would only notice when the rule runs).
+    """
+    e = regorus.Engine()
+    for pid, src in policies.items():
+        try:
+            _add(e, pid, src, v0_compatible)
+        except RuntimeError as exc:
+            m = re.search(r"-->\s*(.+?):(\d+):(\d+)", str(exc))
+            msg = re.search(r"error:\s*(.+)", str(exc))
+            loc = {"file": m.group(1), "row": int(m.group(2)), "col": int(m.group(3))} if m else {}
+            return [{"code": "rego_parse_error", "message": msg.group(1) if msg else "", "location": loc}]
+    defined: dict[str, set[str]] = {}
+    for src in policies.values():
+        pkg = re.search(r"^package\s+([\w.]+)", src, re.M)
+        if pkg:
+            defined.setdefault(pkg.group(1), set()).update(re.findall(r"^(\w+)\(", src, re.M))
+    errors = []
+    for pid, src in policies.items():
+        for imp in _IMPORT.finditer(src):
+            alias = imp.group(2) or imp.group(1).rsplit(".", 1)[-1]
+            for call in re.finditer(rf"(?<![\w.]){alias}\.(\w+)\(", src):
+                if call.group(1) not in defined.get(imp.group(1), set()):
+                    row = src.count("\n", 0, call.start()) + 1
+                    col = call.start() - (src.rfind("\n", 0, call.start()) + 1) + 1
+                    errors.append({"code": "rego_type_error",
+                                   "message": f"undefined function data.{imp.group(1)}.{call.group(1)}",
+                                   "location": {"file": pid, "row": row, "col": col}})
+    return errors
+
+
 class FakeOpa:
-    def __init__(self) -> None:
+    def __init__(self, v0_compatible: bool = False) -> None:
+        self.v0_compatible = v0_compatible
         self.policies: dict[str, str] = {}
         self.data: dict[str, Any] = {}
         self.queries: list[dict[str, Any]] = []
+        self.policy_writes: list[str] = []
+        """``PUT id`` / ``DELETE id`` requests that changed the module set."""
 
     def engine(self) -> Any:
         e = regorus.Engine()
         for pid, src in self.policies.items():
-            e.add_policy(pid, src)
+            _add(e, pid, src, self.v0_compatible)
         e.add_data(self.data)
         return e
+
+    def change_policies(self, pid: str, src: str | None) -> list[dict[str, Any]]:
+        """PUT (``src``) or DELETE (``None``) one module; OPA compiles the resulting set or refuses."""
+        candidate = dict(self.policies)
+        if src is None:
+            candidate.pop(pid)
+        else:
+            candidate[pid] = src
+        errors = _compile_errors(candidate, self.v0_compatible)
+        if not errors:
+            self.policies = candidate
+            self.policy_writes.append(f"{'DELETE' if src is None else 'PUT'} {pid}")
+        return errors
 
     def packages(self) -> set[tuple[str, ...]]:
         out = set()
@@ -89,18 +151,12 @@ def _handler(state: FakeOpa) -> type[BaseHTTPRequestHandler]:
         def do_PUT(self) -> None:
             body = self._body()
             if self.path.startswith("/v1/policies/"):
-                pid = self.path[len("/v1/policies/") :]
-                try:
-                    regorus.Engine().add_policy(pid, body.decode())
-                except RuntimeError as exc:
-                    m = re.search(r"-->\s*(.+?):(\d+):(\d+)", str(exc))
-                    msg = re.search(r"error:\s*(.+)", str(exc))
-                    loc = {"file": m.group(1), "row": int(m.group(2)), "col": int(m.group(3))} if m else {}
+                pid = unquote(self.path[len("/v1/policies/") :])
+                errors = state.change_policies(pid, body.decode())
+                if errors:
                     self._send(400, {"code": "invalid_parameter", "message": "error(s) occurred while compiling",
-                                     "errors": [{"code": "rego_parse_error", "message": msg.group(1) if msg else "",
-                                                 "location": loc}]})
+                                     "errors": errors})
                     return
-                state.policies[pid] = body.decode()
                 self._send(200, {})
             elif self.path == "/v1/data" or self.path.startswith("/v1/data/"):
                 path = tuple(unquote(seg) for seg in self.path[len("/v1/data") :].split("/") if seg)
@@ -117,6 +173,24 @@ def _handler(state: FakeOpa) -> type[BaseHTTPRequestHandler]:
                                       "message": "storage_write_conflict_error: " + "/".join(path)})
             else:
                 self._send(404, {"code": "not_found"})
+
+        def do_GET(self) -> None:
+            if self.path.rstrip("/") != "/v1/policies":
+                self._send(404, {"code": "not_found"})
+                return
+            self._send(200, {"result": [{"id": pid, "raw": src} for pid, src in state.policies.items()]})
+
+        def do_DELETE(self) -> None:
+            pid = unquote(self.path[len("/v1/policies/") :])
+            if not self.path.startswith("/v1/policies/") or pid not in state.policies:
+                self._send(404, {"code": "resource_not_found", "message": f"storage_not_found_error: {pid}"})
+                return
+            errors = state.change_policies(pid, None)
+            if errors:
+                self._send(400, {"code": "invalid_parameter", "message": "error(s) occurred while compiling",
+                                 "errors": errors})
+                return
+            self._send(200, {})
 
         def do_POST(self) -> None:
             if self.path != "/v1/query":
@@ -243,3 +317,63 @@ def test_data_write_conflict_is_a_load_error(tmp_path: Path, opa: tuple[str, Fak
     with pytest.raises(PolicyError, match=r"^load data main into OPA server http://127\.0\.0\.1:\d+: "):
         load_policies(PolicyOptions(dirs=(str(tmp_path / "p.rego"),), builtin=False,
                                     data=(str(tmp_path / "d.json"),), engine="opa", opa_url=url))
+
+
+def _rule(message: str) -> str:
+    return f'package main\nimport rego.v1\ndeny contains "{message}" if input.kind == "ConfigMap"\n'
+
+
+def _opa_policies(url: str, *paths: Path) -> Any:
+    return load_policies(PolicyOptions(dirs=tuple(str(p) for p in paths), builtin=False, engine="opa", opa_url=url))
+
+
+def test_policies_keep_stable_ids_and_stale_ones_are_removed(tmp_path: Path, opa: tuple[str, FakeOpa]) -> None:
+    url, state = opa
+    state.policies["other/keep"] = "package other\nimport rego.v1\nx := 1\n"  # not ours: must stay
+    (tmp_path / "p.rego").write_text(_rule("old rule"))
+    (tmp_path / "extra.rego").write_text(_rule("extra rule"))
+    _opa_policies(url, tmp_path)
+    assert sorted(state.policies) == ["gitops-audit/main/extra.rego", "gitops-audit/main/p.rego", "other/keep"]
+
+    (tmp_path / "p.rego").write_text(_rule("new rule"))
+    (tmp_path / "extra.rego").unlink()
+    ps = _opa_policies(url, tmp_path)
+    assert sorted(state.policies) == ["gitops-audit/main/p.rego", "other/keep"]
+    assert [f.message for f in evaluate_target(ps, Target("t"), [cm("c")], [])] == ["new rule"]
+
+    writes = len(state.policy_writes)
+    _opa_policies(url, tmp_path)  # unchanged: nothing is sent again (each PUT makes OPA recompile everything)
+    assert len(state.policy_writes) == writes
+
+
+LIB = "package zlib.k8s\nimport rego.v1\nshout(s) := upper(s)\n"
+USES_LIB = """package main
+import rego.v1
+import data.zlib.k8s
+deny contains k8s.shout(input.metadata.name) if input.kind == "ConfigMap"
+"""
+
+
+def test_upload_order_follows_dependencies(tmp_path: Path, opa: tuple[str, FakeOpa]) -> None:
+    url, state = opa
+    (tmp_path / "a.rego").write_text(USES_LIB)  # its id sorts first; OPA refuses it until the library is there
+    (tmp_path / "k8s.rego").write_text(LIB)
+    ps = _opa_policies(url, tmp_path)
+    assert [f.message for f in evaluate_target(ps, Target("t"), [cm("c")], [])] == ["C"]
+
+    # Renaming the library: the old copy cannot go while the old set still needs it, so it goes last.
+    (tmp_path / "k8s.rego").rename(tmp_path / "k8s_lib.rego")
+    _opa_policies(url, tmp_path)
+    assert sorted(state.policies) == ["gitops-audit/main/a.rego", "gitops-audit/zlib/k8s/k8s_lib.rego"]
+
+
+def test_undefined_function_is_a_compile_error_with_location(tmp_path: Path, opa: tuple[str, FakeOpa]) -> None:
+    url, _ = opa
+    bad = tmp_path / "a.rego"
+    bad.write_text(USES_LIB)
+    (tmp_path / "k8s.rego").write_text(LIB.replace("shout(s)", "whisper(s)"))
+    with pytest.raises(PolicyError) as err:
+        _opa_policies(url, tmp_path)
+    assert str(err.value) == (
+        f"{bad}:4:15: undefined function data.zlib.k8s.shout (compile policy on OPA server {url})"
+    )
