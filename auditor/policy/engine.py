@@ -237,9 +237,49 @@ class RegorusEvaluator(Evaluator):
         return evaluator
 
 
+# Strings and comments, removed before looking for keywords: `msg := "deny if ..."` is no v1 syntax.
+_STRINGS_AND_COMMENTS = re.compile(r'"(?:\\.|[^"\\\n])*"|`[^`]*`|#[^\n]*')
+_V1_KEYWORD = re.compile(r"\bif\b|\bcontains\b(?!\s*\()")
+_FUTURE_KEYWORDS = re.compile(r"^\s*import\s+future\.keywords\b", re.MULTILINE)
+
+
 def _looks_v0(source: str) -> bool:
-    # v0 heads: `deny[msg] {` or `name { ... }` without `if`; v1 needs `if`/`contains`.
-    return not re.search(r"\b(if|contains)\b", source)
+    # v0 heads: `deny[msg] {` or `name { ... }` without the `if` keyword. `contains` is not a hint: v0 policies
+    # call the built-in `contains(...)`, only the keyword form (`deny contains msg`) is v1.
+    return not _V1_KEYWORD.search(_STRINGS_AND_COMMENTS.sub("", source))
+
+
+def _v1_only(source: str) -> bool:
+    # `if`/`contains` keywords without `import future.keywords…` are not v0 (OPA's v0 parser rejects them;
+    # regorus' v0 parser reads them as identifiers and loads a policy that fails when evaluated).
+    return not _looks_v0(source) and not _FUTURE_KEYWORDS.search(source)
+
+
+# v1 parse errors that mean "this rule head is v0 syntax": the v1 parser stops at the first v0 head, so the v0
+# parser's error (further into the file) is the real mistake.
+_V1_ONLY_KEYWORD = re.compile(r"`(?:if|contains)` keyword is required")
+_ERROR_POSITION = re.compile(r":(\d+):(\d+): ")
+
+
+def _error_position(error: str) -> tuple[int, int]:
+    m = _ERROR_POSITION.search(error)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def _v0_or_v1_error(source: str, v1_error: str, v0_error: str) -> str:
+    """The more useful of the two parse errors of a file that neither parser accepts.
+
+    Each parser stops at the first thing it cannot read, so the one that got further into the file understood
+    more of it: the v1 parser stops at the first v0 rule head ("`if` keyword is required"), the v0 parser at the
+    first v1 keyword. A file with no v1 keyword at all is v0; on a tie, a v1 "keyword is required" error
+    means a v0 head, so the v0 error is shown. A v1 file that forgot one `if` keeps the v1 error (further on).
+    """
+    if _looks_v0(source):
+        return v0_error
+    p0, p1 = _error_position(v0_error), _error_position(v1_error)
+    if p0 != p1:
+        return v0_error if p0 > p1 else v1_error
+    return v0_error if _V1_ONLY_KEYWORD.search(v1_error) else v1_error
 
 
 # Built-ins that OPA deprecated (still accepted by OPA/conftest for v0 policies) and regorus lacks,
@@ -261,7 +301,7 @@ def _add_policy_any_version(engine: Any, mod: RegoModule) -> None:
         return
     except Exception as exc:
         v1_error = format_regorus_error(str(exc))
-    if mod.v1:
+    if mod.v1 or _v1_only(mod.source):
         raise PolicyError(f"{v1_error} (compile policy)")
     # The parser state is per call, so retrying the same file in v0 mode is safe.
     engine.set_rego_v0(True)
@@ -269,6 +309,6 @@ def _add_policy_any_version(engine: Any, mod: RegoModule) -> None:
         engine.add_policy(mod.path, v0_compat(mod.source))
     except Exception as exc:
         v0_error = format_regorus_error(str(exc))
-        raise PolicyError(f"{v0_error if _looks_v0(mod.source) else v1_error} (compile policy)") from None
+        raise PolicyError(f"{_v0_or_v1_error(mod.source, v1_error, v0_error)} (compile policy)") from None
     finally:
         engine.set_rego_v0(False)
