@@ -111,20 +111,23 @@ def run_test(
         raise PolicyError(f"load policies: no policies found in {', '.join(options.dirs)}")
     evaluator = compile_modules(modules, load_data(options.data), options)
     spaces = select_namespaces(namespace_rules(modules), options.namespaces, options.all_namespaces)
-    results: list[CheckResult] = []
-    try:
-        if combine:
+    if combine:
+        try:
             return evaluate_namespaces(evaluator, spaces, combine_configs(configs), "Combined")
-        for name, docs in configs.items():
-            # An empty top-level list is no document: conftest still lists the file, with no result.
-            per_ns: dict[str, CheckResult] = {ns.namespace: CheckResult(name, ns.namespace) for ns in spaces}
+        except EvalError as exc:
+            raise PolicyError(f"evaluate policies on the combined input: {exc}") from exc
+    results: list[CheckResult] = []
+    for name, docs in configs.items():
+        # An empty top-level list is no document: conftest still lists the file, with no result.
+        per_ns: dict[str, CheckResult] = {ns.namespace: CheckResult(name, ns.namespace) for ns in spaces}
+        try:
             for doc in docs:
                 for res in evaluate_namespaces(evaluator, spaces, doc, name):
-                    prev = per_ns.get(res.namespace)
-                    per_ns[res.namespace] = prev.merged(res) if prev else res
-            results.extend(per_ns.values())
-    except EvalError as exc:
-        raise PolicyError(f"evaluate policies: {exc}") from exc
+                    per_ns[res.namespace] = per_ns[res.namespace].merged(res)
+        except EvalError as exc:
+            # Name the input: the message alone (e.g. a value the engine cannot take) does not say which file.
+            raise PolicyError(f"evaluate policies on {name}: {exc}") from exc
+        results.extend(per_ns.values())
     return results
 
 

@@ -69,3 +69,26 @@ def test_v0_file_with_if_in_strings_and_comments_still_loads(
         capsys,
     )
     assert code == 1
+
+
+RUNTIME_ERROR = """package main
+
+import rego.v1
+
+deny contains msg if {
+  input.kind == "Pod"
+  to_number(input.metadata.name) > 0
+  msg := "numbered pod"
+}
+"""
+
+
+def test_evaluation_error_names_the_input_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy" / "p.rego").write_text(RUNTIME_ERROR)
+    (tmp_path / "a.yaml").write_text(SERVICE)
+    (tmp_path / "b.yaml").write_text("kind: Pod\nmetadata: {name: web}\n")
+    code = main(["policy", "test", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml"), "-p", str(tmp_path / "policy")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"evaluate policies on {tmp_path / 'b.yaml'}: {tmp_path / 'policy' / 'p.rego'}:7:" in err, err
