@@ -174,6 +174,9 @@ class _Module:
     aliases: Mapping[str, tuple[str, ...]]
     """Import alias → the ``data`` path it stands for (``import data.lib.k8s`` → ``k8s``)."""
     rules: tuple[Mapping[str, Any], ...]
+    calls: tuple[tuple[Mapping[str, Any], bool], ...]
+    """Every call expression, with True when it is a whole statement."""
+    uses_with: bool
 
     @classmethod
     def from_ast(cls, entry: Mapping[str, Any]) -> _Module:
@@ -191,13 +194,17 @@ class _Module:
             span = imp.get("as")
             alias = raw[span["start"] : span["end"]].decode("utf-8", "replace") if span else target[-1]
             aliases[alias] = target
+        rules = tuple(ast.get("rules") or ())
+        calls, uses_with = _scan(rules)
         return cls(
             path=str(source["file"]),
             source=contents,
             v1=entry.get("version") == 1,
             package=("data", *(pkg[0] if pkg else [])),
             aliases=aliases,
-            rules=tuple(ast.get("rules") or ()),
+            rules=rules,
+            calls=tuple(calls),
+            uses_with=uses_with,
         )
 
     def rule_heads(self) -> Iterator[tuple[list[str], int | None]]:
@@ -226,29 +233,41 @@ def _user_functions(mods: Sequence[_Module]) -> dict[tuple[str, ...], set[int]]:
     return out
 
 
-def _calls(node: Any) -> Iterator[tuple[Mapping[str, Any], bool]]:
-    """Every ``Call`` node under ``node``, with True when the call is a whole statement (``f(x, out)``).
+def _scan(rules: Sequence[Any]) -> tuple[list[tuple[Mapping[str, Any], bool]], bool]:
+    """Every ``Call`` node in ``rules`` with True for a whole statement; and whether any ``with`` is used.
 
-    A statement call may take one extra argument that receives the result, as in OPA.
+    A statement call may take one extra argument that receives the result (``count(x, n)``), as in OPA.
     """
+    calls: list[Mapping[str, Any]] = []
     statement: set[int] = set()
-    stack: list[Any] = [node]
+    uses_with = False
+    stack: list[Any] = list(rules)
+    pop, push = stack.pop, stack.append
     while stack:
-        cur = stack.pop()
-        if isinstance(cur, dict):
-            literal = cur.get("literal")
-            if isinstance(literal, dict):
-                for kind in ("Expr", "NotExpr"):
-                    expr = literal.get(kind, {}).get("expr") if isinstance(literal.get(kind), dict) else None
-                    if isinstance(expr, dict) and "Call" in expr:
-                        statement.add(id(expr["Call"]))
+        cur = pop()
+        if type(cur) is dict:
             call = cur.get("Call")
-            if isinstance(call, dict) and "fcn" in call:
-                yield call, id(call) in statement
-            # Spans are the bulk of the tree and never hold calls.
-            stack.extend(v for k, v in cur.items() if k != "span" and isinstance(v, dict | list))
-        elif isinstance(cur, list | tuple):
-            stack.extend(v for v in cur if isinstance(v, dict | list))
+            if type(call) is dict and "fcn" in call:
+                calls.append(call)
+            literal = cur.get("literal")
+            if type(literal) is dict:
+                uses_with = uses_with or bool(cur.get("with_mods"))
+                for kind in ("Expr", "NotExpr"):
+                    wrapper = literal.get(kind)
+                    expr = wrapper.get("expr") if type(wrapper) is dict else None
+                    if type(expr) is dict and "Call" in expr:
+                        statement.add(id(expr["Call"]))
+            for key, value in cur.items():
+                kind_ = type(value)
+                # Spans are the bulk of the tree and never hold calls.
+                if kind_ is list or (kind_ is dict and key != "span"):
+                    push(value)
+        else:
+            for value in cur:
+                kind_ = type(value)
+                if kind_ is dict or kind_ is list:
+                    push(value)
+    return [(call, id(call) in statement) for call in calls], uses_with
 
 
 # ------------------------------------------------------------------------------------------------- calls
@@ -310,7 +329,7 @@ def _arity_ok(expected: int, got: int, statement: bool) -> bool:
 def _check_module(
     mod: _Module, functions: Mapping[tuple[str, ...], set[int]], prober: _Prober
 ) -> Iterator[Problem]:
-    for call, statement in _calls(mod.rules):
+    for call, statement in mod.calls:
         found = _ref_path(call["fcn"])
         if found is None:
             continue  # a computed name (data.lib[x].f): cannot be resolved statically
@@ -347,19 +366,6 @@ def _check_module(
 _LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
 
 
-def _uses_with(mod: _Module) -> bool:
-    stack: list[Any] = list(mod.rules)
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, dict):
-            if cur.get("with_mods"):
-                return True
-            stack.extend(v for k, v in cur.items() if k != "span" and isinstance(v, dict | list))
-        elif isinstance(cur, list):
-            stack.extend(v for v in cur if isinstance(v, dict | list))
-    return False
-
-
 def _unsafe_vars(mods: Sequence[_Module]) -> list[Problem]:
     """The first undefined variable regorus' RVM compiler finds, if any (best effort, see find_problems)."""
     try:
@@ -379,7 +385,7 @@ def _unsafe_vars(mods: Sequence[_Module]) -> list[Problem]:
             heads = {".".join((*mod.package, *path)) for path, arity in mod.rule_heads() if arity is None}
             entry_points[mod.path] = sorted(heads)
     # The RVM compiler parses v1 only and has no `with`: such modules would only cost a failed compile.
-    sources = {mod.path: mod for mod in mods if mod.v1 and not _uses_with(mod)}
+    sources = {mod.path: mod for mod in mods if mod.v1 and not mod.uses_with}
     # One retry per module at most: each failure that is not an undefined variable drops that module.
     for _ in range(len(sources) + 1):
         eps = sorted({ep for path in sources for ep in entry_points[path]})
