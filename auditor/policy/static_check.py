@@ -25,6 +25,7 @@ import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Any
 
 from auditor.errors import PolicyError
@@ -97,8 +98,11 @@ def find_problems(
         return []
     if engine is None:
         engine = _build(modules)
+    get_ast = getattr(engine, "get_ast_as_json", None)
+    if get_ast is None:  # a binding without the AST export: nothing to check with
+        return []
     try:
-        entries = json.loads(engine.get_ast_as_json())
+        entries = json.loads(get_ast())
     except Exception as exc:  # the binding raises plain RuntimeError
         raise PolicyError(f"check policies: {format_regorus_error(str(exc))}") from exc
     parsed = [_Module.from_ast(entry) for entry in entries]
@@ -109,7 +113,34 @@ def find_problems(
         problems.extend(_check_module(mod, functions, prober))
     if unsafe_vars:
         problems.extend(_unsafe_vars(parsed))
-    return sorted(set(problems))
+    originals = {mod.path: mod.source for mod in modules}
+    engine_sources = {mod.path: mod.source for mod in parsed}
+    return sorted({_original_position(p, engine_sources, originals) for p in problems})
+
+
+def _original_position(problem: Problem, seen: Mapping[str, str], originals: Mapping[str, str]) -> Problem:
+    """Map a column in the source the engine parsed back to the file on disk.
+
+    v0 files reach the engine through ``v0_compat`` (``re_match(`` → ``regex.match(``), which shifts the
+    columns after a rewritten call on the same line; lines never move.
+    """
+    original, parsed = originals.get(problem.path), seen.get(problem.path)
+    if original is None or parsed is None or original == parsed:
+        return problem
+    try:
+        old_line = original.splitlines()[problem.line - 1]
+        new_line = parsed.splitlines()[problem.line - 1]
+    except IndexError:
+        return problem
+    if old_line == new_line:
+        return problem
+    index = problem.col - 1
+    for tag, old_start, _old_end, new_start, new_end in SequenceMatcher(None, old_line, new_line).get_opcodes():
+        if new_start <= index < new_end:
+            offset = index - new_start
+            col = old_start + (offset if tag == "equal" else 0) + 1
+            return Problem(problem.path, problem.line, col, problem.message)
+    return problem
 
 
 def _build(modules: Sequence[RegoModule]) -> Any:
@@ -173,6 +204,8 @@ class _Module:
     package: tuple[str, ...]
     aliases: Mapping[str, tuple[str, ...]]
     """Import alias → the ``data`` path it stands for (``import data.lib.k8s`` → ``k8s``)."""
+    imported: frozenset[str]
+    """Every name an import binds, ``input`` imports included."""
     rules: tuple[Mapping[str, Any], ...]
     calls: tuple[tuple[Mapping[str, Any], bool], ...]
     """Every call expression, with True when it is a whole statement."""
@@ -186,14 +219,17 @@ class _Module:
         raw = contents.encode("utf-8")  # spans are byte offsets
         pkg = _ref_path(ast["package"]["refr"])
         aliases: dict[str, tuple[str, ...]] = {}
+        imported: set[str] = set()
         for imp in ast.get("imports") or []:
             found = _ref_path(imp["refr"])
-            if found is None or found[0][0] != "data":
-                continue  # rego.v1, future.keywords.*, input.…: never called as functions
+            if found is None:
+                continue
             target = tuple(found[0])
             span = imp.get("as")
             alias = raw[span["start"] : span["end"]].decode("utf-8", "replace") if span else target[-1]
-            aliases[alias] = target
+            imported.add(alias)
+            if target[0] == "data":  # rego.v1, future.keywords.*, input.…: never called as functions
+                aliases[alias] = target
         rules = tuple(ast.get("rules") or ())
         calls, uses_with = _scan(rules)
         return cls(
@@ -202,6 +238,7 @@ class _Module:
             v1=entry.get("version") == 1,
             package=("data", *(pkg[0] if pkg else [])),
             aliases=aliases,
+            imported=frozenset(imported),
             rules=rules,
             calls=tuple(calls),
             uses_with=uses_with,
@@ -406,7 +443,7 @@ def _unsafe_vars(mods: Sequence[_Module]) -> list[Problem]:
         mod = sources[loc[0]]
         if var is not None:
             name = var.group("name")
-            if name in mod.aliases or name in known.get(mod.package, set()) or name in {"input", "data"}:
+            if name in mod.imported or name in known.get(mod.package, set()) or name in {"input", "data"}:
                 return []  # defined somewhere the RVM could not look: not an error
             return [Problem(mod.path, int(loc[1]), int(loc[2]), f"unsafe variable {name}")]
         # Unsupported here (`with`, a v0 dependency, …): leave that module out and try the rest.

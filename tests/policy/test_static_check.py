@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,16 @@ def test_v0_policy_with_a_guarded_unknown_function(tmp_path: Path) -> None:
         'package main\n\ndeny[msg] {\n  input.kind == "Pod"\n  msg := sprintf("%v", [lenght(input.x)])\n}\n',
     )
     assert messages(tmp_path) == [f"{path}:5:25: unknown function lenght (compile policy)"]
+
+
+def test_columns_are_those_of_the_file_even_after_the_re_match_rewrite(tmp_path: Path) -> None:
+    # v0 files reach regorus with re_match( rewritten to regex.match(, three characters longer.
+    path = write(
+        tmp_path,
+        "p.rego",
+        'package main\n\ndeny[msg] {\n  re_match("^a", input.x); re_match("b", input.y); msg := lenght(input)\n}\n',
+    )
+    assert messages(tmp_path) == [f"{path}:4:59: unknown function lenght (compile policy)"]
 
 
 def test_an_extra_argument_is_the_output_only_for_a_whole_statement(tmp_path: Path) -> None:
@@ -297,3 +308,22 @@ def test_an_undefined_variable_check_ignores_rules_from_files_it_cannot_compile(
     modules = load(tmp_path)
     assert RegorusEvaluator.compile(modules, {}).query("data.main.deny", {"kind": "Pod"}) == [1]
     assert find_problems(modules) == []
+
+
+def test_undefined_variables_are_only_checked_on_request_and_outside_files_using_with(tmp_path: Path) -> None:
+    body = 'deny contains msg if {\n  input.kind == "Pod"\n  msg := foo\n}\n'
+    plain = write(tmp_path, "a.rego", "package a\nimport rego.v1\n" + body)
+    # regorus' RVM compiler (the only eager planner in the binding) has no `with`: that file is left out.
+    write(tmp_path, "b.rego", "package b\nimport rego.v1\n" + body + "t if { count(deny) == 0 with input as {} }\n")
+    modules = load(tmp_path)
+    assert find_problems(modules) == [Problem(str(plain), 5, 10, "unsafe variable foo")]
+    assert find_problems(modules, unsafe_vars=False) == []
+
+
+def test_the_check_runs_in_any_thread(tmp_path: Path) -> None:
+    # regorus engines are bound to the thread that made them; the check makes its own.
+    path = write(tmp_path, "p.rego", V1 + "x := lenght(1)\n")
+    modules = load(tmp_path)
+    with ThreadPoolExecutor(2) as pool:
+        found = list(pool.map(lambda _: find_problems(modules), range(2)))
+    assert found == [[Problem(str(path), 3, 6, "unknown function lenght")]] * 2
