@@ -1,9 +1,11 @@
 """``gitops-audit policy test|verify``: conftest-compatible policy runs on files.
 
 ``policy test FILE|DIR… -p POLICY_DIR [-d DATA] [-n NS | --all-namespaces] [--combine] [-o FORMAT]
-[--fail-on-warn]`` exits like conftest: 0 clean, 1 failures (with ``--fail-on-warn``: 1 warnings,
-2 failures). ``policy verify -p POLICY_DIR`` runs the ``test_*`` rules and exits 1 when one fails.
-A policy that does not compile raises :class:`~auditor.errors.PolicyError` (exit 2 in the CLI).
+[--fail-on-warn] [--no-fail]`` exits like conftest: 0 clean, 1 failures (with ``--fail-on-warn``: 1 warnings,
+2 failures; with ``--no-fail`` always 0), 1 when no input file is found. ``policy verify -p POLICY_DIR`` runs the
+``test_*`` rules (``todo_test_*`` are skipped) and exits 1 when one fails. Both use ``./data`` when ``-d`` is not
+given and that directory exists. A policy that does not compile or an evaluation error raises
+:class:`~auditor.errors.PolicyError` (exit 2 in the CLI; conftest exits 1 on any error).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def register(subparsers: Any) -> None:
     test.add_argument("--combine", action="store_true", help="one input holding all documents")
     test.add_argument("-o", "--output", choices=FORMATS, default="stdout")
     test.add_argument("--fail-on-warn", action="store_true", help="exit 1 on warnings, 2 on failures")
+    test.add_argument("--no-fail", action="store_true", help="exit 0 even when a policy fails")
     test.set_defaults(func=handler)
 
     verify = sub.add_parser("verify", help="run the policies' test_* rules (conftest verify)")
@@ -79,7 +82,7 @@ def handler(args: argparse.Namespace) -> int:
     if args.policy_command == "verify":
         outcomes = run_verify(options)
         sys.stdout.write(render_verify(outcomes))
-        return 0 if all(o.passed for o in outcomes) else 1
+        return 0 if all(o.passed or o.skipped for o in outcomes) else 1
     results = run_test(args.paths, options, combine=args.combine)
     sys.stdout.write(render(results, args.output))
-    return exit_code(results, fail_on_warn=args.fail_on_warn)
+    return exit_code(results, fail_on_warn=args.fail_on_warn, no_fail=args.no_fail)

@@ -18,7 +18,7 @@ from auditor.policy.check import (
     select_namespaces,
 )
 from auditor.policy.engine import UNDEFINED, EvalError
-from auditor.policy.loader import TEST_RULE, discover_modules, load_data
+from auditor.policy.loader import SKIPPED_TEST_RULE, TEST_RULE, discover_modules, load_data
 from auditor.policy.options import PolicyOptions
 from auditor.util import yamlio
 
@@ -36,6 +36,8 @@ class TestOutcome:
     file: str
     passed: bool
     error: str = ""
+    skipped: bool = False
+    """A ``todo_test_*`` rule: not evaluated, neither passed nor failed."""
 
 
 class InputNotFoundError(PolicyError):
@@ -132,7 +134,10 @@ def run_test(
 
 
 def run_verify(options: PolicyOptions) -> list[TestOutcome]:
-    """``conftest verify``: evaluate every ``test_*`` rule of the policy dirs (tests included); true passes."""
+    """``conftest verify``: evaluate every ``test_*`` rule of the policy dirs (tests included); true passes.
+
+    ``todo_test_*`` rules are reported as skipped without being evaluated, as OPA's tester does.
+    """
     modules = discover_modules(options.dirs, include_tests=True)
     if not modules:
         raise PolicyError(f"load policies: no policies found in {', '.join(options.dirs)}")
@@ -141,10 +146,13 @@ def run_verify(options: PolicyOptions) -> list[TestOutcome]:
     for mod in modules:
         seen: set[str] = set()
         for rule in mod.rules:
-            if not TEST_RULE.match(rule) or rule in seen:
+            if rule in seen or not (TEST_RULE.match(rule) or SKIPPED_TEST_RULE.match(rule)):
                 continue
             seen.add(rule)
             name = f"data.{mod.package}.{rule}"
+            if SKIPPED_TEST_RULE.match(rule):
+                outcomes.append(TestOutcome(name, mod.path, False, skipped=True))
+                continue
             try:
                 value = evaluator.query(name, {})
             except EvalError as exc:
@@ -154,8 +162,13 @@ def run_verify(options: PolicyOptions) -> list[TestOutcome]:
     return outcomes
 
 
-def exit_code(results: Sequence[CheckResult], *, fail_on_warn: bool = False) -> int:
-    """Conftest's exit code: 1 on failures; with ``--fail-on-warn`` 2 on failures and 1 on warnings."""
+def exit_code(results: Sequence[CheckResult], *, fail_on_warn: bool = False, no_fail: bool = False) -> int:
+    """Conftest's exit code: 1 on failures; with ``--fail-on-warn`` 2 on failures and 1 on warnings.
+
+    ``no_fail`` (``--no-fail``) makes it 0 whatever the results, as conftest does.
+    """
+    if no_fail:
+        return 0
     failures = any(r.failures for r in results)
     warnings = any(r.warnings for r in results)
     if fail_on_warn:

@@ -16,6 +16,8 @@ from auditor.util import yamlio
 FAILURE_RULE = re.compile(r"^(deny|violation)(_[A-Za-z0-9_]+)?$")
 WARNING_RULE = re.compile(r"^warn(_[A-Za-z0-9_]+)?$")
 TEST_RULE = re.compile(r"^test_[A-Za-z0-9_]*$")
+SKIPPED_TEST_RULE = re.compile(r"^todo_test_[A-Za-z0-9_]*$")
+"""OPA's tester reports ``todo_test_*`` rules as skipped without evaluating them (conftest verify counts them)."""
 
 _PACKAGE = re.compile(r"^package\s+([A-Za-z_][\w.\[\]\"]*)", re.MULTILINE)
 # Rule heads start at column 0 (what `opa fmt` writes). Helper variables inside bodies are indented,

@@ -74,30 +74,37 @@ def render_table(results: Sequence[CheckResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _junit_name(r: CheckResult, msg: str) -> str:
+    # conftest names a testcase "file - namespace - first line of the message", a success "file - namespace".
+    return f"{r.filename} - {r.namespace} - {msg.splitlines()[0]}" if msg else f"{r.filename} - {r.namespace}"
+
+
 def render_junit(results: Sequence[CheckResult]) -> str:
-    """JUnit XML: one testcase per result, failures (and warnings) as ``<failure>``."""
+    """JUnit XML like conftest's: warnings and failures as failing testcases, then one passing testcase per success.
+
+    Exceptions are left out, as conftest does (so its test counts are matched).
+    """
     suites = ET.Element("testsuites")
     suite = ET.SubElement(suites, "testsuite", name="conftest")
     count = fails = 0
 
-    def case(r: CheckResult, msg: str, failure: RuleResult | None, kind: str) -> None:
+    def case(r: CheckResult, failure: RuleResult | None, kind: str) -> None:
         nonlocal count, fails
         count += 1
-        tc = ET.SubElement(suite, "testcase", classname="conftest", name=f"{r.filename} - {r.namespace} - {msg}")
+        name = _junit_name(r, failure.msg if failure is not None else "")
+        tc = ET.SubElement(suite, "testcase", classname="conftest", name=name)
         if failure is not None:
             fails += 1
             el = ET.SubElement(tc, "failure", message=failure.msg, type=kind)
             el.text = failure.msg
 
     for r in results:
-        for _ in range(r.successes):
-            case(r, "", None, "")
         for x in r.warnings:
-            case(r, x.msg, x, "warning")
+            case(r, x, "warning")
         for x in r.failures:
-            case(r, x.msg, x, "failure")
-        for x in r.exceptions:
-            case(r, x.msg, None, "")
+            case(r, x, "failure")
+        for _ in range(r.successes):
+            case(r, None, "")
     suite.set("tests", str(count))
     suite.set("failures", str(fails))
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
@@ -144,14 +151,21 @@ def render(results: Sequence[CheckResult], fmt: str) -> str:
 
 
 def render_verify(outcomes: Sequence[TestOutcome]) -> str:
-    """``conftest verify`` text: failing tests, then the summary line."""
+    """``conftest verify`` text: failing tests, then the summary line with the skipped (``todo_test_*``) count.
+
+    conftest gives verify results no namespace, hence the empty field in ``FAIL - file -  - data.pkg.test_x``.
+    """
     lines = []
     for o in outcomes:
-        if not o.passed:
+        if not o.passed and not o.skipped:
             why = f" ({o.error})" if o.error else ""
-            lines.append(f"FAIL - {o.file} - {o.name}{why}")
+            lines.append(f"FAIL - {o.file} -  - {o.name}{why}")
     passed = sum(o.passed for o in outcomes)
-    failed = len(outcomes) - passed
+    skipped = sum(o.skipped for o in outcomes)
+    failed = len(outcomes) - passed - skipped
     total = _plural(len(outcomes), "test")
-    lines += ["", f"{total}, {passed} passed, 0 warnings, {_plural(failed, 'failure')}, 0 exceptions"]
+    lines += [
+        "",
+        f"{total}, {passed} passed, 0 warnings, {_plural(failed, 'failure')}, 0 exceptions, {skipped} skipped",
+    ]
     return "\n".join(lines) + "\n"
