@@ -144,6 +144,24 @@ def policy_ids(modules: Sequence[RegoModule]) -> dict[str, RegoModule]:
     return out
 
 
+# OPA >= 1.0 parses Rego v1 unless started with --v0-compatible; these are its answers to v0 rule heads.
+_V0_MARKERS = ("`if` keyword is required", "`contains` keyword is required")
+_V1_KEYWORD_HEAD = re.compile(r"^[^#\s][^#\n]*\b(?:if|contains)\b", re.M)
+
+
+def _v0_hint(exc: _ApiError, mod: RegoModule) -> tuple[dict[str, Any] | None, str]:
+    """The error to report and a hint when the failure is a Rego version mismatch with the server."""
+    for err in exc.errors:
+        if any(marker in str(err.get("message", "")) for marker in _V0_MARKERS):
+            return err, (
+                "Rego v0 module, and this OPA server parses Rego v1 (OPA >= 1.0): start OPA with "
+                "--v0-compatible, or rewrite the module in Rego v1"
+            )
+    if _is_parse_error(exc) and "import rego.v1" not in mod.source and _V1_KEYWORD_HEAD.search(mod.source):
+        return None, "if this OPA server runs with --v0-compatible, Rego v1 modules need `import rego.v1`"
+    return None, ""
+
+
 def _is_parse_error(exc: _ApiError) -> bool:
     return any(e.get("code") == "rego_parse_error" for e in exc.errors)
 
@@ -209,13 +227,16 @@ def _locate(text: str, wanted: Mapping[str, RegoModule]) -> str:
 def _compile_error(exc: _ApiError, pid: str, wanted: Mapping[str, RegoModule], url: str) -> PolicyError:
     """One line: ``file:row:col: message (compile policy on OPA server URL)``."""
     mod = wanted[pid]
-    text = _locate(_error_text(exc), wanted)
+    first, hint = _v0_hint(exc, mod)
+    text = _locate(_error_text(_ApiError(exc.status, {"errors": [first]}) if first else exc), wanted)
     if not text.startswith(mod.path) and not any(text.startswith(m.path) for m in wanted.values()):
         text = f"{mod.path}: {text}"
     text = " ".join(text.splitlines())
     more = len(exc.errors) - 1
     if more > 0:
         text += f" (and {more} more error{'s' if more > 1 else ''})"
+    if hint:
+        text += f"; {hint}"
     return PolicyError(f"{text} (compile policy on OPA server {url})")
 
 

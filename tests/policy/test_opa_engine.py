@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -377,3 +378,49 @@ def test_undefined_function_is_a_compile_error_with_location(tmp_path: Path, opa
     assert str(err.value) == (
         f"{bad}:4:15: undefined function data.zlib.k8s.shout (compile policy on OPA server {url})"
     )
+
+
+V0 = """package main
+
+deny[msg] {
+  re_match("^bad", input.metadata.name)
+  msg := sprintf("%s is bad", [input.metadata.name])
+}
+"""
+
+
+def test_v0_module_on_a_v1_server_says_so_in_one_line(tmp_path: Path, opa: tuple[str, FakeOpa]) -> None:
+    url, state = opa
+    (tmp_path / "v0.rego").write_text(V0)
+    with pytest.raises(PolicyError) as err:
+        _opa_policies(url, tmp_path)
+    assert str(err.value) == (
+        f"{tmp_path / 'v0.rego'}:3:11: `if` keyword is required before rule body; Rego v0 module, and this OPA "
+        "server parses Rego v1 (OPA >= 1.0): start OPA with --v0-compatible, or rewrite the module in Rego v1 "
+        f"(compile policy on OPA server {url})"
+    )
+    assert not state.policies
+
+
+def test_v0_module_on_a_v0_compatible_server_is_sent_unchanged() -> None:
+    state = FakeOpa(v0_compatible=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "v0.rego").write_text(V0)
+            (Path(tmp) / "v1.rego").write_text(_rule("v1 with import"))
+            ps = _opa_policies(url, Path(tmp))
+            # No re_match rewrite: a v0-compatible OPA has the deprecated v0 built-ins itself.
+            assert state.policies["gitops-audit/main/v0.rego"] == V0
+            found = evaluate_target(ps, Target("t"), [cm("bad-one"), cm("good")], [])
+            assert sorted(f.message for f in found) == ["bad-one is bad", "v1 with import", "v1 with import"]
+
+            (Path(tmp) / "v1.rego").write_text(_rule("v1 without import").replace("import rego.v1\n", ""))
+            with pytest.raises(PolicyError, match=r"v1\.rego:2:\d+: .*; if this OPA server runs with "
+                                                  r"--v0-compatible, Rego v1 modules need `import rego.v1` "):
+                _opa_policies(url, Path(tmp))
+    finally:
+        server.shutdown()
+        server.server_close()
