@@ -8,7 +8,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from auditor.policy.check import CheckResult, RuleResult
-from auditor.policy.conftest import TestOutcome, result_dict
+from auditor.policy.conftest import TestOutcome, exit_code, result_dict
 
 FORMATS = ("stdout", "json", "table", "junit", "sarif")
 
@@ -110,30 +110,85 @@ def render_junit(results: Sequence[CheckResult]) -> str:
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
+# conftest's SARIF rule descriptions, one per result type (output/sarif.go).
+_SARIF_DESCRIPTIONS = {
+    "deny": "Policy violation",
+    "warn": "Policy warning",
+    "allow": "Policy exception",
+    "success": "Policy was satisfied successfully",
+    "skip": "Policy check was skipped",
+}
+
+
 def render_sarif(results: Sequence[CheckResult]) -> str:
-    """SARIF 2.1.0: one run, a rule per policy rule name, results at error/warning level."""
-    rules: dict[str, dict[str, Any]] = {}
+    """SARIF 2.1.0 shaped like conftest's: rule ids ``<namespace>/deny|warn|allow|success|skip``.
+
+    Failures are ``error``, warnings ``warning``, exceptions ``note``; a file with neither failures nor warnings
+    gets one ``none`` result (success, or skip when nothing was evaluated). The invocation carries the exit code.
+    A result's metadata (our ``rule_id``, ``severity``…) is kept in its ``properties``; each rule's
+    ``properties`` hold the metadata of its first result, as in conftest.
+    """
+    rules: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
     out: list[dict[str, Any]] = []
+
+    def add(r: CheckResult, kind: str, level: str, msg: str, x: RuleResult | None) -> None:
+        rule_id = f"{r.namespace}/{kind}"
+        metadata = dict(x.metadata) if x is not None else {"description": _SARIF_DESCRIPTIONS[kind]}
+        if rule_id not in index:
+            index[rule_id] = len(rules)
+            desc = {"text": _SARIF_DESCRIPTIONS[kind]}
+            rule: dict[str, Any] = {"id": rule_id, "shortDescription": desc, "fullDescription": desc}
+            if metadata:
+                rule["properties"] = metadata
+            rules.append(rule)
+        location: dict[str, Any] = {"artifactLocation": {"uri": r.filename}}
+        if x is not None and x.location and x.location.get("file"):
+            location = {"artifactLocation": {"uri": str(x.location["file"])}}
+            line = x.location.get("line")
+            if isinstance(line, int) or (isinstance(line, str) and line.isdigit()):
+                location["region"] = {"startLine": int(line), "endLine": int(line)}
+        item: dict[str, Any] = {
+            "ruleId": rule_id,
+            "ruleIndex": index[rule_id],
+            "level": level,
+            "message": {"text": msg},
+            "locations": [{"physicalLocation": location}],
+        }
+        if x is not None and x.metadata:
+            item["properties"] = dict(x.metadata)
+        out.append(item)
+
     for r in results:
-        for level, items in (("error", r.failures), ("warning", r.warnings)):
-            for x in items:
-                rule_id = str(x.metadata.get("rule_id") or f"{x.namespace}.{x.rule}")
-                rules.setdefault(
-                    rule_id,
-                    {"id": rule_id, "shortDescription": {"text": str(x.metadata.get("title") or rule_id)}},
-                )
-                out.append(
-                    {
-                        "ruleId": rule_id,
-                        "level": level,
-                        "message": {"text": x.msg},
-                        "locations": [{"physicalLocation": {"artifactLocation": {"uri": r.filename}}}],
-                    }
-                )
+        for x in r.failures:
+            add(r, "deny", "error", x.msg, x)
+        for x in r.warnings:
+            add(r, "warn", "warning", x.msg, x)
+        for x in r.exceptions:
+            add(r, "allow", "note", x.msg, x)
+        if r.failures or r.warnings:
+            continue
+        kind = "success" if r.successes or r.exceptions else "skip"
+        add(r, kind, "none", _SARIF_DESCRIPTIONS[kind], None)
+    code = exit_code(results)
+    failures = any(r.failures for r in results)
+    warnings = any(r.warnings for r in results)
+    invocation = {
+        "executionSuccessful": True,
+        "exitCode": code,
+        "exitCodeDescription": "Policy violations found" if failures else "Policy warnings found" if warnings
+        else "No policy violations found",
+    }
     doc = {
         "version": "2.1.0",
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "runs": [{"tool": {"driver": {"name": "gitops-audit policy", "rules": list(rules.values())}}, "results": out}],
+        "runs": [
+            {
+                "tool": {"driver": {"name": "gitops-audit policy", "rules": rules}},
+                "invocations": [invocation],
+                "results": out,
+            }
+        ],
     }
     return json.dumps(doc, indent=2) + "\n"
 

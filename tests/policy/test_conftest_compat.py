@@ -207,8 +207,19 @@ def test_all_namespaces_table_junit_sarif(project: Path, capsys: pytest.CaptureF
     _, junit = run([*base, "-o", "junit"], capsys)
     assert junit.startswith("<?xml") and 'failures="3"' in junit  # 2 failures + 1 warning
     _, sarif = run([*base, "-o", "sarif"], capsys)
-    doc = json.loads(sarif)
-    assert {r["ruleId"] for r in doc["runs"][0]["results"]} == {"IMG-1", "main.deny", "main.warn"}
+    run0 = json.loads(sarif)["runs"][0]
+    # conftest's shape: rule ids <namespace>/<deny|warn|allow|success>, exceptions as notes, a clean file as "none";
+    # our rule_id/severity metadata stays in the result's properties.
+    assert {(r["ruleId"], r["level"]) for r in run0["results"]} == {
+        ("main/deny", "error"), ("main/warn", "warning"), ("main/allow", "note"),
+        ("k8s.images/deny", "error"), ("combined/success", "none"),
+    }
+    img = next(r for r in run0["results"] if r["ruleId"] == "k8s.images/deny")
+    assert img["properties"] == {"rule_id": "IMG-1", "severity": "critical"}
+    assert run0["tool"]["driver"]["rules"][img["ruleIndex"]]["id"] == "k8s.images/deny"
+    assert run0["invocations"] == [
+        {"executionSuccessful": True, "exitCode": 1, "exitCodeDescription": "Policy violations found"}
+    ]
 
 
 def test_verify(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

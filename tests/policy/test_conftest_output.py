@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -80,3 +81,28 @@ def test_junit_like_conftest(files: tuple[Path, Path], capsys: pytest.CaptureFix
         (f"{f} - main", False),
     ]
     assert suite.get("tests") == "5" and suite.get("failures") == "2"
+
+
+def test_sarif_uses_the_result_location_and_marks_clean_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy" / "p.rego").write_text(
+        "package main\nimport rego.v1\n"
+        "deny contains {\"msg\": \"bad\", \"_loc\": {\"file\": \"src/app.yaml\", \"line\": 7},"
+        " \"rule_id\": \"X\"} if {\n"
+        "  input.kind == \"Pod\"\n}\n"
+    )
+    (tmp_path / "pod.yaml").write_text("kind: Pod\n")
+    (tmp_path / "svc.yaml").write_text("kind: Service\n")
+    code, out = run(["policy", "test", str(tmp_path / "pod.yaml"), str(tmp_path / "svc.yaml"),
+                     "-p", str(tmp_path / "policy"), "-o", "sarif"], capsys)
+    results = json.loads(out)["runs"][0]["results"]
+    assert code == 1
+    assert [(r["ruleId"], r["level"]) for r in results] == [("main/deny", "error"), ("main/success", "none")]
+    assert results[0]["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "src/app.yaml"}, "region": {"startLine": 7, "endLine": 7},
+    }
+    assert results[0]["properties"] == {"rule_id": "X"}
+    assert results[1]["message"]["text"] == "Policy was satisfied successfully"
+    assert results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == str(tmp_path / "svc.yaml")
