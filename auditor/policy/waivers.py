@@ -60,13 +60,20 @@ def apply_waivers(
 
     ``manifests`` maps (side, ref) to the document a finding came from, to read its annotations.
     An annotation waiver needs a reason (``gitops-audit.io/waive-reason``); without one it does not apply
-    and an info finding says so. Waiver findings themselves are never waived.
+    and a low finding says so when it would have applied. A rule glob of an annotation (with a reason) that
+    matches no finding of that object, on either side, is reported once as unused (info), as config waivers
+    are, so a typo in a rule id shows. Waiver findings themselves are never waived.
     """
+    annotated = _annotated_objects(manifests)
+    matched: set[tuple[ObjectRef, str]] = set()
     used: set[int] = set()
     expired_hits: dict[int, list[Finding]] = {}
     invalid_annotations: dict[tuple[str, ObjectRef], Manifest] = {}
     out: list[Finding] = []
     for f in findings:
+        if f.ref is not None and f.ref in annotated and not f.rule_id.startswith("policy.waiver."):
+            # Any finding of the object counts, whichever side: one annotation covers git and cluster.
+            matched.update((f.ref, g) for g in annotated[f.ref].globs if fnmatchcase(f.rule_id, g))
         if f.suppressed_by or f.rule_id.startswith("policy.waiver."):
             out.append(f)
             continue
@@ -126,6 +133,64 @@ def apply_waivers(
                 details={"source": side},
             )
         )
+    out.extend(_unused_annotation_findings(annotated, matched, target))
+    return out
+
+
+@dataclasses.dataclass
+class _Annotated:
+    """An object's annotation waivers that have a reason, merged over its sides."""
+
+    globs: dict[str, list[str]]
+    """Rule glob → sides whose document lists it."""
+    reason: str
+    manifest: Manifest
+    """The desired document when there is one (its provenance points at git), else the live one."""
+
+
+def _annotated_objects(manifests: Mapping[tuple[str, ObjectRef], Manifest]) -> dict[ObjectRef, _Annotated]:
+    out: dict[ObjectRef, _Annotated] = {}
+    for (side, ref), manifest in sorted(manifests.items(), key=lambda kv: (kv[0][0] != "desired", kv[0][0])):
+        rules, reason = annotation_waivers(manifest)
+        if not rules or not reason:
+            continue  # without a reason the annotation never applies; INVALID_RULE covers it
+        entry = out.setdefault(ref, _Annotated({}, reason, manifest))
+        for glob in sorted(rules):
+            entry.globs.setdefault(glob, []).append(side)
+    return out
+
+
+def _unused_annotation_findings(
+    annotated: Mapping[ObjectRef, _Annotated], matched: set[tuple[ObjectRef, str]], target: Target
+) -> list[Finding]:
+    out: list[Finding] = []
+    for ref in sorted(annotated, key=lambda r: (r.kind, r.namespace, r.name, r.group)):
+        entry = annotated[ref]
+        for glob, sides in entry.globs.items():
+            if (ref, glob) in matched:
+                continue
+            out.append(
+                Finding(
+                    target=target.name,
+                    category=Category.POLICY,
+                    rule_id=UNUSED_RULE,
+                    severity=Severity.INFO,
+                    message=(
+                        f"{ref.subject}: annotation waiver {glob} ({WAIVE_ANNOTATION}) matched no finding of "
+                        "this object on this target; check the rule id, or remove it if it is no longer needed"
+                    ),
+                    ref=ref,
+                    path=f"annotation:{glob}",
+                    provenance=entry.manifest.provenance,
+                    details={
+                        "source": sides[0],
+                        "sides": list(sides),
+                        "rule": glob,
+                        "reason": entry.reason,
+                        "waiver": f"annotation:{WAIVE_ANNOTATION}",
+                    },
+                )
+            )
     return out
 
 

@@ -17,16 +17,22 @@ TARGET = Target("prod-us", env="production")
 TODAY = date(2026, 6, 1)
 
 
-def obj(name: str, annotations: dict[str, str] | None = None) -> Manifest:
-    body = {"apiVersion": "v1", "kind": "ConfigMap", "bad": True,
+def obj(name: str, annotations: dict[str, str] | None = None, *, bad: bool = True) -> Manifest:
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "bad": bad,
             "metadata": {"name": name, "namespace": "shop", "annotations": annotations or {}}}
     return Manifest(ObjectRef("", "ConfigMap", "shop", name), "v1", body)
 
 
-def findings(tmp_path: Path, docs: list[Manifest], waivers: tuple[Waiver, ...] = ()) -> list:
+def findings(
+    tmp_path: Path, docs: list[Manifest], waivers: tuple[Waiver, ...] = (), live: list[Manifest] | None = None
+) -> list:
     (tmp_path / "p.rego").write_text(POLICY)
-    ps = load_policies(PolicyOptions(dirs=(str(tmp_path),), builtin=False, waivers=waivers))
-    return list(evaluate_target(ps, TARGET, docs, [], today=TODAY))
+    ps = load_policies(PolicyOptions(dirs=(str(tmp_path),), builtin=False, waivers=waivers, workers=0))
+    return list(evaluate_target(ps, TARGET, docs, live or [], today=TODAY))
+
+
+def unused(out: list) -> list[tuple[str, str]]:
+    return [(f.ref.name if f.ref else "", f.path) for f in out if f.rule_id == "policy.waiver.unused"]
 
 
 def test_annotation_waiver_with_reason(tmp_path: Path) -> None:
@@ -43,6 +49,42 @@ def test_annotation_without_reason_does_not_apply(tmp_path: Path) -> None:
     out = findings(tmp_path, [obj("a", {"gitops-audit.io/waive": "demo.bad"})])
     assert [f.counts for f in out if f.rule_id == "demo.bad"] == [True]
     assert "policy.waiver.invalid" in {f.rule_id for f in out}
+    assert not unused(out)
+
+
+def test_annotation_without_reason_matching_nothing_is_not_reported(tmp_path: Path) -> None:
+    out = findings(tmp_path, [obj("a", {"gitops-audit.io/waive": "demo.bda"})])
+    assert [f.rule_id for f in out] == ["demo.bad"]
+
+
+WAIVE_TYPO = {"gitops-audit.io/waive": "demo.bad, demo.bda", "gitops-audit.io/waive-reason": "JIRA-2"}
+
+
+def test_unused_annotation_glob_is_reported_once_per_object(tmp_path: Path) -> None:
+    # The same annotation on the desired and the live object: one report, not one per side.
+    out = findings(tmp_path, [obj("a", WAIVE_TYPO), obj("b")], live=[obj("a", WAIVE_TYPO)])
+    assert unused(out) == [("a", "annotation:demo.bda")]
+    f = next(f for f in out if f.rule_id == "policy.waiver.unused")
+    assert f.severity is Severity.INFO and f.counts
+    assert "demo.bda" in f.message and "ConfigMap/shop/a" in f.message
+    assert f.details["sides"] == ["desired", "live"] and f.details["reason"] == "JIRA-2"
+    assert all(not g.counts for g in out if g.rule_id == "demo.bad" and g.ref and g.ref.name == "a")
+
+
+def test_annotation_used_on_one_side_only_is_not_unused(tmp_path: Path) -> None:
+    ann = {"gitops-audit.io/waive": "demo.bad", "gitops-audit.io/waive-reason": "drift accepted"}
+    # Only the cluster copy breaks the rule: the annotation is in use, through its live finding.
+    out = findings(tmp_path, [obj("a", ann, bad=False)], live=[obj("a", ann)])
+    assert [(f.rule_id, f.path, f.counts) for f in out] == [("demo.bad", "live", False)]
+    # Only git breaks it (the live object is in sync or has no finding): in use as well.
+    out = findings(tmp_path, [obj("a", ann)], live=[obj("a", ann, bad=False)])
+    assert [(f.rule_id, f.path, f.counts) for f in out] == [("demo.bad", "desired", False)]
+
+
+def test_annotation_on_a_clean_object_is_unused(tmp_path: Path) -> None:
+    ann = {"gitops-audit.io/waive": "demo.*", "gitops-audit.io/waive-reason": "old"}
+    out = findings(tmp_path, [obj("a", ann, bad=False)], live=[obj("a", ann, bad=False)])
+    assert unused(out) == [("a", "annotation:demo.*")]
 
 
 def test_config_waiver_selects_by_glob(tmp_path: Path) -> None:
