@@ -13,8 +13,9 @@ from auditor.errors import PolicyError
 from auditor.util import yamlio
 
 # conftest's rule classes: deny/violation fail, warn warns; `_suffix` variants belong to the same class.
-FAILURE_RULE = re.compile(r"^(deny|violation)(_[A-Za-z0-9_]+)?$")
-WARNING_RULE = re.compile(r"^warn(_[A-Za-z0-9_]+)?$")
+# conftest's exact patterns: `deny__x` and `deny_x_` are helper rules there, not checks.
+FAILURE_RULE = re.compile(r"^(deny|violation)(_[A-Za-z0-9]+)*$")
+WARNING_RULE = re.compile(r"^warn(_[A-Za-z0-9]+)*$")
 TEST_RULE = re.compile(r"^test_[A-Za-z0-9_]*$")
 SKIPPED_TEST_RULE = re.compile(r"^todo_test_[A-Za-z0-9_]*$")
 """OPA's tester reports ``todo_test_*`` rules as skipped without evaluating them (conftest verify counts them)."""

@@ -106,3 +106,20 @@ def test_sarif_uses_the_result_location_and_marks_clean_files(
     assert results[0]["properties"] == {"rule_id": "X"}
     assert results[1]["message"]["text"] == "Policy was satisfied successfully"
     assert results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == str(tmp_path / "svc.yaml")
+
+
+def test_rule_name_patterns_are_conftests(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # conftest: ^(deny|violation)(_[a-zA-Z0-9]+)*$ and ^warn(_[a-zA-Z0-9]+)*$
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy" / "p.rego").write_text(
+        "package main\nimport rego.v1\n"
+        "deny_a_b contains \"a_b\" if true\n"
+        "warn_x1 contains \"x1\" if true\n"
+        "deny__helper contains \"helper\" if true\n"
+        "deny_trailing_ contains \"trailing\" if true\n"
+        "warn__y contains \"y\" if true\n"
+    )
+    (tmp_path / "in.yaml").write_text("kind: Pod\n")
+    code, out = run(["policy", "test", str(tmp_path / "in.yaml"), "-p", str(tmp_path / "policy")], capsys)
+    assert code == 1
+    assert out.splitlines()[-1] == "2 tests, 0 passed, 1 warning, 1 failure, 0 exceptions"
