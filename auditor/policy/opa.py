@@ -1,12 +1,15 @@
 """OPA server engine: policies and data are pushed to an OPA server over its REST API.
 
-Only OPA's Data/Policy/Query APIs are used: ``PUT /v1/policies/{id}``, ``PUT /v1/data/{path}`` and
-``POST /v1/query``. The per-target overlay (``data.gitops_audit``) is passed with ``with ... as ...`` in
-each query instead of being written to the server, so concurrent audits never see each other's target.
+Only OPA's Policy/Data/Query APIs are used: ``GET``/``PUT``/``DELETE /v1/policies/{id}``,
+``PUT /v1/data/{path}`` and ``POST /v1/query``. The server's ``gitops-audit/*`` modules are made exactly the
+audit's policy set (stable ids, stale ones deleted), so one OPA server serves one policy set at a time. The
+per-target overlay (``data.gitops_audit``) is passed with ``with ... as ...`` in each query instead of being
+written to the server, so concurrent audits never see each other's target.
 
 Requests go through ``opa-python-client``'s HTTP session (connection reuse, retries, TLS settings), but not
 through its helpers: ``update_or_create_data`` accepts only objects, while OPA's ``PUT /v1/data/{path}``
-takes any JSON value.
+takes any JSON value; and ``update_policy_from_string`` (3.x) rewrites refused v0 rule heads with a regex
+and retries, which shifts error locations and changes what the server holds. Modules are sent as written.
 """
 
 from __future__ import annotations
@@ -125,6 +128,9 @@ class _Rest:
         self.call("PUT", f"data/{quote(key, safe='')}", body=value)
 
 
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
 def policy_ids(modules: Sequence[RegoModule]) -> dict[str, RegoModule]:
     """Stable policy id per module: ``gitops-audit/<package as path>/<file name>``.
 
@@ -134,8 +140,10 @@ def policy_ids(modules: Sequence[RegoModule]) -> dict[str, RegoModule]:
     """
     out: dict[str, RegoModule] = {}
     for mod in sorted(modules, key=lambda m: m.path):
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", mod.path.replace("\\", "/").rsplit("/", 1)[-1]) or "module"
-        base = f"{POLICY_ID_PREFIX}{mod.package.replace('.', '/') or '_'}/{name}"
+        # Only URL-safe characters, so the id OPA lists is the id sent (no escaping to undo).
+        name = _ID_UNSAFE.sub("_", mod.path.replace("\\", "/").rsplit("/", 1)[-1]) or "module"
+        package = "/".join(_ID_UNSAFE.sub("_", seg) for seg in mod.package.split(".") if seg) or "_"
+        base = f"{POLICY_ID_PREFIX}{package}/{name}"
         policy_id, n = base, 1
         while policy_id in out:
             n += 1

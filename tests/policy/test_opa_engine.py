@@ -27,6 +27,8 @@ from auditor.errors import PolicyError
 from auditor.model import Manifest, ObjectRef, Target
 from auditor.policy.audit import evaluate_target, load_policies
 from auditor.policy.engine import v0_compat
+from auditor.policy.loader import parse_module
+from auditor.policy.opa import policy_ids
 from auditor.policy.options import PolicyOptions
 
 
@@ -424,3 +426,15 @@ def test_v0_module_on_a_v0_compatible_server_is_sent_unchanged() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_policy_ids_do_not_depend_on_the_checkout_and_never_collide() -> None:
+    src = "package gitops_audit.images\nimport rego.v1\nx := 1\n"
+    first = policy_ids([parse_module("/tmp/run1/policies/images.rego", src)])
+    second = policy_ids([parse_module("/srv/other/images.rego", src)])
+    assert list(first) == list(second) == ["gitops-audit/gitops_audit/images/images.rego"]
+    twins = policy_ids([parse_module("/b/main x.rego", _rule("b")), parse_module("/a/main x.rego", _rule("a"))])
+    assert {pid: m.path for pid, m in twins.items()} == {
+        "gitops-audit/main/main_x.rego": "/a/main x.rego",
+        "gitops-audit/main/main_x.rego~2": "/b/main x.rego",
+    }
