@@ -130,7 +130,9 @@ def run_test(
             # Name the input: the message alone (e.g. a value the engine cannot take) does not say which file.
             raise PolicyError(f"evaluate policies on {name}: {exc}") from exc
         results.extend(per_ns.values())
-    return results
+    # conftest loops over namespaces, then files: results are grouped by namespace (files keep their order).
+    order = {ns.namespace: i for i, ns in enumerate(spaces)}
+    return sorted(results, key=lambda r: order[r.namespace])
 
 
 def run_verify(options: PolicyOptions) -> list[TestOutcome]:

@@ -123,3 +123,19 @@ def test_rule_name_patterns_are_conftests(tmp_path: Path, capsys: pytest.Capture
     code, out = run(["policy", "test", str(tmp_path / "in.yaml"), "-p", str(tmp_path / "policy")], capsys)
     assert code == 1
     assert out.splitlines()[-1] == "2 tests, 0 passed, 1 warning, 1 failure, 0 exceptions"
+
+
+def test_results_are_grouped_by_namespace_then_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "policy").mkdir()
+    for ns in ("zeta", "alpha"):
+        (tmp_path / "policy" / f"{ns}.rego").write_text(
+            f"package {ns}\nimport rego.v1\ndeny contains sprintf(\"{ns} %s\", [input.metadata.name]) if true\n"
+        )
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.yaml").write_text(f"kind: Pod\nmetadata: {{name: {name}}}\n")
+    code, out = run(["policy", "test", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml"),
+                     "-p", str(tmp_path / "policy"), "-n", "zeta", "-n", "alpha"], capsys)
+    assert code == 1
+    assert [line.rsplit(" - ", 1)[1] for line in out.splitlines() if line.startswith("FAIL")] == [
+        "zeta a", "zeta b", "alpha a", "alpha b",
+    ]
