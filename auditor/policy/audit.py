@@ -34,6 +34,7 @@ from auditor.policy.engine import EvalError, Evaluator, RegorusEvaluator
 from auditor.policy.loader import RegoModule, discover_modules, load_data
 from auditor.policy.options import PolicyOptions
 from auditor.policy.runner import PolicyRunner, auto_workers
+from auditor.policy.static_check import check_calls
 from auditor.policy.waivers import apply_waivers
 
 ERROR_RULE = "policy.error"
@@ -68,7 +69,11 @@ def is_combined_namespace(namespace: str) -> bool:
 def compile_modules(modules: Sequence[RegoModule], data: Mapping[str, Any], options: PolicyOptions) -> Evaluator:
     """Build the evaluator selected by ``options.engine``."""
     if options.engine == "embedded":
-        return RegorusEvaluator.compile(modules, data)
+        evaluator = RegorusEvaluator.compile(modules, data)
+        # regorus resolves calls only when a body runs: find unknown functions and wrong arities now,
+        # as OPA's compiler would (an OPA server compiles, and knows more built-ins, by itself).
+        check_calls(modules)
+        return evaluator
     if options.engine == "opa":
         if not options.opa_url:
             raise PolicyError("load policies: policy.engine 'opa' needs policy.opa_url")
