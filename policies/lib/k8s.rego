@@ -58,22 +58,12 @@ config := c if {
 setting(key, default_value) := object.get(config, key, default_value)
 
 # Audit context: data.gitops_audit.target/side are set by `gitops-audit` (absent under `policy test`).
-# Read one literal field path at a time, never the whole target object nor data.gitops_audit: a result
-# cache keys on the target fields the pack reads, found by these paths.
-target_name := v if {
-	v := data.gitops_audit.target.name
-} else := ""
-
+# Read one literal field path at a time, never the whole target object nor data.gitops_audit: the run's
+# result cache shares results between targets that agree on every target field the loaded policies
+# mention, so the pack mentions only `env`. (A rule needing the name reads data.gitops_audit.target.name
+# itself, and makes results per target.)
 target_env := v if {
 	v := data.gitops_audit.target.env
-} else := ""
-
-target_region := v if {
-	v := data.gitops_audit.target.region
-} else := ""
-
-target_context := v if {
-	v := data.gitops_audit.target.context
 } else := ""
 
 side := s if {

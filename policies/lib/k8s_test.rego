@@ -5,16 +5,13 @@ import rego.v1
 
 test_context_defaults_without_target if {
 	k8s.target_env == ""
-	k8s.target_name == ""
-	k8s.target_region == ""
-	k8s.target_context == ""
 	k8s.side == ""
 	not k8s.is_production
 }
 
 test_context_fields if {
 	k8s.target_env == "production" with data.gitops_audit.target.env as "production"
-	k8s.target_name == "prod-us" with data.gitops_audit.target.name as "prod-us"
+	k8s.target_env == "" with data.gitops_audit.target.name as "prod-us"
 	k8s.side == "live" with data.gitops_audit.side as "live"
 }
 

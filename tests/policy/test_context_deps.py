@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from auditor.policy.builtin import builtin_policy_dir
 from auditor.policy.context_deps import context_fields, strip_comments_and_strings
-from auditor.policy.loader import parse_module
+from auditor.policy.loader import discover_modules, parse_module
 
 
 def fields(*bodies: str, package: str = "main") -> frozenset[str] | None:
@@ -59,3 +60,8 @@ def test_comments_and_strings_are_not_references() -> None:
     assert fields(body) == {"name"}
     assert "walk" not in strip_comments_and_strings(body)
 
+
+
+def test_builtin_pack_reads_only_the_environment() -> None:
+    # The run-wide result cache shares results between targets of one environment only if this holds.
+    assert context_fields(discover_modules([str(builtin_policy_dir())])) == {"env"}
