@@ -245,6 +245,9 @@ def run_audit(
         with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
             for render_key, value in pool.map(_in_context(render_one), sorted(jobs)):
                 renders[render_key] = value
+        if policies is not None:  # policy workers start while the clusters are read
+            policies.runner.start_pool(max((len(r.objects) for r in renders.values() if isinstance(r, RenderedSet)),
+                                           default=0))
 
         def audit_one(t: Target) -> TargetResult:
             target_var.set(t.name)

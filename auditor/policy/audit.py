@@ -27,7 +27,9 @@ from auditor.policy.check import (
     build_query,
     check_results,
     document_query,
+    has_results,
     namespace_rules,
+    query_planner,
 )
 from auditor.policy.context_deps import CONTEXT_ROOT, context_fields
 from auditor.policy.engine import EvalError, Evaluator, RegorusEvaluator
@@ -326,7 +328,8 @@ def evaluate_target(
         ]
         jobs: list[tuple[str, Any]] = []
         if policies.document_namespaces:
-            jobs = [(document_query(evaluator, policies.document_namespaces, doc), doc) for _, doc in per_doc]
+            plan = query_planner(evaluator, policies.document_namespaces)
+            jobs = [(plan(doc), doc) for _, doc in per_doc]
         if policies.combined_namespaces:
             combined = [{"path": _filename(m), "contents": doc} for m, doc in zip(docs, inputs, strict=True)]
             jobs.append((document_query(evaluator, policies.combined_namespaces, combined), combined))
@@ -336,6 +339,8 @@ def evaluate_target(
                 if isinstance(value, EvalError):
                     findings.append(_error_finding(target, side, manifest, value))
                     continue
+                if not has_results(value):
+                    continue  # the common case: nothing fired, no findings to build
                 checks = check_results(value, policies.document_namespaces, _filename(manifest))
                 findings.extend(_findings_from(target, checks, side, manifest))
         if policies.combined_namespaces:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,17 +201,43 @@ def document_query(evaluator: Evaluator, spaces: Sequence[NamespaceRules], input
 
     The query is always defined (an object literal); its value goes to :func:`check_results`.
     """
+    return query_planner(evaluator, spaces)(input_doc)
+
+
+def query_planner(evaluator: Evaluator, spaces: Sequence[NamespaceRules]) -> Callable[[Any], str]:
+    """:func:`document_query` for the many documents of one evaluator: gates resolved once, a query per kind."""
     active = tuple(ns for ns in spaces if ns.rules)
     if not active:
-        return ""
+        return lambda _doc: ""
     gates = _kind_gates(evaluator, active)
     if gates is None:
-        return _cached_query(active, True)
-    # Gates applied here: a package skipped for this kind costs nothing, and a document no
-    # package applies to is not evaluated at all.
-    kind = input_doc.get("kind") if isinstance(input_doc, Mapping) else None
-    active = tuple(ns for ns in active if _gate_admits(gates.get(ns.namespace), kind))
-    return _cached_query(active, False) if active else ""
+        query = _cached_query(active, True)
+        return lambda _doc: query
+    by_kind: dict[str | None, str] = {}
+
+    def plan(input_doc: Any) -> str:
+        kind = input_doc.get("kind") if isinstance(input_doc, Mapping) else None
+        if not isinstance(kind, str):
+            kind = None  # a gate admits no such document, as `input.kind in <set of strings>` would
+        query = by_kind.get(kind)
+        if query is None:
+            # Gates applied here: a package skipped for this kind costs nothing, and a document no
+            # package applies to is not evaluated at all.
+            admitted = tuple(ns for ns in active if _gate_admits(gates.get(ns.namespace), kind))
+            query = by_kind[kind] = _cached_query(admitted, False) if admitted else ""
+        return query
+
+    return plan
+
+
+def has_results(value: Any) -> bool:
+    """Whether a query value holds any rule result (else every namespace simply passed)."""
+    if not isinstance(value, Mapping):
+        return False
+    return any(
+        isinstance(rules, Mapping) and any(v for k, v in rules.items() if k != "exception")
+        for rules in value.values()
+    )
 
 
 def check_results(value: Any, spaces: Sequence[NamespaceRules], filename: str) -> list[CheckResult]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import marshal
 import math
 import multiprocessing
 import os
@@ -91,13 +92,17 @@ def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> int | None:
 
 
 def digest(doc: Any) -> bytes:
-    """Digest of ``doc``'s exact value (its pickle: types, key order and all).
+    """Digest of ``doc``'s exact value: its marshal (pickle for other types), types and key order included.
 
     Exact, so two documents share a digest only when they are equal as Python values (``{1: "a"}`` and
-    ``{"1": "a"}`` differ, as they do in Rego). Equal documents whose pickles differ (key order, shared
-    sub-objects) only miss the cache. 2.5x cheaper than canonical JSON, and any YAML value works.
+    ``{"1": "a"}`` differ, as they do in Rego). Equal documents whose bytes differ (key order, shared
+    sub-objects) only miss the cache. Several times cheaper than canonical JSON, and any YAML value works.
     """
-    return hashlib.blake2b(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), digest_size=16).digest()
+    try:
+        data = b"m" + marshal.dumps(doc)
+    except ValueError:  # a type marshal does not know (a dict subclass): pickle is exact too
+        data = b"p" + pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 @dataclass
@@ -143,6 +148,8 @@ class PolicyRunner:
         self._cache: dict[_Key, Future[Any]] = {}
         self._pool: ProcessPoolExecutor | None = None
         self._pool_failed = False
+        self._digests: dict[int, tuple[Any, bytes]] = {}
+        """id → (document, digest) of desired documents: targets sharing a render share the objects."""
         self.stats = RunnerStats()
 
     def context_key(self, context: Mapping[str, Any]) -> str:
@@ -158,7 +165,11 @@ class PolicyRunner:
         ``evaluator`` must already see ``context`` as ``data.gitops_audit`` (it serves the in-process path).
         """
         ctx = self.context_key(context)
-        pool = self._pool_for(len(jobs))
+        memo = context.get("side") == "desired"
+        # A combined job (a list input) weighs as much as its documents: the live side of a target is often
+        # a few drifted documents plus one combined input of every live object.
+        weight = sum(len(doc) if isinstance(doc, list) else 1 for _, doc in jobs)
+        pool = self._pool_for(weight)
         step = self._chunk_size(len(jobs)) if pool is not None else max(1, len(jobs))
         futures: list[Future[Any] | None] = []
         # Results this call must produce; the others are cached or being produced for another target.
@@ -167,7 +178,7 @@ class PolicyRunner:
         try:
             # Chunk by chunk, so workers evaluate while this thread digests the next documents.
             for start in range(0, len(jobs), step):
-                mine = self._claim(ctx, jobs[start : start + step], futures)
+                mine = self._claim(ctx, jobs[start : start + step], futures, memo)
                 owned += mine
                 if pool is not None and mine:
                     try:
@@ -213,9 +224,9 @@ class PolicyRunner:
                     self._cache.pop(claim.key, None)  # a later target evaluates it afresh
                     claim.future.set_result(reason)
 
-    def _claim(self, ctx: str, block: Sequence[Job], futures: list[Future[Any] | None]) -> list[_Claim]:
+    def _claim(self, ctx: str, block: Sequence[Job], futures: list[Future[Any] | None], memo: bool) -> list[_Claim]:
         """Append each job's future to ``futures``; return the jobs no one has evaluated or claimed yet."""
-        keys = [(ctx, q, digest(doc)) if q else None for q, doc in block]
+        keys = [(ctx, q, self._digest(doc, memo)) if q else None for q, doc in block]
         mine: list[_Claim] = []
         with self._lock:
             self.stats.documents += len(block)
@@ -231,6 +242,27 @@ class PolicyRunner:
                 futures.append(fut)
             self.stats.evaluated += len(mine)
         return mine
+
+    def _digest(self, doc: Any, memo: bool) -> bytes:
+        if not memo or not isinstance(doc, Mapping):
+            return digest(doc)
+        found = self._digests.get(id(doc))
+        if found is not None and found[0] is doc:  # the entry holds the document, so its id is not reused
+            return found[1]
+        value = digest(doc)
+        self._digests[id(doc)] = (doc, value)
+        return value
+
+    def start_pool(self, batch: int) -> None:
+        """Start the workers now (they take ~0.5 s) if batches of ``batch`` documents will want them."""
+        pool = self._pool_for(batch)
+        if pool is None:
+            return
+        try:
+            for _ in range(self._workers):
+                pool.submit(worker.ping)
+        except BrokenProcessPool as exc:
+            self._broken(exc)
 
     def _chunk_size(self, total: int) -> int:
         low, high = _CHUNK

@@ -192,3 +192,28 @@ def test_cgroup_cpu_quota(tmp_path: Path, files: dict[str, str], limit: int | No
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     assert cgroup_cpu_limit(tmp_path) == limit
+
+
+def test_start_pool_only_for_batches_that_want_it(tmp_path: Path) -> None:
+    ps = policy_set(tmp_path, ENV_RULE, workers=1, start_pool_at=50)
+    try:
+        ps.runner.start_pool(10)
+        assert ps.runner._pool is None
+        ps.runner.start_pool(60)
+        assert ps.runner._pool is not None
+        evaluate_target(ps, US, configmaps(60), [])
+        assert ps.runner.stats.in_workers == 60
+    finally:
+        ps.close()
+
+
+def test_digest_is_exact() -> None:
+    from collections import OrderedDict
+
+    from auditor.policy.runner import digest
+
+    assert digest({"a": [1, "x"]}) == digest({"a": [1, "x"]})
+    assert digest({1: "a"}) != digest({"1": "a"})
+    assert digest({"a": True}) != digest({"a": 1})
+    assert digest({"a": 1.0}) != digest({"a": 1})
+    assert digest(OrderedDict(a=1)) != digest({"a": 2})  # not marshallable: pickled, still exact
