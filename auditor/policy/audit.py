@@ -26,6 +26,7 @@ from auditor.policy.check import (
     RuleResult,
     build_query,
     check_results,
+    combined_kinds,
     document_query,
     has_results,
     namespace_rules,
@@ -331,7 +332,11 @@ def evaluate_target(
             plan = query_planner(evaluator, policies.document_namespaces)
             jobs = [(plan(doc), doc) for _, doc in per_doc]
         if policies.combined_namespaces:
-            combined = [{"path": _filename(m), "contents": doc} for m, doc in zip(docs, inputs, strict=True)]
+            kinds = combined_kinds(evaluator, policies.combined_namespaces)
+            combined = [
+                {"path": _filename(m), "contents": doc} for m, doc in zip(docs, inputs, strict=True)
+                if kinds is None or m.ref.kind in kinds
+            ]
             jobs.append((document_query(evaluator, policies.combined_namespaces, combined), combined))
         values = policies.runner.run(evaluator, context, jobs)
         if policies.document_namespaces:

@@ -214,9 +214,14 @@ def query_planner(evaluator: Evaluator, spaces: Sequence[NamespaceRules]) -> Cal
         query = _cached_query(active, True)
         return lambda _doc: query
     by_kind: dict[str | None, str] = {}
+    everything = _cached_query(active, False)
 
     def plan(input_doc: Any) -> str:
-        kind = input_doc.get("kind") if isinstance(input_doc, Mapping) else None
+        if not isinstance(input_doc, Mapping):
+            # A combined input (a list of documents): a gate names the kinds a package reads, and such
+            # an input holds many kinds, so every package runs (as conftest --combine would run them).
+            return everything
+        kind = input_doc.get("kind")
         if not isinstance(kind, str):
             kind = None  # a gate admits no such document, as `input.kind in <set of strings>` would
         query = by_kind.get(kind)
@@ -228,6 +233,22 @@ def query_planner(evaluator: Evaluator, spaces: Sequence[NamespaceRules]) -> Cal
         return query
 
     return plan
+
+
+def combined_kinds(evaluator: Evaluator, spaces: Sequence[NamespaceRules]) -> frozenset[str] | None:
+    """Kinds a combined input needs for ``spaces``: the union of their gates; ``None`` = every document.
+
+    For a combined package, ``gitops_audit_kinds`` names the kinds its rules read: documents of other
+    kinds can be left out of its input (most of a cluster, for RBAC or quota rules). One ungated package,
+    or a gate that is not a constant set of kind names, keeps every document.
+    """
+    active = tuple(ns for ns in spaces if ns.rules)
+    if not active or not all(ns.kind_gate for ns in active):
+        return None
+    gates = _kind_gates(evaluator, active)
+    if gates is None or any(gates.get(ns.namespace) is _ALWAYS for ns in active):
+        return None
+    return frozenset().union(*(gates[ns.namespace] or () for ns in active))
 
 
 def has_results(value: Any) -> bool:

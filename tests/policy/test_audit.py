@@ -249,3 +249,34 @@ def test_unquoted_yaml_dates_are_strings_to_policies(tmp_path: Path) -> None:
     m = Manifest(ObjectRef("x.io", "Widget", "", "w"), "x.io/v1", body)
     ps = load_policies(PolicyOptions(dirs=(str(tmp_path),), builtin=False, workers=0))
     assert [(f.rule_id, f.message) for f in evaluate_target(ps, TARGET, [m], [])] == [("main.deny", "2024-01-01")]
+
+
+def test_combined_gate_limits_the_combined_input_to_the_kinds_it_reads(tmp_path: Path) -> None:
+    rego = (
+        "package team.combined\nimport rego.v1\n"
+        "gitops_audit_kinds := {\"Role\", \"RoleBinding\"}\n"
+        "warn contains sprintf(\"%d documents: %s\", [count(input), concat(\",\", sort([d.contents.kind |"
+        " some d in input]))]) if true\n"
+    )
+    write(tmp_path, "c.rego", rego)
+    ps = load_policies(PolicyOptions(dirs=(str(tmp_path),), builtin=False, namespaces=("team.combined",), workers=0))
+    objs = _namespace_objects()
+    found = evaluate_target(ps, TARGET, objs, [])
+    assert [f.message for f in found] == ["2 documents: Role,RoleBinding"]
+    # Without the gate, the combined input is every document.
+    write(tmp_path, "c.rego", rego.replace("gitops_audit_kinds", "other_rule"))
+    ps = load_policies(PolicyOptions(dirs=(str(tmp_path),), builtin=False, namespaces=("team.combined",), workers=0))
+    assert [f.message for f in evaluate_target(ps, TARGET, objs, [])] == [
+        "5 documents: Deployment,LimitRange,ResourceQuota,Role,RoleBinding"
+    ]
+
+
+def test_gated_packages_still_run_on_a_conftest_combined_input(tmp_path: Path) -> None:
+    from auditor.policy.check import evaluate_namespaces
+
+    write(tmp_path, "c.rego", "package main\nimport rego.v1\ngitops_audit_kinds := {\"Role\"}\n"
+          "deny contains sprintf(\"%d\", [count(input)]) if is_array(input)\n")
+    ps = load_policies(PolicyOptions(dirs=(str(tmp_path),), builtin=False, workers=0))
+    docs = [{"path": "a.yaml", "contents": {"kind": "Service"}}, {"path": "b.yaml", "contents": {"kind": "Role"}}]
+    (result,) = evaluate_namespaces(ps.evaluator, ps.document_namespaces, docs, "Combined")
+    assert [r.msg for r in result.failures] == ["2"]
