@@ -30,6 +30,7 @@ from auditor.policy.check import (
     document_query,
     has_results,
     namespace_rules,
+    packages_reading,
     query_planner,
 )
 from auditor.policy.context_deps import CONTEXT_ROOT, context_fields
@@ -331,13 +332,20 @@ def evaluate_target(
         if policies.document_namespaces:
             plan = query_planner(evaluator, policies.document_namespaces)
             jobs = [(plan(doc), doc) for _, doc in per_doc]
-        if policies.combined_namespaces:
-            kinds = combined_kinds(evaluator, policies.combined_namespaces)
+        combined_spaces = policies.combined_namespaces
+        if combined_spaces and side == "live" and live_changed is not None:
+            # A combined package whose kinds are all in sync would only repeat the desired side's
+            # findings (dropped below): run the ones that read a kind that drifted, appeared or went missing.
+            live_refs = {m.ref for m in docs}
+            changed = {r.kind for r in live_changed} | {m.ref.kind for m in desired if m.ref not in live_refs}
+            combined_spaces = packages_reading(evaluator, combined_spaces, changed)
+        if combined_spaces:
+            kinds = combined_kinds(evaluator, combined_spaces)
             combined = [
                 {"path": _filename(m), "contents": doc} for m, doc in zip(docs, inputs, strict=True)
                 if kinds is None or m.ref.kind in kinds
             ]
-            jobs.append((document_query(evaluator, policies.combined_namespaces, combined), combined))
+            jobs.append((document_query(evaluator, combined_spaces, combined), combined))
         values = policies.runner.run(evaluator, context, jobs)
         if policies.document_namespaces:
             for (manifest, _), value in zip(per_doc, values, strict=False):
@@ -348,12 +356,12 @@ def evaluate_target(
                     continue  # the common case: nothing fired, no findings to build
                 checks = check_results(value, policies.document_namespaces, _filename(manifest))
                 findings.extend(_findings_from(target, checks, side, manifest))
-        if policies.combined_namespaces:
+        if combined_spaces:
             value = values[-1]
             if isinstance(value, EvalError):
                 findings.append(_error_finding(target, side, None, value))
                 continue
-            for chk in check_results(value, policies.combined_namespaces, "Combined"):
+            for chk in check_results(value, combined_spaces, "Combined"):
                 results = [(r, "") for r in (*chk.failures, *chk.warnings)]
                 results += [(r, f"exception:data.{r.namespace}.exception") for r in chk.excepted]
                 for r, suppressed_by in results:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -249,6 +249,17 @@ def combined_kinds(evaluator: Evaluator, spaces: Sequence[NamespaceRules]) -> fr
     if gates is None or any(gates.get(ns.namespace) is _ALWAYS for ns in active):
         return None
     return frozenset().union(*(gates[ns.namespace] or () for ns in active))
+
+
+def packages_reading(
+    evaluator: Evaluator, spaces: Sequence[NamespaceRules], kinds: Collection[str]
+) -> tuple[NamespaceRules, ...]:
+    """The packages of ``spaces`` whose gate names one of ``kinds`` (or that have no usable gate)."""
+    active = tuple(ns for ns in spaces if ns.rules)
+    gates = _kind_gates(evaluator, active)
+    if gates is None:
+        return active
+    return tuple(ns for ns in active if (g := gates.get(ns.namespace)) is _ALWAYS or not g.isdisjoint(kinds))
 
 
 def has_results(value: Any) -> bool:

@@ -280,3 +280,20 @@ def test_gated_packages_still_run_on_a_conftest_combined_input(tmp_path: Path) -
     docs = [{"path": "a.yaml", "contents": {"kind": "Service"}}, {"path": "b.yaml", "contents": {"kind": "Role"}}]
     (result,) = evaluate_namespaces(ps.evaluator, ps.document_namespaces, docs, "Combined")
     assert [r.msg for r in result.failures] == ["2"]
+
+
+def test_live_combined_package_runs_only_when_a_kind_it_reads_changed(tmp_path: Path) -> None:
+    write(tmp_path, "c.rego", "package team.combined\nimport rego.v1\n"
+          "gitops_audit_kinds := {\"Role\", \"RoleBinding\"}\n"
+          "warn contains sprintf(\"%s %d\", [data.gitops_audit.side, count(input)]) if true\n")
+    ps = load_policies(PolicyOptions(dirs=(str(tmp_path),), builtin=False, namespaces=("team.combined",), workers=0))
+    objs = _namespace_objects()
+    deployment, binding = objs[0], objs[4]
+
+    def messages(**kw: object) -> list[str]:
+        return sorted(f.message for f in evaluate_target(ps, TARGET, objs, kw.pop("live", objs), **kw))
+
+    assert messages(live_changed={deployment.ref}) == ["desired 2"]
+    assert messages(live_changed={binding.ref}) == ["desired 2", "live 2"]
+    assert messages(live=objs[:4], live_changed=set()) == ["desired 2", "live 1"]  # the binding is missing live
+    assert messages() == ["desired 2", "live 2"]  # no drift information: every side runs
