@@ -2,10 +2,14 @@
 package gitops_audit.images
 
 import data.gitops_audit.lib.k8s
+import data.gitops_audit.lib.k8s.input_containers as containers
+import data.gitops_audit.lib.k8s.input_subject as subject
 import rego.v1
 
+# Rule values of lib/k8s.rego are read through full-path imports, functions through `k8s.` (see lib/k8s.rego).
+
 # Kinds these rules apply to: gitops-audit skips the package for other documents.
-gitops_audit_kinds := k8s.workload_kinds
+gitops_audit_kinds := data.gitops_audit.lib.k8s.workload_kinds
 
 rules := {
 	"images.latest_tag": {
@@ -33,7 +37,8 @@ tag(image) := t if {
 	parts := split(image, "/")
 	last := parts[count(parts) - 1]
 	contains(last, ":")
-	t := split(last, ":")[1]
+	pair := split(last, ":")
+	t := pair[1]
 }
 
 registry(image) := r if {
@@ -44,42 +49,51 @@ registry(image) := r if {
 	r := first
 } else := "docker.io"
 
+# The rule bodies inline has_digest and tag: a user function call costs more than the builtins it runs.
+# Bind a builtin's result before indexing it (`pair := split(..); pair[1]`): regorus evaluates an
+# indexed call (`split(..)[1]`) about 100 times more slowly.
+
 deny contains k8s.finding(id, rules[id], msg) if {
-	id := "images.latest_tag"
-	some entry in k8s.input_containers
+	some entry in containers
 	image := entry.container.image
-	not has_digest(image)
-	not tag(image)
-	msg := sprintf("%s: %s image %q has no tag (means :latest)", [k8s.input_subject, entry.label, image])
+	not contains(image, "@")
+	parts := split(image, "/")
+	not contains(parts[count(parts) - 1], ":")
+	id := "images.latest_tag"
+	msg := sprintf("%s: %s image %q has no tag (means :latest)", [subject, entry.label, image])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
-	id := "images.latest_tag"
-	some entry in k8s.input_containers
+	some entry in containers
 	image := entry.container.image
-	tag(image) == "latest"
-	msg := sprintf("%s: %s image %q uses :latest", [k8s.input_subject, entry.label, image])
+	not contains(image, "@")
+	parts := split(image, "/")
+	pair := split(parts[count(parts) - 1], ":")
+	pair[1] == "latest"
+	id := "images.latest_tag"
+	msg := sprintf("%s: %s image %q uses :latest", [subject, entry.label, image])
 }
 
 allowed_registries := {r | some r in k8s.setting("allowed_registries", [])}
 
 deny contains k8s.finding(id, rules[id], msg) if {
-	id := "images.registry_not_allowed"
 	count(allowed_registries) > 0
-	some entry in k8s.input_containers
+	some entry in containers
 	reg := registry(entry.container.image)
 	not reg in allowed_registries
+	id := "images.registry_not_allowed"
 	msg := sprintf("%s: %s image %q comes from %s, not an allowed registry", [
-		k8s.input_subject, entry.label, entry.container.image, reg,
+		subject, entry.label, entry.container.image, reg,
 	])
 }
 
 warn contains k8s.finding(id, rules[id], msg) if {
+	data.gitops_audit.lib.k8s.is_production
+	some entry in containers
+	image := entry.container.image
+	not contains(image, "@")
 	id := "images.digest_not_pinned"
-	k8s.is_production
-	some entry in k8s.input_containers
-	not has_digest(entry.container.image)
 	msg := sprintf("%s: %s image %q is not pinned by digest in %s", [
-		k8s.input_subject, entry.label, entry.container.image, k8s.target_env,
+		subject, entry.label, image, data.gitops_audit.lib.k8s.target_env,
 	])
 }

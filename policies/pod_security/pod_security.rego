@@ -2,10 +2,15 @@
 package gitops_audit.pod_security
 
 import data.gitops_audit.lib.k8s
+import data.gitops_audit.lib.k8s.input_containers as containers
+import data.gitops_audit.lib.k8s.input_subject as subject
+import data.gitops_audit.lib.k8s.input_pod_spec as pod_spec
 import rego.v1
 
+# Rule values of lib/k8s.rego are read through full-path imports, functions through `k8s.` (see lib/k8s.rego).
+
 # Kinds these rules apply to: gitops-audit skips the package for other documents.
-gitops_audit_kinds := k8s.workload_kinds
+gitops_audit_kinds := data.gitops_audit.lib.k8s.workload_kinds
 
 rules := {
 	"pod_security.privileged": {
@@ -37,38 +42,38 @@ rules := {
 
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.privileged"
-	some entry in k8s.input_containers
+	some entry in containers
 	entry.container.securityContext.privileged == true
-	msg := sprintf("%s: %s is privileged", [k8s.input_subject, entry.label])
+	msg := sprintf("%s: %s is privileged", [subject, entry.label])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.allow_privilege_escalation"
-	some entry in k8s.input_containers
+	some entry in containers
 	not entry.container.securityContext.allowPrivilegeEscalation == false
-	msg := sprintf("%s: %s does not set allowPrivilegeEscalation: false", [k8s.input_subject, entry.label])
+	msg := sprintf("%s: %s does not set allowPrivilegeEscalation: false", [subject, entry.label])
 }
 
-pod_non_root if k8s.input_pod_spec.securityContext.runAsNonRoot == true
+pod_non_root if pod_spec.securityContext.runAsNonRoot == true
 
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.run_as_non_root"
-	some entry in k8s.input_containers
+	some entry in containers
 	not entry.container.securityContext.runAsNonRoot == true
 	not pod_non_root
-	msg := sprintf("%s: %s does not set runAsNonRoot: true", [k8s.input_subject, entry.label])
+	msg := sprintf("%s: %s does not set runAsNonRoot: true", [subject, entry.label])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.host_namespaces"
 	some field in ["hostNetwork", "hostPID", "hostIPC"]
-	k8s.input_pod_spec[field] == true
-	msg := sprintf("%s: %s is true", [k8s.input_subject, field])
+	pod_spec[field] == true
+	msg := sprintf("%s: %s is true", [subject, field])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.host_path"
-	some v in k8s.input_pod_spec.volumes
+	some v in pod_spec.volumes
 	v.hostPath
-	msg := sprintf("%s: volume %q mounts hostPath %s", [k8s.input_subject, v.name, v.hostPath.path])
+	msg := sprintf("%s: volume %q mounts hostPath %s", [subject, v.name, v.hostPath.path])
 }

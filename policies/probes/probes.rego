@@ -2,7 +2,11 @@
 package gitops_audit.probes
 
 import data.gitops_audit.lib.k8s
+import data.gitops_audit.lib.k8s.input_subject as subject
+import data.gitops_audit.lib.k8s.input_pod_spec as pod_spec
 import rego.v1
+
+# Rule values of lib/k8s.rego are read through full-path imports, functions through `k8s.` (see lib/k8s.rego).
 
 # Kinds these rules apply to: gitops-audit skips the package for other documents.
 gitops_audit_kinds := {"Deployment", "StatefulSet", "DaemonSet"}
@@ -27,21 +31,21 @@ rules := {
 
 app_containers contains c if {
 	input.kind in {"Deployment", "StatefulSet", "DaemonSet"}
-	some c in object.get(k8s.input_pod_spec, "containers", [])
+	some c in object.get(pod_spec, "containers", [])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "probes.readiness_missing"
 	some c in app_containers
 	not c.readinessProbe
-	msg := sprintf("%s: container %q has no readinessProbe", [k8s.input_subject, c.name])
+	msg := sprintf("%s: container %q has no readinessProbe", [subject, c.name])
 }
 
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "probes.liveness_missing"
 	some c in app_containers
 	not c.livenessProbe
-	msg := sprintf("%s: container %q has no livenessProbe", [k8s.input_subject, c.name])
+	msg := sprintf("%s: container %q has no livenessProbe", [subject, c.name])
 }
 
 probe_port(probe) := probe.httpGet.port
@@ -69,6 +73,6 @@ deny contains k8s.finding(id, rules[id], msg) if {
 	port := probe_port(c[kind])
 	not declared(c, port)
 	msg := sprintf("%s: container %q %s uses port %v, which the container does not declare", [
-		k8s.input_subject, c.name, kind, port,
+		subject, c.name, kind, port,
 	])
 }

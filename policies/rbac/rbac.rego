@@ -2,7 +2,10 @@
 package gitops_audit.rbac
 
 import data.gitops_audit.lib.k8s
+import data.gitops_audit.lib.k8s.input_subject as subject
 import rego.v1
+
+# Rule values of lib/k8s.rego are read through full-path imports, functions through `k8s.` (see lib/k8s.rego).
 
 # Kinds these rules apply to: gitops-audit skips the package for other documents.
 gitops_audit_kinds := {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
@@ -61,7 +64,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 	input.roleRef.name == "cluster-admin"
 	some s in input.subjects
 	not startswith(s.name, "system:")
-	msg := sprintf("%s binds cluster-admin to %s %q", [k8s.input_subject, s.kind, s.name])
+	msg := sprintf("%s binds cluster-admin to %s %q", [subject, s.kind, s.name])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
@@ -70,7 +73,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 	some i, rule in input.rules
 	some field in ["verbs", "resources", "apiGroups"]
 	"*" in object.get(rule, field, [])
-	msg := sprintf("%s rule %d grants '*' %s", [k8s.input_subject, i, field])
+	msg := sprintf("%s rule %d grants '*' %s", [subject, i, field])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
@@ -79,7 +82,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 	some i, rule in input.rules
 	some verb in rule.verbs
 	verb in {"escalate", "bind", "impersonate"}
-	msg := sprintf("%s rule %d grants %q", [k8s.input_subject, i, verb])
+	msg := sprintf("%s rule %d grants %q", [subject, i, verb])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
@@ -92,7 +95,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 	group in {"", "*"}
 	some verb in rule.verbs
 	verb in {"get", "list", "watch", "*"}
-	msg := sprintf("%s can %s secrets in every namespace", [k8s.input_subject, verb])
+	msg := sprintf("%s can %s secrets in every namespace", [subject, verb])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
@@ -101,7 +104,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 	some rule in input.rules
 	some res in rule.resources
 	res in {"pods/exec", "pods/attach"}
-	msg := sprintf("%s grants %s", [k8s.input_subject, res])
+	msg := sprintf("%s grants %s", [subject, res])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
@@ -109,7 +112,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 	is_binding
 	some s in input.subjects
 	s.name in {"system:anonymous", "system:unauthenticated", "system:authenticated"}
-	msg := sprintf("%s binds %s to %s %q", [k8s.input_subject, input.roleRef.name, s.kind, s.name])
+	msg := sprintf("%s binds %s to %s %q", [subject, input.roleRef.name, s.kind, s.name])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
@@ -119,7 +122,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 	s.kind == "ServiceAccount"
 	s.name == "default"
 	msg := sprintf("%s binds %s to ServiceAccount %s/default", [
-		k8s.input_subject, input.roleRef.name,
+		subject, input.roleRef.name,
 		object.get(s, "namespace", object.get(input.metadata, "namespace", "")),
 	])
 }
@@ -130,5 +133,5 @@ deny contains k8s.finding(id, rules[id], msg) if {
 	input.roleRef.kind == "ClusterRole"
 	input.roleRef.name in {"admin", "edit"}
 	some s in input.subjects
-	msg := sprintf("%s grants ClusterRole %s to %s %q", [k8s.input_subject, input.roleRef.name, s.kind, s.name])
+	msg := sprintf("%s grants ClusterRole %s to %s %q", [subject, input.roleRef.name, s.kind, s.name])
 }

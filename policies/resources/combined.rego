@@ -1,8 +1,15 @@
 # Namespaces that run workloads but have no LimitRange or ResourceQuota (combined input).
 package gitops_audit.resources.combined
 
+import data.gitops_audit.lib.combined
+import data.gitops_audit.lib.combined.workload_namespaces
 import data.gitops_audit.lib.k8s
 import rego.v1
+
+# Keep this package to `rules` and the rule bodies: every rule here is also evaluated for each document
+# the parent package `gitops_audit.resources` checks (the indexes are in lib/combined.rego).
+# Rule values of lib packages are read through full-path imports, functions through the package alias
+# (a rule reference through a package alias evaluates every rule of that package).
 
 rules := {
 	"resources.namespace_without_limitrange": {
@@ -17,35 +24,16 @@ rules := {
 	},
 }
 
-exempt := {ns | some ns in k8s.setting("exempt_namespaces", ["kube-system", "kube-public", "kube-node-lease"])}
-
-docs := [doc.contents | some doc in input]
-
-workload_namespaces contains ns if {
-	some obj in docs
-	k8s.is_workload(obj)
-	ns := obj.metadata.namespace
-	not ns in exempt
-}
-
-# Index once: namespaces holding each kind of interest.
-kinds_by_namespace := {[obj.kind, obj.metadata.namespace] |
-	some obj in docs
-	obj.kind in {"LimitRange", "ResourceQuota"}
-}
-
-has_kind(kind, ns) if [kind, ns] in kinds_by_namespace
-
 warn contains k8s.result(id, rules[id], msg, {"kind": "Namespace", "metadata": {"name": ns}}) if {
-	id := "resources.namespace_without_limitrange"
 	some ns in workload_namespaces
-	not has_kind("LimitRange", ns)
+	not combined.has_kind("LimitRange", ns)
+	id := "resources.namespace_without_limitrange"
 	msg := sprintf("Namespace/%s runs workloads but has no LimitRange", [ns])
 }
 
 warn contains k8s.result(id, rules[id], msg, {"kind": "Namespace", "metadata": {"name": ns}}) if {
-	id := "resources.namespace_without_quota"
 	some ns in workload_namespaces
-	not has_kind("ResourceQuota", ns)
+	not combined.has_kind("ResourceQuota", ns)
+	id := "resources.namespace_without_quota"
 	msg := sprintf("Namespace/%s runs workloads but has no ResourceQuota", [ns])
 }

@@ -2,10 +2,14 @@
 package gitops_audit.resources
 
 import data.gitops_audit.lib.k8s
+import data.gitops_audit.lib.k8s.input_containers as containers
+import data.gitops_audit.lib.k8s.input_subject as subject
 import rego.v1
 
+# Rule values of lib/k8s.rego are read through full-path imports, functions through `k8s.` (see lib/k8s.rego).
+
 # Kinds these rules apply to: gitops-audit skips the package for other documents.
-gitops_audit_kinds := k8s.workload_kinds
+gitops_audit_kinds := data.gitops_audit.lib.k8s.workload_kinds
 
 rules := {
 	"resources.requests_missing": {
@@ -32,28 +36,28 @@ rules := {
 
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.requests_missing"
-	some entry in k8s.input_containers
+	some entry in containers
 	some res in ["cpu", "memory"]
 	not entry.container.resources.requests[res]
-	msg := sprintf("%s: %s has no %s request", [k8s.input_subject, entry.label, res])
+	msg := sprintf("%s: %s has no %s request", [subject, entry.label, res])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.memory_limit_missing"
-	some entry in k8s.input_containers
+	some entry in containers
 	not entry.container.resources.limits.memory
-	msg := sprintf("%s: %s has no memory limit", [k8s.input_subject, entry.label])
+	msg := sprintf("%s: %s has no memory limit", [subject, entry.label])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.limit_below_request"
-	some entry in k8s.input_containers
+	some entry in containers
 	some res, limit in entry.container.resources.limits
 	request := entry.container.resources.requests[res]
 	units.parse(sprintf("%v", [limit])) < units.parse(sprintf("%v", [request]))
 	msg := sprintf(
 		"%s: %s %s limit %v is below its request %v",
-		[k8s.input_subject, entry.label, res, limit, request],
+		[subject, entry.label, res, limit, request],
 	)
 }
 
@@ -66,12 +70,12 @@ maximum_value := {res: units.parse(sprintf("%v", [v])) | some res, v in maximum}
 
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.over_maximum"
-	some entry in k8s.input_containers
+	some entry in containers
 	some kind in ["requests", "limits"]
 	some res, value in entry.container.resources[kind]
 	units.parse(sprintf("%v", [value])) > maximum_value[res]
 	msg := sprintf(
 		"%s: %s %s %s %v is over the maximum %v",
-		[k8s.input_subject, entry.label, res, kind, value, maximum[res]],
+		[subject, entry.label, res, kind, value, maximum[res]],
 	)
 }
