@@ -11,6 +11,9 @@ import rego.v1
 # Rule values of lib packages are read through full-path imports, functions through the package alias
 # (a rule reference through a package alias evaluates every rule of that package).
 
+# The kinds these rules read: gitops-audit leaves other documents out of this package's combined input.
+gitops_audit_kinds := {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+
 rules := {"rbac.binding_missing_role": {
 	"severity": "medium",
 	"title": "Binding to a role that does not exist",

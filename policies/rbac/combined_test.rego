@@ -36,3 +36,7 @@ test_binding_to_configured_cluster_role_passes if {
 	count(combined.warn) == 0 with input as files([binding("ClusterRole", "platform-reader")])
 		with data.gitops_audit.config as {"known_cluster_roles": ["platform-reader"]}
 }
+
+test_gate_names_roles_and_bindings if {
+	combined.gitops_audit_kinds == {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+}

@@ -11,6 +11,13 @@ import rego.v1
 # Rule values of lib packages are read through full-path imports, functions through the package alias
 # (a rule reference through a package alias evaluates every rule of that package).
 
+# The kinds these rules read (k8s.workload_kinds plus the two it looks for, a literal: cheaper than a
+# reference to the lib package); gitops-audit leaves other documents out of the combined input.
+gitops_audit_kinds := {
+	"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController", "Pod", "CronJob",
+	"LimitRange", "ResourceQuota",
+}
+
 rules := {
 	"resources.namespace_without_limitrange": {
 		"severity": "low",

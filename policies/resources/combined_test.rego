@@ -23,3 +23,8 @@ test_result_points_at_namespace if {
 	some r in combined.warn with input as files([fixtures.good, limitrange])
 	r.resource == {"kind": "Namespace", "namespace": "", "name": "shop"}
 }
+
+# The literal gate must name every kind the rules read: the workload kinds and the two they look for.
+test_gate_names_every_kind_read if {
+	combined.gitops_audit_kinds == data.gitops_audit.lib.k8s.workload_kinds | {"LimitRange", "ResourceQuota"}
+}
