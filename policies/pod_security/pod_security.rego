@@ -26,7 +26,7 @@ rules := {
 	"pod_security.run_as_non_root": {
 		"severity": "medium",
 		"title": "Container may run as root",
-		"remediation": "Set securityContext.runAsNonRoot: true on the pod or the container.",
+		"remediation": "Set securityContext.runAsNonRoot: true on the pod or the container; no container may set runAsNonRoot: false or runAsUser: 0.",
 	},
 	"pod_security.host_namespaces": {
 		"severity": "high",
@@ -54,14 +54,41 @@ deny contains k8s.finding(id, rules[id], msg) if {
 	msg := sprintf("%s: %s does not set allowPrivilegeEscalation: false", [subject, entry.label])
 }
 
-pod_non_root if pod_spec.securityContext.runAsNonRoot == true
+# Kubernetes resolves runAsNonRoot and runAsUser per container: a field set in the container's
+# securityContext overrides the pod's, so a container's runAsNonRoot: false (or runAsUser: 0) undoes a
+# pod-wide runAsNonRoot: true. null stands for "not set on the pod".
+pod_security_context := object.get(pod_spec, "securityContext", {})
+
+pod_run_as_non_root := object.get(pod_security_context, "runAsNonRoot", null)
+
+pod_run_as_user := object.get(pod_security_context, "runAsUser", null)
+
+# One message per container, worst first. runAsUser: 0 is reported even with runAsNonRoot: true:
+# such a container never runs as root, but only because it never runs at all (the kubelet refuses to
+# start it, CreateContainerConfigError, and Pod Security "restricted" rejects runAsUser: 0 at
+# admission); the manifest still asks for root, and the rollout would fail.
+root_problem(ctx, non_root, user) := "sets runAsUser: 0 with runAsNonRoot: true, so the kubelet will not start it" if {
+	user == 0
+	non_root == true
+} else := "runs as root (runAsUser: 0)" if {
+	user == 0
+} else := "sets runAsNonRoot: false, which overrides the pod's runAsNonRoot: true" if {
+	ctx.runAsNonRoot == false
+	pod_run_as_non_root == true
+} else := "does not set runAsNonRoot: true" if {
+	non_root != true
+}
 
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.run_as_non_root"
 	some entry in containers
-	not entry.container.securityContext.runAsNonRoot == true
-	not pod_non_root
-	msg := sprintf("%s: %s does not set runAsNonRoot: true", [subject, entry.label])
+	ctx := object.get(entry.container, "securityContext", {})
+	problem := root_problem(
+		ctx,
+		object.get(ctx, "runAsNonRoot", pod_run_as_non_root),
+		object.get(ctx, "runAsUser", pod_run_as_user),
+	)
+	msg := sprintf("%s: %s %s", [subject, entry.label, problem])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
