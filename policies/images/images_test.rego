@@ -46,3 +46,25 @@ test_digest_pinned_in_production_passes if {
 	count(images.warn) == 0 with input as fixtures.good
 		with data.gitops_audit.target.env as "production"
 }
+
+init_image(ref) := json.patch(fixtures.good, [{
+	"op": "add", "path": "/spec/template/spec/initContainers",
+	"value": [object.union(fixtures.good_container, {"name": "init", "image": ref})],
+}])
+
+test_init_container_latest_tag if {
+	msgs := {r.msg | some r in images.deny; r.rule_id == "images.latest_tag"} with input as init_image("busybox:latest")
+	msgs == {`Deployment/shop/web: initContainer "init" image "busybox:latest" uses :latest`}
+}
+
+test_init_container_registry_not_allowed if {
+	results := images.deny with input as init_image("docker.io/library/busybox:1.36")
+		with data.gitops_audit.config as {"allowed_registries": ["registry.example.com"]}
+	"images.registry_not_allowed" in fixtures.ids(results)
+}
+
+test_init_container_digest_not_pinned if {
+	results := images.warn with input as init_image("registry.example.com/busybox:1.36")
+		with data.gitops_audit.target.env as "production"
+	"images.digest_not_pinned" in fixtures.ids(results)
+}

@@ -38,3 +38,16 @@ test_probe_on_undeclared_numbered_port if {
 	c := object.union(fixtures.good_container, {"livenessProbe": {"tcpSocket": {"port": 9090}}})
 	"probes.undeclared_port" in fixtures.ids(probes.deny) with input as fixtures.deployment(c)
 }
+
+test_pod_and_cronjob_not_checked if {
+	bare := object.remove(fixtures.good_container, ["readinessProbe", "livenessProbe"])
+	pod := {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"containers": [bare]}}
+	cron := {
+		"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "web", "namespace": "shop"},
+		"spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": [bare]}}}}},
+	}
+	every doc in [pod, cron] {
+		count(probes.deny) == 0 with input as doc
+		count(probes.warn) == 0 with input as doc
+	}
+}

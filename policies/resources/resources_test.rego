@@ -44,3 +44,11 @@ test_over_configured_maximum if {
 	doc := fixtures.deployment(container({"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}))
 	"resources.over_maximum" in fixtures.ids(resources.deny) with input as doc with data.gitops_audit.config as {"max_memory": "1Gi"}
 }
+
+test_init_container_memory_limit_missing if {
+	# object.union merges recursively: drop the good container's resources first.
+	init := object.union(object.remove(fixtures.good_container, ["resources"]), {"name": "init", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}})
+	doc := json.patch(fixtures.good, [{"op": "add", "path": "/spec/template/spec/initContainers", "value": [init]}])
+	msgs := {r.msg | some r in resources.deny; r.rule_id == "resources.memory_limit_missing"} with input as doc
+	msgs == {`Deployment/shop/web: initContainer "init" has no memory limit`}
+}

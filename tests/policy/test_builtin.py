@@ -30,15 +30,32 @@ def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _with_kind(good: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The `good` Deployment's pod spec under another workload kind, where each kind keeps its pod spec."""
+    pod = good["spec"]["template"]["spec"]
+    spec: dict[str, Any]
+    if kind == "Pod":
+        api_version, spec = "v1", pod
+    elif kind == "CronJob":
+        api_version, spec = "batch/v1", {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": {"spec": pod}}}}
+    elif kind == "Job":
+        api_version, spec = "batch/v1", {"template": {"spec": {**pod, "restartPolicy": "Never"}}}
+    else:
+        api_version, spec = "apps/v1", good["spec"]
+    return {"apiVersion": api_version, "kind": kind, "metadata": good["metadata"], "spec": spec}
+
+
 def _doc(case: dict[str, Any]) -> dict[str, Any]:
     if "doc" in case:
-        return case["doc"]
+        return copy.deepcopy(case["doc"])
     good = copy.deepcopy(FIXTURES["good"])
     pod = good["spec"]["template"]["spec"]
     pod["containers"][0] = _merge(pod["containers"][0], case.get("container", {}))
     if "pod" in case:
         for k, v in case["pod"].items():
             pod[k] = v
+    if "kind" in case:
+        return _with_kind(good, case["kind"])
     return good
 
 
@@ -87,6 +104,9 @@ def test_good_deployment_has_no_finding_but_namespace_hints(tmp_path: Path) -> N
 def test_every_result_carries_metadata() -> None:
     policies = load_policies(PolicyOptions(namespaces=()))
     docs = [_doc(c) for spec in CASES.values() for c in spec["fail"]]
+    for i, doc in enumerate(docs):
+        # One target holds one object per ref: give every fixture its own name.
+        doc["metadata"] = {**doc["metadata"], "name": f"{doc['metadata']['name']}-{i}"}
     findings = evaluate_target(policies, Target("t", env="production"), [_manifest(d) for d in docs], [])
     assert {f.rule_id for f in findings} >= set(CASES) - {"images.registry_not_allowed"}
     for f in findings:
