@@ -319,19 +319,10 @@ def evaluate_target(
             continue
         context = {"target": target_doc, "side": side}
         evaluator = policies.evaluator.with_data({CONTEXT_ROOT: context})
-        index: dict[tuple[str, str, str], Manifest] = {}
-        for manifest in docs:
-            by_side[(side, manifest.ref)] = manifest
-            index[(manifest.ref.kind, manifest.ref.namespace, manifest.ref.name)] = manifest
-        inputs = [policy_input(m, side) for m in docs]
-        per_doc = [
-            (m, doc) for m, doc in zip(docs, inputs, strict=True)
-            if side == "desired" or live_changed is None or m.ref in live_changed
+        index = {(m.ref.kind, m.ref.namespace, m.ref.name): m for m in docs}
+        per_doc = list(docs) if side == "desired" or live_changed is None else [
+            m for m in docs if m.ref in live_changed
         ]
-        jobs: list[tuple[str, Any]] = []
-        if policies.document_namespaces:
-            plan = query_planner(evaluator, policies.document_namespaces)
-            jobs = [(plan(doc), doc) for _, doc in per_doc]
         combined_spaces = policies.combined_namespaces
         if combined_spaces and side == "live" and live_changed is not None:
             # A combined package whose kinds are all in sync would only repeat the desired side's
@@ -339,16 +330,22 @@ def evaluate_target(
             live_refs = {m.ref for m in docs}
             changed = {r.kind for r in live_changed} | {m.ref.kind for m in desired if m.ref not in live_refs}
             combined_spaces = packages_reading(evaluator, combined_spaces, changed)
+        kinds = combined_kinds(evaluator, combined_spaces) if combined_spaces else frozenset()
+        in_combined = [] if not combined_spaces else [m for m in docs if kinds is None or m.ref.kind in kinds]
+        # Inputs (and waiver lookups) only for the documents some evaluation reads.
+        needed = {m.ref: m for m in (*per_doc, *in_combined)}
+        inputs = {ref: policy_input(m, side) for ref, m in needed.items()}
+        by_side.update(((side, ref), m) for ref, m in needed.items())
+        jobs: list[tuple[str, Any]] = []
+        if policies.document_namespaces:
+            plan = query_planner(evaluator, policies.document_namespaces)
+            jobs = [(plan(inputs[m.ref]), inputs[m.ref]) for m in per_doc]
         if combined_spaces:
-            kinds = combined_kinds(evaluator, combined_spaces)
-            combined = [
-                {"path": _filename(m), "contents": doc} for m, doc in zip(docs, inputs, strict=True)
-                if kinds is None or m.ref.kind in kinds
-            ]
+            combined = [{"path": _filename(m), "contents": inputs[m.ref]} for m in in_combined]
             jobs.append((document_query(evaluator, combined_spaces, combined), combined))
         values = policies.runner.run(evaluator, context, jobs)
         if policies.document_namespaces:
-            for (manifest, _), value in zip(per_doc, values, strict=False):
+            for manifest, value in zip(per_doc, values, strict=False):
                 if isinstance(value, EvalError):
                     findings.append(_error_finding(target, side, manifest, value))
                     continue

@@ -217,7 +217,7 @@ def query_planner(evaluator: Evaluator, spaces: Sequence[NamespaceRules]) -> Cal
     everything = _cached_query(active, False)
 
     def plan(input_doc: Any) -> str:
-        if not isinstance(input_doc, Mapping):
+        if not isinstance(input_doc, dict | Mapping):  # dict first: an ABC check per document adds up
             # A combined input (a list of documents): a gate names the kinds a package reads, and such
             # an input holds many kinds, so every package runs (as conftest --combine would run them).
             return everything
@@ -264,10 +264,10 @@ def packages_reading(
 
 def has_results(value: Any) -> bool:
     """Whether a query value holds any rule result (else every namespace simply passed)."""
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):  # values come from JSON: plain dicts
         return False
     return any(
-        isinstance(rules, Mapping) and any(v for k, v in rules.items() if k != "exception")
+        isinstance(rules, dict) and any(v for k, v in rules.items() if k != "exception")
         for rules in value.values()
     )
 
