@@ -190,7 +190,7 @@ def interpret(values: Mapping[str, Any], ns: NamespaceRules, filename: str) -> C
 def evaluate_namespaces(
     evaluator: Evaluator, spaces: Sequence[NamespaceRules], input_doc: Any, filename: str
 ) -> list[CheckResult]:
-    """Evaluate all namespaces for one input with one query (falls back to per-namespace on error)."""
+    """Evaluate all namespaces for one input with one query (``policy test``; audits batch via the runner)."""
     query = document_query(evaluator, spaces, input_doc)
     value = evaluator.query_always_defined(query, input_doc) if query else {}
     return check_results(value, spaces, filename)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from auditor.policy.loader import RegoModule
+from auditor.policy.loader import RegoModule, strip_comments_and_strings
 
 CONTEXT_ROOT = "gitops_audit"
 """``data.gitops_audit``: set per target and side by the audit; its ``config`` and ``lib`` are static."""
@@ -23,34 +23,6 @@ _DYNAMIC = ("target",)
 
 _DATA = re.compile(r"(?<![\w.])data\b")
 _STEP = re.compile(r"\s*\.\s*([A-Za-z_]\w*)")
-
-
-def strip_comments_and_strings(source: str) -> str:
-    """``source`` with comments removed and string literals emptied (``""``), offsets not kept.
-
-    A reference spelled inside a string is not a reference; a ``#`` inside a string is not a comment.
-    """
-    out: list[str] = []
-    i, n = 0, len(source)
-    while i < n:
-        ch = source[i]
-        if ch == "#":
-            end = source.find("\n", i)
-            i = n if end < 0 else end
-        elif ch == '"':
-            i += 1
-            while i < n and source[i] != '"':
-                i += 2 if source[i] == "\\" else 1
-            out.append('""')
-            i += 1
-        elif ch == "`":
-            end = source.find("`", i + 1)
-            out.append('""')
-            i = n if end < 0 else end + 1
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
 
 
 def _steps(code: str, pos: int) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.errors import PolicyError
-from auditor.policy.loader import RegoModule
+from auditor.policy.loader import RegoModule, strip_comments_and_strings
 
 
 class Undefined:
@@ -238,7 +238,6 @@ class RegorusEvaluator(Evaluator):
 
 
 # Strings and comments, removed before looking for keywords: `msg := "deny if ..."` is no v1 syntax.
-_STRINGS_AND_COMMENTS = re.compile(r'"(?:\\.|[^"\\\n])*"|`[^`]*`|#[^\n]*')
 _V1_KEYWORD = re.compile(r"\bif\b|\bcontains\b(?!\s*\()")
 _FUTURE_KEYWORDS = re.compile(r"^\s*import\s+future\.keywords\b", re.MULTILINE)
 
@@ -246,7 +245,7 @@ _FUTURE_KEYWORDS = re.compile(r"^\s*import\s+future\.keywords\b", re.MULTILINE)
 def _looks_v0(source: str) -> bool:
     # v0 heads: `deny[msg] {` or `name { ... }` without the `if` keyword. `contains` is not a hint: v0 policies
     # call the built-in `contains(...)`, only the keyword form (`deny contains msg`) is v1.
-    return not _V1_KEYWORD.search(_STRINGS_AND_COMMENTS.sub("", source))
+    return not _V1_KEYWORD.search(strip_comments_and_strings(source))
 
 
 def _v1_only(source: str) -> bool:

@@ -50,14 +50,22 @@ class RegoModule:
         return "import rego.v1" in self.source
 
 
-def _strip_comments(source: str) -> str:
-    # A `#` inside a string is rare in policies; keeping it simple is fine for rule discovery only.
-    return "\n".join(line.split("#", 1)[0] if "#" in line else line for line in source.splitlines())
+# One alternation scanned left to right is a small lexer: a string starting first hides a `#` inside it,
+# a comment starting first hides quotes inside it.
+_STRINGS_AND_COMMENTS = re.compile(r'"(?:\\.|[^"\\\n])*"|`[^`]*`|#[^\n]*')
+
+
+def strip_comments_and_strings(source: str) -> str:
+    """``source`` without comments and with every string literal emptied to ``""`` (offsets not kept).
+
+    Text inside a string or a comment is neither a reference, a keyword nor a rule head.
+    """
+    return _STRINGS_AND_COMMENTS.sub(lambda m: "" if m.group().startswith("#") else '""', source)
 
 
 def parse_module(path: str, source: str) -> RegoModule:
     """Describe a Rego file: its package and the names of its top-level rules."""
-    text = _strip_comments(source)
+    text = strip_comments_and_strings(source)
     m = _PACKAGE.search(text)
     if not m:
         raise PolicyError(f"{path}:1:1: load policy: no package declaration")

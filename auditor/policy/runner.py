@@ -3,8 +3,8 @@
 Two costs dominate an audit's policy stage, and this module removes both:
 
 - **Repeats.** Targets that share an overlay (or whose overlays leave most objects alone) hand the
-  policies the same documents. Results are cached for the run, keyed by the query, the document's
-  canonical JSON digest and the *context key*: the side plus only the target fields the policies read
+  policies the same documents. Results are cached for the run, keyed by the query, an exact digest of
+  the document and the *context key*: the side plus only the target fields the policies read
   (``context_deps.py``). Concurrent targets asking for the same key wait for one evaluation.
 - **One core.** The embedded engine holds the GIL, so the pipeline's threads evaluate one at a time.
   Large batches go to a pool of worker processes (``worker.py``); small runs never start one. A pool that

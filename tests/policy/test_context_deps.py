@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from auditor.policy.builtin import builtin_policy_dir
-from auditor.policy.context_deps import context_fields, strip_comments_and_strings
-from auditor.policy.loader import discover_modules, parse_module
+from auditor.policy.context_deps import context_fields
+from auditor.policy.loader import discover_modules, parse_module, strip_comments_and_strings
 
 
 def fields(*bodies: str, package: str = "main") -> frozenset[str] | None:
