@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from auditor import pipeline_flux
+from auditor import pipeline_apply
 from auditor.cluster.options import ClusterOptions, LiveScope
 from auditor.config import RunConfig
 from auditor.diff.engine import diff_target
@@ -40,6 +40,7 @@ from auditor.provenance.changecontrol import AuditWindow, check_target
 from auditor.provenance.codeowners import CodeOwners, owners_of
 from auditor.provenance.index import ProvenanceIndex, attach, removal_of
 from auditor.render.kustomize.build import PreparedTree
+from auditor.render.source import RenderContext, TargetSource
 from auditor.repo.git import RepoHandle
 from auditor.repo.options import SourceOptions
 from auditor.util.kinds import container_images, is_namespaced
@@ -78,6 +79,8 @@ class RepoWork:
     index: ProvenanceIndex | None = None
     codeowners: CodeOwners | None = None
     window: AuditWindow | None = None
+    ctx: RenderContext | None = None
+    """What target sources render from (the prepared tree and the repository)."""
     error: str = ""
 
 
@@ -91,6 +94,8 @@ class Shared:
     say: Progress
     tools: list[ToolInfo] = field(default_factory=list)
     """Tools found during the run besides kustomize (helm for Flux targets)."""
+    sources: tuple[TargetSource, ...] = ()
+    """The run's target sources."""
     unmatched: dict[str, frozenset[str]] = field(default_factory=dict)
     """Target name → ignore rules that matched nothing there (filled by the target audits)."""
 
@@ -133,12 +138,13 @@ def _gap_findings(target: Target, gaps: Sequence[CoverageGap]) -> list[Finding]:
     ]
 
 
-def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: RepoWork) -> TargetResult:
+def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: RepoWork,
+                 source: TargetSource) -> TargetResult:
     """Read live state and run every check on one rendered target; an unreadable cluster is a skipped result."""
     opts = shared.opts
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    view = pipeline_flux.split(rendered.objects)
+    view = source.controller(rendered)
     desired = view.desired
     scope = live_scope(desired, target, opts.config.extra_kinds)
     shared.say(target.name, f"read live state from {target.live_source}")
@@ -155,11 +161,13 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
     timings["live"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    drift_opts = pipeline_flux.drift_options(replace(opts.drift, secret_hash_key=shared.secret_key), view, live.objects)
+    drift_opts = pipeline_apply.drift_options(replace(opts.drift, secret_hash_key=shared.secret_key), view,
+                                              live.objects)
     outcome = diff_target(target, desired, live, drift_opts)
-    # Only configured rules are reported; Flux's own rules are derived from git and may rightly match nothing.
-    shared.unmatched[target.name] = frozenset(r for r in outcome.unmatched_rules if not r.startswith("flux: "))
-    findings = pipeline_flux.adjust_findings(outcome.findings, view, live.objects)
+    # Only configured rules are reported; the controller's own rules come from git and may rightly match nothing.
+    shared.unmatched[target.name] = frozenset(r for r in outcome.unmatched_rules
+                                              if not pipeline_apply.is_controller_rule(r, view))
+    findings = pipeline_apply.adjust_findings(outcome.findings, view, live.objects)
     timings["drift"] = time.perf_counter() - t1
 
     if shared.policies is not None:
@@ -176,7 +184,9 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
     findings = [_with_provenance(f, work, by_ref) for f in findings]
     timings["provenance"] = time.perf_counter() - t3
 
-    findings += _gap_findings(target, (*rendered.gaps, *live.gaps))
+    gap_findings, not_rendered = pipeline_apply.render_gaps(target, rendered.gaps, opts.config.accept_unrendered)
+    findings += gap_findings
+    findings += _gap_findings(target, live.gaps)
     findings.sort(key=Finding.sort_key)
     return TargetResult(
         target=target,
@@ -191,6 +201,7 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
         reads=live.reads,
         images=_image_rows(desired, live.objects),
         timings=timings,
+        not_audited=not_rendered,
     )
 
 
