@@ -101,10 +101,10 @@ def load_run_config(args: argparse.Namespace) -> tuple[RunConfig, Selection]:
     selection = Selection(
         names=tuple(args.target), contexts=tuple(args.context), envs=tuple(args.env), regions=tuple(args.region)
     )
-    if cfg.flux.clusters:
+    if cfg.flux.clusters or cfg.argocd.configured:
         return cfg, selection
     if not cfg.targets:
-        raise UsageError(f"config {path}: no targets defined (add targets: or flux.clusters)")
+        raise UsageError(f"config {path}: no targets defined (add targets:, flux.clusters, argocd.apps or argocd.root)")
     targets = select_targets(cfg.targets, selection) if not selection.empty else cfg.targets
     return replace(cfg, targets=targets), Selection()
 
