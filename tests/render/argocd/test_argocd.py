@@ -176,7 +176,7 @@ spec:
     - repoURL: %s
       targetRevision: HEAD
       ref: values
-""" % (URL, URL),
+""".replace("%s", URL),
     "argocd/plugin.yaml": _app("plugin", "guestbook", "p", "    plugin: {name: cmp}\n"),
     "argocd/appsets.yaml": """\
 apiVersion: argoproj.io/v1alpha1
@@ -242,7 +242,7 @@ spec:
       project: default
       source: {repoURL: %(url)s, targetRevision: HEAD, path: 'matrix/{{ .app }}'}
       destination: {server: '{{ .server }}', namespace: matrix}
-""" % {"url": URL},
+""".replace("%(url)s", URL),
     "envs/Alpha/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: alpha}\n",
     "envs/skip/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: skipped}\n",
     "config/one/cfg.json": json.dumps({"app": "one", "ns": "files-one"}),
@@ -338,7 +338,8 @@ def test_kustomize_options_match_kustomize_edit(argo_repo: GitRepo, tmp_path: Pa
             "components": ["../components/extra"],
             "patches": [{"target": {"kind": "Deployment"},
                          "patch": '- op: add\n  path: /metadata/annotations/patched\n  value: "yes"'}]}),
-        "kustomized/deploy.yaml": DEPLOY, "components/extra/kustomization.yaml": FILES["components/extra/kustomization.yaml"],
+        "kustomized/deploy.yaml": DEPLOY,
+        "components/extra/kustomization.yaml": FILES["components/extra/kustomization.yaml"],
     }, "kustomized")
     want = {f"{d['kind']}/kz/{d['metadata']['name']}": d for d in expected}
     assert sorted(got) == sorted(want)
