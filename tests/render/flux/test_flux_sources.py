@@ -86,7 +86,8 @@ SHARED = {
     "apps/base/podinfo/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: podinfo\nspec:\n"
                                      "  replicas: 1\n  selector: {matchLabels: {app: podinfo}}\n  template:\n"
                                      "    metadata: {labels: {app: podinfo}}\n    spec:\n"
-                                     "      containers: [{name: podinfo, image: 'ghcr.io/stefanprodan/podinfo:6.7.0'}]\n",
+                                     "      containers:\n"
+                                     "        - {name: podinfo, image: 'ghcr.io/stefanprodan/podinfo:6.7.0'}\n",
     "infrastructure/controllers/kustomization.yaml": "resources: [ns.yaml]\n",
     "infrastructure/controllers/ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: cert-manager\n",
     "infrastructure/configs/kustomization.yaml": "resources: [issuer.yaml]\n",
@@ -152,7 +153,8 @@ def test_flux27_artifact_layout_renders_every_object_with_provenance(make_repo: 
     for path, owner in (("apps/production", "apps"), ("infrastructure/controllers", "infra-controllers")):
         for doc in _kustomize_build(repo.root, path):
             ns = doc["metadata"].get("namespace")
-            subject = f"{doc['kind']}/{ns}/{doc['metadata']['name']}" if ns else f"{doc['kind']}/{doc['metadata']['name']}"
+            name = doc["metadata"]["name"]
+            subject = f"{doc['kind']}/{ns}/{name}" if ns else f"{doc['kind']}/{name}"
             assert _clean(by[subject].body) == doc, subject
             assert by[subject].labels["kustomize.toolkit.fluxcd.io/name"] == owner
     assert by["ConfigMap/cert-manager/issuer"].body["data"]["server"] == "https://production.example"
