@@ -174,7 +174,8 @@ class Mounts:
                 raise Unavailable("the audited repository cannot be read at another ref here")
             return self.handle
         shown = describe_location(url)
-        if not remote_allowed(url, self.options.allow_remote_repos):
+        # matched without credentials: the allow-list names repositories, not tokens
+        if not remote_allowed(shown, self.options.allow_remote_repos):
             raise Unavailable(f"repository {shown} is not the audited repository and is not allowed by "
                               "source.allow_remote_repos")
         with self.lock:

@@ -272,3 +272,25 @@ def test_cli_flux27_fleet_exit_codes(make_repo: Callable[..., GitRepo], tmp_path
     assert target["desired_count"] == 8 and not target["partial"]
     assert [f["rule_id"] for f in target["findings"] if f["category"] == "drift"] == []
     assert code == 0
+
+
+def test_token_in_a_source_url_never_reaches_output(make_repo: Callable[..., GitRepo], tmp_path: Path,
+                                                    git_http: Any) -> None:
+    served = make_repo("served/platform.git", {"deploy/cm.yaml":
+                                               "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: platform}\n"})
+    served.git("config", "http.receivepack", "true")
+    url = git_http.url("platform.git")  # http://ci:<token>@127.0.0.1:<port>/platform.git
+    sync = TENANT_SYNC.replace("https://git.example.com/fleet.git", url).replace("{branch: dev-team}",
+                                                                                  "{branch: main}")
+    repo = make_repo("fleet-token", {"clusters/c1/tenants.yaml": sync})
+    denied = _render(repo, tmp_path, "clusters/c1", tree_name="denied")
+    allowed_so = SourceOptions(cache_dir=str(tmp_path / "cache3"),
+                               allow_remote_repos=(f"http://127.0.0.1:{git_http.port}/",))
+    # the allow-list names the URL without credentials: a prefix with a token would be one more place to leak it
+    rs = _render(repo, tmp_path, "clusters/c1", so=allowed_so, tree_name="allowed")
+    assert "ConfigMap/default/platform" in {m.ref.subject for m in rs.objects}
+    texts = [g.reason for g in (*denied.gaps, *rs.gaps)]
+    texts += [f.repo for m in rs.objects for f in m.provenance.files]
+    texts += [s.url + s.ref for s in rs.sources]
+    assert not any(git_http.token in t for t in texts)
+    assert any("not allowed by source.allow_remote_repos" in t for t in texts)
