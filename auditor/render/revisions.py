@@ -211,6 +211,8 @@ def mounts_for(tree: PreparedTree, handle: RepoHandle | None, url: str, aliases:
     """The shared :class:`Mounts` of a prepared tree (one per tree and run)."""
     key = (str(tree.root), tree.commit)
     with _MOUNTS_LOCK:
+        for gone in [k for k, v in _MOUNTS.items() if not v.tree.root.exists()]:
+            del _MOUNTS[gone]  # trees of finished runs
         found = _MOUNTS.get(key)
         if found is None or not found.tree.root.exists():
             found = Mounts(tree, handle, url, aliases, options)

@@ -430,6 +430,8 @@ def resolve(ctx: RenderContext, options: ArgoOptions, mounts: Mounts) -> Resolut
     """The run's Applications of a prepared tree, rendered once and shared by its targets."""
     key = (str(ctx.tree.root), ctx.tree.commit, repr(options))
     with _CACHE_LOCK:
+        for gone in [k for k in _CACHE if not Path(k[0]).exists()]:
+            del _CACHE[gone]  # trees of finished runs
         found = _CACHE.get(key)
         if found is None or not ctx.tree.root.exists():
             found = Resolver(ctx, options, mounts).run()
