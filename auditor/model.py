@@ -146,6 +146,9 @@ class FileProvenance:
     line: int | None = None
     """1-based line of the object (or field) in ``path`` when known."""
     owners: tuple[str, ...] = ()
+    repo: str = ""
+    """Where ``path`` lives when it is not the audited repository at the audited commit:
+    ``<url>@<ref>`` of another branch, tag or repository a source read (empty: the audited commit)."""
 
 
 @dataclass(frozen=True)
@@ -342,6 +345,14 @@ class TargetResult:
     """(workload subject, container, desired image, live image) for the version-skew table."""
     timings: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)
     """Seconds per stage (render, live, drift, policy…)."""
+    not_audited: tuple[str, ...] = ()
+    """Parts of an audited target's desired state that were not rendered (what and why): the target is
+    partial unless the config accepted each of them (accepted ones are not listed here)."""
+
+    @property
+    def partial(self) -> bool:
+        """True when the target was not audited, or audited without part of its desired state."""
+        return not self.audited or bool(self.not_audited)
 
 
 @dataclass(frozen=True)
@@ -385,8 +396,8 @@ class AuditReport:
 
     @property
     def partial(self) -> bool:
-        """True when at least one target could not be audited."""
-        return any(not r.audited for r in self.results)
+        """True when at least one target could not be audited, or was audited without part of its desired state."""
+        return any(r.partial for r in self.results)
 
     def failing(self, fail_on: Severity | None = None) -> tuple[Finding, ...]:
         """Counted findings at or above the threshold."""
@@ -410,6 +421,11 @@ class CoverageGap:
     namespace: str
     reason: str
     """e.g. ``forbidden``, ``kind not served by the cluster``, ``external source, not rendered``."""
+    name: str = ""
+    """Name of the object that was not rendered (a Flux Kustomization, an Argo CD Application…), when one."""
+    informational: bool = False
+    """True for notes that leave nothing unknown (a suspended Kustomization, an object applied twice):
+    render gaps make a target partial unless informational or accepted by config."""
 
 
 @dataclass(frozen=True)
@@ -435,3 +451,25 @@ class RenderedSet:
     tree_hash: str = ""
     """Git tree id of the rendered inputs, the cache key for renders."""
     gaps: tuple[CoverageGap, ...] = ()
+    sources: tuple[SourceRevision, ...] = ()
+    """Other revisions the render read (another branch of the audited repository, another repository):
+    part of what determines the render (a cached render is stale once one of them moves)."""
+
+
+@dataclass(frozen=True)
+class SourceRevision:
+    """A repository revision a render read besides the audited commit (Flux GitRepository, Argo CD source)."""
+
+    url: str
+    """Repository URL (credentials removed) or local path."""
+    ref: str
+    """The ref as the source names it (``main``, ``refs/tags/v1``, a semver range, a sha)."""
+    commit: str
+    """The commit it resolved to."""
+    git_dir: str = ""
+    """Local git directory holding ``commit`` (the audited repository's, or a cache clone): provenance reads it."""
+
+    @property
+    def label(self) -> str:
+        """``<url>@<ref>``: what ``FileProvenance.repo`` holds for files read from this revision."""
+        return f"{self.url}@{self.ref}"

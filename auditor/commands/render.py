@@ -22,6 +22,7 @@ from auditor.model import Manifest, RenderedSet, Target
 from auditor.pipeline import RunOptions, discover, prepare_repo
 from auditor.pipeline import render_target as pipeline_render_target
 from auditor.render.flux.options import FluxOptions
+from auditor.render.markers import split_markers
 from auditor.render.tools import find_kustomize
 from auditor.repo.options import SourceOptions
 from auditor.util import yamlio
@@ -90,7 +91,8 @@ def handler(args: argparse.Namespace) -> int:
     except AuditorError as exc:
         print(f"gitops-audit render: {exc}", file=sys.stderr)
         return exc.exit_code
-    sys.stdout.write(format_rendered(rs, show_origin=args.show_origin))
+    shown = replace(rs, objects=split_markers(rs.objects).desired)  # the audit's own bookkeeping stays out
+    sys.stdout.write(format_rendered(shown, show_origin=args.show_origin))
     for gap in rs.gaps:
         where = f" in {gap.namespace}" if gap.namespace else ""
         print(f"# not rendered: {gap.group_kind}{where}: {gap.reason}", file=sys.stderr)

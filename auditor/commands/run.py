@@ -41,7 +41,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     adhoc = p.add_argument_group("ad-hoc target (no config file)")
     adhoc.add_argument("--repo", metavar="PATH_OR_URL", help="repository to audit (makes one ad-hoc target)")
     adhoc.add_argument("--ref", default="", metavar="REF", help="branch, tag or commit (default: HEAD)")
-    adhoc.add_argument("--path", default="", metavar="DIR", help="overlay directory inside the repository")
+    adhoc.add_argument("--path", default="", metavar="DIR",
+                       help="directory inside the repository: a kustomize overlay, a Helm chart or plain manifests")
+    adhoc.add_argument("--values", action="append", default=[], metavar="FILE",
+                       help="values file for a Helm chart --path, relative to the chart or the repository (repeatable)")
     adhoc.add_argument("--snapshot", default="", metavar="DIR", help="read live state from a snapshot directory")
     adhoc.add_argument("--namespace", default="", metavar="NS", help="default namespace (default: default)")
     out = p.add_argument_group("output")
@@ -89,6 +92,7 @@ def load_run_config(args: argparse.Namespace) -> tuple[RunConfig, Selection]:
             region=(args.region or [""])[0],
             namespace=args.namespace,
             cwd=Path.cwd(),
+            values=tuple(getattr(args, "values", None) or ()),
         )
         return cfg, Selection()
     path = find_config(args.config)
@@ -101,10 +105,10 @@ def load_run_config(args: argparse.Namespace) -> tuple[RunConfig, Selection]:
     selection = Selection(
         names=tuple(args.target), contexts=tuple(args.context), envs=tuple(args.env), regions=tuple(args.region)
     )
-    if cfg.flux.clusters:
+    if cfg.flux.clusters or cfg.argocd.configured:
         return cfg, selection
     if not cfg.targets:
-        raise UsageError(f"config {path}: no targets defined (add targets: or flux.clusters)")
+        raise UsageError(f"config {path}: no targets defined (add targets:, flux.clusters, argocd.apps or argocd.root)")
     targets = select_targets(cfg.targets, selection) if not selection.empty else cfg.targets
     return replace(cfg, targets=targets), Selection()
 

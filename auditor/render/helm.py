@@ -126,6 +126,76 @@ class HelmObject:
     """``<chart>/templates/x.yaml`` as helm prints it in ``# Source:``; empty when unknown."""
 
 
+def template(
+    helm: HelmTool,
+    chart: Path,
+    *,
+    release: str,
+    namespace: str,
+    action: str,
+    value_files: tuple[Path, ...] = (),
+    values: Mapping[str, Any] | None = None,
+    set_values: tuple[tuple[str, str], ...] = (),
+    set_strings: tuple[tuple[str, str], ...] = (),
+    include_crds: bool = True,
+    skip_tests: bool = False,
+    api_versions: tuple[str, ...] = (),
+    kube_version: str = "",
+    timeout: float = 120.0,
+) -> list[HelmObject]:
+    """``helm template`` of a local chart: every object (hooks included) with the template it came from.
+
+    helm runs with private config/cache/data homes (no repository list, no registry credentials) and
+    without plugins. Raises :class:`RenderError` with helm's message when the chart does not render.
+    """
+    with tempfile.TemporaryDirectory(prefix="gitops-audit-helm-") as tmp:
+        env = {"HELM_CACHE_HOME": f"{tmp}/cache", "HELM_CONFIG_HOME": f"{tmp}/config",
+               "HELM_DATA_HOME": f"{tmp}/data", "HELM_NO_PLUGINS": "1"}
+        argv = [helm.path, "template", release, str(chart), "--namespace", namespace]
+        if kube_version:
+            argv += ["--kube-version", kube_version]
+        for key, value in set_values:
+            argv += ["--set", f"{key}={value}"]
+        for key, value in set_strings:
+            argv += ["--set-string", f"{key}={value}"]
+        for f in value_files:
+            argv += ["--values", str(f)]
+        if values:
+            vfile = Path(tmp) / "values.yaml"
+            vfile.write_text(yaml.safe_dump(dict(values), sort_keys=False), encoding="utf-8")
+            argv += ["--values", str(vfile)]
+        for api in api_versions:
+            argv += ["--api-versions", api]
+        if include_crds:
+            argv.append("--include-crds")
+        if skip_tests:
+            argv.append("--skip-tests")
+        try:
+            res = proc.run(argv, action=action, env=env, timeout=timeout, check=False)
+        except ToolError as exc:
+            raise RenderError(str(exc)) from None
+        if res.returncode != 0:
+            msg = proc.short_stderr(res.stderr).replace(str(chart), chart.name).replace(tmp, "<values>")
+            raise RenderError(f"{action}: helm exited {res.returncode}: {msg}")
+    text = res.stdout.decode("utf-8", "replace")
+    out: list[HelmObject] = []
+    for chunk in re.split(r"^---\s*$", text, flags=re.M):
+        m = _SOURCE_RE.search(chunk)
+        try:
+            docs = yamlio.load_all(chunk, f"helm output of {release}")
+        except yamlio.YamlError as exc:
+            raise RenderError(f"{action}: {exc}") from None
+        for doc in docs:
+            for obj in yamlio.iter_items(doc):
+                out.append(HelmObject(obj, m.group(1).strip() if m else ""))
+    return out
+
+
+def is_hook(obj: Mapping[str, Any]) -> bool:
+    """True for a Helm hook (``helm.sh/hook``), which a release's manifest does not keep."""
+    return HOOK_ANNOTATION in ((obj.get("metadata") or {}).get("annotations") or {})
+
+
 def render_chart(
     helm: HelmTool,
     chart: Path,
@@ -147,42 +217,12 @@ def render_chart(
     sets ``.Capabilities.KubeVersion``. Raises :class:`RenderError` with helm's message when the chart
     does not render.
     """
-    action = f"helm template {hr_namespace}/{hr_name}"
-    with tempfile.TemporaryDirectory(prefix="gitops-audit-helm-") as tmp:
-        vfile = Path(tmp) / "values.yaml"
-        vfile.write_text(yaml.safe_dump(dict(values), sort_keys=False), encoding="utf-8")
-        env = {"HELM_CACHE_HOME": f"{tmp}/cache", "HELM_CONFIG_HOME": f"{tmp}/config",
-               "HELM_DATA_HOME": f"{tmp}/data", "HELM_NO_PLUGINS": "1"}
-        argv = [helm.path, "template", release, str(chart), "--namespace", namespace, "--include-crds"]
-        for api in api_versions:
-            argv += ["--api-versions", api]
-        if kube_version:
-            argv += ["--kube-version", kube_version]
-        for f in value_files:
-            argv += ["--values", str(f)]
-        argv += ["--values", str(vfile)]
-        try:
-            res = proc.run(argv, action=action, env=env, timeout=timeout, check=False)
-        except ToolError as exc:
-            raise RenderError(str(exc)) from None
-    if res.returncode != 0:
-        msg = proc.short_stderr(res.stderr).replace(str(chart), chart.name)
-        raise RenderError(f"{action}: helm exited {res.returncode}: {msg}")
-    text = res.stdout.decode("utf-8", "replace")
-    out: list[HelmObject] = []
-    for chunk in re.split(r"^---\s*$", text, flags=re.M):
-        m = _SOURCE_RE.search(chunk)
-        try:
-            docs = yamlio.load_all(chunk, f"helm output of {hr_namespace}/{hr_name}")
-        except yamlio.YamlError as exc:
-            raise RenderError(f"{action}: {exc}") from None
-        for doc in docs:
-            for obj in yamlio.iter_items(doc):
-                if HOOK_ANNOTATION in ((obj.get("metadata") or {}).get("annotations") or {}):
-                    continue  # hooks are transient: not part of the release manifest helm-controller keeps
-                out.append(HelmObject(_stamp(obj, release, namespace, hr_name, hr_namespace),
-                                      m.group(1).strip() if m else ""))
-    return out
+    objs = template(helm, chart, release=release, namespace=namespace, action=f"helm template {hr_namespace}/{hr_name}",
+                    value_files=value_files, values=values, api_versions=api_versions, kube_version=kube_version,
+                    timeout=timeout)
+    # hooks are transient: not part of the release manifest helm-controller keeps
+    return [HelmObject(_stamp(o.body, release, namespace, hr_name, hr_namespace), o.template)
+            for o in objs if not is_hook(o.body)]
 
 
 def _stamp(obj: dict[str, Any], release: str, namespace: str, hr_name: str, hr_namespace: str) -> dict[str, Any]:

@@ -522,3 +522,31 @@ def _make_links(dest: Path, links: list[tuple[str, bytes]]) -> list[tuple[str, s
 def head_commit(repo: RepoHandle) -> str:
     """The commit HEAD points at (used for working-tree renders, which have no commit of their own)."""
     return resolve_ref(repo, "HEAD")
+
+
+def describe_location(location: str) -> str:
+    """A location (URL or path) as reports may show it: credentials and http query strings removed."""
+    return _describe_location(location)
+
+
+def list_tags(repo: RepoHandle) -> list[tuple[str, str]]:
+    """(tag name, commit sha) of every tag that points at a commit, annotated tags peeled."""
+    res = _git(["for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)", "refs/tags"],
+               action=f"list tags of {describe_url(repo)}", git_dir=repo.git_dir)
+    out: list[tuple[str, str]] = []
+    for line in res.stdout.decode("utf-8", "replace").splitlines():
+        name, _, rest = line.partition("\0")
+        sha, _, peeled = rest.partition("\0")
+        commit = peeled or sha
+        if name and _SHA_RE.match(commit):
+            out.append((name, commit))
+    return out
+
+
+def origin_url(repo: RepoHandle) -> str:
+    """The ``origin`` remote URL of a local repository (credentials removed), or "" when it has none."""
+    if repo.remote:
+        return _describe_location(repo.location)
+    res = _git(["config", "--get", "remote.origin.url"], action="read origin URL", git_dir=repo.git_dir, check=False)
+    url = res.stdout.decode("utf-8", "replace").strip()
+    return _describe_location(url) if res.returncode == 0 and url else ""

@@ -25,6 +25,13 @@ class SourceOptions:
 
     A prefix matches at a path boundary with the same scheme and host, e.g. ``https://github.com/acme/``
     or ``git@github.com:acme/``. Overlays using remote bases get no render cache key."""
+    allow_remote_repos: tuple[str, ...] = ()
+    """URL prefixes of repositories (other than the audited one) that Flux and Argo CD sources may name and
+    the audit may clone into the cache; same matching rules as ``allow_remote_bases``. Others are reported
+    as not rendered."""
+    repo_urls: tuple[str, ...] = ()
+    """Other URLs of the audited repository (how Flux GitRepositories and Argo CD sources name it), besides
+    its own remote URL and, for a local repository, its ``origin``."""
     worktree: bool = False
     """Render from the working tree (uncommitted files included) instead of a commit: explicit opt-in."""
     render_cache: str = ""

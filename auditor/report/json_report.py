@@ -90,6 +90,7 @@ def _provenance(p: Provenance) -> dict[str, Any]:
                 "commit": _commit(f.commit),
                 "line": f.line,
                 "owners": list(f.owners),
+                **({"repo": f.repo} if f.repo else {}),
             }
             for f in p.files
         ],
@@ -165,6 +166,8 @@ def _result(r: TargetResult) -> dict[str, Any]:
         "target": _target(r.target),
         "audited": r.audited,
         "skip_reason": r.skip_reason,
+        "partial": r.partial,
+        "not_audited": list(r.not_audited),
         "commit": r.commit,
         "desired_count": r.desired_count,
         "live_count": r.live_count,
@@ -259,6 +262,7 @@ def _load_provenance(d: Mapping[str, Any] | None) -> Provenance:
             commit=_load_commit(f.get("commit")),
             line=f.get("line"),
             owners=tuple(f.get("owners", ())),
+            repo=f.get("repo", ""),
         )
         for f in d.get("files", ())
     )
@@ -356,6 +360,7 @@ def _load_result(d: Mapping[str, Any]) -> TargetResult:
             for x in d.get("reads", ())
         ),
         timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
+        not_audited=tuple(str(x) for x in d.get("not_audited", ())),
     )
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import posixpath
 import re
 import shutil
@@ -45,6 +46,7 @@ from auditor.model import (
 )
 from auditor.render import helm as helmmod
 from auditor.render.flux import kustomization as fk
+from auditor.render.flux.artifacts import GENERATOR_GROUP, ArtifactError, build_artifact
 from auditor.render.flux.common import (
     FluxKs,
     NotRendered,
@@ -52,7 +54,6 @@ from auditor.render.flux.common import (
     data_of,
     is_kind,
     norm_path,
-    norm_url,
     remake,
 )
 from auditor.render.flux.discovery import discover_targets, is_flux_target
@@ -72,17 +73,20 @@ from auditor.render.flux.markers import (
     UnrenderedRelease,
     drift_markers,
     mark,
-    split_markers,
     unpruned_kustomizations,
 )
 from auditor.render.flux.options import FluxOptions
 from auditor.render.flux.substitute import SubstitutionError, check_names, substitute_object
 from auditor.render.kustomize.build import PreparedTree, render_overlay
+from auditor.render.kustomize.tree import KUSTOMIZATION_FILES, inject_build_metadata
+from auditor.render.markers import split_markers
+from auditor.render.revisions import Mounts, RefSpec, Unavailable, norm_url
 from auditor.render.tools import KustomizeTool
 from auditor.repo.options import SourceOptions
 
 _TARGET_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 _SOURCES_DIR = ".gitops-audit-flux-sources"
+_ARTIFACTS_DIR = ".gitops-audit-flux-artifacts"
 
 __all__ = [
     "DRIFT_ANNOTATION",
@@ -162,7 +166,7 @@ class _FluxRenderer(HelmReleases):
 
     def __init__(self, tool: KustomizeTool, tree: PreparedTree, cluster_path: str, default_namespace: str,
                  options: FluxOptions, source_options: SourceOptions, repo_url: str,
-                 cluster_lookup: ClusterLookup | None) -> None:
+                 cluster_lookup: ClusterLookup | None, mounts: Mounts | None = None, audited_ref: str = "") -> None:
         self.tool = tool
         self.tree = tree
         self.cluster_path = norm_path(cluster_path)
@@ -170,10 +174,19 @@ class _FluxRenderer(HelmReleases):
         self.options = options
         self.source_options = source_options
         self.repo_url = norm_url(repo_url) if repo_url else ""
+        self.mounts = mounts or Mounts(tree, None, repo_url, (), source_options)
+        self.audited_ref = audited_ref
         self.lookup = cluster_lookup
         self.state = RenderState()
         self.copied_sources: dict[str, str] = {}
-        self.lock = threading.Lock()
+        self.artifacts: dict[str, tuple[str | None, str]] = {}
+        """``ExternalArtifact/ns/name`` → (tree-relative directory, "") or (None, why not)."""
+        self.artifact_origins: dict[str, dict[str, str]] = {}
+        """Artifact directory → {artifact-relative path: tree path of the original file}."""
+        self.lock = threading.RLock()
+        name = posixpath.basename(self.cluster_path)
+        override = options.overrides.get(name) or options.overrides.get(self.cluster_path)
+        self.source_paths = {**options.source_paths, **(override.source_paths if override else {})}
         if options.kustomize_helm:
             helm = helmmod.find_helm(options.helm_path)
             extra: tuple[str, ...] = ("--enable-helm",)
@@ -184,14 +197,36 @@ class _FluxRenderer(HelmReleases):
 
     # ---- sources -------------------------------------------------------------------------------
 
+    def _root_ref(self) -> RefSpec | None:
+        """The ref of the GitRepository the cluster directory is synced from (flux-system), when in git."""
+        for ident in self.options.repo_sources:
+            kind, ns, name = [*ident.split("/"), "", ""][:3]
+            obj = self.state.sources.get((kind, ns, name))
+            if obj is not None:
+                return RefSpec.from_flux((obj.get("spec") or {}).get("ref"))
+        return None
+
+    def _is_audited_ref(self, spec: RefSpec) -> bool:
+        """True when a GitRepository ref stands for the audited commit (the root source's ref, or the audited ref)."""
+        root = self._root_ref()
+        if root is not None:
+            return spec == root
+        if spec == RefSpec.from_flux(None):
+            return True  # no ref given and the root source is not in git: the audited commit stands for it
+        names = {self.audited_ref, self.audited_ref.removeprefix("refs/heads/"),
+                 self.audited_ref.removeprefix("refs/tags/")} - {""}
+        return bool(names & {spec.branch, spec.tag, spec.name, spec.commit} - {""})
+
     def _is_repo_source(self, kind: str, namespace: str, name: str) -> bool:
         if f"{kind}/{namespace}/{name}" in self.options.repo_sources:
             return True
-        if kind != "GitRepository" or not self.repo_url:
+        if kind != "GitRepository":
             return False
         obj = self.state.sources.get((kind, namespace, name))
-        url = str(((obj or {}).get("spec") or {}).get("url") or "")
-        return bool(url) and norm_url(url) == self.repo_url
+        spec = (obj or {}).get("spec") or {}
+        url = str(spec.get("url") or "")
+        own = bool(url) and (self.mounts.is_own(url) or (bool(self.repo_url) and norm_url(url) == self.repo_url))
+        return own and self._is_audited_ref(RefSpec.from_flux(spec.get("ref")))
 
     def _source_root(self, ref: Mapping[str, Any], default_ns: str) -> tuple[str | None, str]:
         """(tree-relative root of the source, "") or (None, why it cannot be rendered)."""
@@ -199,29 +234,124 @@ class _FluxRenderer(HelmReleases):
         name = str(ref.get("name") or "")
         namespace = str(ref.get("namespace") or default_ns)
         ident = f"{kind}/{namespace}/{name}"
-        if self._is_repo_source(kind, namespace, name):
-            return "", ""
-        local = self.options.source_paths.get(ident)
-        if local:
-            if ident not in self.copied_sources:
-                src = Path(local)
-                if not src.is_dir():
-                    return None, f"source {ident} is mapped to {local}, which is not a directory"
-                # A private copy per render: targets render concurrently from the same tree.
-                parent = self.tree.root / _SOURCES_DIR
-                parent.mkdir(exist_ok=True)
-                dest = Path(tempfile.mkdtemp(prefix=_TARGET_NAME_RE.sub("-", ident) + "-", dir=parent))
-                shutil.copytree(src, dest, symlinks=False, ignore=shutil.ignore_patterns(".git"), dirs_exist_ok=True)
-                self.copied_sources[ident] = dest.relative_to(self.tree.root).as_posix()
-            return self.copied_sources[ident], ""
+        with self.lock:
+            if self._is_repo_source(kind, namespace, name):
+                return "", ""
+            local = self.source_paths.get(ident)
+            if local:
+                return self._copy_local(ident, local)
+            if kind == "GitRepository":
+                return self._git_source(ident, namespace, name)
+            if kind == "ExternalArtifact":
+                return self._artifact(namespace, name, set())
         return None, f"external source {ident}, not rendered (map it in flux.source_paths to render it)"
+
+    def _copy_local(self, ident: str, local: str) -> tuple[str | None, str]:
+        if ident not in self.copied_sources:
+            src = Path(local)
+            if not src.is_dir():
+                return None, f"source {ident} is mapped to {local}, which is not a directory"
+            # A private copy per render: targets render concurrently from the same tree.
+            parent = self.tree.root / _SOURCES_DIR
+            parent.mkdir(exist_ok=True)
+            dest = Path(tempfile.mkdtemp(prefix=_TARGET_NAME_RE.sub("-", ident) + "-", dir=parent))
+            shutil.copytree(src, dest, symlinks=False, ignore=shutil.ignore_patterns(".git"), dirs_exist_ok=True)
+            self.copied_sources[ident] = dest.relative_to(self.tree.root).as_posix()
+        return self.copied_sources[ident], ""
+
+    def _git_source(self, ident: str, namespace: str, name: str) -> tuple[str | None, str]:
+        """A GitRepository read at its own ref: another branch/tag of the audited repository or an allowed one."""
+        obj = self.state.sources.get(("GitRepository", namespace, name))
+        if obj is None:
+            return None, (f"source {ident} is not defined in git, not rendered "
+                          "(map it in flux.source_paths to render it)")
+        spec = obj.get("spec") or {}
+        url = str(spec.get("url") or "")
+        try:
+            mount = self.mounts.mount(url, RefSpec.from_flux(spec.get("ref")))
+        except Unavailable as exc:
+            return None, f"source {ident}: {exc}; not rendered"
+        return mount.rel, ""
+
+    def _artifact(self, namespace: str, name: str, seen: set[str]) -> tuple[str | None, str]:
+        """The content of an ExternalArtifact made by an ArtifactGenerator of this cluster (built once)."""
+        ident = f"ExternalArtifact/{namespace}/{name}"
+        if ident in self.artifacts:
+            return self.artifacts[ident]
+        if ident in seen:
+            return None, f"{ident}: ArtifactGenerator sources form a cycle"
+        found = self.state.generators.get((namespace, name))
+        if found is None:
+            return None, (f"{ident} is not produced by an ArtifactGenerator of this cluster, not rendered "
+                          "(map it in flux.source_paths to render it)")
+        gen, spec = found
+        gen_ns = str((gen.get("metadata") or {}).get("namespace") or namespace)
+        roots: dict[str, str] = {}
+        for src in (gen.get("spec") or {}).get("sources") or []:
+            if not isinstance(src, dict):
+                continue
+            kind = str(src.get("kind") or "")
+            ref = {"kind": kind, "name": src.get("name"), "namespace": src.get("namespace") or gen_ns}
+            if kind == "ExternalArtifact":
+                root, why = self._artifact(str(ref["namespace"]), str(ref["name"] or ""), seen | {ident})
+            else:
+                root, why = self._source_root(ref, gen_ns)
+            if root is None:
+                result: tuple[str | None, str] = (None, f"{ident} (ArtifactGenerator {gen_ns}/"
+                                                        f"{(gen.get('metadata') or {}).get('name')}): {why}")
+                self.artifacts[ident] = result
+                return result
+            roots[str(src.get("alias") or "")] = root
+        parent = self.tree.root / _ARTIFACTS_DIR
+        parent.mkdir(exist_ok=True)
+        dest = Path(tempfile.mkdtemp(prefix=_TARGET_NAME_RE.sub("-", f"{namespace}-{name}") + "-", dir=parent))
+        root_real = os.path.realpath(self.tree.root)
+
+        def inside(p: Path) -> bool:
+            real = os.path.realpath(p)
+            return real == root_real or real.startswith(root_real + os.sep)
+
+        try:
+            staged = build_artifact(spec, roots, self.tree.root, dest, inside)
+        except (ArtifactError, OSError) as exc:
+            shutil.rmtree(dest, ignore_errors=True)
+            result = (None, f"{ident}: {exc}; not rendered")
+            self.artifacts[ident] = result
+            return result
+        rel = dest.relative_to(self.tree.root).as_posix()
+        for kfile in dest.rglob("*"):
+            if kfile.name in KUSTOMIZATION_FILES and kfile.is_file():
+                inject_build_metadata(kfile)
+        self.artifact_origins[rel] = staged.origins
+        self.artifacts[ident] = (rel, "")
+        return rel, ""
+
+    def _source_pending(self, ks: FluxKs) -> bool:
+        """True while a Kustomization's ExternalArtifact has no generator yet (one may still be rendered)."""
+        ref = ks.spec.get("sourceRef") or {}
+        if str(ref.get("kind") or "") != "ExternalArtifact":
+            return False
+        ns = str(ref.get("namespace") or ks.namespace)
+        ident = f"ExternalArtifact/{ns}/{ref.get('name')}"
+        return (ns, str(ref.get("name") or "")) not in self.state.generators and ident not in self.source_paths
 
     def _display_path(self, path: str) -> str:
         """Repository path, or ``Kind/ns/name//path`` for content of a mapped external source."""
+        return self._origin(path)[0]
+
+    def _origin(self, path: str) -> tuple[str, str]:
+        """(path as shown, FileProvenance.repo) of a tree path: artifacts, other revisions and mapped sources."""
+        for rel, origins in self.artifact_origins.items():
+            if path.startswith(rel + "/"):
+                origin = origins.get(path[len(rel) + 1:])
+                if origin is None:
+                    return f"ExternalArtifact//{path[len(rel) + 1:]}", ""
+                path = origin
+                break
         for ident, rel in self.copied_sources.items():
             if path == rel or path.startswith(rel + "/"):
-                return f"{ident}//{path[len(rel):].lstrip('/')}"
-        return path
+                return f"{ident}//{path[len(rel):].lstrip('/')}", ""
+        return self.mounts.original(path)
 
     # ---- one Kustomization -----------------------------------------------------------------------
 
@@ -235,8 +365,7 @@ class _FluxRenderer(HelmReleases):
         spec = ks.spec
         if spec.get("kubeConfig"):
             raise NotRendered("applies to another cluster (spec.kubeConfig): not part of this cluster's desired state")
-        with self.lock:
-            root, why = self._source_root(spec.get("sourceRef") or {}, ks.namespace)
+        root, why = self._source_root(spec.get("sourceRef") or {}, ks.namespace)
         if root is None:
             raise NotRendered(why)
         try:
@@ -257,7 +386,7 @@ class _FluxRenderer(HelmReleases):
             raise RenderError(msg if msg.startswith(action) else f"{action}: {msg}") from None
         finally:
             fk.remove_build_dir(self.tree.root, build)
-        if not path.startswith(_SOURCES_DIR) and not self.tree.worktree:
+        if not path.startswith((_SOURCES_DIR, _ARTIFACTS_DIR)) and not self.tree.worktree:
             _BUILDS.put(key, (rs, build))
         return rs, build
 
@@ -269,8 +398,8 @@ class _FluxRenderer(HelmReleases):
         common = spec.get("commonMetadata") or {}
         out: list[Manifest] = []
         for m in rs.objects:
-            files = [replace(f, path=self._display_path(p)) for f in m.provenance.files
-                     if (p := fk.map_path(f.path, build)) is not None]
+            files = [replace(f, path=shown, repo=repo) for f in m.provenance.files
+                     if (p := fk.map_path(f.path, build)) is not None for shown, repo in [self._origin(p)]]
             for f in ks.files:
                 if not any(x.path == f.path for x in files):
                     files.append(replace(f, role="config"))
@@ -305,7 +434,7 @@ class _FluxRenderer(HelmReleases):
                 if not ref.get("optional"):
                     self.state.gaps.append(CoverageGap(KS_GROUP_KIND, ks.namespace,
                                                        f"{ks.name}: substituteFrom {kind}/{name} not found in git"
-                                                       " (variables from it are unset)"))
+                                                       " (variables from it are unset)", name=ks.name))
                 continue
             check_names(data, f"{kind}/{ks.namespace}/{name}")
             variables.update(data)
@@ -346,15 +475,18 @@ class _FluxRenderer(HelmReleases):
                 self._walk(pending, done, failed, pool)
             self._render_releases()
         finally:
-            for rel in self.copied_sources.values():
+            for rel in (*self.copied_sources.values(), *self.artifact_origins):
                 shutil.rmtree(self.tree.root.joinpath(*rel.split("/")), ignore_errors=True)
         return RenderedSet(path=self.cluster_path, commit=self.tree.commit, objects=tuple(self.state.objects),
-                           tree_hash="", gaps=tuple(self.state.gaps))
+                           tree_hash="", gaps=tuple(self.state.gaps), sources=self.mounts.revisions())
 
     def _walk(self, pending: dict[str, FluxKs], done: set[str], failed: set[str], pool: ThreadPoolExecutor) -> None:
         """Render pending Kustomizations wave by wave in dependsOn order (new ones join as they are found)."""
         while pending:
             ready = [k for k in sorted(pending) if all(d in done or d in failed for d in _deps(pending[k]))]
+            waiting = [k for k in ready if self._source_pending(pending[k])]
+            if len(waiting) < len(ready):
+                ready = [k for k in ready if k not in waiting]  # an ArtifactGenerator may still appear
             if not ready:
                 known = set(pending) | done | failed
                 ready = [k for k in sorted(pending)
@@ -371,18 +503,19 @@ class _FluxRenderer(HelmReleases):
                 try:
                     rendered = self._finish(ks, *futures[key].result())
                 except NotRendered as exc:
-                    self.state.gaps.append(CoverageGap(KS_GROUP_KIND, ks.namespace, f"{ks.name}: {exc}"))
+                    self.state.gaps.append(CoverageGap(KS_GROUP_KIND, ks.namespace, f"{ks.name}: {exc}", name=ks.name))
                     failed.add(key)
                     continue
                 except (RenderError, SourceError, OSError) as exc:
                     self.state.gaps.append(CoverageGap(KS_GROUP_KIND, ks.namespace,
-                                                       f"{ks.name}: render failed: {exc}"))
+                                                       f"{ks.name}: render failed: {exc}", name=ks.name))
                     failed.add(key)
                     continue
                 if ks.spec.get("suspend"):
                     self.state.gaps.append(CoverageGap(
                         KS_GROUP_KIND, ks.namespace,
-                        f"{ks.name} is suspended (spec.suspend): Flux does not reconcile it, its drift is not counted"))
+                        f"{ks.name} is suspended (spec.suspend): Flux does not reconcile it, its drift is not counted",
+                        name=ks.name, informational=True))
                 self._add(rendered, ks, pending, done | failed | {key})
                 done.add(key)
 
@@ -418,7 +551,7 @@ class _FluxRenderer(HelmReleases):
             if m.ref in st.index:
                 st.gaps.append(CoverageGap(m.ref.group_kind, m.ref.namespace,
                                            f"{m.ref.name} is applied by both Kustomization {st.owner[m.ref]} and "
-                                           f"{ks.key}; the first one is audited"))
+                                           f"{ks.key}; the first one is audited", name=m.ref.name, informational=True))
                 continue
             st.index[m.ref] = len(st.objects)
             st.owner[m.ref] = ks.key
@@ -427,6 +560,10 @@ class _FluxRenderer(HelmReleases):
                 st.values[(m.ref.kind, m.ref.namespace, m.ref.name)] = m.body
             elif m.ref.group == SOURCE_GROUP:
                 st.sources[(m.ref.kind, m.ref.namespace, m.ref.name)] = m.body
+            elif is_kind(m, GENERATOR_GROUP, "ArtifactGenerator"):
+                for art in (m.body.get("spec") or {}).get("artifacts") or []:
+                    if isinstance(art, dict) and art.get("name"):
+                        st.generators.setdefault((m.ref.namespace, str(art["name"])), (m.body, art))
             elif is_kind(m, HELM_GROUP, "HelmRelease"):
                 st.releases.append((m.ref, ks.key))
             elif is_kind(m, KS_GROUP, "Kustomization"):
@@ -445,7 +582,7 @@ class _FluxRenderer(HelmReleases):
                 continue
             self.state.gaps.append(CoverageGap(KS_GROUP_KIND, ks.namespace,
                                                f"{ks.name}: dependsOn {dep}, which {why}: Flux would hold "
-                                               f"{ks.name} back until it is ready"))
+                                               f"{ks.name} back until it is ready", name=ks.name, informational=True))
 
     def _report_cycle(self, pending: dict[str, FluxKs]) -> None:
         cycle = _find_cycle(pending)
@@ -455,7 +592,8 @@ class _FluxRenderer(HelmReleases):
             ks = pending[key]
             why = (f"dependsOn cycle {text}: Flux never applies it" if key in members
                    else "depends on a Kustomization in a dependsOn cycle: Flux never applies it")
-            self.state.gaps.append(CoverageGap(KS_GROUP_KIND, ks.namespace, f"{ks.name}: {why}; not rendered"))
+            self.state.gaps.append(CoverageGap(KS_GROUP_KIND, ks.namespace, f"{ks.name}: {why}; not rendered",
+                                               name=ks.name))
 
     # ---- Helm ----------------------------------------------------------------------------------
 
@@ -528,6 +666,8 @@ def render_flux_target(
     source_options: SourceOptions,
     repo_url: str,
     cluster_lookup: ClusterLookup | None = None,
+    mounts: Mounts | None = None,
+    audited_ref: str = "",
 ) -> RenderedSet:
     """Everything the Flux Kustomizations of one cluster directory apply, plus those Kustomizations.
 
@@ -537,5 +677,5 @@ def render_flux_target(
     directory itself cannot be built.
     """
     renderer = _FluxRenderer(tool, tree, cluster_path, default_namespace, options, source_options, repo_url,
-                             cluster_lookup)
+                             cluster_lookup, mounts, audited_ref)
     return renderer.run()

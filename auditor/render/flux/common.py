@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import posixpath
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +50,8 @@ class RenderState:
     sources: dict[tuple[str, str, str], Mapping[str, Any]] = field(default_factory=dict)
     releases: list[tuple[ObjectRef, str]] = field(default_factory=list)
     """HelmReleases found, with the Kustomization that applied them."""
+    generators: dict[tuple[str, str], tuple[Mapping[str, Any], Mapping[str, Any]]] = field(default_factory=dict)
+    """(namespace, ExternalArtifact name) → (ArtifactGenerator body, its output artifact spec)."""
 
 
 def norm_path(path: Any) -> str:
@@ -60,16 +61,6 @@ def norm_path(path: Any) -> str:
     if norm == ".." or norm.startswith("../"):
         raise RenderError(f"path {p!r} leaves the source")
     return "" if norm == "." else norm
-
-
-def norm_url(url: str) -> str:
-    """``ssh://git@host/org/repo.git`` and ``https://host/org/repo`` compare equal."""
-    u = url.strip().lower()
-    u = re.sub(r"^[a-z+]+://", "", u)
-    u = re.sub(r"^[^@/]+@", "", u)
-    u = re.sub(r"^([^/:]+):(?!\d)", r"\1/", u)  # scp-like git@host:org/repo
-    u = re.sub(r":\d+/", "/", u)
-    return u.removesuffix("/").removesuffix(".git")
 
 
 def is_kind(m: Manifest, group: str, kind: str) -> bool:

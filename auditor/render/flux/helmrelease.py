@@ -39,6 +39,7 @@ class HelmReleases:
     """Mixin: the HelmRelease half of the cluster renderer (attributes and hooks below come from it)."""
 
     options: FluxOptions
+    source_paths: Mapping[str, str]
     tree: PreparedTree
     tool: KustomizeTool
     source_options: SourceOptions
@@ -49,6 +50,9 @@ class HelmReleases:
         raise NotImplementedError
 
     def _display_path(self, path: str) -> str:
+        raise NotImplementedError
+
+    def _origin(self, path: str) -> tuple[str, str]:
         raise NotImplementedError
 
     def _lookup(self, kind: str, namespace: str, name: str) -> dict[str, str] | None:
@@ -111,11 +115,13 @@ class HelmReleases:
             if state != "rendered":
                 self.state.gaps.append(CoverageGap(
                     HR_GROUP_KIND, ref.namespace,
-                    f"{ref.name}: {reason}; live objects of release {rel_ns}/{release} are not reported as orphans"))
+                    f"{ref.name}: {reason}; live objects of release {rel_ns}/{release} are not reported as orphans",
+                    name=ref.name))
             elif hr.body.get("spec", {}).get("suspend"):
                 self.state.gaps.append(CoverageGap(
                     HR_GROUP_KIND, ref.namespace,
-                    f"{ref.name} is suspended (spec.suspend): Flux does not reconcile it, its drift is not counted"))
+                    f"{ref.name} is suspended (spec.suspend): Flux does not reconcile it, its drift is not counted",
+                    name=ref.name, informational=True))
                 rendered = [remake(m, mark(m.body, "ignore", f"HelmRelease {ref.namespace}/{ref.name} is suspended"),
                                     m.provenance.files, rel_ns) for m in rendered]
             body = copy.deepcopy(dict(hr.body))
@@ -163,9 +169,19 @@ class HelmReleases:
         if spec.get("chartRef"):
             ref = spec["chartRef"]
             ident = f"{ref.get('kind')}/{ref.get('namespace') or hr.ref.namespace}/{ref.get('name')}"
-            local = self.options.source_paths.get(ident)
+            local = self.source_paths.get(ident)
             if local and Path(local, "Chart.yaml").is_file():
                 return Path(local), (), ""
+            if ref.get("kind") == "ExternalArtifact":
+                root, why = self._source_root(ref, hr.ref.namespace)
+                if root is None:
+                    return None, (), why.replace("not rendered", "chart not rendered")
+                base = self.tree.root.joinpath(*root.split("/")) if root else self.tree.root
+                charts = [base] if (base / "Chart.yaml").is_file() else \
+                    sorted(p.parent for p in base.glob("*/Chart.yaml"))
+                if len(charts) == 1:
+                    return charts[0], (), ""
+                return None, (), f"{ident} holds {'no' if not charts else 'more than one'} chart, not rendered"
             return None, (), f"remote chart ({ident}), not rendered"
         cspec = ((spec.get("chart") or {}).get("spec") or {})
         chart_name = str(cspec.get("chart") or "")
@@ -212,7 +228,7 @@ class HelmReleases:
                 if not ref.get("optional"):
                     self.state.gaps.append(CoverageGap(HR_GROUP_KIND, hr.ref.namespace,
                                                        f"{hr.ref.name}: valuesFrom {kind}/{name} key {key} not "
-                                                       "found in git (rendered without it)"))
+                                                       "found in git (rendered without it)", name=hr.ref.name))
                 continue
             if ref.get("targetPath"):
                 helmmod.set_path(values, str(ref["targetPath"]), data[key])
@@ -232,15 +248,18 @@ class HelmReleases:
                         chart: Path) -> list[Manifest]:
         out = []
         try:
-            chart_rel = chart.relative_to(self.tree.root).as_posix()
+            chart_rel: str | None = chart.relative_to(self.tree.root).as_posix()
         except ValueError:
-            chart_rel = str(chart)
-        chart_rel = self._display_path(chart_rel)
+            chart_rel = None
         for obj in objs:
             files: list[FileProvenance] = []
             if obj.template and "/" in obj.template:
-                files.append(FileProvenance(path=posixpath.join(chart_rel, obj.template.split("/", 1)[1]),
-                                            role="resource"))
+                sub = obj.template.split("/", 1)[1]
+                if chart_rel is None:
+                    files.append(FileProvenance(path=posixpath.join(str(chart), sub), role="resource"))
+                else:
+                    shown, repo = self._origin(posixpath.join(chart_rel, sub) if chart_rel else sub)
+                    files.append(FileProvenance(path=shown, role="resource", repo=repo))
             files += [replace(f, role="config") for f in hr.provenance.files]
             out.append(manifest_of(obj.body, tuple(files), namespace))
         return out

@@ -24,6 +24,8 @@ class ClusterOverride:
     namespace: str = ""
     name: str = ""
     """Target name to use instead of the cluster directory's name."""
+    source_paths: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """Like :attr:`FluxOptions.source_paths`, for this cluster only (wins over the global map)."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,11 @@ class FluxOptions:
     ``/srv/snapshots/{name}``."""
     overrides: Mapping[str, ClusterOverride] = field(default_factory=dict, hash=False)
     source_paths: Mapping[str, str] = field(default_factory=dict, hash=False)
-    """``Kind/namespace/name`` of a source that is not the audited repository (GitRepository,
-    OCIRepository, Bucket, ExternalArtifact) → local directory holding its content."""
+    """``Kind/namespace/name`` of a source whose content is not in git (OCIRepository, Bucket; also a
+    GitRepository or ExternalArtifact to override) → local directory holding its content, for every cluster
+    (``overrides.<cluster>.source_paths`` per cluster). GitRepositories of the audited repository at another
+    ref, allowed repositories (``source.allow_remote_repos``) and ExternalArtifacts of ArtifactGenerators in
+    git are read from git without it."""
     repo_sources: tuple[str, ...] = ("GitRepository/flux-system/flux-system",)
     """Sources that *are* the audited repository (paths resolve against its root), besides any
     GitRepository whose ``spec.url`` names the audited repository."""

@@ -388,7 +388,8 @@ def test_external_sources_gap_or_mapped(make_repo: Callable[..., GitRepo], tool:
     tree = _tree(make_repo("ext", files), tmp_path)
     rs = _render(tool, tree, "clusters/c1")
     reasons = _reasons(rs)
-    assert any("ext: external source GitRepository/flux-system/platform, not rendered" in r for r in reasons)
+    assert any("ext: source GitRepository/flux-system/platform is not defined in git, not rendered" in r
+               for r in reasons)
     assert any("oci: external source OCIRepository/flux-system/x, not rendered" in r for r in reasons)
     platform = tmp_path / "platform-checkout"
     (platform / "deploy").mkdir(parents=True)

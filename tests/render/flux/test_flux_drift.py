@@ -68,7 +68,8 @@ def test_flux_cluster_against_snapshot(make_repo: Callable[..., GitRepo], tmp_pa
     rs = render_flux_target(find_kustomize(so), tree, "clusters/production", default_namespace="default",
                             options=FluxOptions(clusters="clusters/*", context="x", helm_path=str(tmp_path / "no")),
                             source_options=so, repo_url="")
-    desired, markers, releases = split_markers(rs.objects)
+    marks = split_markers(rs.objects)
+    desired, markers, releases = marks.desired, marks.markers, marks.releases
     assert all(not k.startswith("gitops-audit.io/") for m in desired for k in m.annotations)
     assert {(mk.ref.subject, mk.mode) for mk in markers} == {("ConfigMap/shop/legacy", "ignore"),
                                                             ("Deployment/shop/worker", "if-not-present")}
