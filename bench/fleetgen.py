@@ -1,23 +1,34 @@
-"""Synthetic fleet for benchmarks: N targets x M objects, a git history, live state on local API servers.
+"""Synthetic fleet for benchmarks: any number of targets of mixed sizes, a git history, live state on local API servers.
 
-    python bench/fleetgen.py generate DIR [--targets 12] [--objects 1500] [--drift 0.02] [--violations 0.1]
+    python bench/fleetgen.py generate DIR [--targets 12] [--objects 1500] [--sizes 300,1500,3000]
+                                          [--drift 0.02] [--violations 0.1] [--seed 7]
     python bench/fleetgen.py serve DIR      # one fake API server per target; prints {"kubeconfig": …}
+    python bench/fleetgen.py commit DIR --overlay K | --base   # one more commit (incremental-render benchmark)
 
-Repository: ``base/`` holds ``objects / 6`` apps spread over ``objects / 150`` namespaces; each app is a
-Deployment, Service, ConfigMap, ServiceAccount, Role and RoleBinding (the namespaces are objects too).
-A fraction ``--violations`` of Deployments have no memory limit and no readiness probe (policy
-findings). Overlays ``overlays/<env>/<region>`` add labels and a replica patch; targets come in pairs
-(``<env>-<region>-a``/``-b``) that share an overlay, so renders can be shared. The history has a few
-commits by different authors (provenance, change control).
+Repository: ``base/team-NN/`` holds one namespace and its apps (25 apps per namespace); each app is a
+Deployment, Service, ConfigMap, ServiceAccount, Role and RoleBinding, so a team is 151 objects and
+``base/kustomization.yaml`` lists every team. A fraction ``--violations`` of Deployments have no memory
+limit and no readiness probe (policy findings). Overlays ``overlays/<env>/<region>`` add labels and a
+replica patch; targets come in pairs (``<env>-<region>-a``/``-b``) that share an overlay, so renders can be
+shared. Names never repeat: after the 6 environments × 2 regions of the first 24 targets come more
+regions (``us-west``, ``eu-central``…, then ``us-east-2``…). ``--sizes`` gives the objects of each overlay
+in turn (default: all ``--objects``): an overlay that needs every team reads ``../../../base``, a smaller
+one lists the teams it needs, so clusters of mixed sizes share one base. The history has a few commits by
+different authors (provenance, change control).
 
-Live state: each target's overlay rendered with ``kubectl kustomize``, given server-side fields
-(uid, resourceVersion, creationTimestamp, managedFields, status), then drifted: a fraction ``--drift``
-of Deployments get another image (by ``kubectl-edit``), half that fraction of ConfigMaps are missing,
-and the same number of hand-made ConfigMaps are added (orphans). Stored as ``live/<target>.json``.
+Live state: each overlay's objects as kustomize renders them (computed here, and checked against
+``kubectl kustomize`` for the first overlay), given server-side fields (uid, resourceVersion,
+creationTimestamp, managedFields, status), then drifted: a fraction ``--drift`` of Deployments get another
+image (by ``kubectl-edit``), half that fraction of ConfigMaps are missing, and the same number of
+hand-made ConfigMaps are added (orphans). Stored as ``live/<target>.json``.
 
 ``serve`` starts tests/cluster/fakeapi.FakeAPIServer per target on 127.0.0.1 (plain HTTP, bearer
 token), writes ``kubeconfig`` with one context per target and prints one JSON line; for each line read
 on stdin it prints the requests every server logged since (one JSON line); it exits on stdin EOF.
+
+``commit --overlay K`` changes one Deployment's environment in overlay K (0-based, in target order) and
+``commit --base`` one ConfigMap of ``base/team-00`` (read by every overlay), each as a new commit; the live
+state stays as it was, so the next audit reports that change as drift.
 """
 
 from __future__ import annotations
@@ -40,20 +51,38 @@ from auditor.util import yamlio  # noqa: E402
 from auditor.util.proc import run  # noqa: E402
 
 ENVS = ("dev", "staging", "production", "qa", "perf", "sandbox")
-REGIONS = ("us-east", "eu-west")
+REGIONS = ("us-east", "eu-west", "us-west", "eu-central", "ap-south", "ap-northeast", "sa-east", "ca-central")
 TOKEN = "bench-token-0000"
 OBJECTS_PER_APP = 6
+APPS_PER_TEAM = 25
+"""A team (one namespace) is 1 Namespace + 25 apps x 6 objects = 151 objects."""
 GIT_ENV = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
 
 
+def region_name(index: int) -> str:
+    """``us-east``, ``eu-west``, … ``ca-central``, then ``us-east-2``…: never the same name twice."""
+    base = REGIONS[index % len(REGIONS)]
+    return base if index < len(REGIONS) else f"{base}-{index // len(REGIONS) + 1}"
+
+
+def overlay_of(o: int) -> tuple[str, str]:
+    """(env, region) of the o-th overlay: 6 environments x 2 regions per block of 12, then the next 2 regions."""
+    block, within = divmod(o, 2 * len(ENVS))
+    return ENVS[within // 2], region_name(2 * block + within % 2)
+
+
 def overlays_for(n_targets: int) -> list[tuple[str, str, str]]:
-    """(target name, env, region) — pairs of targets share one overlay."""
+    """(target name, env, region) — pairs of targets share one overlay; names are unique for any count."""
     out = []
-    combos = [(e, r) for e in ENVS for r in REGIONS]
     for i in range(n_targets):
-        env, region = combos[(i // 2) % len(combos)]
+        env, region = overlay_of(i // 2)
         out.append((f"{env}-{region}-{'ab'[i % 2]}", env, region))
     return out
+
+
+def teams_for(size: int) -> int:
+    """Teams (namespaces of 25 apps, 151 objects) an overlay of about ``size`` objects holds (at least one)."""
+    return max(1, round(size / (1 + APPS_PER_TEAM * OBJECTS_PER_APP)))
 
 
 def app_docs(app: str, ns: str, rng: random.Random, violation: bool) -> list[dict[str, Any]]:
@@ -110,36 +139,68 @@ def _write(path: Path, docs: list[dict[str, Any]] | dict[str, Any]) -> None:
         path.write_text(yaml.safe_dump(docs, sort_keys=False))
 
 
-def generate(root: Path, n_targets: int, n_objects: int, drift: float, violations: float, seed: int = 7) -> dict:
+def overlay_kustomization(env: str, region: str, teams: int, all_teams: int) -> dict[str, Any]:
+    """An overlay: every team through ``../../../base``, or the first ``teams`` teams by name."""
+    resources = ["../../../base"] if teams >= all_teams else [f"../../../base/team-{t:02d}" for t in range(teams)]
+    return {
+        "resources": resources,
+        "labels": [{"pairs": {"env": env, "region": region}, "includeSelectors": False}],
+        "patches": [{"target": {"kind": "Deployment"},
+                     "patch": yaml.safe_dump([{"op": "replace", "path": "/spec/replicas",
+                                               "value": 3 if env == "production" else 1}])}],
+    }
+
+
+def overlay_objects(team_docs: list[list[dict[str, Any]]], env: str, region: str, teams: int) -> list[dict[str, Any]]:
+    """What kustomize renders for an overlay, computed directly (the labels and the replica patch)."""
+    out = []
+    for docs in team_docs[:teams]:
+        for d in docs:
+            o = json.loads(json.dumps(d))  # not deepcopy: it keeps the label dicts shared with the pod template
+            o["metadata"].setdefault("labels", {}).update({"env": env, "region": region})
+            if o["kind"] == "Deployment":
+                o["spec"]["replicas"] = 3 if env == "production" else 1
+            out.append(o)
+    return out
+
+
+def _canonical(docs: list[dict[str, Any]]) -> list[str]:
+    return sorted(json.dumps(d, sort_keys=True) for d in docs)
+
+
+def generate(root: Path, n_targets: int, n_objects: int, drift: float, violations: float, seed: int = 7,
+             sizes: tuple[int, ...] = ()) -> dict:
     """Write the repository, config and live state under ``root``; returns a summary."""
     rng = random.Random(seed)
     repo = root / "repo"
     repo.mkdir(parents=True)
-    n_apps = max(1, n_objects // OBJECTS_PER_APP)
-    n_ns = max(1, n_objects // 150)
+    targets = overlays_for(n_targets)
+    overlays = list(dict.fromkeys((e, r) for _, e, r in targets))
+    sizes = sizes or (n_objects,)
+    overlay_teams = {ov: teams_for(sizes[o % len(sizes)]) for o, ov in enumerate(overlays)}
+    n_ns = max(overlay_teams.values())
+    n_apps = n_ns * APPS_PER_TEAM
     namespaces = [f"team-{i:02d}" for i in range(n_ns)]
-    resources = []
-    for ns in namespaces:
-        _write(repo / "base" / "namespaces" / f"{ns}.yaml",
-               {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-        resources.append(f"namespaces/{ns}.yaml")
+    team_docs: list[list[dict[str, Any]]] = [
+        [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}] for ns in namespaces]
+    team_files: list[list[str]] = [["namespace.yaml"] for _ in namespaces]
+    for t, ns in enumerate(namespaces):
+        _write(repo / "base" / ns / "namespace.yaml", team_docs[t][0])
     for i in range(n_apps):
-        ns = namespaces[i % n_ns]
+        t = i % n_ns
         app = f"app-{i:04d}"
-        _write(repo / "base" / "apps" / f"{app}.yaml", app_docs(app, ns, rng, rng.random() < violations))
-        resources.append(f"apps/{app}.yaml")
-    _write(repo / "base" / "kustomization.yaml", {"resources": resources})
+        docs = app_docs(app, namespaces[t], rng, rng.random() < violations)
+        _write(repo / "base" / namespaces[t] / f"{app}.yaml", docs)
+        team_docs[t].extend(docs)
+        team_files[t].append(f"{app}.yaml")
+    for t, ns in enumerate(namespaces):
+        _write(repo / "base" / ns / "kustomization.yaml", {"resources": team_files[t]})
+    _write(repo / "base" / "kustomization.yaml", {"resources": namespaces})
     (repo / ".github").mkdir()
     (repo / ".github" / "CODEOWNERS").write_text("* @platform\n/overlays/production/ @sre-leads\n")
-    targets = overlays_for(n_targets)
-    for env, region in sorted({(e, r) for _, e, r in targets}):
-        _write(repo / "overlays" / env / region / "kustomization.yaml", {
-            "resources": ["../../../base"],
-            "labels": [{"pairs": {"env": env, "region": region}, "includeSelectors": False}],
-            "patches": [{"target": {"kind": "Deployment"},
-                         "patch": yaml.safe_dump([{"op": "replace", "path": "/spec/replicas",
-                                                   "value": 3 if env == "production" else 1}])}],
-        })
+    for (env, region), teams in overlay_teams.items():
+        _write(repo / "overlays" / env / region / "kustomization.yaml",
+               overlay_kustomization(env, region, teams, n_ns))
     run(["git", "init", "-q", str(repo)], action="fleetgen git init", env=GIT_ENV)
     _git(repo, "symbolic-ref", "HEAD", "refs/heads/main")
     _git(repo, "add", "-A")
@@ -147,12 +208,15 @@ def generate(root: Path, n_targets: int, n_objects: int, drift: float, violation
     # A short history by several authors touching a few apps each.
     authors = [("Bob", "bob@example.com"), ("Carol", "carol@example.com"), ("Dan", "dan@example.com")]
     for c in range(6):
-        app = f"app-{rng.randrange(n_apps):04d}"
-        path = repo / "base" / "apps" / f"{app}.yaml"
+        i = rng.randrange(n_apps)
+        path = repo / "base" / namespaces[i % n_ns] / f"app-{i:04d}.yaml"
         docs = list(yaml.safe_load_all(path.read_text()))
         docs[2]["data"]["REVISION"] = str(c)
         _write(path, docs)
-        _git(repo, "commit", "-q", "-am", f"{app}: bump revision {c}", author=authors[c % len(authors)])
+        t = i % n_ns
+        k = team_files[t].index(path.name)
+        team_docs[t][1 + (k - 1) * OBJECTS_PER_APP + 2]["data"]["REVISION"] = str(c)
+        _git(repo, "commit", "-q", "-am", f"app-{i:04d}: bump revision {c}", author=authors[c % len(authors)])
     # Config: one context per target.
     config = {
         "version": 1, "repo": "repo", "ref": "main", "fail_on": "high", "concurrency": 4,
@@ -161,24 +225,55 @@ def generate(root: Path, n_targets: int, n_objects: int, drift: float, violation
                      "context": name} for name, env, region in targets],
     }
     _write(root / "gitops-audit.yaml", config)
-    # Live state.
+    # Live state: computed, and checked once against the real kustomize.
+    env0, region0 = overlays[0]
+    expected = overlay_objects(team_docs, env0, region0, overlay_teams[overlays[0]])
+    out = run(["kubectl", "kustomize", str(repo / "overlays" / env0 / region0)], action="fleetgen render",
+              timeout=1800)
+    if _canonical(yamlio.load_all(out.stdout, "kustomize")) != _canonical(expected):
+        raise SystemExit("fleetgen: computed objects differ from kubectl kustomize's output")
     live_dir = root / "live"
     live_dir.mkdir()
-    renders: dict[tuple[str, str], list[dict[str, Any]]] = {}
     drifted = missing = orphans = 0
+    objects_per_target = []
     for name, env, region in targets:
-        key = (env, region)
-        if key not in renders:
-            out = run(["kubectl", "kustomize", str(repo / "overlays" / env / region)], action="fleetgen render")
-            renders[key] = yamlio.load_all(out.stdout, f"render {env}/{region}")
-        objs, counts = make_live(renders[key], rng, drift, name)
+        desired = overlay_objects(team_docs, env, region, overlay_teams[(env, region)])
+        objects_per_target.append(len(desired))
+        objs, counts = make_live(desired, rng, drift, name)
         drifted, missing, orphans = drifted + counts[0], missing + counts[1], orphans + counts[2]
         (live_dir / f"{name}.json").write_text(json.dumps(objs))
-    summary = {"targets": n_targets, "objects_per_target": len(next(iter(renders.values()))),
-               "distinct_overlays": len(renders), "apps": n_apps, "namespaces": n_ns,
+    summary = {"targets": n_targets, "objects_per_target": objects_per_target[0] if len(set(objects_per_target)) == 1
+               else sorted(set(objects_per_target)), "objects": sum(objects_per_target),
+               "distinct_overlays": len(overlays), "apps": n_apps, "namespaces": n_ns,
                "drifted_deployments": drifted, "missing_configmaps": missing, "orphan_configmaps": orphans}
     (root / "fleet.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def commit_change(root: Path, overlay: int | None = None, base: bool = False) -> str:
+    """One more commit: a Deployment's environment in overlay ``overlay``, or a ConfigMap of base/team-00."""
+    repo = root / "repo"
+    config = yaml.safe_load((root / "gitops-audit.yaml").read_text())
+    stamp = run(["git", "rev-list", "--count", "HEAD"], action="fleetgen git", cwd=repo, env=GIT_ENV).stdout.decode().strip()
+    if base:
+        path = next(p for p in sorted((repo / "base" / "team-00").glob("app-*.yaml")))
+        docs = list(yaml.safe_load_all(path.read_text()))
+        docs[2]["data"]["REVISION"] = f"base-{stamp}"
+        _write(path, docs)
+        what = f"{path.relative_to(repo)}: new ConfigMap revision"
+    else:
+        paths = list(dict.fromkeys(t["path"] for t in config["targets"]))
+        rel = paths[overlay or 0]
+        kpath = repo / rel / "kustomization.yaml"
+        doc = yaml.safe_load(kpath.read_text())
+        patch = [{"op": "add", "path": "/spec/template/spec/containers/0/env/-",
+                  "value": {"name": "OVERLAY_REVISION", "value": stamp}}]
+        doc["patches"] = [p for p in doc["patches"] if p["target"].get("name") != "app-0000"]
+        doc["patches"].append({"target": {"kind": "Deployment", "name": "app-0000"}, "patch": yaml.safe_dump(patch)})
+        _write(kpath, doc)
+        what = f"{rel}: app-0000 environment"
+    _git(repo, "commit", "-q", "-am", what, author=("Erin", "erin@example.com"))
+    return what
 
 
 def make_live(desired: list[dict[str, Any]], rng: random.Random, drift: float, target: str) -> tuple[list, tuple]:
@@ -261,13 +356,24 @@ def main() -> None:
     g.add_argument("dir", type=Path)
     g.add_argument("--targets", type=int, default=12)
     g.add_argument("--objects", type=int, default=1500)
+    g.add_argument("--sizes", default="", help="objects per overlay, in turn (e.g. 300,1500,3000)")
     g.add_argument("--drift", type=float, default=0.02)
     g.add_argument("--violations", type=float, default=0.1)
+    g.add_argument("--seed", type=int, default=7)
     s = sub.add_parser("serve")
     s.add_argument("dir", type=Path)
+    c = sub.add_parser("commit")
+    c.add_argument("dir", type=Path)
+    which = c.add_mutually_exclusive_group(required=True)
+    which.add_argument("--overlay", type=int, help="index of the overlay to change (0-based)")
+    which.add_argument("--base", action="store_true", help="change a ConfigMap every overlay reads")
     args = p.parse_args()
     if args.cmd == "generate":
-        print(json.dumps(generate(args.dir, args.targets, args.objects, args.drift, args.violations), indent=2))
+        sizes = tuple(int(x) for x in args.sizes.split(",") if x.strip())
+        print(json.dumps(generate(args.dir, args.targets, args.objects, args.drift, args.violations, args.seed,
+                                  sizes), indent=2))
+    elif args.cmd == "commit":
+        print(commit_change(args.dir, args.overlay, args.base))
     else:
         serve(args.dir)
 
