@@ -10,7 +10,7 @@ Deployment, Service, ConfigMap, ServiceAccount, Role and RoleBinding, so a team 
 ``base/kustomization.yaml`` lists every team. A fraction ``--violations`` of Deployments have no memory
 limit and no readiness probe (policy findings). Overlays ``overlays/<env>/<region>`` add labels and a
 replica patch; targets come in pairs (``<env>-<region>-a``/``-b``) that share an overlay, so renders can be
-shared. Names never repeat: after the 6 environments × 2 regions of the first 24 targets come more
+shared. Names never repeat: after the 6 environments x 2 regions of the first 24 targets come more
 regions (``us-west``, ``eu-central``…, then ``us-east-2``…). ``--sizes`` gives the objects of each overlay
 in turn (default: all ``--objects``): an overlay that needs every team reads ``../../../base``, a smaller
 one lists the teams it needs, so clusters of mixed sizes share one base. The history has a few commits by
@@ -254,7 +254,8 @@ def commit_change(root: Path, overlay: int | None = None, base: bool = False) ->
     """One more commit: a Deployment's environment in overlay ``overlay``, or a ConfigMap of base/team-00."""
     repo = root / "repo"
     config = yaml.safe_load((root / "gitops-audit.yaml").read_text())
-    stamp = run(["git", "rev-list", "--count", "HEAD"], action="fleetgen git", cwd=repo, env=GIT_ENV).stdout.decode().strip()
+    count = run(["git", "rev-list", "--count", "HEAD"], action="fleetgen git", cwd=repo, env=GIT_ENV)
+    stamp = count.stdout.decode().strip()
     if base:
         path = next(p for p in sorted((repo / "base" / "team-00").glob("app-*.yaml")))
         docs = list(yaml.safe_load_all(path.read_text()))
