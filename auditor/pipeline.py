@@ -38,7 +38,7 @@ from auditor.policy.audit import load_policies
 from auditor.provenance.changecontrol import resolve_window
 from auditor.provenance.codeowners import load_codeowners
 from auditor.provenance.index import build_index
-from auditor.render.kustomize.build import prepare_tree
+from auditor.render.kustomize.build import RENDER_VERSION, prepare_tree
 from auditor.render.registry import target_sources
 from auditor.render.source import RenderContext, TargetSource, source_for
 from auditor.render.tools import KustomizeTool, find_kustomize
@@ -81,20 +81,25 @@ def _render_cache_dir(source: SourceOptions) -> Path | None:
     return Path(source.render_cache) if source.render_cache else render_cache.default_dir()
 
 
-def _render_cache_key(tool: KustomizeTool, work: RepoWork, target: Target, source: TargetSource) -> str:
-    """What determines a render: tool versions, the whole repository tree, the path and the source's options.
+def render_cache_parts(tool: KustomizeTool, work: RepoWork, target: Target, source: TargetSource) -> list[str]:
+    """Everything that determines one render, as the list of strings its cache key hashes ([] = never cache).
 
-    The hook for finer keys (issue 19): ``source.cache_parts`` names what besides the tree determines the
-    render, and ``source.cache_valid`` re-checks the other revisions a cached render read.
+    The repository's part is the digest of the render's closure when the source can compute one
+    (``cache_inputs``: a kustomize overlay's files), else the commit's root tree. Then the tool and its
+    version, the output format, the target's path and namespace, the source and its options. Options that
+    change what a render may read or run (remote bases allowed, kustomize flags) belong here too: append
+    them to this one list.
     """
     if work.tree is None or work.tree.worktree or work.ctx is None:
-        return ""
+        return []
     extra = source.cache_parts(work.ctx, target)
-    if extra is None:
-        return ""
-    parts = [tool.info.version, work.tree.dir_ids.get("", ""), target.path or ".", target.namespace,
-             source.kind, *extra]
-    return render_cache.cache_key(parts)
+    inputs = source.cache_inputs(work.ctx, target) if extra is not None else None
+    root_tree = work.tree.dir_ids.get("", "")
+    if extra is None or inputs is None or not (inputs or root_tree):
+        return []
+    content = f"closure:{inputs}" if inputs else f"tree:{root_tree}"
+    return [content, tool.info.version, " ".join(tool.argv[1:]), RENDER_VERSION, target.path or ".",
+            target.namespace, source.kind, *extra]
 
 
 def _prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> RepoWork:
@@ -252,7 +257,7 @@ def run_audit(
             assert w.tree is not None and w.ctx is not None  # jobs only hold repositories that were prepared
             target_var.set(t.name)
             source = source_for(sources, t)
-            ckey = _render_cache_key(tool, w, t, source) if cache_dir is not None else ""
+            ckey = render_cache.cache_key(render_cache_parts(tool, w, t, source)) if cache_dir is not None else ""
             cached = render_cache.load(cache_dir, ckey) if cache_dir is not None else None
             if cached is not None and source.cache_valid(w.ctx, cached):
                 say(t.name, f"render {t.path} (cached)")

@@ -1,9 +1,10 @@
 """Renders kept across runs, keyed by what determines them (wiring-level: render stage data ↔ files).
 
-Key = render format version + kustomize/helm version + the commit's root tree id + overlay path +
-default namespace + renderer options. The root tree id covers every file of the repository, so a
-hit is always exact: an unchanged repository (the nightly common case) skips kustomize entirely,
-and any change anywhere renders again. Working-tree renders are never cached.
+Key = this file format's version + the parts ``pipeline.render_cache_parts`` lists: the digest of the
+repository content the render reads (a kustomize overlay's closure; the commit's root tree for sources
+that cannot say), tool and version, output version, overlay path, default namespace, source and options.
+A commit that touches one overlay renders that overlay again and reuses every other render; a commit to
+a shared base renders the overlays that read it. Working-tree renders are never cached.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def default_dir() -> Path:
 
 
 def cache_key(parts: Sequence[str]) -> str:
-    """Stable key from the strings that determine a render; empty when any part is unknown."""
-    if any(not p for p in parts[:3]):
+    """Stable key from the strings that determine a render; "" (never cache) for no parts."""
+    if not parts or not parts[0]:
         return ""
     return hashlib.sha256("\0".join((FORMAT, *parts)).encode("utf-8")).hexdigest()
 

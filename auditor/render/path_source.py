@@ -9,6 +9,7 @@ anything else → the directory's ``.yaml``/``.yml``/``.json`` files, as Argo CD
 
 from __future__ import annotations
 
+import logging
 import posixpath
 
 from auditor.errors import RenderError, ToolError
@@ -16,10 +17,13 @@ from auditor.model import RenderedSet, Target, ToolInfo
 from auditor.render import helm as helmmod
 from auditor.render.argocd.manifests import HelmRequest, NotRenderable, render_directory, render_helm, to_manifests
 from auditor.render.kustomize.build import normalize_overlay, render_overlay
-from auditor.render.kustomize.graph import find_kustomization
+from auditor.render.kustomize.closure import overlay_digest
+from auditor.render.kustomize.graph import find_kustomization, scan
 from auditor.render.kustomize.tree import skipped_reason
 from auditor.render.options import PathOptions
 from auditor.render.source import RenderContext, TargetSource
+
+log = logging.getLogger("gitops_audit")
 
 
 class PathSource(TargetSource):
@@ -80,6 +84,25 @@ class PathSource(TargetSource):
                                 "`gitops-audit tools install helm --dest DIR`)")
             self._helm = found
         return self._helm
+
+    def cache_inputs(self, ctx: RenderContext, target: Target) -> str | None:
+        """A kustomize overlay: the digest of its closure (what kustomize reads); others: the root tree."""
+        try:
+            rel = normalize_overlay(target.path)
+        except RenderError:
+            return ""
+        tree = ctx.tree.plain() or ctx.tree
+        if skipped_reason(tree, rel) or find_kustomization(tree.root, rel) is None:
+            return ""  # a Helm chart or a directory of manifests (or nothing): keyed by the root tree
+        try:
+            graph = scan(tree, rel, ctx.options, f"render {rel or '.'}")
+        except RenderError:
+            return None  # the render fails the same way: nothing to cache
+        value, why = overlay_digest(tree, graph)
+        if why:
+            log.info("render cache: %s keyed by %s: %s", rel or ".",
+                     "nothing (not cached)" if value == "-" else "the repository's root tree", why)
+        return None if value == "-" else value
 
     def cache_parts(self, ctx: RenderContext, target: Target) -> tuple[str, ...] | None:
         """The values files and helm's version matter for charts."""

@@ -6,10 +6,12 @@ controller applies them (:class:`~auditor.render.controller.ControllerView`). Pl
 overlays, Helm charts, directories of manifests), Flux and Argo CD implement it; the pipeline only
 calls this interface and never names an implementation.
 
-Cache hooks: :meth:`TargetSource.cache_parts` names what besides the repository tree determines a render
-(options, tool versions), and :meth:`TargetSource.cache_valid` checks that a cached render is still
-current (the other branches and repositories it read, recorded in ``RenderedSet.sources``, have not
-moved). A source whose renders must never be cached returns ``None`` from ``cache_parts``.
+Cache hooks: :meth:`TargetSource.cache_parts` names what besides the repository's content determines a
+render (options, tool versions), :meth:`TargetSource.cache_inputs` digests the part of the repository a
+render reads (its closure; the root tree when a source cannot say), and :meth:`TargetSource.cache_valid`
+checks that a cached render is still current (the other branches and repositories it read, recorded in
+``RenderedSet.sources``, have not moved). A source whose renders must never be cached returns ``None``
+from ``cache_parts`` or ``cache_inputs``.
 """
 
 from __future__ import annotations
@@ -82,6 +84,15 @@ class TargetSource(abc.ABC):
         """Strings that, with the repository tree, determine the render; None: never cache it."""
         del ctx, target
         return ()
+
+    def cache_inputs(self, ctx: RenderContext, target: Target) -> str | None:
+        """Digest of the repository content the render reads.
+
+        "" when the source cannot say (the render is keyed by the whole repository tree: correct, but any
+        commit renders it again); None when the repository does not determine it (never cache it).
+        """
+        del ctx, target
+        return ""
 
     def cache_valid(self, ctx: RenderContext, rendered: RenderedSet) -> bool:
         """True when a cached render is still current (the revisions it read have not moved)."""

@@ -107,6 +107,11 @@ class Extraction:
     """(repository-relative path, reason) of entries not extracted (escaping symlinks, submodules, bad paths)."""
     dir_ids: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
     """Repository-relative directory ("" for the root) → git tree id at the commit."""
+    file_ids: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    """Repository-relative file → git blob id at the commit (regular files; what render cache keys hash)."""
+    links: frozenset[str] = frozenset()
+    """Repository-relative paths of every symlink in the commit (extracted or not): a render that reads
+    through one depends on files its key cannot name."""
 
 
 def strip_credentials(text: str) -> str:
@@ -379,6 +384,7 @@ def extract_tree(repo: RepoHandle, commit: str, dest: Path, timeout: float = 300
     root_tree = _git(["rev-parse", "--verify", f"{commit}^{{tree}}"], action=action, git_dir=repo.git_dir)
     dir_ids: dict[str, str] = {"": root_tree.stdout.decode().strip()}
     blobs: list[tuple[str, str, int]] = []  # (path, oid, size)
+    file_ids: dict[str, str] = {}
     links: list[tuple[str, str]] = []  # (path, oid)
     skipped: list[tuple[str, str]] = []
     for raw in listing.stdout.split(b"\0"):
@@ -400,6 +406,7 @@ def extract_tree(repo: RepoHandle, commit: str, dest: Path, timeout: float = 300
         elif mode == "120000":
             links.append((path, oid))
         elif otype == "blob":
+            file_ids[path] = oid
             nbytes = int(size) if size.isdigit() else 0
             if nbytes > MAX_FILE_BYTES:
                 skipped.append((path, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, not extracted"))
@@ -417,7 +424,8 @@ def extract_tree(repo: RepoHandle, commit: str, dest: Path, timeout: float = 300
         targets = _cat_blobs(repo, [oid for _, oid in links], action, timeout)
         skipped += _make_links(dest, [(p, targets[oid]) for p, oid in links])
     skipped.sort()
-    return Extraction(root=dest, files=len(blobs), skipped=tuple(skipped), dir_ids=dir_ids)
+    return Extraction(root=dest, files=len(blobs), skipped=tuple(skipped), dir_ids=dir_ids, file_ids=file_ids,
+                      links=frozenset(p for p, _ in links))
 
 
 def _chunks(blobs: list[tuple[str, str, int]]) -> Iterator[list[tuple[str, str, int]]]:

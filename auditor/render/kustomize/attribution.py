@@ -45,14 +45,22 @@ def _load_annotation(raw: Any) -> Any:
 def file_provenance(body: Mapping[str, Any], origin_raw: Any, transforms_raw: Any,
                     graph: Graph) -> tuple[FileProvenance, ...]:
     """The files that made the rendered object ``body``, from its raw origin and transformations annotations."""
+    return provenance_from(body, _load_annotation(origin_raw), _load_annotation(transforms_raw), graph)
+
+
+def provenance_from(body: Mapping[str, Any], origin: Any, transforms: Any,
+                    graph: Graph) -> tuple[FileProvenance, ...]:
+    """The files that made ``body``, from its parsed origin and transformations annotations.
+
+    The annotations come from kustomize (``buildMetadata``) or from the replay of the build
+    (:mod:`~auditor.render.kustomize.origins`); both have the same shape.
+    """
     files: list[FileProvenance] = []
 
     def add(path: str, role: str, line: int | None = None) -> None:
         if not any(f.path == path for f in files):
             files.append(FileProvenance(path=path, role=role, line=line))
 
-    origin = _load_annotation(origin_raw)
-    transforms = _load_annotation(transforms_raw)
     entries: list[tuple[str, str]] = []  # (repository path of configuredIn, transformer kind)
     if isinstance(transforms, list):
         for t in transforms:

@@ -74,8 +74,8 @@ class Graph:
     """Kustomization directory → its file."""
     remote: list[str] = field(default_factory=list)
     """Allow-listed remote entries the build fetches (their content is not pinned by our tree ids)."""
-    object_lines: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)
-    """Resource file → (kind, name, line) of its objects, filled on demand."""
+    memo: dict[str, Any] = field(default_factory=dict)
+    """Parsed resource files (the prepared tree's cache, shared by the run's renders)."""
 
     def by_path(self, path: str) -> KFile | None:
         """The scanned kustomization stored at ``path`` (repository-relative file path)."""
@@ -83,11 +83,8 @@ class Graph:
         return kf if kf is not None and kf.path == path else None
 
     def objects_in(self, path: str) -> list[tuple[str, str, int]]:
-        """(kind, name, line) of the objects in a repository file, parsed once per render."""
-        index = self.object_lines.get(path)
-        if index is None:
-            index = self.object_lines[path] = _index_objects(self.root, path)
-        return index
+        """(kind, name, line) of the objects in a repository file, parsed once per run."""
+        return [(o.kind, o.name, o.line) for o in source_objects(self.root, path, self.memo) or ()]
 
 
 _DIR_FIELDS = ("resources", "bases", "components", "generators", "transformers", "validators")
@@ -142,7 +139,7 @@ def join_path(base_dir: str, value: str) -> str | None:
 
 def scan(tree: PreparedTree, overlay: str, options: SourceOptions, action: str) -> Graph:
     """Walk the kustomization graph from ``overlay``; refuse remote bases not allow-listed and refused links."""
-    graph = Graph(root=tree.root, overlay=overlay)
+    graph = Graph(root=tree.root, overlay=overlay, memo=tree.memo)
     pending = [overlay]
     while pending:
         kdir = pending.pop()
@@ -255,16 +252,43 @@ def generator_sources(gen: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str |
         yield env, ("env",)
 
 
-def _index_objects(root: Path, path: str) -> list[tuple[str, str, int]]:
-    """(kind, name, line) of every object in a YAML file, ``kind: List`` items included."""
+@dataclass(frozen=True)
+class SourceObject:
+    """One object of a resource file, as the file spells it (``kind: List`` items included)."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str
+    line: int
+    local: bool = False
+    """Annotated ``config.kubernetes.io/local-config: "true"``: kustomize drops it from the output."""
+
+
+def source_objects(root: Path, path: str, memo: dict[str, Any] | None = None) -> list[SourceObject] | None:
+    """The objects of a repository YAML file in document order; None when it cannot be read or parsed.
+
+    ``memo`` (a prepared tree's) keeps the result for the other renders of the run: overlays share bases.
+    """
+    key = f"objects\0{root}\0{path}"
+    if memo is not None and key in memo:
+        cached: list[SourceObject] | None = memo[key]
+        return cached
+    found = _index_objects(root, path)
+    if memo is not None:
+        memo[key] = found
+    return found
+
+
+def _index_objects(root: Path, path: str) -> list[SourceObject] | None:
     try:
         text = root.joinpath(*path.split("/")).read_text(encoding="utf-8")
         if len(text) > yamlio.MAX_DOCUMENT_BYTES:
-            return []
+            return None
         docs = list(yaml.compose_all(text, Loader=_NodeLoader))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return []
-    out: list[tuple[str, str, int]] = []
+        return None
+    out: list[SourceObject] = []
 
     def child(node: yaml.Node | None, key: str) -> yaml.Node | None:
         if not isinstance(node, yaml.MappingNode):
@@ -284,7 +308,9 @@ def _index_objects(root: Path, path: str) -> list[tuple[str, str, int]]:
                 visit(item)
             return
         if kind:
-            out.append((kind, scalar(node, "metadata", "name"), node.start_mark.line + 1))
+            local = scalar(node, "metadata", "annotations", "config.kubernetes.io/local-config") == "true"
+            out.append(SourceObject(scalar(node, "apiVersion"), kind, scalar(node, "metadata", "name"),
+                                    scalar(node, "metadata", "namespace"), node.start_mark.line + 1, local))
 
     for doc in docs:
         if doc is not None:

@@ -20,8 +20,9 @@ import posixpath
 import shutil
 import stat
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -48,6 +49,24 @@ class PreparedTree:
     """Repository-relative directory → git tree id at ``commit`` (empty for working-tree renders)."""
     worktree: bool = False
     """True when the files come from the working tree, not from ``commit``."""
+    file_ids: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    """Repository-relative file → git blob id at ``commit`` (empty for working-tree renders)."""
+    links: frozenset[str] = frozenset()
+    """Repository-relative paths of the commit's symlinks (render cache keys cannot follow them)."""
+    build_metadata: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
+    """Kustomization file (repository-relative) → the ``buildMetadata`` options it asked for itself, before
+    the audit added its own: what kustomize keeps in the output when that kustomization is the build root."""
+    plain_root: Path | None = None
+    """The same files without the added buildMetadata (hard links where possible): plain kustomize builds,
+    with provenance computed from the kustomization graph (:mod:`~auditor.render.kustomize.origins`)."""
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    """Per-tree cache shared by the renders of one run (parsed resource files); the tree never changes."""
+
+    def plain(self) -> PreparedTree | None:
+        """The tree rooted at :attr:`plain_root` (no buildMetadata added), or None when there is none."""
+        if self.plain_root is None:
+            return None
+        return replace(self, root=self.plain_root, plain_root=None, memo=self.memo)
 
 
 def prepare_tree(repo: RepoHandle, commit: str, dest: Path, options: SourceOptions) -> PreparedTree:
@@ -64,10 +83,40 @@ def prepare_tree(repo: RepoHandle, commit: str, dest: Path, options: SourceOptio
     else:
         commit = resolve_ref(repo, commit)  # a full sha resolves to itself; "HEAD"/"main" become one
         ext = extract_tree(repo, commit, dest, timeout=options.git_timeout)
-        tree = PreparedTree(root=dest, commit=commit, skipped=ext.skipped, dir_ids=dict(ext.dir_ids))
+        tree = PreparedTree(root=dest, commit=commit, skipped=ext.skipped, dir_ids=dict(ext.dir_ids),
+                            file_ids=dict(ext.file_ids), links=ext.links)
+    plain = _plain_copy(dest)
+    own: dict[str, tuple[str, ...]] = {}
     for path in _kustomization_files(dest):
-        inject_build_metadata(path)
-    return tree
+        asked = inject_build_metadata(path)
+        if asked:
+            own[path.relative_to(dest).as_posix()] = asked
+    return replace(tree, build_metadata=own, plain_root=plain)
+
+
+def _plain_copy(root: Path) -> Path | None:
+    """A copy of ``root`` beside it (``<root>-plain``) made of hard links, before buildMetadata is added.
+
+    :func:`inject_build_metadata` replaces files instead of rewriting them, so the links keep the original
+    text. None when the copy cannot be made (no plain builds then: every render is annotated, as before).
+    """
+    dest = root.parent / f"{root.name}-plain"
+    if dest.exists():
+        return None
+
+    def link(src: str, dst: str) -> object:
+        try:
+            os.link(src, dst)
+            return dst
+        except OSError:
+            return shutil.copy2(src, dst)
+
+    try:
+        shutil.copytree(root, dest, symlinks=True, copy_function=link)
+    except (OSError, shutil.Error):
+        shutil.rmtree(dest, ignore_errors=True)
+        return None
+    return dest
 
 
 def _copy_worktree(src: Path, dest: Path) -> tuple[tuple[str, str], ...]:
@@ -114,9 +163,11 @@ def _kustomization_files(root: Path) -> Iterator[Path]:
                     yield p
 
 
-def inject_build_metadata(path: Path) -> None:
+def inject_build_metadata(path: Path) -> tuple[str, ...]:
     """Add both buildMetadata options to one kustomization file, editing its text in place.
 
+    Returns the options the file asked for itself (kustomize keeps those annotations in its output when
+    the file is the build root; a base's own buildMetadata is replaced by its parent's while building).
     The text is edited rather than re-serialised so the file means exactly what it meant (PyYAML
     speaks YAML 1.1, kustomize's parser differs in corners such as ``on``/``off`` and octal numbers).
     Files that do not parse, or that are not kustomizations, are left alone: kustomize reports them.
@@ -125,22 +176,23 @@ def inject_build_metadata(path: Path) -> None:
         text = path.read_text(encoding="utf-8")
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return
+        return ()
     if not isinstance(node, yaml.MappingNode):
-        return
+        return ()
     keys = {k.value: (k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
     api = keys.get("apiVersion")
     if api and isinstance(api[1], yaml.ScalarNode) and not str(api[1].value).startswith("kustomize.config.k8s.io"):
-        return  # e.g. a Flux Kustomization object saved under this name: not ours to touch
+        return ()  # e.g. a Flux Kustomization object saved under this name: not ours to touch
     existing = keys.get("buildMetadata")
+    have: list[str] = []
     if existing is not None:
         value = existing[1]
         if not isinstance(value, yaml.SequenceNode):
-            return
+            return ()
         have = [str(v.value) for v in value.value if isinstance(v, yaml.ScalarNode)]
         merged = have + [o for o in BUILD_METADATA if o not in have]
         if merged == have:
-            return
+            return tuple(have)
         start, end = value.start_mark.index, value.end_mark.index
         tail = "\n" if text[start:end].endswith("\n") else ""
         new = text[:start] + "[" + ", ".join(merged) + "]" + tail + text[end:]
@@ -156,9 +208,11 @@ def inject_build_metadata(path: Path) -> None:
         if before and not before.endswith("\n"):
             line = "\n" + line
         new = before + line + text[idx:]
-    if not os.access(path, os.W_OK):
-        path.chmod(path.stat().st_mode | stat.S_IWUSR)  # a read-only file copied from the working tree
-    path.write_text(new, encoding="utf-8")
+    # A new file replaces the old one: the plain copy of the tree shares the old one's inode (hard link).
+    tmp = path.with_name(f".{path.name}.gitops-audit.tmp")
+    tmp.write_text(new, encoding="utf-8")
+    os.replace(tmp, path)
+    return tuple(have)
 
 
 def skipped_reason(tree: PreparedTree, path: str) -> str:
