@@ -32,9 +32,9 @@ SERVER_ANNOTATIONS: frozenset[str] = frozenset(
         "volume.kubernetes.io/storage-provisioner",
         "volume.kubernetes.io/selected-node",
         "endpoints.kubernetes.io/last-change-trigger-time",
-        # kustomize build metadata, normally stripped by the render stage; harmless to skip twice.
-        "config.kubernetes.io/origin",
-        "alpha.config.kubernetes.io/transformations",
+        # Not kustomize's build annotations (config.kubernetes.io/origin, …/transformations): desired state
+        # has them only when the overlay's own buildMetadata asks for them, and then the controller applies
+        # them like any annotation, so they are compared.
     }
 )
 """Annotations the server or a controller writes; never compared and never "added out-of-band"."""

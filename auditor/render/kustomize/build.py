@@ -244,7 +244,8 @@ def _manifest(obj: dict[str, Any], default_namespace: str,
         missing = ", ".join(f for f, v in (("apiVersion", api_version), ("kind", kind), ("metadata.name", name))
                             if not v)
         return CoverageGap(group_kind=kind or "?", namespace=namespace,
-                           reason=f"rendered without {missing}: not audited (the API server refuses it)",
+                           reason=f"object {kind or '?'}/{name or '?'} rendered without {missing} "
+                                  "(the API server would refuse it)",
                            name=name)
     group, _ = split_api_version(api_version)
     if not namespace and is_namespaced(group, kind, cluster_scoped):
