@@ -365,6 +365,20 @@ class ToolInfo:
 
 
 @dataclass(frozen=True)
+class ShardInfo:
+    """Which part of a sharded run a report is (``run --shard K/N``, one index of an Indexed Job)."""
+
+    index: int
+    """K, from 0."""
+    count: int
+    """N: how many parts make the whole run."""
+    basis: str = "name"
+    """How targets were assigned to parts: ``name`` (name hash) or ``size:<run id>`` (balanced by the
+    target sizes in that run's report). Parts of one run must share it, or a target may be in two parts
+    or in none."""
+
+
+@dataclass(frozen=True)
 class AuditReport:
     """The result of one run over all selected targets. Owns the verdict (exit code)."""
 
@@ -386,6 +400,8 @@ class AuditReport:
     """Change-control window examined (start commit or date, and why it was chosen)."""
     resolved: tuple[Finding, ...] = ()
     """Findings of the previous run that no longer occur."""
+    shard: ShardInfo | None = None
+    """Set when this report is one part of a sharded run (``report merge`` joins the parts)."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:

@@ -12,8 +12,8 @@ import contextvars
 import logging
 import secrets
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,9 +30,11 @@ from auditor.model import (
     Finding,
     RenderedSet,
     Severity,
+    ShardInfo,
     Target,
     TargetResult,
 )
+from auditor.pipeline_schedule import stream
 from auditor.pipeline_target import Progress, RepoWork, RunOptions, Shared, audit_target, live_scope
 from auditor.policy.audit import load_policies
 from auditor.provenance.changecontrol import resolve_window
@@ -44,7 +46,7 @@ from auditor.render.source import RenderContext, TargetSource, source_for
 from auditor.render.tools import KustomizeTool, find_kustomize
 from auditor.repo.git import describe_url, open_repo, origin_url, resolve_ref
 from auditor.repo.options import SourceOptions
-from auditor.shard import select_shard, shard_of
+from auditor.shard import plan, shard_of
 from auditor.util.secrets import new_run_key
 
 log = logging.getLogger("gitops_audit")
@@ -230,10 +232,13 @@ def run_audit(
             all_targets = list(select_targets(all_targets, selection))
         if not all_targets and not skipped:
             raise UsageError("select targets: the config defines no targets and discovery found none")
+        shard_info = None
         if opts.shard is not None:
             k, n = opts.shard
-            all_targets = list(select_shard(all_targets, k, n))
+            placed = plan(all_targets, n, opts.sizes)
+            all_targets = [t for t in all_targets if placed[t.name] == k]
             skipped = [r for r in skipped if shard_of(r.target.name, n) == k]
+            shard_info = ShardInfo(k, n, f"size:{opts.sizes_from}" if opts.sizes else "name")
         contexts = sorted({t.context for t in all_targets if t.context})
         if contexts:
             check_contexts(contexts, opts.cluster)  # unknown context: exit 2 before any API call
@@ -247,12 +252,18 @@ def run_audit(
             source = source_for(sources, t)
             return (source.kind, w.location, w.commit, source.render_key(t))
 
-        renders: dict[RenderKey, RenderedSet | str] = {}
-        jobs = {render_key(t): (w, t) for t in all_targets if not (w := repos[(t.repo, t.ref)]).error}
-
+        groups: dict[RenderKey, list[Target]] = {}
+        for t in all_targets:
+            if not repos[(t.repo, t.ref)].error:
+                groups.setdefault(render_key(t), []).append(t)
+        jobs = {key: (repos[(ts[0].repo, ts[0].ref)], ts[0]) for key, ts in groups.items()}
+        # The largest renders (by the sizes of an earlier run) first: the long poles start early.
+        order = sorted(groups, key=lambda key: (-sum(opts.sizes.get(t.name, 0) for t in groups[key]), key))
         cache_dir = _render_cache_dir(opts.source)
+        largest = [0]
+        lock = threading.Lock()
 
-        def render_one(key: RenderKey) -> tuple[RenderKey, RenderedSet | str]:
+        def render_one(key: RenderKey) -> RenderedSet | str:
             w, t = jobs[key]
             assert w.tree is not None and w.ctx is not None  # jobs only hold repositories that were prepared
             target_var.set(t.name)
@@ -261,12 +272,19 @@ def run_audit(
             cached = render_cache.load(cache_dir, ckey) if cache_dir is not None else None
             if cached is not None and source.cache_valid(w.ctx, cached):
                 say(t.name, f"render {t.path} (cached)")
-                return key, replace(cached, commit=w.commit)
-            say(t.name, f"render {t.path}")
-            value = render_fresh(w, t)
-            if cache_dir is not None and isinstance(value, RenderedSet):
-                render_cache.store(cache_dir, ckey, value)
-            return key, value
+                value: RenderedSet | str = replace(cached, commit=w.commit)
+            else:
+                say(t.name, f"render {t.path}")
+                value = render_fresh(w, t)
+                if cache_dir is not None and isinstance(value, RenderedSet):
+                    render_cache.store(cache_dir, ckey, value)
+            if policies is not None and isinstance(value, RenderedSet):
+                with lock:
+                    grew = len(value.objects) > largest[0]
+                    largest[0] = max(largest[0], len(value.objects))
+                if grew:  # policy workers start while the first clusters are read
+                    policies.runner.start_pool(len(value.objects))
+            return value
 
         def render_fresh(w: RepoWork, t: Target) -> RenderedSet | str:
             try:
@@ -274,18 +292,13 @@ def run_audit(
             except (RenderError, SourceError, ToolError) as exc:
                 return str(exc)
 
-        with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
-            for done_key, value in pool.map(_in_context(render_one), sorted(jobs)):
-                renders[done_key] = value
-        used = {source_for(sources, t).kind for t in all_targets}
-        shared.tools.extend(dict.fromkeys(info for s in sources if s.kind in used for info in s.tools()))
-        if policies is not None:  # policy workers start while the clusters are read
-            policies.runner.start_pool(max((len(r.objects) for r in renders.values() if isinstance(r, RenderedSet)),
-                                           default=0))
-
-        def audit_one(t: Target) -> TargetResult:
+        def audit_one(t: Target, rendered: RenderedSet | str) -> TargetResult:
             target_var.set(t.name)
-            result = _audit_one(t)
+            w = repos[(t.repo, t.ref)]
+            if isinstance(rendered, str):
+                result = TargetResult(target=t, audited=False, skip_reason=rendered, commit=w.commit)
+            else:
+                result = audit_target(shared, t, rendered, w, source_for(sources, t))
             if result.audited:
                 log.info("audited: %d desired, %d live, %d findings", result.desired_count, result.live_count,
                          len(result.findings))
@@ -295,18 +308,22 @@ def run_audit(
                 log.warning("not audited: %s", result.skip_reason)
             return result
 
-        def _audit_one(t: Target) -> TargetResult:
+        # Renders and audits stream: a render is dropped once its last target is audited, so memory follows
+        # the renders in flight (at most `concurrency`), not the fleet.
+        done = {t.name: r for t, r in stream(groups, order, render_one, audit_one,
+                                             max(1, opts.config.concurrency), wrap=_in_context)}
+        used = {source_for(sources, t).kind for t in all_targets}
+        shared.tools.extend(dict.fromkeys(info for s in sources if s.kind in used for info in s.tools()))
+        audited: list[TargetResult] = []
+        for t in all_targets:
             w = repos[(t.repo, t.ref)]
             if w.error:
-                return TargetResult(target=t, audited=False, skip_reason=w.error)
-            rendered = renders[render_key(t)]
-            if isinstance(rendered, str):
-                return TargetResult(target=t, audited=False, skip_reason=rendered, commit=w.commit)
-            return audit_target(shared, t, rendered, w, source_for(sources, t))
-
-        with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
-            audited = pool.map(_in_context(audit_one), all_targets)
-            results = _report_unmatched_rules((*audited, *skipped), shared.unmatched)
+                target_var.set(t.name)
+                log.warning("not audited: %s", w.error)
+                audited.append(TargetResult(target=t, audited=False, skip_reason=w.error))
+            else:
+                audited.append(done[t.name])
+        results = _report_unmatched_rules((*audited, *skipped), shared.unmatched)
 
     if policies is not None:
         st = policies.runner.stats
@@ -329,6 +346,7 @@ def run_audit(
         config_path=opts.config.source_path,
         config_sha256=opts.config.sha256,
         audit_window="; ".join(sorted({w.window.description for w in repos.values() if w.window})),
+        shard=shard_info,
     )
 
 

@@ -67,6 +67,11 @@ class RunOptions:
     """Commit audited by the previous run in the report history: the default change-control window start."""
     shard: tuple[int, int] | None = None
     """(K, N): audit only the targets of shard K of N (after Flux discovery and selection)."""
+    sizes: Mapping[str, int] = field(default_factory=dict)
+    """Target name → objects (desired + live) in an earlier report: shards are balanced by them, and the
+    largest renders start first. Empty: shards by name hash, renders in key order."""
+    sizes_from: str = ""
+    """Run id of the report ``sizes`` come from (recorded in a shard's report as its basis)."""
 
 
 @dataclass

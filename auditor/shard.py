@@ -1,7 +1,17 @@
 """Split a fleet's targets into N shards deterministically (``--shard K/N``, Indexed Jobs).
 
-Assignment is rendezvous hashing (highest random weight) over the target *name*: target ``t`` goes
-to the shard ``k`` with the largest ``sha256(f"{k}/{t}")``. Properties:
+Balanced by size (:func:`plan`, with ``--shard-costs REPORT``): every part reads the same previous
+report, so every part computes the same assignment. Targets that share a render (same repository, ref,
+path and namespace) form one group, rendered once; a group weighs the objects of its targets (desired +
+live, from that report; targets new since then weigh the median). Groups are placed heaviest first, each
+on the lightest shard so far (ties: the lower shard; groups of equal weight: by first target name), the
+classic LPT schedule: the heaviest shard stays within 4/3 of the best possible. Object counts rather than
+seconds because they do not depend on the load of the node that measured them, nor on whether the render
+was cached. The report records the basis (``size:<run id>``); ``report merge`` refuses parts on different
+bases (a target could be in two parts or in none).
+
+Without a costs report, assignment is rendezvous hashing (highest random weight) over the target
+*name*: target ``t`` goes to the shard ``k`` with the largest ``sha256(f"{k}/{t}")``. Properties:
 
 - deterministic on every machine and Python version (no ``hash()``, whose seed varies per process);
 - a target's shard depends only on its own name, so adding or removing a target never moves another;
@@ -76,13 +86,53 @@ def select_shard(targets: Sequence[Target], k: int, n: int) -> tuple[Target, ...
     return tuple(t for t in targets if shard_of(t.name, n) == k)
 
 
+def group_key(target: Target) -> tuple[str, ...]:
+    """Targets with the same key share one render (repository, ref, path, default namespace).
+
+    A target without a path (discovered by a source that renders it its own way) is a group of its own.
+    """
+    if not target.path:
+        return ("name", target.name)
+    return (target.repo, target.ref, target.path, target.namespace)
+
+
+def plan(targets: Sequence[Target], n: int, sizes: Mapping[str, float] | None = None) -> dict[str, int]:
+    """Target name → shard (0..n-1): balanced by ``sizes`` when given (see the module doc), else by name hash."""
+    if n < 1:
+        raise UsageError(f"shard {n}: the shard count must be at least 1")
+    if not sizes:
+        return {t.name: shard_of(t.name, n) for t in targets}
+    known = sorted(v for v in sizes.values() if v > 0)
+    default = known[len(known) // 2] if known else 1.0
+    groups: dict[tuple[str, ...], list[Target]] = {}
+    for t in targets:
+        groups.setdefault(group_key(t), []).append(t)
+    weighted = sorted(
+        ((sum(sizes.get(t.name, 0) or default for t in members), min(t.name for t in members), members)
+         for members in groups.values()),
+        key=lambda g: (-g[0], g[1]),
+    )
+    loads = [0.0] * n
+    out: dict[str, int] = {}
+    for weight, _, members in weighted:
+        k = min(range(n), key=lambda i: (loads[i], i))
+        loads[k] += weight
+        for t in members:
+            out[t.name] = k
+    return out
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--shard K/N`` and ``--shard-count N`` (with ``$JOB_COMPLETION_INDEX``), mutually exclusive."""
+    """``--shard K/N`` and ``--shard-count N`` (with ``$JOB_COMPLETION_INDEX``), and ``--shard-costs``."""
     group = parser.add_argument_group("sharding (one part of a fleet audit; merge with 'report merge')")
     ex = group.add_mutually_exclusive_group()
     ex.add_argument("--shard", metavar="K/N", help="audit only shard K of N (0-based) of the selected targets")
     ex.add_argument("--shard-count", type=int, metavar="N",
                     help=f"audit shard ${INDEX_ENV} of N (for Kubernetes Indexed Jobs)")
+    group.add_argument("--shard-costs", metavar="REPORT",
+                       help="balance shards by the target sizes in this earlier report (a report.json, a run or "
+                       "a reports directory, e.g. the merged history); every shard must be given the same. "
+                       "Default: by name hash")
 
 
 def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> tuple[int, int] | None:

@@ -19,7 +19,7 @@ from auditor import metrics
 from auditor.commands import report_merge, run
 from auditor.demo.fleet import DemoFleet, create_demo
 from auditor.errors import UsageError
-from auditor.model import AuditReport
+from auditor.model import AuditReport, ShardInfo
 from auditor.report import json_report
 
 pytestmark = pytest.mark.slow  # three audits of the demo fleet (~1 min)
@@ -61,6 +61,7 @@ def runs(fleet: DemoFleet, tmp_path_factory: pytest.TempPathFactory) -> dict[str
         out = base / f"shard-{k}"
         outcome = audit(["--config", config, "--shard", f"{k}/2", "--out", str(out), "-q"])
         assert outcome.report.results, "the demo fleet should fill both shards"
+        assert outcome.report.shard == ShardInfo(k, 2, "name")  # shards record N, their index and the basis
         shards.append(out)
     return {"whole": whole, "whole_dir": base / "whole", "shards": shards, "config": config}
 
@@ -127,6 +128,8 @@ def test_merge_orders_by_name_without_config_and_marks_persisting(runs: dict[str
 def _part(path: Path, **changes: Any) -> Path:
     doc = json.loads(path.read_text())
     doc.update(changes)
+    if doc.get("shard") is None:
+        doc.pop("shard", None)
     new = path.parent / f"edited-{len(list(path.parent.glob('edited-*')))}.json"
     new.write_text(json.dumps(doc))
     return new
@@ -139,8 +142,10 @@ def test_merge_refuses_parts_of_different_audits(runs: dict[str, Any], tmp_path:
     pb.write_bytes(report_merge.resolve_part(runs["shards"][1]).read_bytes())
     load = report_merge.load_parts
     report_merge.check_parts(load([pa, pb]))  # the honest pair is fine
-    with pytest.raises(UsageError, match="in two parts"):
+    with pytest.raises(UsageError, match="shard 0 of 2 is given twice"):
         report_merge.check_parts(load([pa, pa]))
+    with pytest.raises(UsageError, match="in two parts"):  # parts that are not shards: by target
+        report_merge.check_parts(load([_part(pa, shard=None), _part(pa, shard=None)]))
     with pytest.raises(UsageError, match="different commits"):
         report_merge.check_parts(load([pa, _part(pb, commit="f" * 40)]))
     with pytest.raises(UsageError, match="config_sha256"):
@@ -148,10 +153,24 @@ def test_merge_refuses_parts_of_different_audits(runs: dict[str, Any], tmp_path:
     old = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds").replace("+00:00", "Z")
     with pytest.raises(UsageError, match="did that shard fail"):
         report_merge.check_parts(load([pa, _part(pb, finished=old)]), max_age=3600)
+    # A shard's old part is not refused: its shard counts as missing (the merged run is partial).
+    kept, dropped = report_merge.fresh_parts(load([pa, _part(pb, finished=old)]), max_age=3600)
+    assert [p.run_id for p in kept] == [load([pa])[0].run_id] and "counted as missing" in dropped[0]
+    unmarked = _part(pb, finished=old, shard=None)
+    with pytest.raises(UsageError, match="did that shard fail"):
+        report_merge.fresh_parts(load([pa, unmarked]), max_age=3600)
+    # Shards agree on N and on the assignment; one given twice is refused.
+    with pytest.raises(UsageError, match="different sizes"):
+        report_merge.check_parts(load([pa, _part(pb, shard={"index": 1, "count": 3, "basis": "name"})]))
+    with pytest.raises(UsageError, match="assigned targets differently"):
+        report_merge.check_parts(load([pa, _part(pb, shard={"index": 1, "count": 2, "basis": "size:x"})]))
+    with pytest.raises(UsageError, match="given twice"):
+        report_merge.check_parts(load([pa, _part(pb, shard={"index": 0, "count": 2, "basis": "name"})]))
+    with pytest.raises(UsageError, match="some parts are shards"):
+        report_merge.check_parts(load([pa, _part(pb, shard=None)]))
     names = [r.target.name for p in load([pa, pb]) for r in p.results]
-    report_merge.check_coverage(load([pa, pb]), names)
-    with pytest.raises(UsageError, match="is a shard missing"):
-        report_merge.check_coverage(load([pa]), names)
+    assert report_merge.check_coverage(load([pa, pb]), names) == []
+    assert report_merge.check_coverage(load([pa]), names) == [r.target.name for r in load([pb])[0].results]
     with pytest.raises(UsageError, match=r"no report\.json"):
         report_merge.resolve_part(tmp_path / "nothing")
     broken = tmp_path / "broken.json"
@@ -166,3 +185,80 @@ def test_an_empty_shard_merges(runs: dict[str, Any]) -> None:
     merged = report_merge.merge_reports([empty, whole], run_id=whole.run_id,
                                         order=[r.target.name for r in whole.results])
     assert comparable(merged) == comparable(whole)
+
+
+def _merge(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, AuditReport, str]:
+    args = merge_parser().parse_args(["report", "merge", *argv])
+    code = args.func(args)
+    out = Path(argv[argv.index("--out") + 1])
+    return code, json_report.load((out / "latest" / "report.json").read_bytes()), capsys.readouterr().err
+
+
+def test_a_missing_shard_makes_the_merged_run_partial(runs: dict[str, Any], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18: merging 1 of 2 shards is never 'partial: false'; with the config, each absent target shows."""
+    one = str(runs["shards"][0])
+    code, merged, err = _merge([one, "--out", str(tmp_path / "with-config"), "--config", runs["config"], "-q"],
+                               capsys)
+    assert code == 3 and merged.partial
+    expected = [r.target.name for r in json_report.load(report_merge.resolve_part(runs["shards"][1]).read_bytes()
+                                                       ).results]
+    gaps = [r for r in merged.results if not r.audited]
+    assert sorted(r.target.name for r in gaps) == sorted(expected)
+    assert all("shard 1 of 2 is missing" in r.skip_reason for r in gaps)
+    assert "shard(s) 1 of 2 missing" in err
+    # Without a config: one entry for the missing shard.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITOPS_AUDIT_CONFIG", raising=False)
+    code, merged, _ = _merge([one, "--out", str(tmp_path / "no-config"), "-q"], capsys)
+    assert code == 3 and [r.target.name for r in merged.results if not r.audited] == ["shard 1 of 2"]
+    # --shards says how many to expect even when every part present says fewer are missing.
+    code, merged, _ = _merge([one, str(runs["shards"][1]), "--out", str(tmp_path / "all"), "--shards", "2", "-q"],
+                             capsys)
+    assert code != 3 and not merged.partial
+
+
+def test_merge_waits_for_the_last_shard(runs: dict[str, Any], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """--wait polls until every shard has a part: here the second appears while the merge waits."""
+    import shutil
+    import threading
+
+    late = tmp_path / "late"
+
+    def finish_later() -> None:
+        shutil.copytree(runs["shards"][1], late)
+
+    timer = threading.Timer(1.0, finish_later)
+    timer.start()
+    try:
+        code, merged, _ = _merge([str(runs["shards"][0]), str(late), "--out", str(tmp_path / "out"), "--wait", "120",
+                                  "--config", runs["config"], "-q"], capsys)
+    finally:
+        timer.join()
+    assert not merged.partial
+    assert comparable(merged) == comparable(runs["whole"].report)
+    assert code == runs["whole"].exit_code
+
+
+def test_shards_balanced_by_an_earlier_report_merge_like_the_whole(runs: dict[str, Any], tmp_path: Path) -> None:
+    """--shard-costs: every shard balances from the same report, records it, and the merge equals the whole."""
+    config = runs["config"]
+    basis = json_report.load(report_merge.resolve_part(runs["whole_dir"]).read_bytes())
+    parts = []
+    for k in range(3):
+        out = tmp_path / f"s{k}"
+        outcome = audit(["--config", config, "--shard", f"{k}/3", "--shard-costs", str(runs["whole_dir"]),
+                         "--out", str(out), "-q"])
+        assert outcome.report.shard == ShardInfo(k, 3, f"size:{basis.run_id}")
+        parts.append(str(out))
+    args = merge_parser().parse_args(["report", "merge", *parts, "--out", str(tmp_path / "m"), "--config", config,
+                                      "-q"])
+    code = args.func(args)
+    merged = json_report.load((tmp_path / "m" / "latest" / "report.json").read_bytes())
+    assert code == runs["whole"].exit_code
+    assert comparable(merged) == comparable(runs["whole"].report)
+    with pytest.raises(UsageError, match="--shard-costs"):
+        audit(["--config", config, "--shard", "0/3", "--shard-costs", str(tmp_path / "none"), "--out",
+               str(tmp_path / "x"), "-q"])

@@ -85,3 +85,33 @@ def test_arguments() -> None:
     assert shard.from_args(p.parse_args(["--shard-count", "3"]), {"JOB_COMPLETION_INDEX": "1"}) == (1, 3)
     with pytest.raises(SystemExit):
         p.parse_args(["--shard", "1/2", "--shard-count", "2"])
+
+
+def test_plan_without_sizes_is_the_name_hash() -> None:
+    fleet = targets(30)
+    assert shard.plan(fleet, 4) == {t.name: shard.shard_of(t.name, 4) for t in fleet}
+
+
+def test_plan_balances_sizes_and_keeps_shared_renders_together() -> None:
+    # Mixed sizes: a few large clusters and many small ones, pairs sharing an overlay (same path).
+    fleet = [Target(name=f"c-{i:03d}", path=f"overlays/{i // 2}") for i in range(60)]
+    sizes = {t.name: (3000 if i % 10 == 0 else 300 if i % 3 == 0 else 1500) for i, t in enumerate(fleet)}
+    placed = shard.plan(fleet, 4, sizes)
+    loads = [sum(sizes[n] for n, k in placed.items() if k == s) for s in range(4)]
+    assert max(loads) <= 1.05 * (sum(loads) / 4)  # LPT: far within the 4/3 bound on such a fleet
+    for i in range(0, 60, 2):  # the two targets of an overlay are rendered once, by one shard
+        assert placed[fleet[i].name] == placed[fleet[i + 1].name]
+    # The name hash on the same fleet is measurably worse: balancing is by size, not by name.
+    hashed = shard.plan(fleet, 4)
+    hash_loads = [sum(sizes[n] for n, k in hashed.items() if k == s) for s in range(4)]
+    assert max(hash_loads) > max(loads)
+
+
+def test_plan_is_deterministic_and_new_targets_weigh_the_median() -> None:
+    fleet = targets(20)
+    sizes = {t.name: 100 * (i + 1) for i, t in enumerate(fleet[:-3])}  # the last 3 are new since that report
+    first = shard.plan(fleet, 3, sizes)
+    assert shard.plan(tuple(reversed(fleet)), 3, dict(reversed(sizes.items()))) == first  # input order irrelevant
+    assert set(first) == {t.name for t in fleet} and set(first.values()) == {0, 1, 2}
+    with pytest.raises(UsageError):
+        shard.plan(fleet, 0, sizes)

@@ -128,7 +128,7 @@ def execute(cfg: RunConfig, args: argparse.Namespace, selection: Selection | Non
     previous = previous_run(out_dir)
     # Only the first commit of a multi-repository run can seed the window; others fall back to the default.
     previous_commit = previous.commit.split(",")[0].strip() if previous is not None else ""
-    opts = wiring.run_options(cfg, args, previous_commit=previous_commit)
+    opts = wiring.run_options(cfg, args, previous_commit=previous_commit, previous=previous)
     progress = wiring.progress_printer() if sys.stderr.isatty() and not getattr(args, "quiet", False) else None
     report = run_audit(opts, cfg.targets, progress, selection)
     report = compare_with_previous(report, previous)

@@ -30,6 +30,7 @@ from auditor.model import (
     ObjectRef,
     Provenance,
     Severity,
+    ShardInfo,
     Target,
     TargetResult,
     ToolInfo,
@@ -216,6 +217,8 @@ def to_dict(report: AuditReport) -> dict[str, Any]:
         "totals": totals(report.findings).as_dict(),
         "targets": [_result(r) for r in report.results],
         "resolved": [finding_dict(f) for f in sorted(report.resolved, key=Finding.sort_key)],
+        **({"shard": {"index": report.shard.index, "count": report.shard.count, "basis": report.shard.basis}}
+           if report.shard is not None else {}),
     }
 
 
@@ -388,7 +391,18 @@ def from_dict(d: Mapping[str, Any]) -> AuditReport:
         previous_run_id=d.get("previous_run_id", ""),
         audit_window=d.get("audit_window", ""),
         resolved=tuple(load_finding(f) for f in d.get("resolved", ())),
+        shard=_load_shard(d.get("shard")),
     )
+
+
+def _load_shard(d: Any) -> ShardInfo | None:
+    """The part of a sharded run a report says it is (absent for whole runs)."""
+    if not isinstance(d, Mapping):
+        return None
+    try:
+        return ShardInfo(index=int(d["index"]), count=int(d["count"]), basis=str(d.get("basis", "name")))
+    except (KeyError, TypeError, ValueError):
+        raise ReportError(f"load report: malformed shard {d!r}") from None
 
 
 @gc_paused
