@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from auditor import pipeline_flux
+from auditor.pipeline_fleet import app_objects
 from auditor.cluster.options import ClusterOptions, LiveScope
 from auditor.config import RunConfig
 from auditor.diff.engine import diff_target
@@ -191,6 +192,7 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
         reads=live.reads,
         images=_image_rows(desired, live.objects),
         timings=timings,
+        apps=app_objects(desired, live.objects, outcome.drifts),
     )
 
 
