@@ -170,8 +170,9 @@ def run_audit(
     ``selection`` filters the targets after Flux discovery (configured targets are already filtered
     when no discovery is configured). ``progress`` is called with (target, stage); when it also has
     ``begin(total)`` and ``finished(result)`` methods, they are called with the number of targets to
-    audit and with each target's result as it completes (the CLI's progress display). Raises only for run-wide problems: no kustomize, policies that
-    do not compile, unknown kubeconfig contexts, a selection that matches nothing.
+    audit and with each target's result as it completes (the CLI's progress display). Raises only for
+    run-wide problems: no kustomize, policies that do not compile, unknown kubeconfig contexts, a
+    selection that matches nothing.
     """
     say = progress or (lambda _t, _m: None)
     started = _utc_now()

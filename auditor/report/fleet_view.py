@@ -1,4 +1,4 @@
-"""Fleet-wide views of a report for the HTML page: overview, app × cluster matrix, version skew, env comparison.
+"""Fleet-wide views of a report for the HTML page: overview, app x cluster matrix, version skew, env comparison.
 
 Targets are lined up by :class:`~auditor.model.AppObject` (workload identity and fleet-wide object
 key, computed by the pipeline), so one application living in ``shop-dev``, ``shop-staging`` and ``shop``
@@ -82,12 +82,12 @@ def overview(report: AuditReport) -> list[dict[str, Any]]:
 
 
 def _apps_or_images(r: TargetResult) -> dict[ObjectRef, tuple[str, str]]:
-    """ref → (app, key) for a target; without AppObjects (older reports) the ref's own name."""
+    """Ref → (app, key) for a target; without AppObjects (older reports) the ref's own name."""
     return {a.ref: (a.app, a.key) for a in r.apps}
 
 
 def fleet_matrix(report: AuditReport) -> dict[str, Any]:
-    """App × target matrix of drift states, apps with problems first; objects per app for the expanded view."""
+    """App x target matrix of drift states, apps with problems first; objects per app for the expanded view."""
     targets = [r for r in report.results if r.audited]
     apps: dict[str, dict[str, Any]] = {}
     for ti, r in enumerate(targets):
@@ -181,8 +181,10 @@ def version_skew(report: AuditReport) -> dict[str, Any]:
                     cell_drift.append({"where": it["region"] or it["target"], "git": _tag(it["desired"]),
                                        "image": it["desired"]})
             drifted = drifted or bool(cell_drift)
+            shown_images = [{"image": img, "tag": _tag(img), "where": sorted(set(w))}
+                            for img, w in sorted(images.items())]
             cells.append({
-                "images": [{"image": img, "tag": _tag(img), "where": sorted(set(w))} for img, w in sorted(images.items())],
+                "images": shown_images,
                 "split": len(images) > 1,
                 "drift": cell_drift,
             })

@@ -189,7 +189,9 @@
         var t = rank(TARGET_ORDER, ra[COLS.target]) - rank(TARGET_ORDER, rb[COLS.target]);
         if (t) { return t; }
         if (ra[COLS.target] !== rb[COLS.target]) { return ra[COLS.target] < rb[COLS.target] ? -1 : 1; }
-        var s = rank(SEV_RANK, rb[COLS.severity]) - rank(SEV_RANK, ra[COLS.severity]);
+        // Severity sub-groups follow the severity column's direction (worst first by default).
+        var s = (rank(SEV_RANK, rb[COLS.severity]) - rank(SEV_RANK, ra[COLS.severity])) *
+          (state.sort === "severity" ? -state.dir : 1);
         if (s) { return s; }
       } else if (state.group !== "none") {
         var ga = groupOf(ra)[0], gb = groupOf(rb)[0];
@@ -518,16 +520,15 @@
         groups[env].appendChild(new Option(t[0] + (t[2] ? " (" + t[2] + ")" : ""), String(i)));
       });
     });
-    // Default: a production target against another environment's target in the same region.
-    var ia = 0;
-    fleet.targets.forEach(function (t, i) { if (/prod/i.test(t[1]) && !/prod/i.test(fleet.targets[ia][1])) { ia = i; } });
-    var ib = -1;
-    fleet.targets.forEach(function (t, i) {
-      if (t[1] === fleet.targets[ia][1]) { return; }
-      var score = (t[2] === fleet.targets[ia][2] ? 2 : 0) + (/stag/i.test(t[1]) ? 1 : 0);
-      if (ib < 0 || score > ((fleet.targets[ib][2] === fleet.targets[ia][2] ? 2 : 0) + (/stag/i.test(fleet.targets[ib][1]) ? 1 : 0))) { ib = i; }
+    // Default: a production target against another environment's target in the same region (staging first).
+    var ia = 0, ib = fleet.targets.length > 1 ? 1 : 0, best = -1;
+    fleet.targets.forEach(function (ta, i) {
+      fleet.targets.forEach(function (tb, j) {
+        if (i === j || ta[1] === tb[1]) { return; }
+        var score = (/prod/i.test(ta[1]) ? 4 : 0) + (ta[2] === tb[2] ? 2 : 0) + (/stag/i.test(tb[1]) ? 1 : 0);
+        if (score > best) { best = score; ia = i; ib = j; }
+      });
     });
-    if (ib < 0) { ib = ia === 0 && fleet.targets.length > 1 ? 1 : 0; }
     aSel.value = String(ia); bSel.value = String(ib);
     [appSel, aSel, bSel].forEach(function (s) { s.addEventListener("change", renderCompare); });
     renderCompare();
