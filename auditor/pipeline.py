@@ -34,7 +34,7 @@ from auditor.model import (
     Target,
     TargetResult,
 )
-from auditor.pipeline_fleet import fleet_fields
+from auditor.pipeline_fleet import fleet_fields, line_up
 from auditor.pipeline_target import Progress, RepoWork, RunOptions, Shared, audit_target, live_scope
 from auditor.policy.audit import load_policies
 from auditor.shard import select_shard, shard_of
@@ -288,9 +288,9 @@ def run_audit(
         with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
             audited = pool.map(_in_context(audit_one), all_targets)
             results = _report_unmatched_rules((*audited, *skipped), shared.unmatched)
-        fields = fleet_fields([
-            (r.target.name, renders_of(r), r.apps) for r in results if r.audited and r.apps
-        ])
+        lined = line_up([(r.target.name, r.apps) for r in results if r.apps])
+        results = tuple(replace(r, apps=lined[r.target.name]) if r.target.name in lined else r for r in results)
+        fields = fleet_fields([(r.target.name, renders_of(r), r.apps) for r in results if r.audited and r.apps])
 
     if policies is not None:
         st = policies.runner.stats

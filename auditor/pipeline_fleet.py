@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from auditor.model import AppObject, DriftKind, FleetField, Manifest, ObjectDrift, ObjectRef
@@ -41,38 +42,77 @@ def _strip_hash(ref: ObjectRef) -> str:
     return ref.name
 
 
-def _common_affixes(names: Iterable[str]) -> tuple[str, str]:
-    """The prefix ending in ``-`` and the suffix starting with ``-`` that every name shares.
-
-    Only with two names or more: one object alone says nothing about what the overlay added.
-    """
-    unique = sorted(set(names))
-    if len(unique) < 2:
-        return "", ""
-    first, last = unique[0], unique[-1]
-    n = 0
-    while n < min(len(first), len(last)) and first[n] == last[n]:
-        n += 1
-    prefix = first[:n]
-    prefix = prefix[: prefix.rfind("-") + 1] if "-" in prefix else ""
-    rev = sorted(name[::-1] for name in unique)
-    n = 0
-    while n < min(len(rev[0]), len(rev[-1])) and rev[0][n] == rev[-1][n]:
-        n += 1
-    suffix = rev[0][:n][::-1]
-    suffix = suffix[suffix.find("-"):] if "-" in suffix else ""
-    if any(len(name) <= len(prefix) + len(suffix) for name in unique):
-        return "", ""  # an affix that would leave a name empty is the name itself, not an affix
-    return prefix, suffix
+def _candidates(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Name prefixes ending in ``-`` and suffixes starting with ``-`` (one or two words) shared by 2+ names."""
+    pre: dict[str, int] = defaultdict(int)
+    suf: dict[str, int] = defaultdict(int)
+    for name in set(names):
+        parts = name.split("-")
+        for n in (1, 2):
+            if len(parts) > n:
+                pre["-".join(parts[:n]) + "-"] += 1
+                suf["-" + "-".join(parts[-n:])] += 1
+    return [""] + sorted(p for p, c in pre.items() if c > 1), [""] + sorted(x for x, c in suf.items() if c > 1)
 
 
-def _base_name(name: str, affixes: tuple[str, str]) -> str:
-    prefix, suffix = affixes
-    if prefix and name.startswith(prefix):
+def _strip(name: str, prefix: str, suffix: str) -> str:
+    if prefix and name.startswith(prefix) and len(name) > len(prefix):
         name = name[len(prefix):]
     if suffix and name.endswith(suffix) and len(name) > len(suffix):
         name = name[: -len(suffix)]
     return name
+
+
+def _affixes(names: Sequence[str], others: Sequence[set[str]]) -> tuple[str, str]:
+    """The (prefix, suffix) whose removal lines this target's names up best with the other targets' names.
+
+    The score counts (name, other target) matches, so a sibling with the same prefix (dev-us-east next
+    to dev-eu-west) does not outvote the rest of the fleet. Ties go to the shorter affixes, so a
+    target that matches nothing keeps its names.
+    """
+    prefixes, suffixes = _candidates(names)
+    best, best_score = ("", ""), -1
+    for prefix in prefixes:
+        for suffix in suffixes:
+            score = sum(1 for n in names for o in others if _strip(n, prefix, suffix) in o)
+            if score > best_score or (score == best_score and len(prefix + suffix) < len("".join(best))):
+                best, best_score = (prefix, suffix), score
+    return best
+
+
+def line_up(targets: Sequence[tuple[str, Sequence[AppObject]]]) -> dict[str, tuple[AppObject, ...]]:
+    """Re-key each target's objects without the overlay's name prefix/suffix (``dev-``, ``-eu``…).
+
+    The affixes are not known from the render, so each target takes the prefix/suffix whose removal
+    makes most of its names appear among the other targets' names (twice: the second pass compares
+    with the others' stripped names, so production's plain names line up with dev's prefixed ones).
+    Apps named after the object (no ``app.kubernetes.io/name`` label) follow their object's new name.
+    """
+    names = {t: [a.key.partition("/")[2] for a in apps if a.ref.kind != "Namespace"] for t, apps in targets}
+    stripped = {t: list(n) for t, n in names.items()}
+    chosen: dict[str, tuple[str, str]] = {t: ("", "") for t in names}
+    for _ in range(2):
+        for t in names:
+            others = [set(ns) for o, ns in stripped.items() if o != t]
+            if others:
+                chosen[t] = _affixes(names[t], others)
+        stripped = {t: [_strip(n, *chosen[t]) for n in ns] for t, ns in names.items()}
+    out: dict[str, tuple[AppObject, ...]] = {}
+    for t, apps in targets:
+        prefix, suffix = chosen[t]
+        rekeyed = []
+        seen: set[str] = set()
+        for a in apps:
+            kind, _, name = a.key.partition("/")
+            base = name if kind == "Namespace" else _strip(name, prefix, suffix)
+            key = f"{kind}/{base}"
+            if key in seen:  # two objects that only the affix told apart keep their own names
+                key = a.key
+            seen.add(key)
+            app = _strip(a.app, prefix, suffix) if a.app == name else a.app
+            rekeyed.append(replace(a, key=key, app=app))
+        out[t] = tuple(rekeyed)
+    return out
 
 
 def _labels(m: Manifest | None) -> Mapping[str, Any]:
@@ -99,8 +139,11 @@ def _state(kind: DriftKind) -> DriftKind:
 def app_objects(
     desired: Sequence[Manifest], live: Sequence[Manifest], drifts: Sequence[ObjectDrift]
 ) -> tuple[AppObject, ...]:
-    """One :class:`AppObject` per desired object and per orphaned live object of one target."""
-    affixes = _common_affixes(_strip_hash(m.ref) for m in desired if m.ref.kind != "Namespace")
+    """One :class:`AppObject` per desired object and per orphaned live object of one target.
+
+    Keys drop the namespace and generator hash here; :func:`line_up` drops the overlay's name affixes
+    once every target of the run is known.
+    """
     namespace = _only_namespace(desired)
     verdict = {d.ref: d.kind for d in drifts}
     live_by_ref = {m.ref: m for m in live}
@@ -111,7 +154,7 @@ def app_objects(
         if ref.kind == "Namespace" and not ref.group:
             base = NAMESPACE if ref.name == namespace else ref.name
         else:
-            base = _base_name(_strip_hash(ref), affixes)
+            base = _strip_hash(ref)
         key = f"{ref.kind}/{base}"
         if key in seen:  # the same kind and name in two namespaces of one target
             key = f"{key} ({ref.namespace})"
@@ -129,7 +172,7 @@ def app_objects(
     return tuple(out)
 
 
-def _leaves(value: Any, path: str, out: dict[str, Any], skip_data: bool) -> None:
+def _leaves(value: Any, path: str, out: dict[str, Any], skip_data: bool, rename: Mapping[str, str]) -> None:
     if len(out) >= MAX_FIELDS_PER_OBJECT:
         return
     if isinstance(value, Mapping):
@@ -143,7 +186,7 @@ def _leaves(value: Any, path: str, out: dict[str, Any], skip_data: bool) -> None
                 continue
             if not path and skip_data and key in ("data", "stringData"):
                 continue  # Secret values are never compared, shown or kept
-            _leaves(v, f"{path}.{key}" if path else key, out, skip_data)
+            _leaves(v, f"{path}.{key}" if path else key, out, skip_data, rename)
         return
     if isinstance(value, list):
         if not value:
@@ -151,7 +194,8 @@ def _leaves(value: Any, path: str, out: dict[str, Any], skip_data: bool) -> None
             return
         named = all(isinstance(v, Mapping) and isinstance(v.get("name"), str) for v in value)
         for i, v in enumerate(value):
-            _leaves(v, f"{path}[name={v['name']}]" if named else f"{path}[{i}]", out, skip_data)
+            item = f"[name={rename.get(v['name'], v['name'])}]" if named else f"[{i}]"
+            _leaves(v, path + item, out, skip_data, rename)
         return
     out[path] = value
 
@@ -190,7 +234,7 @@ def fleet_fields(targets: Sequence[tuple[str, Sequence[Manifest], Sequence[AppOb
                 continue
             holders[a.key].append(name)
             leaves: dict[str, Any] = {}
-            _leaves(m.body, "", leaves, (m.ref.group, m.ref.kind) in _SECRET_KINDS)
+            _leaves(m.body, "", leaves, (m.ref.group, m.ref.kind) in _SECRET_KINDS, rename)
             for path, value in leaves.items():
                 if isinstance(value, str):
                     if namespace and value == namespace and path.endswith("namespace"):
