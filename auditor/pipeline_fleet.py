@@ -52,7 +52,7 @@ def _candidates(names: Sequence[str]) -> tuple[list[str], list[str]]:
             if len(parts) > n:
                 pre["-".join(parts[:n]) + "-"] += 1
                 suf["-" + "-".join(parts[-n:])] += 1
-    return [""] + sorted(p for p, c in pre.items() if c > 1), [""] + sorted(x for x, c in suf.items() if c > 1)
+    return ["", *sorted(p for p, c in pre.items() if c > 1)], ["", *sorted(x for x, c in suf.items() if c > 1)]
 
 
 def _strip(name: str, prefix: str, suffix: str) -> str:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from auditor import pipeline_flux
-from auditor.pipeline_fleet import app_objects
 from auditor.cluster.options import ClusterOptions, LiveScope
 from auditor.config import RunConfig
 from auditor.diff.engine import diff_target
@@ -35,6 +34,7 @@ from auditor.model import (
     TargetResult,
     ToolInfo,
 )
+from auditor.pipeline_fleet import app_objects
 from auditor.policy.audit import PolicySet, evaluate_target
 from auditor.source.blame import field_origin
 from auditor.source.changecontrol import AuditWindow, check_target

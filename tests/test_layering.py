@@ -9,7 +9,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "auditor"
 STAGES = ("source", "cluster", "diff", "policy", "report")
-WIRING = ("pipeline", "pipeline_target", "pipeline_flux", "pipeline_fleet", "wiring", "cli", "commands", "config", "render_cache")
+WIRING = ("pipeline", "pipeline_target", "pipeline_flux", "pipeline_fleet", "wiring", "cli", "commands", "config",
+          "render_cache")
 
 
 def imported_modules(path: Path) -> set[str]:

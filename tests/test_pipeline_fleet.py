@@ -42,7 +42,8 @@ FLEET = {
 
 
 def lined_up() -> dict[str, tuple[Any, ...]]:
-    apps = {t: app_objects(objs, (), [ObjectDrift(o.ref, DriftKind.IN_SYNC) for o in objs]) for t, objs in FLEET.items()}
+    apps = {t: app_objects(objs, (), [ObjectDrift(o.ref, DriftKind.IN_SYNC) for o in objs])
+            for t, objs in FLEET.items()}
     return line_up(list(apps.items()))
 
 

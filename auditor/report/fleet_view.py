@@ -102,7 +102,7 @@ def fleet_matrix(report: AuditReport) -> dict[str, Any]:
             obj[ti] = {"state": state, "subject": a.ref.subject}
     rows = []
     for app in apps.values():
-        cells = []
+        cells: list[dict[str, Any] | None] = []
         for ti in range(len(targets)):
             c = app["cells"].get(ti)
             if c is None:
@@ -163,7 +163,7 @@ def version_skew(report: AuditReport) -> dict[str, Any]:
                     )
     rows = []
     for (app, container), per_env in table.items():
-        cells = []
+        cells: list[dict[str, Any] | None] = []
         running: set[str] = set()
         drifted = False
         for env in envs:
@@ -229,7 +229,7 @@ def env_payload(report: AuditReport) -> dict[str, Any]:
         kind = f.key.partition("/")[0]
         ref = ObjectRef("", kind, "", "")
         fields.append([f.key, f.path, {str(index[t]): mask_for(ref, f.path, v) for t, v in f.values if t in index}])
-    drift = []
+    drift: list[list[Any]] = []
     for r in audited:
         keys = {a.ref: a.key for a in r.apps}
         for d in r.drift:

@@ -80,7 +80,8 @@ def test_grouping_by_target_then_severity_and_collapse(watched: Watched, run_dir
     assert f"{us_count} findings" in header.inner_text()
     header.locator("button.toggle").click()
     assert page.locator(ROWS).count() == len(report.findings) - us_count
-    assert page.locator("#findings-body tr.group.lvl1").first.locator("button").get_attribute("aria-expanded") == "false"
+    first = page.locator("#findings-body tr.group.lvl1").first
+    assert first.locator("button").get_attribute("aria-expanded") == "false"
     page.locator("#findings-body tr.group.lvl1").first.locator("button.toggle").click()
     assert page.locator(ROWS).count() == len(report.findings)
     page.click("#collapse-all")
