@@ -7,6 +7,7 @@ not a pyenv shim); the table shows the minimum and the median wall time, next to
 on a loaded machine. Usage::
 
     python bench/bench_startup.py --runs 15
+    PYTHONPATH=/path/to/other/checkout python bench/bench_startup.py   # the same figures for other code
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _fixture(root: Path) -> dict[str, list[str]]:
     }
 
 
-def _time(argv: list[str], runs: int) -> tuple[float, float, float]:
+def _time(argv: list[str], runs: int, cwd: str | None = None) -> tuple[float, float, float]:
     """(min wall, median wall, min CPU = user + system) seconds of ``argv`` as a child process.
 
     CPU time is what the process itself costs; on a machine shared with other work the wall time
@@ -62,7 +63,7 @@ def _time(argv: list[str], runs: int) -> tuple[float, float, float]:
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, cwd=cwd)
         samples.append(time.perf_counter() - t0)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -80,7 +81,8 @@ def main() -> None:
     print(f"{'(bare python)':<20} {bare_min:7.3f} {bare_med:9.3f} {0:11.3f} {bare_cpu:7.3f}")
     with tempfile.TemporaryDirectory() as tmp:
         for name, cmd in _fixture(Path(tmp)).items():
-            lo, med, cpu = _time([py, "-m", "auditor", *cmd], args.runs)
+            # Run outside any checkout, so PYTHONPATH (or the installed package) decides which code runs.
+            lo, med, cpu = _time([py, "-m", "auditor", *cmd], args.runs, cwd=tmp)
             print(f"{name:<20} {lo:7.3f} {med:9.3f} {lo - bare_min:11.3f} {cpu:7.3f}")
 
 

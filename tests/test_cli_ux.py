@@ -368,3 +368,11 @@ def test_demo_checks_tools_first_and_leaves_nothing(tmp_path: Path, monkeypatch:
     err = capsys.readouterr().err
     assert "kustomize not found" in err and "gitops-audit tools install kubectl" in err
     assert not (tmp_path / "fleet").exists()
+
+
+def test_license_is_an_spdx_expression() -> None:
+    import tomllib
+
+    doc = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert doc["project"]["license"] == "Apache-2.0"
+    assert "setuptools>=77" in doc["build-system"]["requires"]  # the first setuptools that reads SPDX strings
