@@ -12,7 +12,6 @@ returns model values; no stage imports it.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -43,16 +42,23 @@ def _strip_hash(ref: ObjectRef) -> str:
 
 
 def _candidates(names: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Name prefixes ending in ``-`` and suffixes starting with ``-`` (one or two words) shared by 2+ names."""
+    """Name prefixes ending in ``-`` and suffixes starting with ``-`` (one or two words) that most names share.
+
+    An overlay's ``namePrefix``/``nameSuffix`` applies to every object it renders (objects generated
+    further down, like a region's ConfigMap, may lack it), so only affixes of more than half the names count.
+    """
+    unique = set(names)
     pre: dict[str, int] = defaultdict(int)
     suf: dict[str, int] = defaultdict(int)
-    for name in set(names):
+    for name in unique:
         parts = name.split("-")
         for n in (1, 2):
             if len(parts) > n:
                 pre["-".join(parts[:n]) + "-"] += 1
                 suf["-" + "-".join(parts[-n:])] += 1
-    return ["", *sorted(p for p, c in pre.items() if c > 1)], ["", *sorted(x for x, c in suf.items() if c > 1)]
+    half = len(unique) / 2
+    return (["", *sorted(p for p, c in pre.items() if c > half)],
+            ["", *sorted(x for x, c in suf.items() if c > half)])
 
 
 def _strip(name: str, prefix: str, suffix: str) -> str:
@@ -63,40 +69,29 @@ def _strip(name: str, prefix: str, suffix: str) -> str:
     return name
 
 
-def _affixes(names: Sequence[str], others: Sequence[set[str]]) -> tuple[str, str]:
-    """The (prefix, suffix) whose removal lines this target's names up best with the other targets' names.
-
-    The score counts (name, other target) matches, so a sibling with the same prefix (dev-us-east next
-    to dev-eu-west) does not outvote the rest of the fleet. Ties go to the shorter affixes, so a
-    target that matches nothing keeps its names.
-    """
-    prefixes, suffixes = _candidates(names)
-    best, best_score = ("", ""), -1
-    for prefix in prefixes:
-        for suffix in suffixes:
-            score = sum(1 for n in names for o in others if _strip(n, prefix, suffix) in o)
-            if score > best_score or (score == best_score and len(prefix + suffix) < len("".join(best))):
-                best, best_score = (prefix, suffix), score
-    return best
-
-
 def line_up(targets: Sequence[tuple[str, Sequence[AppObject]]]) -> dict[str, tuple[AppObject, ...]]:
     """Re-key each target's objects without the overlay's name prefix/suffix (``dev-``, ``-eu``…).
 
-    The affixes are not known from the render, so each target takes the prefix/suffix whose removal
-    makes most of its names appear among the other targets' names (twice: the second pass compares
-    with the others' stripped names, so production's plain names line up with dev's prefixed ones).
-    Apps named after the object (no ``app.kubernetes.io/name`` label) follow their object's new name.
+    The affixes are not known from the render, so each target takes the (prefix, suffix) whose removal
+    lines its names up best with the other targets: the score sums, over every other target, the
+    largest overlap with that target's names under any of *its* candidate affixes (so ``dev-web`` and
+    ``prod-web`` meet as ``web``, and a sibling with the same prefix does not outvote the fleet). Ties
+    go to the shorter affixes, so a target that matches nothing keeps its names. Apps named after the
+    object (no ``app.kubernetes.io/name`` label) follow their object's new name.
     """
     names = {t: [a.key.partition("/")[2] for a in apps if a.ref.kind != "Namespace"] for t, apps in targets}
-    stripped = {t: list(n) for t, n in names.items()}
-    chosen: dict[str, tuple[str, str]] = {t: ("", "") for t in names}
-    for _ in range(2):
-        for t in names:
-            others = [set(ns) for o, ns in stripped.items() if o != t]
-            if others:
-                chosen[t] = _affixes(names[t], others)
-        stripped = {t: [_strip(n, *chosen[t]) for n in ns] for t, ns in names.items()}
+    options: dict[str, dict[tuple[str, str], frozenset[str]]] = {}
+    for t, ns in names.items():
+        prefixes, suffixes = _candidates(ns)
+        options[t] = {(p, x): frozenset(_strip(n, p, x) for n in ns) for p in prefixes for x in suffixes}
+    chosen: dict[str, tuple[str, str]] = {}
+    for t in names:
+        best, best_score = ("", ""), -1
+        for affix, stripped in options[t].items():
+            score = sum(max(len(stripped & other) for other in options[o].values()) for o in names if o != t)
+            if score > best_score or (score == best_score and len("".join(affix)) < len("".join(best))):
+                best, best_score = affix, score
+        chosen[t] = best
     out: dict[str, tuple[AppObject, ...]] = {}
     for t, apps in targets:
         prefix, suffix = chosen[t]
@@ -247,8 +242,9 @@ def fleet_fields(targets: Sequence[tuple[str, Sequence[Manifest], Sequence[AppOb
         held = holders[key]
         if len(held) < 2:
             continue
-        seen = {json.dumps(per_target.get(t), sort_keys=True, default=str) for t in held}
-        if len(seen) > 1:
+        first = per_target.get(held[0])
+        # Leaves are scalars or empty containers: == is exact, except that 1 == 1.0 == True in Python.
+        if any((v := per_target.get(t)) != first or type(v) is not type(first) for t in held[1:]):
             out.append(FleetField(key=key, path=path, values=tuple((t, per_target.get(t)) for t in held)))
     out.sort(key=lambda f: (f.key, f.path))
     return tuple(out[:MAX_FLEET_FIELDS])
