@@ -88,3 +88,23 @@ def test_fleet_fields_report_only_real_git_differences() -> None:
     # Secret payloads are never read, let alone kept
     assert not any(k.startswith("Secret/") and p.startswith("data") for k, p in by)
     assert "c2VjcmV0" not in repr(fields)
+
+
+def test_every_environment_prefixed_still_lines_up() -> None:
+    fleet = {
+        "dev-a": target("shop-dev", "dev-", "1", 1),
+        "dev-b": target("shop-dev", "dev-", "1", 1),  # a sibling with the same prefix must not keep it
+        "staging": target("shop-staging", "staging-", "2", 2),
+        "prod": target("shop", "prod-", "3", 3),
+    }
+    apps = {t: app_objects(objs, (), ()) for t, objs in fleet.items()}
+    lined = line_up(list(apps.items()))
+    keys = {t: sorted(a.key for a in lined[t]) for t in fleet}
+    assert keys["dev-a"] == keys["dev-b"] == keys["staging"] == keys["prod"]
+    assert "Deployment/web" in keys["prod"]
+
+
+def test_a_lone_target_keeps_its_names() -> None:
+    (only,) = [("dev", app_objects(target("shop-dev", "dev-", "1", 1), (), ()))]
+    lined = line_up([only])
+    assert "Deployment/dev-web" in {a.key for a in lined["dev"]}
