@@ -198,7 +198,7 @@ def test_dash_o_means_format_and_snapshot_takes_out(tmp_path: Path, capsys: pyte
 def test_render_errors_have_one_prefix(fleet: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", "--config", _cfg(fleet), "--target", "nope"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("gitops-audit render: error: render --target nope: no such target (targets: prod, dev)")
+    assert err.startswith("gitops-audit render: error: no target named 'nope' (targets: prod, dev)")
     assert "render: render" not in err
 
 

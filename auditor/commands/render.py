@@ -76,7 +76,7 @@ def render_target(cfg: RunConfig, flux: FluxOptions, name: str, *, ref: str = ""
         target = next((t for t in targets if t.name == name), None)
         if target is None:
             known = ", ".join(t.name for t in targets) or "none"
-            raise UsageError(f"render --target {name}: no such target (targets: {known})")
+            raise UsageError(f"no target named {name!r} (targets: {known})")
         if target.repo != location or (target.ref != cfg.ref and not ref):
             work = prepare_repo(opts, (target.repo, ref or target.ref), Path(tmp) / "tree-target")
         rs = pipeline_render_target(opts, tool, work, target)
