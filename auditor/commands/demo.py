@@ -42,7 +42,11 @@ def handler(args: argparse.Namespace) -> int:
     # Tools first: a fleet built for an audit that cannot run would only be in the way of the next try.
     if shutil.which("git") is None:
         raise ToolError("demo: git not found on PATH (the demo fleet is a git repository)")
-    find_kustomize(SourceOptions())
+    try:
+        find_kustomize(SourceOptions())
+    except ToolError as exc:
+        raise ToolError(f"demo: {exc}; 'gitops-audit tools install kubectl --dest ~/.local/bin' installs a pinned, "
+                        "checksum-verified kubectl (it includes kustomize)") from None
     existed = Path(args.dir).exists()
     fleet = create_demo(Path(args.dir), force=args.force)
     try:

@@ -12,8 +12,7 @@ from auditor.source.options import SourceOptions
 from auditor.util import proc
 
 _MISSING = (
-    "kustomize not found: install kubectl (it includes kustomize) or kustomize, e.g. "
-    "'gitops-audit tools install kubectl --dest ~/.local/bin' (a pinned, checksum-verified binary), "
+    "kustomize not found: install kubectl (it includes kustomize) or kustomize, "
     "or set tools.kustomize in the config"
 )
 _VERSION_RE = re.compile(r"v?\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.-]+)?")
