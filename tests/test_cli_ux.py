@@ -126,7 +126,8 @@ def _modules_after(argv: list[str]) -> set[str]:
 
 
 HEAVY = ("auditor.pipeline", "auditor.report", "auditor.config", "auditor.wiring", "auditor.policy",
-         "auditor.cluster", "auditor.source", "jinja2", "pandas", "kubernetes", "yaml", "regorus")
+         "auditor.cluster", "auditor.render", "auditor.repo", "auditor.provenance", "jinja2", "pandas", "kubernetes",
+         "yaml", "regorus")
 
 
 def test_version_and_help_import_no_pipeline_or_report() -> None:

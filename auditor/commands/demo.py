@@ -36,8 +36,8 @@ def handler(args: argparse.Namespace) -> int:
     from auditor.config import load_config
     from auditor.demo.fleet import create_demo
     from auditor.errors import ToolError
-    from auditor.source.options import SourceOptions
-    from auditor.source.tools import find_kustomize
+    from auditor.render.tools import find_kustomize
+    from auditor.repo.options import SourceOptions
 
     # Tools first: a fleet built for an audit that cannot run would only be in the way of the next try.
     if shutil.which("git") is None:
