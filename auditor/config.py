@@ -278,9 +278,32 @@ def select_targets(targets: Sequence[Target], sel: Selection) -> tuple[Target, .
         and (not sel.regions or t.region in sel.regions)
     ]
     if not out:
-        known = ", ".join(f"{t.name} ({t.live_source})" for t in targets) or "none"
-        raise UsageError(f"select targets: no target matches the given filters (targets: {known})")
+        raise UsageError(f"select targets: {_no_match(targets, sel)}")
     return tuple(out)
+
+
+def _known(values: Sequence[str], limit: int = 20) -> str:
+    """``a, b, c`` (sorted, unique, capped) or ``none``."""
+    unique = sorted({v for v in values if v})
+    more = f", … ({len(unique) - limit} more)" if len(unique) > limit else ""
+    return ", ".join(unique[:limit]) + more if unique else "none"
+
+
+def _no_match(targets: Sequence[Target], sel: Selection) -> str:
+    """Which filter matched nothing, with the values that exist for it (never every target's details)."""
+    dims = (
+        ("--target", "targets", sel.names, [t.name for t in targets]),
+        ("--context", "contexts", sel.contexts, [t.context for t in targets]),
+        ("--env", "envs", sel.envs, [t.env for t in targets]),
+        ("--region", "regions", sel.regions, [t.region for t in targets]),
+    )
+    for flag, plural, wanted, have in dims:
+        unknown = [w for w in wanted if w not in have]
+        if wanted and len(unknown) == len(wanted):
+            given = ", ".join(f"{flag} {w}" for w in unknown)
+            return f"{given}: no target matches (known {plural}: {_known(have)})"
+    given = " and ".join(f"{flag} {'|'.join(wanted)}" for flag, _p, wanted, _h in dims if wanted)
+    return f"no target matches {given} together (targets: {_known([t.name for t in targets])})"
 
 
 def adhoc_config(

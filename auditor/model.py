@@ -324,6 +324,35 @@ class ListRecord:
 
 
 @dataclass(frozen=True)
+class AppObject:
+    """One object of a target seen as part of an application, so targets can be lined up side by side."""
+
+    ref: ObjectRef
+    app: str
+    """Workload identity: ``app.kubernetes.io/name`` (or ``app``) label, else the name without the overlay's
+    prefix/suffix and generator hash."""
+    key: str
+    """``Kind/name`` without the overlay's prefix/suffix/namespace: the same object on every target."""
+    state: DriftKind
+    chart: str = ""
+    """``helm.sh/chart`` label (``name-version``) when the object came from a Helm chart."""
+    version: str = ""
+    """``app.kubernetes.io/version`` label, when set."""
+
+
+@dataclass(frozen=True)
+class FleetField:
+    """A desired field of one app object whose value differs between the run's targets."""
+
+    key: str
+    """:attr:`AppObject.key` of the object."""
+    path: str
+    """Dotted path, list items by ``[name=…]`` or ``[index]``."""
+    values: tuple[tuple[str, Any], ...]
+    """(target, desired value) for each target holding the object; ``None`` when the field is absent there."""
+
+
+@dataclass(frozen=True)
 class TargetResult:
     """Everything the audit learned about one target; a skipped target is data, not an exception."""
 
@@ -353,6 +382,8 @@ class TargetResult:
     def partial(self) -> bool:
         """True when the target was not audited, or audited without part of its desired state."""
         return not self.audited or bool(self.not_audited)
+    apps: tuple[AppObject, ...] = ()
+    """Every desired or orphaned object with its workload identity and drift state (fleet matrix, skew)."""
 
 
 @dataclass(frozen=True)
@@ -386,6 +417,8 @@ class AuditReport:
     """Change-control window examined (start commit or date, and why it was chosen)."""
     resolved: tuple[Finding, ...] = ()
     """Findings of the previous run that no longer occur."""
+    fleet_fields: tuple[FleetField, ...] = ()
+    """Desired fields whose value is not the same on every target of the run (environment comparison)."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:

@@ -28,11 +28,13 @@ from auditor.model import (
     AuditReport,
     Category,
     Finding,
+    Manifest,
     RenderedSet,
     Severity,
     Target,
     TargetResult,
 )
+from auditor.pipeline_fleet import fleet_fields, line_up
 from auditor.pipeline_target import Progress, RepoWork, RunOptions, Shared, audit_target, live_scope
 from auditor.policy.audit import load_policies
 from auditor.provenance.changecontrol import resolve_window
@@ -58,7 +60,7 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 def _utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 _T = TypeVar("_T")
@@ -192,8 +194,11 @@ def run_audit(
     """Audit ``targets`` (plus the ones Flux/Argo CD discovery finds) and return the report (not yet written).
 
     ``selection`` filters the targets after discovery (configured targets are already filtered
-    when no discovery is configured). Raises only for run-wide problems: no kustomize, policies that
-    do not compile, unknown kubeconfig contexts, a selection that matches nothing.
+    when no discovery is configured). ``progress`` is called with (target, stage); when it also has
+    ``begin(total)`` and ``finished(result)`` methods, they are called with the number of targets to
+    audit and with each target's result as it completes (the CLI's progress display). Raises only for
+    run-wide problems: no kustomize, policies that do not compile, unknown kubeconfig contexts, a
+    selection that matches nothing.
     """
     say = progress or (lambda _t, _m: None)
     started = _utc_now()
@@ -232,6 +237,9 @@ def run_audit(
         contexts = sorted({t.context for t in all_targets if t.context})
         if contexts:
             check_contexts(contexts, opts.cluster)  # unknown context: exit 2 before any API call
+        begin = getattr(progress, "begin", None)
+        if callable(begin):
+            begin(len(all_targets))
 
         # Render each distinct (source, repository, commit, render key) once; targets sharing an overlay share it.
         # The default namespace is part of the key: it changes what the render produces.
@@ -278,6 +286,8 @@ def run_audit(
             policies.runner.start_pool(max((len(r.objects) for r in renders.values() if isinstance(r, RenderedSet)),
                                            default=0))
 
+        finished = getattr(progress, "finished", None)
+
         def audit_one(t: Target) -> TargetResult:
             target_var.set(t.name)
             result = _audit_one(t)
@@ -288,7 +298,14 @@ def run_audit(
                     log.warning("not audited: %s", part)
             else:
                 log.warning("not audited: %s", result.skip_reason)
+            if callable(finished):
+                finished(result)
             return result
+
+        def renders_of(r: TargetResult) -> tuple[Manifest, ...]:
+            w = repos[(r.target.repo, r.target.ref)]
+            rendered = renders.get(render_key(r.target)) if not w.error else None
+            return rendered.objects if isinstance(rendered, RenderedSet) else ()
 
         def _audit_one(t: Target) -> TargetResult:
             w = repos[(t.repo, t.ref)]
@@ -302,6 +319,9 @@ def run_audit(
         with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
             audited = pool.map(_in_context(audit_one), all_targets)
             results = _report_unmatched_rules((*audited, *skipped), shared.unmatched)
+        lined = line_up([(r.target.name, r.apps) for r in results if r.apps])
+        results = tuple(replace(r, apps=lined[r.target.name]) if r.target.name in lined else r for r in results)
+        fields = fleet_fields([(r.target.name, renders_of(r), r.apps) for r in results if r.audited and r.apps])
 
     if policies is not None:
         st = policies.runner.stats
@@ -324,6 +344,7 @@ def run_audit(
         config_path=opts.config.source_path,
         config_sha256=opts.config.sha256,
         audit_window="; ".join(sorted({w.window.description for w in repos.values() if w.window})),
+        fleet_fields=fields,
     )
 
 

@@ -37,6 +37,7 @@ from auditor.model import (
     TargetResult,
     ToolInfo,
 )
+from auditor.pipeline_fleet import app_objects
 from auditor.policy.audit import PolicySet, evaluate_target
 from auditor.provenance.blame import field_origin
 from auditor.provenance.changecontrol import AuditWindow, check_target
@@ -221,6 +222,7 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
         images=_image_rows(desired, live.objects),
         timings=timings,
         not_audited=not_rendered,
+        apps=app_objects(desired, live.objects, outcome.drifts),
     )
 
 
