@@ -15,6 +15,7 @@ from auditor.config_stages import (
     parse_change_control,
     parse_cluster,
     parse_drift,
+    parse_evidence,
     parse_flux,
     parse_policy,
     parse_source,
@@ -26,6 +27,7 @@ from auditor.policy.options import PolicyOptions
 from auditor.provenance.options import ChangeControlOptions
 from auditor.render.flux.options import FluxOptions
 from auditor.repo.options import SourceOptions
+from auditor.report.options import EvidenceOptions
 from auditor.util.yamlio import YamlError, load_with_lines
 
 CONFIG_ENV = "GITOPS_AUDIT_CONFIG"
@@ -77,6 +79,8 @@ class RunConfig:
     change_control: ChangeControlOptions = field(default_factory=ChangeControlOptions)
     flux: FluxOptions = field(default_factory=FluxOptions)
     """Flux cluster discovery: with ``flux.clusters`` set, targets are also discovered from the repository."""
+    evidence: EvidenceOptions = field(default_factory=EvidenceOptions)
+    """Evidence bundle signing and contents."""
     source_path: str = ""
     """The config file, for messages and the evidence bundle; empty for ad-hoc runs."""
     raw: bytes = b""
@@ -116,6 +120,7 @@ _TOP_KEYS = (
     "policy",
     "change_control",
     "flux",
+    "evidence",
 )
 _TARGET_KEYS = ("name", "env", "region", "path", "context", "snapshot", "repo", "ref", "namespace", "labels")
 
@@ -189,6 +194,7 @@ def parse_config(raw: bytes, *, source: str, base_dir: Path) -> RunConfig:
         cfg,
         policy=parse_policy(root.get("policy"), cfg.resolve),
         flux=replace(parse_flux(root.get("flux"), cfg.resolve), helm_path=cfg.tools.helm),
+        evidence=parse_evidence(root.get("evidence"), cfg.resolve),
     )
     if cfg.source.cache_dir:
         cfg = replace(cfg, source=replace(cfg.source, cache_dir=str(cfg.resolve(cfg.source.cache_dir))))
