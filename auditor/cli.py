@@ -27,6 +27,7 @@ COMMANDS: tuple[str, ...] = (
     "tools",
     "serve",
     "bundle",
+    "replay",
     "report_merge",
 )
 DEFAULT_COMMAND = "run"
