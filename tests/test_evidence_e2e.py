@@ -233,3 +233,18 @@ def test_config_yaml_in_bundle_redacts_url_credentials(make_repo: Callable[..., 
     assert redact_urls("repo: https://user:tok3n@git.example.com/x.git") == "repo: https://***@git.example.com/x.git"
     data = yaml.safe_load("a: 1")
     assert data == {"a": 1}
+
+
+def test_demo_oscal_is_valid_against_the_published_schema(demo: tuple[Path, Path, Path]) -> None:
+    import jsonschema
+
+    from tests.report.test_report_oscal import SCHEMA, _python_patterns
+
+    run_dir, _, _ = demo
+    schema = _python_patterns(json.loads(SCHEMA.read_text()))
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    doc = json.loads((run_dir / "oscal.json").read_text())
+    assert [e.message for e in validator.iter_errors(doc)] == []
+    states = {f["target"]["target-id"]: f["target"]["status"]["state"]
+              for f in doc["assessment-results"]["results"][0]["findings"]}
+    assert states["soc2_cc8.1"] == "not-satisfied"  # Dave's unapproved production commit

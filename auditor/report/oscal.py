@@ -164,7 +164,9 @@ def to_dict(report: AuditReport, controls: Mapping[str, Sequence[str]] | None = 
     # Controls of rules that ran without a finding: their objectives are satisfied by this run.
     for rule_controls in mapping.values():
         for c in rule_controls:
-            by_control.setdefault(c, [])
+            text = c if isinstance(c, str) else _control_from_mapping(c)
+            if text:
+                by_control.setdefault(text, [])
     findings = []
     for c in sorted(by_control):
         hits = by_control[c]
