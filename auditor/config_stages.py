@@ -24,8 +24,8 @@ from auditor.model import Severity
 from auditor.policy.options import PolicyOptions, Waiver
 from auditor.provenance.options import ApprovalOptions, ChangeControlOptions
 from auditor.render.flux.options import ClusterOverride, FluxOptions
-from auditor.report.options import DEFAULT_KEY_ENV, EvidenceOptions
 from auditor.repo.options import SourceOptions
+from auditor.report.options import DEFAULT_KEY_ENV, EvidenceOptions
 
 _SEVERITIES = tuple(s.value for s in Severity)
 

@@ -48,9 +48,9 @@ from auditor.policy.audit import load_policies
 from auditor.provenance.approvals import make_lookup
 from auditor.provenance.changecontrol import resolve_window, target_paths
 from auditor.provenance.changeinputs import PlatformLookup, gather
-from auditor.provenance.ledger import approval_text, build_ledger, merge_ledgers
 from auditor.provenance.codeowners import load_codeowners
 from auditor.provenance.index import build_index
+from auditor.provenance.ledger import approval_text, build_ledger, merge_ledgers
 from auditor.render.flux.build import discover_targets, is_flux_target, render_flux_target
 from auditor.render.helm import find_helm
 from auditor.render.kustomize.build import prepare_tree, render_overlay
@@ -329,8 +329,10 @@ def _gather_change_inputs(
     renders: Mapping[tuple[str, str, str, str, bool], RenderedSet | str],
     lookup: PlatformLookup | None,
 ) -> None:
-    """Once per repository: the change-control inputs of all its protected targets (one history walk,
-    one CODEOWNERS read per base commit, one platform lookup per commit)."""
+    """Once per repository: the change-control inputs of all its protected targets.
+
+    One history walk, one CODEOWNERS read per base commit, one platform lookup per commit.
+    """
     cc = opts.config.change_control
     main = (opts.config.repo_location(opts.config.repo), opts.config.ref)
     for key, w in repos.items():

@@ -127,7 +127,8 @@ def _policies(zf: zipfile.ZipFile, cfg: RunConfig, tmp: Path) -> PolicyOptions |
     namespaces = list(meta.get("namespaces") or ("main",))
     if meta.get("builtin"):
         # The run added the built-in pack's namespaces itself; here the pack is a plain directory.
-        found = sorted({m.package for m in discover_modules([str(root)]) if m.package.startswith(BUILTIN_NAMESPACE_PREFIX)})
+        packages = {m.package for m in discover_modules([str(root)])}
+        found = sorted(p for p in packages if p.startswith(BUILTIN_NAMESPACE_PREFIX))
         namespaces += [ns for ns in found if ns not in namespaces]
     return replace(
         cfg.policy,
@@ -176,8 +177,9 @@ def replay(path: str | Path) -> ReplayResult:
             for tname, info in sorted(run.get("targets", {}).items()):
                 desired_doc = _member(zf, f"state/targets/{info['dir']}/desired.json")
                 live_doc = _member(zf, f"state/targets/{info['dir']}/live.json")
-                target = Target(**{k: (tuple(tuple(x) for x in v) if k == "labels" else v)
-                                   for k, v in desired_doc["target"].items()})
+                raw_target = dict(desired_doc["target"])
+                raw_target["labels"] = tuple((str(k), str(v)) for k, v in raw_target.get("labels", ()))
+                target = Target(**raw_target)
                 rendered = RenderedSet(desired_doc["path"], desired_doc["commit"],
                                        tuple(_manifest(m) for m in desired_doc["objects"]),
                                        gaps=_gaps(desired_doc.get("gaps", ())))

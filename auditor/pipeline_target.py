@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Protocol
 from pathlib import Path
+from typing import Protocol
 
 from auditor import pipeline_flux
 from auditor.cluster.options import ClusterOptions, LiveScope
@@ -24,9 +24,9 @@ from auditor.model import (
     Category,
     CoverageGap,
     Credit,
-    InventoryItem,
     DriftKind,
     Finding,
+    InventoryItem,
     LiveState,
     Manifest,
     ObjectDrift,
@@ -115,6 +115,9 @@ class EvidenceSink(Protocol):
 
     def write_target(self, target: Target, rendered: RenderedSet, live: LiveState, secret_key: bytes) -> None:
         """Keep one target's rendered desired state and live state (Secret values hashed)."""
+
+    def write_change(self, repos: Mapping[tuple[str, str], RepoWork], policies: PolicySet | None) -> None:
+        """Keep each repository's change-control inputs and the policy sources."""
 
 
 def live_scope(

@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auditor.cli import main
-
 from tests.test_cli import FLEET, render, snapshot, write_config
 
 OVERLAY_LINE = ("overlays/production/common/kustomization.yaml", 16)
@@ -132,8 +131,9 @@ def test_ledger_lists_every_protected_commit_with_its_approval_source(demo: tupl
             for item in t["inventory"]:
                 files.update(f["path"] for f in item["files"])
     files.add(".github/CODEOWNERS")
-    out = subprocess.run(["git", "-C", str(fleet), "log", "--no-merges", "--format=%H", "--since=2026-10-01T00:00:00+00:00",
-                          "main", "--", *sorted(files)], capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(["git", "-C", str(fleet), "log", "--no-merges", "--format=%H",
+                          "--since=2026-10-01T00:00:00+00:00", "main", "--", *sorted(files)],
+                         capture_output=True, text=True, check=True).stdout.split()
     rows = list(csv.DictReader(io.StringIO((run_dir / "ledger.csv").read_text("utf-8-sig"))))
     assert {r["sha"] for r in rows} == set(out)
     assert len(rows) == PROTECTED_SHAS_OF_DEMO == len(out)

@@ -88,7 +88,7 @@ def _same_person(a: Person, b: Person) -> bool:
 
 
 def _pr_from_merge(merge: CommitInfo) -> str:
-    """``#42`` from GitHub's ``Merge pull request #42 from …`` subject, ``!7`` from GitLab's ``See merge request …!7``."""
+    """``#42`` from GitHub's ``Merge pull request #42 …`` subject, ``!7`` from GitLab's ``See merge request …!7``."""
     subject = merge.subject
     if subject.startswith("Merge pull request #"):
         number = subject.removeprefix("Merge pull request #").split(" ", 1)[0]

@@ -17,7 +17,7 @@ MAX_LEDGER_ROWS = 5000
 
 def evidence_view(report: AuditReport) -> dict[str, Any]:
     """Rows for the credit table (findings credited to a git line and/or a live change) and the ledger."""
-    credits = []
+    credits: list[dict[str, Any]] = []
     total = 0
     for f in report.findings:
         git, live = f.credit.git, f.credit.live

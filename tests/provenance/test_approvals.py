@@ -28,7 +28,7 @@ from auditor.provenance.ledger import build_ledger
 from auditor.provenance.options import ApprovalOptions, ChangeControlOptions
 from auditor.util import proc
 
-TOKEN = "tok-canary-5f2e9a"  # noqa: S105 - a test canary
+TOKEN = "tok-canary-5f2e9a"
 MALLORY = ("Mallory", "mallory@example.com")
 ALICE = ("Alice", "alice@example.com")
 PROD = Target(name="prod", env="production", path="prod")
@@ -43,7 +43,7 @@ class FakeApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 api.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
                 queue = api.routes.get(self.path)
                 if not queue:

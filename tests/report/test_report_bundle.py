@@ -103,7 +103,8 @@ def test_manifest_is_an_in_toto_statement_over_every_member(signed: Path, report
     assert pred["signed"] is True and len(pred["key_id"]) == 64
 
 
-def test_verified(signed: Path, keys: tuple[signing.SigningKey, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_verified(signed: Path, keys: tuple[signing.SigningKey, Path, Path],
+                  capsys: pytest.CaptureFixture[str]) -> None:
     assert _cli(signed, keys[2]) == 0
     out = capsys.readouterr().out
     assert out.startswith("VERIFIED:") and out.count("\n") == 1
