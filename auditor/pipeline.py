@@ -299,7 +299,7 @@ def run_audit(
         build_ledger(w.change, w.protected_paths, opts.config.change_control)
         for w in repos.values() if w.change is not None
     ])
-    results = _credit_approvals(results, ledger)
+    results = credit_approvals(results, ledger)
     commits = sorted({w.commit for w in repos.values() if w.commit})
     urls = sorted({w.url for w in repos.values() if w.url})
     refs = sorted({w.ref for w in repos.values()})
@@ -353,10 +353,8 @@ def _gather_change_inputs(
                           platform=opts.config.change_control.approvals.provider if use else "", lookup=use)
 
 
-def _credit_approvals(results: tuple[TargetResult, ...], ledger: Sequence[LedgerEntry]) -> tuple[TargetResult, ...]:
-    """Each finding's credited commit gets its approval from the change ledger."""
-    if not ledger:
-        return results
+def credit_approvals(results: tuple[TargetResult, ...], ledger: Sequence[LedgerEntry]) -> tuple[TargetResult, ...]:
+    """Each finding's credited commit gets its approval from the change ledger (none when not in it)."""
     by_sha = {e.commit.sha: e for e in ledger}
     out = []
     for r in results:
@@ -365,8 +363,9 @@ def _credit_approvals(results: tuple[TargetResult, ...], ledger: Sequence[Ledger
         for f in r.findings:
             git = f.credit.git
             entry = by_sha.get(git.commit.sha) if git is not None and git.commit is not None else None
-            if entry is not None:
-                f = replace(f, credit=replace(f.credit, approval=approval_text(entry)))
+            text = approval_text(entry)
+            if text != f.credit.approval:
+                f = replace(f, credit=replace(f.credit, approval=text))
                 changed = True
             findings.append(f)
         out.append(replace(r, findings=tuple(findings)) if changed else r)

@@ -126,3 +126,32 @@ def approval_text(entry: LedgerEntry | None) -> str:
 
 def _who(a: Approval) -> str:
     return a.approver
+
+
+_RANK = {"unapproved": 3, "unowned": 2, "author-is-owner": 1, "approved": 0}
+
+
+def union_ledgers(ledgers: Sequence[Sequence[LedgerEntry]]) -> tuple[LedgerEntry, ...]:
+    """One ledger from the ledgers of the shards of one run.
+
+    Entries of one commit are joined (files, targets, owners, approvals) and the worst verdict wins,
+    as it would over the union of the files.
+    """
+    by_sha: dict[str, LedgerEntry] = {}
+    for ledger in ledgers:
+        for e in ledger:
+            old = by_sha.get(e.commit.sha)
+            if old is None:
+                by_sha[e.commit.sha] = e
+                continue
+            worse = e if _RANK.get(e.verdict, 0) > _RANK.get(old.verdict, 0) else old
+            by_sha[e.commit.sha] = replace(
+                worse,
+                files=tuple(sorted(set(old.files) | set(e.files))),
+                targets=tuple(sorted(set(old.targets) | set(e.targets))),
+                owners=tuple(sorted((dict(old.owners) | dict(e.owners)).items())),
+                codeowners_rules=tuple(sorted((dict(old.codeowners_rules) | dict(e.codeowners_rules)).items())),
+                approvals=tuple(dict.fromkeys((*old.approvals, *e.approvals))),
+                independent_approval=old.independent_approval or e.independent_approval,
+            )
+    return merge_ledgers([list(by_sha.values())])
