@@ -65,7 +65,7 @@ def _private_from_bytes(data: bytes, where: str) -> Ed25519PrivateKey:
             if len(raw) != 32:
                 raise ValueError("expected 32 bytes")
             key = Ed25519PrivateKey.from_private_bytes(raw)
-    except (ValueError, TypeError, binascii.Error, Exception) as exc:  # cryptography raises several types
+    except Exception as exc:
         raise ConfigError(f"load signing key {where}: not an Ed25519 private key ({type(exc).__name__})") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(f"load signing key {where}: not an Ed25519 key")
@@ -84,7 +84,7 @@ def load_public_key(path: str | Path) -> Ed25519PublicKey:
             key = serialization.load_pem_public_key(text)
         else:
             key = Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
-    except (ValueError, TypeError, binascii.Error, Exception) as exc:
+    except Exception as exc:
         raise ConfigError(f"read public key {path}: not an Ed25519 public key ({type(exc).__name__})") from None
     if not isinstance(key, Ed25519PublicKey):
         raise ConfigError(f"read public key {path}: not an Ed25519 public key")
