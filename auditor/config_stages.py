@@ -22,11 +22,12 @@ from auditor.diff.options import (
 )
 from auditor.model import Severity
 from auditor.policy.options import PolicyOptions, Waiver
-from auditor.provenance.options import ChangeControlOptions
+from auditor.provenance.options import ApprovalOptions, ChangeControlOptions
 from auditor.render.argocd.options import ArgoCluster, ArgoOptions
 from auditor.render.flux.options import ClusterOverride, FluxOptions
 from auditor.render.options import AcceptRule
 from auditor.repo.options import SourceOptions
+from auditor.report.options import DEFAULT_KEY_ENV, EvidenceOptions
 
 _SEVERITIES = tuple(s.value for s in Severity)
 
@@ -198,6 +199,7 @@ def parse_change_control(node: Node, protected_envs: tuple[str, ...]) -> ChangeC
             "unowned_severity",
             "unapproved_severity",
             "unsigned_severity",
+            "approvals",
         )
     )
     identities_node = node.get("identities")
@@ -218,6 +220,44 @@ def parse_change_control(node: Node, protected_envs: tuple[str, ...]) -> ChangeC
         unowned_severity=Severity(node.string("unowned_severity", "medium", choices=_SEVERITIES)),
         unapproved_severity=Severity(node.string("unapproved_severity", "high", choices=_SEVERITIES)),
         unsigned_severity=Severity(node.string("unsigned_severity", "medium", choices=_SEVERITIES)),
+        approvals=parse_approvals(node.get("approvals")),
+    )
+
+
+def parse_approvals(node: Node) -> ApprovalOptions:
+    """``change_control.approvals:`` — GitHub/GitLab API for pull-request approvals."""
+    node.mapping(("provider", "api_url", "repository", "token_env", "cache_dir", "timeout", "max_wait", "max_pages"))
+    provider = node.string("provider", "", choices=("", "github", "gitlab"))
+    repository = node.string("repository")
+    if provider and not repository:
+        raise node.error("required with a provider: owner/name (GitHub) or group/project (GitLab)",
+                         (*node.path, "repository"))
+    api_url = node.string("api_url")
+    if api_url and not re.match(r"https?://", api_url):
+        raise node.error(f"expected an http(s) URL, got {api_url!r}", (*node.path, "api_url"))
+    return ApprovalOptions(
+        provider=provider,
+        api_url=api_url,
+        repository=repository,
+        token_env=node.string("token_env"),
+        cache_dir=node.string("cache_dir"),
+        timeout=node.number("timeout", 10.0, minimum=0.1),
+        max_wait=node.number("max_wait", 60.0, minimum=0),
+        max_pages=node.integer("max_pages", 50, minimum=1),
+    )
+
+
+def parse_evidence(node: Node, resolve: Callable[[str], Path]) -> EvidenceOptions:
+    """``evidence:`` — signing key (file, env var, mounted Secret directory), what the bundle holds."""
+    node.mapping(("signing_key_file", "signing_key_env", "signing_key_dir", "require_signature", "include_state"))
+    key_file = node.string("signing_key_file")
+    key_dir = node.string("signing_key_dir")
+    return EvidenceOptions(
+        signing_key_file=str(resolve(key_file)) if key_file else "",
+        signing_key_env=node.string("signing_key_env", DEFAULT_KEY_ENV),
+        signing_key_dir=str(resolve(key_dir)) if key_dir else "",
+        require_signature=node.boolean("require_signature", False),
+        include_state=node.boolean("include_state", True),
     )
 
 

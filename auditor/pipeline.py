@@ -28,6 +28,7 @@ from auditor.model import (
     AuditReport,
     Category,
     Finding,
+    LedgerEntry,
     Manifest,
     RenderedSet,
     Severity,
@@ -35,11 +36,23 @@ from auditor.model import (
     TargetResult,
 )
 from auditor.pipeline_fleet import fleet_fields, line_up
-from auditor.pipeline_target import Progress, RepoWork, RunOptions, Shared, audit_target, live_scope
+from auditor.pipeline_target import (
+    EvidenceSink,
+    Progress,
+    RepoWork,
+    RunOptions,
+    Shared,
+    audit_target,
+    file_roles,
+    live_scope,
+)
 from auditor.policy.audit import load_policies
-from auditor.provenance.changecontrol import resolve_window
+from auditor.provenance.approvals import make_lookup
+from auditor.provenance.changecontrol import resolve_window, target_paths
+from auditor.provenance.changeinputs import PlatformLookup, gather
 from auditor.provenance.codeowners import load_codeowners
 from auditor.provenance.index import build_index
+from auditor.provenance.ledger import approval_text, build_ledger, merge_ledgers
 from auditor.render.kustomize.build import prepare_tree
 from auditor.render.registry import target_sources
 from auditor.render.source import RenderContext, TargetSource, source_for
@@ -190,6 +203,7 @@ def run_audit(
     targets: Sequence[Target],
     progress: Progress | None = None,
     selection: Selection | None = None,
+    spool: EvidenceSink | None = None,
 ) -> AuditReport:
     """Audit ``targets`` (plus the ones Flux/Argo CD discovery finds) and return the report (not yet written).
 
@@ -208,7 +222,8 @@ def run_audit(
     # Policies that do not compile make the whole run meaningless: PolicyError (exit 2) before any work.
     policies = load_policies(opts.config.policy) if (opts.config.policy.builtin or opts.config.policy.dirs) else None
     sources = sources_of(opts)
-    shared = Shared(opts, policies, new_run_key(), say, sources=sources)
+    shared = Shared(opts, policies, new_run_key(), say, sources=sources, today=datetime.now(UTC).date(), spool=spool)
+    lookup = make_lookup(opts.config.change_control.approvals)  # a missing token is exit 2, before any work
     discovering = any(s.configured() for s in sources)
 
     # The policy set may start worker processes: they stop with the run, whatever happens.
@@ -286,6 +301,10 @@ def run_audit(
             policies.runner.start_pool(max((len(r.objects) for r in renders.values() if isinstance(r, RenderedSet)),
                                            default=0))
 
+        _gather_change_inputs(opts, repos, all_targets, lambda t: renders.get(render_key(t)), lookup)
+        if spool is not None:
+            spool.write_change(repos, policies)
+
         finished = getattr(progress, "finished", None)
 
         def audit_one(t: Target) -> TargetResult:
@@ -327,6 +346,11 @@ def run_audit(
         st = policies.runner.stats
         log.info("policy: %d documents, %d evaluated (%d in worker processes), %d from the run's cache",
                  st.documents, st.evaluated, st.in_workers, st.cached)
+    ledger = merge_ledgers([
+        build_ledger(w.change, w.protected_paths, opts.config.change_control)
+        for w in repos.values() if w.change is not None
+    ])
+    results = credit_approvals(results, ledger)
     commits = sorted({w.commit for w in repos.values() if w.commit})
     urls = sorted({w.url for w in repos.values() if w.url})
     refs = sorted({w.ref for w in repos.values()})
@@ -345,7 +369,59 @@ def run_audit(
         config_sha256=opts.config.sha256,
         audit_window="; ".join(sorted({w.window.description for w in repos.values() if w.window})),
         fleet_fields=fields,
+        ledger=ledger,
+        scope=opts.scope,
     )
+
+
+def _gather_change_inputs(
+    opts: RunOptions,
+    repos: Mapping[tuple[str, str], RepoWork],
+    targets: Sequence[Target],
+    rendered_of: Callable[[Target], RenderedSet | str | None],
+    lookup: PlatformLookup | None,
+) -> None:
+    """Once per repository: the change-control inputs of all its protected targets.
+
+    One history walk, one CODEOWNERS read per base commit, one platform lookup per commit.
+    """
+    cc = opts.config.change_control
+    main = (opts.config.repo_location(opts.config.repo), opts.config.ref)
+    for key, w in repos.items():
+        if w.error or w.index is None or w.window is None:
+            continue
+        for t in targets:
+            if (t.repo, t.ref) != key or t.env not in cc.protected_envs:
+                continue
+            rendered = rendered_of(t)
+            if isinstance(rendered, RenderedSet):
+                roles = file_roles(rendered)
+                w.protected_paths[t.name] = target_paths(sorted(roles), w.codeowners, cc, roles)[0]
+        paths = sorted({p for ps in w.protected_paths.values() for p in ps})
+        # The platform repository in config is the run's own repository: other repositories (Flux
+        # sources) are judged on trailers and merge commits.
+        use = lookup if key == main else None
+        w.change = gather(w.index, w.codeowners, paths, w.window.start,
+                          platform=opts.config.change_control.approvals.provider if use else "", lookup=use)
+
+
+def credit_approvals(results: tuple[TargetResult, ...], ledger: Sequence[LedgerEntry]) -> tuple[TargetResult, ...]:
+    """Each finding's credited commit gets its approval from the change ledger (none when not in it)."""
+    by_sha = {e.commit.sha: e for e in ledger}
+    out = []
+    for r in results:
+        changed = False
+        findings = []
+        for f in r.findings:
+            git = f.credit.git
+            entry = by_sha.get(git.commit.sha) if git is not None and git.commit is not None else None
+            text = approval_text(entry)
+            if text != f.credit.approval:
+                f = replace(f, credit=replace(f.credit, approval=text))
+                changed = True
+            findings.append(f)
+        out.append(replace(r, findings=tuple(findings)) if changed else r)
+    return tuple(out)
 
 
 def _report_unmatched_rules(

@@ -115,7 +115,7 @@ def test_second_run_gives_identical_findings_in_identical_order(fleet: Path) -> 
     cfg = str(fleet / "gitops-audit.yaml")
     main(["run", "--config", cfg, "--out", str(fleet / "a"), "-q"])
     main(["run", "--config", cfg, "--out", str(fleet / "b"), "-q"])
-    strip = ("status",)
+    strip = ("status", "first_seen", "last_seen")
 
     def key(fs: list[dict]) -> list[dict]:
         return [{k: v for k, v in f.items() if k not in strip} for f in fs]

@@ -323,3 +323,28 @@ def dumps_pretty(value: Any, compact_depth: int = 4, _level: int = 0) -> str:
         return "{\n" + ",\n".join(items) + "\n" + "  " * _level + "}"
     rows = [f"{pad}{dumps_pretty(v, compact_depth, _level + 1)}" for v in value]
     return "[\n" + ",\n".join(rows) + "\n" + "  " * _level + "]"
+
+
+def utc_z(text: str) -> str:
+    """An ISO-8601 time in UTC with ``Z`` (``2026-10-12T13:45:00Z``); unparseable text is returned as is."""
+    dt = parse_time(text)
+    if dt is None:
+        return text
+    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def side_and_field(f: Finding) -> tuple[str, str]:
+    """(side, field path) of a finding: ``Finding.path`` split into its single meanings.
+
+    Drift findings name a field; policy findings a side (``desired``/``live``), optionally with the
+    field a rule reported (``live:spec.x``) and a message hash that keeps fingerprints apart
+    (``desired#1a2b3c4d``); change-control and coverage paths are a file, a commit or a kind, which
+    other columns carry.
+    """
+    if f.category is Category.DRIFT:
+        return "", f.path
+    if f.category is Category.POLICY:
+        head = f.path.split("#", 1)[0]
+        side, _, field_path = head.partition(":")
+        return side, field_path
+    return "", ""
