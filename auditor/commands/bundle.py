@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("file", metavar="FILE", help="evidence bundle (.zip)")
     p.add_argument("--key", action="append", default=[], metavar="PUB",
-                   help="Ed25519 public key (PEM, or base64 raw key); repeat to accept several keys (rotation)")
+                   help="Ed25519 public key (PEM, or base64 raw key); repeatable, to accept several keys (rotation)")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing; only the exit code tells")
     p.add_argument("--all", action="store_true", help="list every problem, one per line, after the verdict")
     p.set_defaults(func=handler)

@@ -208,7 +208,11 @@ def previous_run(out_dir: Path, scope: str = "") -> AuditReport | None:
 
 def _utc_z(text: str) -> str:
     dt = parse_time(text)
-    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if dt else text
+    if dt is None:
+        return text
+    # Keep the precision runs are stamped with (milliseconds), so first_seen equals that run's start.
+    spec = "milliseconds" if dt.microsecond else "seconds"
+    return dt.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 @gc_paused
