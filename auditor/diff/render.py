@@ -18,7 +18,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from auditor.diff.engine import DriftOutcome, format_value
+from auditor.diff.engine import DriftOutcome
+from auditor.diff.text import format_value
 from auditor.model import DriftKind, Finding, ObjectDrift, ObjectRef
 
 _HEADLINE = {
