@@ -290,7 +290,10 @@ class _Engine:
             if oob:
                 items.extend(self._atomic_extras(ref, own, res.atomic_extra))
         if oob:
+            stale_paths = {p for p, _, _, _ in stale}
             for rc, kind, owner in self._added(ref, dbody, lbody):
+                if stale_paths and any(rc.path[:n] in stale_paths for n in range(1, len(rc.path) + 1)):
+                    continue  # the next apply removes it: reported once, as a stale field
                 rule = RULE_ROLLOUT_RESTART if _server.is_rollout_restart(rc.path) else RULE_ADDED
                 items.append(_Item(rc, kind, owner, rule))
         changes: list[FieldChange] = []
