@@ -406,6 +406,8 @@ class _Engine:
                     continue
                 if is_server_default(ref.kind, p, value, parent):
                     continue  # the API's own default, recorded for the object's creator
+                if _server.filled_after_create(ref.kind, p, value, parent):
+                    continue  # the creator recorded `{}`; admission (LimitRanger) filled it later
                 cur = candidates.get(p)
                 if cur is None or who.time > cur[0].time:
                     candidates[p] = (who, value)

@@ -122,3 +122,15 @@ def _all_defaults(kind: str, path: Path, value: Any) -> bool:
         return all(is_server_default(kind, (*path, k), v, value) or _all_defaults(kind, (*path, k), v)
                    for k, v in value.items())
     return False
+
+
+def filled_after_create(kind: str, path: Path, value: Any, parent: Any) -> bool:
+    """A defaulted empty struct that a manager owns as a leaf, filled in after it was recorded.
+
+    Server behaviour: an ``Update`` that creates an object (``kubectl create``, client-side
+    ``kubectl apply``, Helm) records the *defaulted* object for its manager before admission runs,
+    so a container's ``resources: {}`` is owned as a bare leaf; the LimitRanger admission plugin then
+    fills requests/limits, which nobody owns. The manager owns the empty map it sent, not what
+    admission put inside (a hand edit of resources would be recorded field by field).
+    """
+    return isinstance(value, dict) and bool(value) and is_server_default(kind, path, {}, parent)
