@@ -96,15 +96,40 @@ class Shared:
 
 
 def live_scope(
-    desired: Sequence[Manifest], target: Target, extra_kinds: Sequence[tuple[str, str, str]] = ()
+    desired: Sequence[Manifest],
+    target: Target,
+    extra_kinds: Sequence[tuple[str, str, str]] = (),
+    orphan_kinds: Sequence[tuple[str, str, str]] = (),
 ) -> LiveScope:
-    """What to read live: the kinds present in desired (plus configured extras), in the managed namespaces."""
-    kinds = sorted({(m.ref.group, m.api_version.rpartition("/")[2], m.ref.kind) for m in desired} | set(extra_kinds))
-    namespaces = {m.ref.namespace for m in desired if m.ref.namespace}
+    """What to read live, in the managed namespaces: desired's kinds, extras, default orphan kinds.
+
+    Default orphan kinds are namespaced and read only where the target manages a namespace.
+    Cluster-scoped objects written with a ``namespace:`` (the API server drops it), including
+    instances of ``scope: Cluster`` CRDs in desired, do not make that namespace managed.
+    """
+    cluster = frozenset(crd_cluster_kinds(desired))
+    kinds = {(m.ref.group, m.api_version.rpartition("/")[2], m.ref.kind) for m in desired} | set(extra_kinds)
+    namespaces = {m.ref.namespace for m in desired
+                  if m.ref.namespace and is_namespaced(m.ref.group, m.ref.kind, cluster)}
     namespaces |= {m.ref.name for m in desired if m.ref.kind == "Namespace" and not m.ref.group}
-    if not namespaces and any(is_namespaced(m.ref.group, m.ref.kind) for m in desired):
+    if not namespaces and any(is_namespaced(m.ref.group, m.ref.kind, cluster) for m in desired):
         namespaces.add(target.namespace)
-    return LiveScope(kinds=tuple(kinds), namespaces=tuple(sorted(namespaces)))
+    if namespaces:
+        kinds |= set(orphan_kinds)
+    return LiveScope(kinds=tuple(sorted(kinds)), namespaces=tuple(sorted(namespaces)),
+                     cluster_scoped=tuple(sorted(cluster)))
+
+
+def crd_cluster_kinds(desired: Sequence[Manifest]) -> set[tuple[str, str]]:
+    """(group, kind) of custom resources whose CRD in desired says ``scope: Cluster``."""
+    out: set[tuple[str, str]] = set()
+    for m in desired:
+        if m.ref.kind == "CustomResourceDefinition" and m.ref.group == "apiextensions.k8s.io":
+            spec = m.body.get("spec") or {}
+            kind = (spec.get("names") or {}).get("kind") if isinstance(spec, dict) else None
+            if isinstance(spec, dict) and spec.get("scope") == "Cluster" and spec.get("group") and kind:
+                out.add((str(spec["group"]), str(kind)))
+    return out
 
 
 def _read_live(opts: RunOptions, target: Target, scope: LiveScope, secret_key: bytes) -> LiveState:
@@ -119,18 +144,33 @@ def _read_live(opts: RunOptions, target: Target, scope: LiveScope, secret_key: b
     return read_cluster(target.context, scope, replace(opts.cluster, secret_key=secret_key))
 
 
-def _gap_findings(target: Target, gaps: Sequence[CoverageGap]) -> list[Finding]:
-    return [
-        Finding(
-            target=target.name,
-            category=Category.COVERAGE,
-            rule_id="coverage.not-audited",
-            severity=Severity.MEDIUM,
-            message=f"{g.group_kind}{' in ' + g.namespace if g.namespace else ''} not audited: {g.reason}",
-            path=f"{g.group_kind}/{g.namespace}",
-        )
-        for g in gaps
-    ]
+def _orphan_only(desired: Sequence[Manifest], opts: RunOptions) -> frozenset[str]:
+    """``Kind.group`` of default orphan kinds that git does not hold (read only to find orphans)."""
+    held = {(m.ref.group, m.ref.kind) for m in desired} | {(g, k) for g, _, k in opts.config.extra_kinds}
+    return frozenset(f"{k}.{g}" if g else k for g, _, k in opts.drift.orphan_kinds if (g, k) not in held)
+
+
+def _gap_findings(
+    target: Target, gaps: Sequence[CoverageGap], orphan_only: frozenset[str] = frozenset()
+) -> list[Finding]:
+    """A finding per coverage gap.
+
+    A kind read only to find orphans (git holds none) is low: only its orphans went unchecked,
+    nothing git declares went unread (e.g. Secrets under the default role, which grants none).
+    """
+    out = []
+    for g in gaps:
+        where = f" in {g.namespace}" if g.namespace else ""
+        if g.group_kind in orphan_only:
+            severity = Severity.LOW
+            message = f"orphans of {g.group_kind}{where} not checked: {g.reason} (read for orphan detection only; " \
+                      "grant get/list or drop it from drift.orphan_kinds)"
+        else:
+            severity = Severity.MEDIUM
+            message = f"{g.group_kind}{where} not audited: {g.reason}"
+        out.append(Finding(target=target.name, category=Category.COVERAGE, rule_id="coverage.not-audited",
+                           severity=severity, message=message, path=f"{g.group_kind}/{g.namespace}"))
+    return out
 
 
 def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: RepoWork) -> TargetResult:
@@ -140,7 +180,8 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
     t0 = time.perf_counter()
     view = pipeline_flux.split(rendered.objects)
     desired = view.desired
-    scope = live_scope(desired, target, opts.config.extra_kinds)
+    scope = live_scope(desired, target, opts.config.extra_kinds,
+                       opts.drift.orphan_kinds if opts.drift.orphans else ())
     shared.say(target.name, f"read live state from {target.live_source}")
     try:
         live = _read_live(opts, target, scope, shared.secret_key)
@@ -176,7 +217,7 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
     findings = [_with_provenance(f, work, by_ref) for f in findings]
     timings["provenance"] = time.perf_counter() - t3
 
-    findings += _gap_findings(target, (*rendered.gaps, *live.gaps))
+    findings += _gap_findings(target, (*rendered.gaps, *live.gaps), _orphan_only(desired, opts))
     findings.sort(key=Finding.sort_key)
     return TargetResult(
         target=target,
