@@ -116,8 +116,18 @@ def live_scope(
         namespaces.add(target.namespace)
     if namespaces:
         kinds |= set(orphan_kinds)
+    if any(not _builtin_group(m.ref.group) for m in desired):
+        # Custom resources: their CRDs give list semantics (x-kubernetes-list-type) and scope.
+        kinds.add(CRD_KIND)
     return LiveScope(kinds=tuple(sorted(kinds)), namespaces=tuple(sorted(namespaces)),
                      cluster_scoped=tuple(sorted(cluster)))
+
+
+CRD_KIND = ("apiextensions.k8s.io", "v1", "CustomResourceDefinition")
+
+
+def _builtin_group(group: str) -> bool:
+    return "." not in group or group.endswith(".k8s.io")
 
 
 def crd_cluster_kinds(desired: Sequence[Manifest]) -> set[tuple[str, str]]:
@@ -145,9 +155,10 @@ def _read_live(opts: RunOptions, target: Target, scope: LiveScope, secret_key: b
 
 
 def _orphan_only(desired: Sequence[Manifest], opts: RunOptions) -> frozenset[str]:
-    """``Kind.group`` of default orphan kinds that git does not hold (read only to find orphans)."""
+    """``Kind.group`` of kinds git does not hold that are read only to find orphans (or CRD schemas)."""
     held = {(m.ref.group, m.ref.kind) for m in desired} | {(g, k) for g, _, k in opts.config.extra_kinds}
-    return frozenset(f"{k}.{g}" if g else k for g, _, k in opts.drift.orphan_kinds if (g, k) not in held)
+    auxiliary = [*opts.drift.orphan_kinds, CRD_KIND]
+    return frozenset(f"{k}.{g}" if g else k for g, _, k in auxiliary if (g, k) not in held)
 
 
 def _gap_findings(
@@ -163,8 +174,8 @@ def _gap_findings(
         where = f" in {g.namespace}" if g.namespace else ""
         if g.group_kind in orphan_only:
             severity = Severity.LOW
-            message = f"orphans of {g.group_kind}{where} not checked: {g.reason} (read for orphan detection only; " \
-                      "grant get/list or drop it from drift.orphan_kinds)"
+            message = f"{g.group_kind}{where} not read: {g.reason} (git holds none; read only to find orphans or " \
+                      "custom resource schemas; grant get/list, or drop it from drift.orphan_kinds)"
         else:
             severity = Severity.MEDIUM
             message = f"{g.group_kind}{where} not audited: {g.reason}"

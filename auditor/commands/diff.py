@@ -44,6 +44,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
     p.add_argument("--namespace", default="default",
                    help="namespace for desired namespaced objects that name none (default: default)")
+    p.add_argument("--orphans", action="store_true",
+                   help="also report live objects in the namespaces of --desired that it does not hold")
     p.add_argument("--ignore-pointer", action="append", default=[], metavar="POINTER",
                    help="JSON pointer to ignore on every object (repeatable), e.g. /spec/replicas")
     p.set_defaults(func=handler)
@@ -99,9 +101,9 @@ def _load(path: str, role: str) -> list[Manifest]:
                 group, _ = split_api_version(api_version)
                 ns = meta.get("namespace") or "" if isinstance(meta, dict) else ""
                 out.append(Manifest(ObjectRef(group, kind, str(ns), obj_name), api_version, item))
-    if not out:
+    if not out and role == "desired":
         raise DiffError(f"read {role} {path}: no Kubernetes objects found")
-    return out
+    return out  # an empty live side is an answer: nothing of it exists (every desired object is missing)
 
 
 def _identity(ref: ObjectRef, cluster: frozenset[tuple[str, str]]) -> ObjectRef:
@@ -124,7 +126,7 @@ def handler(args: argparse.Namespace) -> int:
         return 2
     cluster = Schemas(crds_in([m.body for m in (*desired, *live)])).cluster_scoped
     namespace = args.namespace
-    if len(desired) == 1 and len(live) == 1:
+    if len(desired) == 1 and len(live) == 1 and not args.orphans:
         d, lv = _identity(desired[0].ref, cluster), _identity(live[0].ref, cluster)
         if (d.group, d.kind, d.name) != (lv.group, lv.kind, lv.name) or (d.namespace and d.namespace != lv.namespace):
             print(f"gitops-audit diff: desired {d.subject} and live {lv.subject} are different objects",
@@ -134,7 +136,7 @@ def handler(args: argparse.Namespace) -> int:
             namespace = lv.namespace
     rules = (IgnoreRule(json_pointers=tuple(args.ignore_pointer), id="--ignore-pointer"),) \
         if args.ignore_pointer else ()
-    options = dataclasses.replace(DriftOptions(), orphans=False, ignore=rules)
+    options = dataclasses.replace(DriftOptions(), orphans=bool(args.orphans), ignore=rules)
     target = Target(name="diff", namespace=namespace)
     outcome = diff_target(target, desired, LiveState(objects=tuple(live), source=args.live), options)
     if any(not (m.body.get("metadata") or {}).get("managedFields") for m in live):

@@ -1,7 +1,8 @@
 """``gitops-audit rbac``: print the minimal read-only ClusterRole for the kinds an audit reads.
 
 Kinds come from ``--kind`` and from manifest files (``-f``, e.g. ``kubectl kustomize overlays/prod |
-gitops-audit rbac -f -``; the default orphan kinds an audit also lists are added); with neither, the default role of ``deploy/rbac.yaml`` is printed. Resource
+gitops-audit rbac -f -``; the default orphan kinds an audit also lists are added); with neither, the
+default role of ``deploy/rbac.yaml`` is printed. Resource
 names come from the cluster's discovery with ``--context``, else from the kind's usual plural.
 """
 

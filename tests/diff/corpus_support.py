@@ -72,6 +72,8 @@ class Case:
     expect: list[dict[str, Any]]
     suppressed: list[dict[str, Any]] = field(default_factory=list)
     ignore: tuple[IgnoreRule, ...] = ()
+    run_expect: list[dict[str, Any]] | None = None
+    """Findings through ``gitops-audit run`` when they differ from ``expect`` (what run reads)."""
 
     @property
     def id(self) -> str:
@@ -124,5 +126,9 @@ def load_cases() -> list[Case]:
             expect = [] if spec.get("expect") == "in-sync" else list(spec.get("expect") or [])
             rules = tuple(IgnoreRule(**{k: tuple(v) if isinstance(v, list) else v for k, v in r.items()})
                           for r in spec.get("ignore", []))
-            cases.append(Case(d.name, spec["name"], dv, lv, expect, list(spec.get("suppressed", [])), rules))
+            run_expect = None
+            if "run_expect" in spec:
+                run_expect = [] if spec["run_expect"] == "in-sync" else list(spec["run_expect"])
+            cases.append(Case(d.name, spec["name"], dv, lv, expect, list(spec.get("suppressed", [])), rules,
+                              run_expect))
     return cases
