@@ -37,7 +37,7 @@ MECHANISM_CSA = "kubectl apply (last-applied-configuration)"
 
 def ssa_entries(live: Mapping[str, Any], applier: frozenset[str]) -> list[Mapping[str, Any]]:
     """The appliers' server-side apply entries (``operation: Apply``, not a status write)."""
-    out = []
+    out: list[Mapping[str, Any]] = []
     for entry in (live.get("metadata") or {}).get("managedFields") or ():
         if (type(entry) is dict and entry.get("operation") == "Apply" and entry.get("manager") in applier
                 and entry.get("subresource", "") != "status" and isinstance(entry.get("fieldsV1"), dict)):
