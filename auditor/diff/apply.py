@@ -20,13 +20,14 @@ again right after the removal, so nothing changes.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from auditor.diff.defaults import is_server_default
 from auditor.diff.fieldsv1 import ManagerEntry, decode_fields_v1, owned_values
-from auditor.diff.normalize import COMPARED_METADATA, LAST_APPLIED, is_unset, list_item_segment
+from auditor.diff.normalize import COMPARED_METADATA, KEY_DEFAULTS, LAST_APPLIED, is_unset, list_item_segment
 from auditor.diff.schema import ANY_KEY, FieldSpec, Schemas
 
 Path = tuple[str, ...]
@@ -56,6 +57,13 @@ def ssa_stale_fields(
 
     Top-most paths only (a removed list item is reported whole, not each of its fields).
     """
+    # Fast path (nearly every object): every field the applier owns is still in git, apart from
+    # fields never reported (the applier's own labels). Checked on the trie and desired alone.
+    for entry in entries:
+        if owns_field_not_in_git(entry["fieldsV1"], desired, ignored):
+            break
+    else:
+        return []
     candidates: dict[Path, tuple[Any, ManagerEntry]] = {}
     for entry in entries:
         who = ManagerEntry(str(entry.get("manager", "")), "Apply", str(entry.get("time", "") or ""), "", frozenset())
@@ -75,6 +83,110 @@ def ssa_stale_fields(
         value, who = candidates[p]
         out.append((p, value, who))
     return out
+
+
+@functools.lru_cache(maxsize=8192)
+def _element_key(element: str) -> Any:
+    """Parsed JSON of a ``k:``/``v:`` element (the same few strings recur across thousands of objects)."""
+    try:
+        return json.loads(element[2:])
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=8192)
+def _key_items(element: str) -> tuple[tuple[str, Any], ...]:
+    """The (key, value) pairs of a ``k:{...}`` element, parsed once."""
+    want = _element_key(element)
+    return tuple(want.items()) if isinstance(want, dict) else ()
+
+
+def owns_field_not_in_git(fields: Mapping[str, Any], desired: Mapping[str, Any],
+                          ignored: Callable[[Path], bool]) -> bool:
+    """True when the trie owns a field git does not set and that is not ignored.
+
+    A walk of the trie and desired only: the quick pre-check before the full walk alongside live
+    (it runs on every object an applier server-side applied). Ignored paths all sit at the top or
+    in ``metadata``, so only those levels build paths; below ``spec``/``data`` the walk only asks
+    "is every owned field still in git".
+    """
+    for element, child in fields.items():
+        if element == "." or element[:2] != "f:":
+            continue
+        name = element[2:]
+        sub = desired.get(name)
+        if name == "metadata":
+            meta = sub if type(sub) is dict else {}
+            for m_el, m_child in (child.items() if type(child) is dict else ()):
+                if m_el == "." or m_el[:2] != "f:":
+                    continue
+                m_name = m_el[2:]
+                m_sub = meta.get(m_name)
+                if type(m_child) is dict and m_child and (len(m_child) > 1 or "." not in m_child) \
+                        and m_name in ("labels", "annotations"):
+                    values = m_sub if type(m_sub) is dict else {}
+                    for key in m_child:
+                        if key != "." and values.get(key[2:]) is None and key[2:] not in values \
+                                and not ignored(("metadata", m_name, key[2:])):
+                            return True
+                    continue
+                if m_sub is None and m_name not in meta and not ignored(("metadata", m_name)):
+                    return True
+                if m_sub is not None and m_child and type(m_child) is dict and _owns_more(m_child, m_sub):
+                    return True
+            continue
+        if sub is None:
+            if name not in desired and not ignored((name,)):
+                return True
+            continue
+        if child and type(child) is dict and _owns_more(child, sub):
+            return True
+    return False
+
+
+def _owns_more(fields: Mapping[str, Any], desired: Any) -> bool:
+    """True when the trie owns anything below this point that ``desired`` does not set (hot path)."""
+    for element, child in fields.items():
+        c = element[0]
+        if c == "f":
+            if type(desired) is not dict:
+                return True
+            name = element[2:]
+            sub = desired.get(name)
+            if sub is None:
+                if name in desired:
+                    continue  # `null` in git (kustomize's creationTimestamp: null): nothing to remove
+                return True
+        elif c == ".":
+            continue
+        elif type(desired) is not list:
+            return True
+        elif c == "k":
+            sub = None
+            items = _key_items(element)
+            for it in desired:
+                if type(it) is dict:
+                    for k, v in items:
+                        if it.get(k, KEY_DEFAULTS.get(k)) != v:
+                            break
+                    else:
+                        sub = it
+                        break
+            if sub is None:
+                return True
+        else:  # v: (set item by value) or i: (atomic item by index)
+            want = _element_key(element)
+            if c == "v":
+                if want not in desired:
+                    return True
+                sub = want
+            elif type(want) is int and 0 <= want < len(desired):
+                sub = desired[want]
+            else:
+                return True
+        if child and _owns_more(child, sub):
+            return True
+    return False
 
 
 def _paths_owned_by_others(live: Mapping[str, Any], exclude: set[int]) -> set[Path]:

@@ -262,13 +262,17 @@ class _Engine:
         res = self.comparer.compare(dbody, lbody, ref.group, ref.kind)
         oob = False
         applier, controllers = self.applier, self.controllers
+        ssa: list[Mapping[str, Any]] = []  # the appliers' server-side apply entries
         for entry in (lbody.get("metadata") or {}).get("managedFields") or ():
             if type(entry) is dict:
                 m = entry.get("manager", "")
-                if m not in applier and m not in controllers and entry.get("subresource") != "status":
+                if m in applier:
+                    if entry.get("operation") == "Apply" and entry.get("subresource", "") != "status" \
+                            and type(entry.get("fieldsV1")) is dict:
+                        ssa.append(entry)
+                elif m not in controllers and entry.get("subresource") != "status":
                     oob = True
-                    break
-        stale = self._stale_fields(ref, dbody, lbody)
+        stale = self._stale_fields(ref, dbody, lbody, ssa)
         rules: list[ActiveRule] = []
         if self.ignorer.rules or _has_ignore_annotation(dm.body):
             rules = self.ignorer.for_object(ref, dm.body, lm.body, [m for m, _ in manager_names(lbody)])
@@ -336,15 +340,19 @@ class _Engine:
         self.drifts.append(ObjectDrift(ref, verdict, tuple(changes), note))
 
     def _stale_fields(
-        self, ref: ObjectRef, dbody: Mapping[str, Any], lbody: Mapping[str, Any]
+        self, ref: ObjectRef, dbody: Mapping[str, Any], lbody: Mapping[str, Any], entries: list[Mapping[str, Any]]
     ) -> list[tuple[tuple[str, ...], Any, ManagerEntry | None, str]]:
-        """Fields git no longer sets that the next apply removes (server-side or client-side apply)."""
-        entries = _apply.ssa_entries(lbody, self.applier)
+        """Fields git no longer sets that the next apply removes (server-side or client-side apply).
+
+        ``entries``: the appliers' server-side apply entries (:func:`auditor.diff.apply.ssa_entries`).
+        """
         if entries:
             return [(p, v, e, f"{_apply.MECHANISM_SSA} by {e.manager}")
                     for p, v, e in _apply.ssa_stale_fields(ref.kind, dbody, lbody, entries, self._ignored_path)]
         if ref.kind == "Secret" and ref.group == "":
             return []  # values are hashed and last-applied (clear text) was dropped: nothing to read
+        if _apply.LAST_APPLIED not in ((lbody.get("metadata") or {}).get("annotations") or {}):
+            return []
         previous = _apply.last_applied(lbody)
         if previous is None:
             return []
