@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from auditor import pipeline_flux
+from auditor.cluster.objects import REASON_NOT_IN_SNAPSHOT, REASON_NOT_SERVED
 from auditor.cluster.options import ClusterOptions, LiveScope
 from auditor.config import RunConfig
 from auditor.diff.engine import diff_target
@@ -167,12 +168,15 @@ def _gap_findings(
     """A finding per coverage gap.
 
     A kind read only to find orphans (git holds none) is low: only its orphans went unchecked,
-    nothing git declares went unread (e.g. Secrets under the default role, which grants none).
+    nothing git declares went unread (e.g. Secrets under the default role, which grants none); not
+    served by the cluster, or not in a snapshot, it has no objects to be orphaned: no finding.
     """
     out = []
     for g in gaps:
         where = f" in {g.namespace}" if g.namespace else ""
         if g.group_kind in orphan_only:
+            if g.reason in (REASON_NOT_SERVED, REASON_NOT_IN_SNAPSHOT):
+                continue  # nothing of that kind to be orphaned, as far as the cluster or snapshot shows
             severity = Severity.LOW
             message = f"{g.group_kind}{where} not read: {g.reason} (git holds none; read only to find orphans or " \
                       "custom resource schemas; grant get/list, or drop it from drift.orphan_kinds)"
