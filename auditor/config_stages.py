@@ -17,6 +17,7 @@ from auditor.config_schema import Node
 from auditor.diff.options import (
     DEFAULT_APPLIER_MANAGERS,
     DEFAULT_KNOWN_CONTROLLERS,
+    DEFAULT_ORPHAN_KINDS,
     DriftOptions,
     IgnoreRule,
 )
@@ -61,19 +62,7 @@ def parse_cluster(node: Node) -> tuple[ClusterOptions, tuple[tuple[str, str, str
             "extra_kinds",
         )
     )
-    extra: list[tuple[str, str, str]] = []
-    for i, text in enumerate(node.strings("extra_kinds")):
-        parts = text.split("/")
-        if len(parts) == 2:
-            extra.append(("", parts[0], parts[1]))
-        elif len(parts) == 3:
-            extra.append((parts[0], parts[1], parts[2]))
-        else:
-            raise node.error(
-                f"expected apiVersion/Kind such as 'v1/ConfigMap' or 'networking.k8s.io/v1/NetworkPolicy', "
-                f"got {text!r}",
-                (*node.path, "extra_kinds", i),
-            )
+    extra = _kinds(node, "extra_kinds")
     opts = ClusterOptions(
         kubeconfig=node.string("kubeconfig"),
         request_timeout=node.number("request_timeout", 10.0, minimum=0.1),
@@ -84,6 +73,26 @@ def parse_cluster(node: Node) -> tuple[ClusterOptions, tuple[tuple[str, str, str
         secrets=node.string("secrets", "metadata", choices=SECRET_MODES),
     )
     return opts, tuple(extra)
+
+
+def _kinds(node: Node, key: str, default: tuple[tuple[str, str, str], ...] = ()) -> tuple[tuple[str, str, str], ...]:
+    """A list of ``apiVersion/Kind`` strings as (group, version, kind); ``default`` when the key is absent."""
+    if node.get(key).value is None:
+        return default
+    out: list[tuple[str, str, str]] = []
+    for i, text in enumerate(node.strings(key)):
+        parts = text.split("/")
+        if len(parts) == 2:
+            out.append(("", parts[0], parts[1]))
+        elif len(parts) == 3:
+            out.append((parts[0], parts[1], parts[2]))
+        else:
+            raise node.error(
+                f"expected apiVersion/Kind such as 'v1/ConfigMap' or 'networking.k8s.io/v1/NetworkPolicy', "
+                f"got {text!r}",
+                (*node.path, key, i),
+            )
+    return tuple(out)
 
 
 _IGNORE_KEYS = (
@@ -101,7 +110,8 @@ _IGNORE_KEYS = (
 def parse_drift(node: Node) -> DriftOptions:
     """``drift:`` — Argo CD-style ``ignoreDifferences``, appliers, controllers, orphan settings."""
     node.mapping(
-        ("ignore_differences", "applier_managers", "known_controllers", "orphans", "extra_system_objects")
+        ("ignore_differences", "applier_managers", "known_controllers", "orphans", "extra_system_objects",
+         "orphan_kinds", "ignore_aggregated_roles", "mutation_webhook_managers", "ignore_extraneous")
     )
     rules = []
     for item in node.items("ignore_differences"):
@@ -130,6 +140,10 @@ def parse_drift(node: Node) -> DriftOptions:
         known_controllers=node.strings("known_controllers", DEFAULT_KNOWN_CONTROLLERS),
         orphans=node.boolean("orphans", True),
         extra_system_objects=node.strings("extra_system_objects"),
+        orphan_kinds=_kinds(node, "orphan_kinds", DEFAULT_ORPHAN_KINDS),
+        ignore_aggregated_roles=node.boolean("ignore_aggregated_roles", True),
+        mutation_webhook_managers=node.strings("mutation_webhook_managers"),
+        ignore_extraneous=node.boolean("ignore_extraneous", True),
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from auditor import pipeline_apply
+from auditor.cluster.objects import REASON_NOT_IN_SNAPSHOT, REASON_NOT_SERVED
 from auditor.cluster.options import ClusterOptions, LiveScope
 from auditor.config import RunConfig
 from auditor.diff.engine import diff_target
@@ -147,15 +148,50 @@ class EvidenceSink(Protocol):
 
 
 def live_scope(
-    desired: Sequence[Manifest], target: Target, extra_kinds: Sequence[tuple[str, str, str]] = ()
+    desired: Sequence[Manifest],
+    target: Target,
+    extra_kinds: Sequence[tuple[str, str, str]] = (),
+    orphan_kinds: Sequence[tuple[str, str, str]] = (),
 ) -> LiveScope:
-    """What to read live: the kinds present in desired (plus configured extras), in the managed namespaces."""
-    kinds = sorted({(m.ref.group, m.api_version.rpartition("/")[2], m.ref.kind) for m in desired} | set(extra_kinds))
-    namespaces = {m.ref.namespace for m in desired if m.ref.namespace}
+    """What to read live, in the managed namespaces: desired's kinds, extras, default orphan kinds.
+
+    Default orphan kinds are namespaced and read only where the target manages a namespace.
+    Cluster-scoped objects written with a ``namespace:`` (the API server drops it), including
+    instances of ``scope: Cluster`` CRDs in desired, do not make that namespace managed.
+    """
+    cluster = frozenset(crd_cluster_kinds(desired))
+    kinds = {(m.ref.group, m.api_version.rpartition("/")[2], m.ref.kind) for m in desired} | set(extra_kinds)
+    namespaces = {m.ref.namespace for m in desired
+                  if m.ref.namespace and is_namespaced(m.ref.group, m.ref.kind, cluster)}
     namespaces |= {m.ref.name for m in desired if m.ref.kind == "Namespace" and not m.ref.group}
-    if not namespaces and any(is_namespaced(m.ref.group, m.ref.kind) for m in desired):
+    if not namespaces and any(is_namespaced(m.ref.group, m.ref.kind, cluster) for m in desired):
         namespaces.add(target.namespace)
-    return LiveScope(kinds=tuple(kinds), namespaces=tuple(sorted(namespaces)))
+    if namespaces:
+        kinds |= set(orphan_kinds)
+    if any(not _builtin_group(m.ref.group) for m in desired):
+        # Custom resources: their CRDs give list semantics (x-kubernetes-list-type) and scope.
+        kinds.add(CRD_KIND)
+    return LiveScope(kinds=tuple(sorted(kinds)), namespaces=tuple(sorted(namespaces)),
+                     cluster_scoped=tuple(sorted(cluster)))
+
+
+CRD_KIND = ("apiextensions.k8s.io", "v1", "CustomResourceDefinition")
+
+
+def _builtin_group(group: str) -> bool:
+    return "." not in group or group.endswith(".k8s.io")
+
+
+def crd_cluster_kinds(desired: Sequence[Manifest]) -> set[tuple[str, str]]:
+    """(group, kind) of custom resources whose CRD in desired says ``scope: Cluster``."""
+    out: set[tuple[str, str]] = set()
+    for m in desired:
+        if m.ref.kind == "CustomResourceDefinition" and m.ref.group == "apiextensions.k8s.io":
+            spec = m.body.get("spec") or {}
+            kind = (spec.get("names") or {}).get("kind") if isinstance(spec, dict) else None
+            if isinstance(spec, dict) and spec.get("scope") == "Cluster" and spec.get("group") and kind:
+                out.add((str(spec["group"]), str(kind)))
+    return out
 
 
 def _read_live(opts: RunOptions, target: Target, scope: LiveScope, secret_key: bytes) -> LiveState:
@@ -170,18 +206,37 @@ def _read_live(opts: RunOptions, target: Target, scope: LiveScope, secret_key: b
     return read_cluster(target.context, scope, replace(opts.cluster, secret_key=secret_key))
 
 
-def _gap_findings(target: Target, gaps: Sequence[CoverageGap]) -> list[Finding]:
-    return [
-        Finding(
-            target=target.name,
-            category=Category.COVERAGE,
-            rule_id="coverage.not-audited",
-            severity=Severity.MEDIUM,
-            message=f"{g.group_kind}{' in ' + g.namespace if g.namespace else ''} not audited: {g.reason}",
-            path=f"{g.group_kind}/{g.namespace}",
-        )
-        for g in gaps
-    ]
+def _orphan_only(desired: Sequence[Manifest], opts: RunOptions) -> frozenset[str]:
+    """``Kind.group`` of kinds git does not hold that are read only to find orphans (or CRD schemas)."""
+    held = {(m.ref.group, m.ref.kind) for m in desired} | {(g, k) for g, _, k in opts.config.extra_kinds}
+    auxiliary = [*opts.drift.orphan_kinds, CRD_KIND]
+    return frozenset(f"{k}.{g}" if g else k for g, _, k in auxiliary if (g, k) not in held)
+
+
+def _gap_findings(
+    target: Target, gaps: Sequence[CoverageGap], orphan_only: frozenset[str] = frozenset()
+) -> list[Finding]:
+    """A finding per coverage gap.
+
+    A kind read only to find orphans (git holds none) is low: only its orphans went unchecked,
+    nothing git declares went unread (e.g. Secrets under the default role, which grants none); not
+    served by the cluster, or not in a snapshot, it has no objects to be orphaned: no finding.
+    """
+    out = []
+    for g in gaps:
+        where = f" in {g.namespace}" if g.namespace else ""
+        if g.group_kind in orphan_only:
+            if g.reason in (REASON_NOT_SERVED, REASON_NOT_IN_SNAPSHOT):
+                continue  # nothing of that kind to be orphaned, as far as the cluster or snapshot shows
+            severity = Severity.LOW
+            message = f"{g.group_kind}{where} not read: {g.reason} (git holds none; read only to find orphans or " \
+                      "custom resource schemas; grant get/list, or drop it from drift.orphan_kinds)"
+        else:
+            severity = Severity.MEDIUM
+            message = f"{g.group_kind}{where} not audited: {g.reason}"
+        out.append(Finding(target=target.name, category=Category.COVERAGE, rule_id="coverage.not-audited",
+                           severity=severity, message=message, path=f"{g.group_kind}/{g.namespace}"))
+    return out
 
 
 def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: RepoWork,
@@ -190,7 +245,8 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
     opts = shared.opts
     t0 = time.perf_counter()
     desired = source.controller(rendered).desired
-    scope = live_scope(desired, target, opts.config.extra_kinds)
+    scope = live_scope(desired, target, opts.config.extra_kinds,
+                       opts.drift.orphan_kinds if opts.drift.orphans else ())
     shared.say(target.name, f"read live state from {target.live_source}")
     try:
         live = _read_live(opts, target, scope, shared.secret_key)
@@ -252,7 +308,7 @@ def check_state(
 
     gap_findings, not_rendered = pipeline_apply.render_gaps(target, rendered.gaps, opts.config.accept_unrendered)
     findings += gap_findings
-    findings += _gap_findings(target, live.gaps)
+    findings += _gap_findings(target, live.gaps, _orphan_only(desired, opts))
     findings.sort(key=Finding.sort_key)
     return TargetResult(
         target=target,

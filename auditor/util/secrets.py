@@ -23,6 +23,21 @@ def keyed_hash(key: bytes, value: bytes) -> str:
     return HASH_PREFIX + hmac.new(key, value, hashlib.sha256).hexdigest()
 
 
+def decoded_secret_value(b64: Any) -> bytes:
+    """Bytes of one ``data`` value; ``null`` is empty bytes.
+
+    Server behaviour: ``data`` is ``map[string][]byte``; a value written as ``""`` is stored as
+    empty bytes and read back as ``null`` (Go encodes an empty/nil byte slice as ``null``), so git's
+    ``""`` and live ``null`` are the same value.
+    """
+    if b64 is None:
+        return b""
+    try:
+        return base64.b64decode(str(b64), validate=False)
+    except (ValueError, TypeError):
+        return str(b64).encode()
+
+
 def hash_secret_object(obj: Mapping[str, Any], key: bytes) -> dict[str, Any]:
     """Copy of a Secret with ``data``/``stringData`` values replaced by keyed hashes of the decoded bytes.
 
@@ -33,13 +48,9 @@ def hash_secret_object(obj: Mapping[str, Any], key: bytes) -> dict[str, Any]:
     out = {k: v for k, v in obj.items() if k not in ("data", "stringData")}
     hashed: dict[str, str] = {}
     for name, b64 in (obj.get("data") or {}).items():
-        try:
-            raw = base64.b64decode(str(b64), validate=False)
-        except (ValueError, TypeError):
-            raw = str(b64).encode()
-        hashed[name] = keyed_hash(key, raw)
+        hashed[name] = keyed_hash(key, decoded_secret_value(b64))
     for name, text in (obj.get("stringData") or {}).items():
-        hashed[name] = keyed_hash(key, str(text).encode())
+        hashed[name] = keyed_hash(key, b"" if text is None else str(text).encode())
     if hashed:
         out["data"] = hashed
     meta = obj.get("metadata")
