@@ -12,7 +12,7 @@ import pytest
 from auditor.model import Manifest, ObjectRef, Target
 from auditor.policy.audit import PolicySet, evaluate_target, load_policies
 from auditor.policy.context_deps import context_fields
-from auditor.policy.engine import Evaluator
+from auditor.policy.engine import Evaluator, PackagePlan
 from auditor.policy.loader import parse_module
 from auditor.policy.options import PolicyOptions
 from auditor.policy.runner import PolicyRunner, cgroup_cpu_limit
@@ -168,12 +168,13 @@ def test_a_failed_evaluation_is_not_cached(tmp_path: Path) -> None:
     ps = policy_set(tmp_path, ENV_RULE)
     docs = configmaps(3)
     context = {"target": {"name": "a", "env": "production"}, "side": "desired"}
-    jobs = [("data.main.deny", m.body) for m in docs]
+    plan = (PackagePlan("main", ("deny",)),)
+    jobs = [(plan, m.body) for m in docs]
     with pytest.raises(RuntimeError):
         ps.runner.run(_Failing(), context, jobs)
     good = ps.evaluator.with_data({"gitops_audit": context})
     values = ps.runner.run(good, context, jobs)  # evaluated afresh, not the failure
-    assert values == [["cm0: debug mode in production"], [], []]
+    assert values == [{"main": {"deny": ["cm0: debug mode in production"]}}, {"main": {"deny": []}}, {"main": {"deny": []}}]
 
 
 @pytest.mark.parametrize(
