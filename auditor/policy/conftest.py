@@ -174,11 +174,11 @@ def run_test(
         raise NoRulesError(_no_rules(spaces, found, dirs))
     if combine:
         try:
-            results = evaluate_namespaces(evaluator, spaces, combine_configs(configs), "Combined")
+            combined = evaluate_namespaces(evaluator, spaces, combine_configs(configs), "Combined")
         except EvalError as exc:
             raise PolicyError(f"evaluate policies on the combined input: {exc}") from exc
-        _raise_rule_errors(results, "the combined input")
-        return results
+        _raise_rule_errors(combined, "the combined input")
+        return combined
     results: list[CheckResult] = []
     for name, docs in configs.items():
         # An empty top-level list is no document: conftest still lists the file, with no result.
