@@ -342,6 +342,9 @@ class TargetResult:
     """(workload subject, container, desired image, live image) for the version-skew table."""
     timings: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)
     """Seconds per stage (render, live, drift, policy…)."""
+    incomplete: tuple[str, ...] = ()
+    """Parts of an audited target whose result is unknown (e.g. a policy rule that failed on a document):
+    the target counts as partial (exit 3); each part also has a finding."""
 
 
 @dataclass(frozen=True)
@@ -385,8 +388,8 @@ class AuditReport:
 
     @property
     def partial(self) -> bool:
-        """True when at least one target could not be audited."""
-        return any(not r.audited for r in self.results)
+        """True when at least one target could not be audited, or was audited incompletely."""
+        return any(not r.audited or r.incomplete for r in self.results)
 
     def failing(self, fail_on: Severity | None = None) -> tuple[Finding, ...]:
         """Counted findings at or above the threshold."""

@@ -34,7 +34,7 @@ from auditor.model import (
     TargetResult,
     ToolInfo,
 )
-from auditor.policy.audit import PolicySet, evaluate_target
+from auditor.policy.audit import PolicySet, evaluate_target, incomplete_reasons
 from auditor.source.blame import field_origin
 from auditor.source.changecontrol import AuditWindow, check_target
 from auditor.source.codeowners import CodeOwners, owners_of
@@ -162,12 +162,15 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
     findings = pipeline_flux.adjust_findings(outcome.findings, view, live.objects)
     timings["drift"] = time.perf_counter() - t1
 
+    incomplete: tuple[str, ...] = ()
     if shared.policies is not None:
         t2 = time.perf_counter()
-        findings += evaluate_target(
+        policy_findings = evaluate_target(
             shared.policies, target, desired, live.objects,
             live_changed=_live_for_policy(desired, live, outcome.drifts),
         )
+        findings += policy_findings
+        incomplete = incomplete_reasons(policy_findings)  # a rule that failed on a document: partial, exit 3
         timings["policy"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
@@ -191,6 +194,7 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
         reads=live.reads,
         images=_image_rows(desired, live.objects),
         timings=timings,
+        incomplete=incomplete,
     )
 
 

@@ -394,8 +394,45 @@ def evaluate_target(
                         continue  # live state says what git says: the desired finding covers it
                     findings.append(f)
     findings = apply_waivers(_distinct_paths(findings), by_side, target, policies.options.waivers, day)
+    findings = merge_sides(findings)
     findings.sort(key=Finding.sort_key)
     return tuple(findings)
+
+
+def _side_free_key(f: Finding) -> tuple[Any, ...]:
+    """What must match for a live finding to be the desired one again: all but the side it was found on."""
+    side = str(f.details.get("source", ""))
+    rest = f.path[len(side):] if f.path.startswith(side) else f.path  # ":field", "#hash" after the side
+    details = {k: v for k, v in f.details.items() if k != "source"}
+    return (f.rule_id, f.ref, f.message, f.severity, f.suppressed_by, rest, repr(sorted(details.items(), key=str)))
+
+
+def merge_sides(findings: Sequence[Finding]) -> list[Finding]:
+    """Report once a live finding that repeats a desired one exactly (issue 18); note that it holds on both sides.
+
+    A drifted object is evaluated live too, and a rule the drift does not touch gives the same finding on
+    both sides. Identical means the same rule, object, message, severity, field path, details and waiver
+    state (a live object that lost its waiver annotation keeps its own, unwaived, finding). The desired
+    finding stays (its fingerprint does not change) with ``details.sides = ["desired", "live"]``; findings
+    only the live side has are kept as they are.
+    """
+    desired: dict[tuple[Any, ...], int] = {}
+    for i, f in enumerate(findings):
+        if f.category is Category.POLICY and f.details.get("source") == "desired":
+            desired.setdefault(_side_free_key(f), i)
+    both: set[int] = set()
+    dropped: set[int] = set()
+    for i, f in enumerate(findings):
+        if f.category is Category.POLICY and f.details.get("source") == "live":
+            twin = desired.get(_side_free_key(f))
+            if twin is not None:
+                both.add(twin)
+                dropped.add(i)
+    return [
+        dataclasses.replace(f, details={**f.details, "sides": ["desired", "live"]}) if i in both else f
+        for i, f in enumerate(findings)
+        if i not in dropped
+    ]
 
 
 def _distinct_paths(findings: Sequence[Finding]) -> list[Finding]:

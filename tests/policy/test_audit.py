@@ -234,9 +234,11 @@ def test_live_combined_findings_that_repeat_git_are_not_doubled() -> None:
     found = evaluate_target(ps, Target("dev", env="dev"), objs, objs, live_changed=frozenset())
     assert {f.path for f in found} == {"desired"}
     assert {f.rule_id for f in found} == {"resources.namespace_without_limitrange", "resources.namespace_without_quota"}
-    # Without the drift information (e.g. `policy` on a snapshot alone), both sides report.
+    # Without the drift information (e.g. `policy` on a snapshot alone), both sides are evaluated, and a live
+    # finding identical to the desired one is reported once, noting both sides (issue 18).
     both = evaluate_target(ps, Target("dev", env="dev"), objs, objs)
-    assert {f.path for f in both} == {"desired", "live"}
+    assert {f.path for f in both} == {"desired"}
+    assert all(f.details["sides"] == ["desired", "live"] for f in both)
 
 
 def test_unquoted_yaml_dates_are_strings_to_policies(tmp_path: Path) -> None:
