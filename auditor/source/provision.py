@@ -89,7 +89,7 @@ BUNDLES: dict[str, Bundle] = {
         wheel_sha256="d411c901e14b8c7c3023e23e4a944f4cf429c1d31baf80e959e57d11efbfd24a",
         members=("opa_bindings/libopabridge.so",),
         binary_sha256="8da2cf16edeae1c07e617b9572d2d1c61bad2ead8b620c79fc093be493b0f582",
-        tool_version="OPA v1.20.2",
+        tool_version="v1.20.2",  # OPA
         filename="libopabridge.so",
         pip_args=("--python-version", "3.14"),
     ),

@@ -219,3 +219,27 @@ def test_digest_is_exact() -> None:
     assert digest({"a": True}) != digest({"a": 1})
     assert digest({"a": 1.0}) != digest({"a": 1})
     assert digest(OrderedDict(a=1)) != digest({"a": 2})  # not marshallable: pickled, still exact
+
+
+def test_digest_depends_on_the_value_only() -> None:
+    # marshal >= 3 marked objects by reference count and flagged interned strings, so one value could get two
+    # digests depending on what else held it (issue 20): the workers test then counted 451 or 452 evaluations.
+    import sys
+
+    from auditor.policy.runner import digest
+
+    def build() -> dict:
+        name = "".join(["ng", "inx"])  # not interned
+        return {"kind": "Pod", "metadata": {"name": name, "labels": {"a": "b"}}, "spec": {"n": [1, 2.5, True, None]}}
+
+    plain = build()
+    before = digest(plain)
+    held = [plain["metadata"], plain["metadata"]["labels"], plain["spec"]["n"]]  # extra references elsewhere
+    assert digest(plain) == before
+    shared = build()
+    shared["spec"]["n"] = held[2]  # a sub-object shared with another document
+    shared["metadata"]["name"] = sys.intern(shared["metadata"]["name"])
+    assert digest(shared) == before
+    assert digest({"kind": "Pod", "x": 1}) != digest({"kind": "Pod", "x": True}) != digest({"kind": "Pod", "x": 1.0})
+    assert digest({1: "a"}) != digest({"1": "a"})
+    del held
