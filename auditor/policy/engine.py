@@ -219,6 +219,26 @@ class _Recipe:
         return slot
 
 
+def _opa_scoped(modules: Sequence[RegoModule], engine: Any) -> list[RegoModule] | None:
+    """The modules with OPA's scoping of redeclared comprehension variables spelled out (``shadow.py``), or None.
+
+    regorus refuses (at evaluation) a comprehension that reads an enclosing variable and then declares one of
+    the same name; OPA accepts it. A textual pre-check keeps the AST export off the common path.
+    """
+    if not any(":=" in mod.source and ("[" in mod.source or "{" in mod.source) for mod in modules):
+        return None
+    get_ast = getattr(engine, "get_ast_as_json", None)
+    if get_ast is None:
+        return None
+    from auditor.policy.shadow import rename_shadowed
+
+    try:
+        renamed, sites = rename_shadowed(modules, get_ast())
+    except Exception:  # the binding raises plain RuntimeError; without an AST nothing is renamed
+        return None
+    return renamed if sites else None
+
+
 def _rule_value(engine: Any, path: str) -> Any:
     try:
         raw = engine.eval_rule_as_json(path)
@@ -251,7 +271,11 @@ class RegorusEvaluator(Evaluator):
     def compile(cls, modules: Sequence[RegoModule], data: Mapping[str, Any]) -> RegorusEvaluator:
         """Load modules (v1 syntax, falling back to v0 per file) and data; raise PolicyError with file:line:col."""
         recipe = _Recipe(modules, data)
-        recipe.base()  # compile now, in the caller's thread, so errors surface at load time
+        engine = recipe.base().engine  # compile now, in the caller's thread, so errors surface at load time
+        renamed = _opa_scoped(modules, engine)
+        if renamed is not None:
+            recipe = _Recipe(renamed, data)
+            recipe.base()
         return cls(recipe)
 
     def _slot(self) -> _Slot:

@@ -113,7 +113,6 @@ def find_problems(
     prober = _Prober()
     for mod in parsed:
         problems.extend(_check_module(mod, functions, prober))
-        problems.extend(_shadowed_in_comprehensions(mod))
     if unsafe_vars:
         problems.extend(_unsafe_vars(parsed))
     originals = {mod.path: mod.source for mod in modules}
@@ -399,70 +398,6 @@ def _check_module(
             yield Problem(*where, f"unknown function {name}")
         elif arity >= 0 and not _arity_ok(arity, got, statement):
             yield Problem(*where, f"{name} expects {_plural(arity)}, got {got}")
-
-
-# ------------------------------------------------------------------------ redeclared comprehension variables
-
-_COMPREHENSIONS = ("ArrayCompr", "SetCompr", "ObjectCompr")
-
-
-def _vars(node: Any) -> Iterator[Mapping[str, Any]]:
-    """Every ``Var`` node under ``node`` (comprehensions included)."""
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, dict):
-            var = cur.get("Var")
-            if isinstance(var, dict) and "value" in var:
-                yield var
-            stack.extend(v for k, v in cur.items() if k != "span")
-        elif isinstance(cur, list):
-            stack.extend(cur)
-
-
-def _shadowed_in_comprehensions(mod: _Module) -> Iterator[Problem]:
-    """``x`` read in a comprehension body and then declared there with ``:=`` (conftest's ``--combine`` example).
-
-    OPA reads the enclosing ``x`` before the declaration and a new variable from it on; regorus stops with
-    "var used before definition" when the rule is evaluated. Said at load time, with the way out, instead
-    of a different answer (or an error on every document) later.
-    """
-    stack: list[Any] = list(mod.rules)
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, list):
-            stack.extend(cur)
-            continue
-        if not isinstance(cur, dict):
-            continue
-        for kind in _COMPREHENSIONS:
-            compr = cur.get(kind)
-            if isinstance(compr, dict) and isinstance(compr.get("query"), dict):
-                yield from _check_body(mod, compr["query"].get("stmts") or [])
-        stack.extend(v for k, v in cur.items() if k != "span")
-
-
-def _check_body(mod: _Module, stmts: Sequence[Any]) -> Iterator[Problem]:
-    seen: set[str] = set()
-    for stmt in stmts:
-        expr = ((stmt.get("literal") or {}).get("Expr") or {}).get("expr") or {}
-        assign = expr.get("AssignExpr") if isinstance(expr, dict) else None
-        if isinstance(assign, dict) and assign.get("op") == "ColEq":
-            declared = list(_vars(assign.get("lhs")))
-            for var in declared:
-                name = str(var["value"])
-                span = var.get("span") or {}
-                if name in seen and name != "_":
-                    yield Problem(
-                        mod.path, int(span.get("line", 0)), int(span.get("col", 0)),
-                        f"`{name}` is read above in this comprehension and declared here with `:=`: OPA reads the "
-                        f"enclosing `{name}` above and a new variable from here on, which the embedded engine "
-                        f"(regorus) cannot evaluate; rename the inner variable, or use policy.engine: opa-go",
-                    )
-            seen.update(str(v["value"]) for v in _vars(assign.get("rhs")))
-            seen.update(str(v["value"]) for v in declared)
-        else:
-            seen.update(str(v["value"]) for v in _vars(stmt))
 
 
 # ---------------------------------------------------------------------------------------- unsafe variables

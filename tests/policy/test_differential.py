@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 import yaml
 
-from auditor.errors import PolicyError
 from auditor.model import Finding, Manifest, ObjectRef, Target, split_api_version
 from auditor.policy.audit import evaluate_target, load_policies
 from auditor.policy.builtin import builtin_policy_dir
@@ -65,6 +64,11 @@ CONFTEST_RUNS: list[tuple[tuple[str, ...], tuple[str, ...], dict[str, Any]]] = [
     (("examples/compose/policy",), ("examples/compose/docker-compose-valid.yml",), {}),
     (("examples/kustomize/policy",), ("examples/kustomize",), {}),
     (("examples/configfile/test",), ("examples/configfile/deployment.yaml",), {"namespaces": ("conftest",)}),
+    # A comprehension that reads `name` and declares it again with `:=`, and an outer `some i` used only inside
+    # comprehensions: OPA's scoping, which the embedded engine gets from shadow.py.
+    (("examples/combine/policy",), ("examples/combine/team.yaml", "examples/combine/user1.yaml",
+                                    "examples/combine/user2.yaml"), {"combine": True}),
+    (("examples/combine/policy",), ("examples/combine/team.yaml", "examples/combine/users.yaml"), {"combine": True}),
 ]
 
 
@@ -91,19 +95,37 @@ def test_conftest_examples_match_opa(
     assert ours == opa
 
 
-def test_the_combine_example_opa_accepts_is_refused_with_a_reason_by_the_embedded_engine(
-    opa_library: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # OPA scopes a `:=` inside a comprehension after a read of the enclosing variable; regorus cannot. The
-    # embedded engine says so at load time (and names the way out) instead of answering differently.
-    monkeypatch.chdir(CONFTEST)
-    inputs = ("examples/combine/team.yaml", "examples/combine/users.yaml")
-    code, doc = _conftest_run(("examples/combine/policy",), inputs, {"combine": True},
-                              _engines(opa_library)["opa-go"])
-    assert code == 1 and doc[0]["successes"] == 1 and len(doc[0]["failures"]) == 1
-    assert doc[0]["failures"][0]["msg"].startswith("Existing users")
-    with pytest.raises(PolicyError, match=r"duplicate\.rego:7:77: `name` is read above .* policy\.engine: opa-go"):
-        _conftest_run(("examples/combine/policy",), inputs, {"combine": True}, {"engine": "embedded"})
+# Scoping cases of comprehensions (shadow.py spells OPA's scoping out for the embedded engine), with an input.
+SCOPING = {
+    "read then := again": "x := a if { n := input[0]; a := [n | input[_] == n; n := input[_] * 10] }",
+    ":= again, not read before": "x := a if { n := 1; a := [n | n := input[_]] }",
+    "the outer var in the right-hand side": "x := a if { n := 2; a := [n | n := n + input[_]] }",
+    "some again": "x := a if { some i; input[i] == 2; a := {v | some i; v := input[i]} }",
+    "some in again": "x := a if { some v in input; v == 3; a := [v | some v in input; v > 1] }",
+    "outer some only in comprehensions": (
+        "x := [a, b] if { k := input[_]; k == 1; some i; a := [v | v := input[i]]; b := {v | v := input[i] * 2} }"
+    ),
+    "nested comprehensions": "x := a if { n := input[0]; a := [m | n == 1; n := 5; m := [n | n := input[_]]] }",
+    "object comprehension head": "x := a if { k := 0; a := {k: v | input[k] == input[_]; k := input[_]; v := k} }",
+    "head value comprehension": "x := [n | n := input[_]] if { n := 7 }",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCOPING))
+def test_comprehension_scoping_matches_opa(opa_library: str, name: str, tmp_path: Path) -> None:
+    (tmp_path / "p.rego").write_text(f"package t\nimport rego.v1\n\n{SCOPING[name]}\n")
+    values = {}
+    for engine_name, engine in _engines(opa_library).items():
+        options = PolicyOptions(dirs=(str(tmp_path),), builtin=False, **engine)  # type: ignore[arg-type]
+        from auditor.policy.audit import compile_modules
+        from auditor.policy.loader import discover_modules
+
+        evaluator = compile_modules(discover_modules(options.dirs), {}, options)
+        try:
+            values[engine_name] = evaluator.rule("data.t.x", [1, 2, 3])
+        except Exception as exc:  # an error must be an error on both sides
+            values[engine_name] = f"error: {type(exc).__name__}"
+    assert values["embedded"] == values["opa-go"], values
 
 
 # ------------------------------------------------------------------------------------------ built-in pack
