@@ -116,6 +116,36 @@ def gate_admits(gate: Any, input_doc: Any) -> bool:
     return any(rego_equal(kind, v) for v in values)
 
 
+def plan_query(plan: Plan) -> str:
+    """One Rego expression reading every rule of ``plan`` by its full name (for OPA, whose semantics are the reference).
+
+    ``[v | v := data.ns.rule]`` is ``[]`` for an undefined rule and ``[value]`` otherwise; a gated package reads
+    its rules (and a ``__gate`` marker) behind ``input.kind in data.ns.gitops_audit_kinds``. Decode with
+    :func:`plan_value`.
+    """
+    parts = []
+    for pkg in plan:
+        gate = f"input.kind in data.{pkg.namespace}.{KIND_GATE_RULE}; " if pkg.gate else ""
+        rules = [f"{json.dumps(r)}: [v | {gate}v := data.{pkg.namespace}.{r}]" for r in pkg.rules]
+        if pkg.gate:
+            rules.append(f'"__gate": [true | {gate}true]')
+        parts.append(f"{json.dumps(pkg.namespace)}: {{{', '.join(rules)}}}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def plan_value(plan: Plan, value: Any) -> PlanResult:
+    """The :class:`PlanResult` of a :func:`plan_query` value."""
+    out: PlanResult = {}
+    if not isinstance(value, dict):
+        return out
+    for pkg in plan:
+        found = value.get(pkg.namespace) or {}
+        if pkg.gate and not found.get("__gate"):
+            continue  # turned away by the gate, as with the other engines
+        out[pkg.namespace] = {r: found[r][0] for r in pkg.rules if isinstance(found.get(r), list) and found[r]}
+    return out
+
+
 class Evaluator(ABC):
     """A compiled policy set that answers queries."""
 

@@ -38,13 +38,14 @@ from typing import Any
 
 from auditor.errors import PolicyError
 from auditor.policy.engine import (
-    KIND_GATE_RULE,
     UNDEFINED,
     EvalError,
     Evaluator,
     Plan,
     PlanResult,
     RuleError,
+    plan_query,
+    plan_value,
 )
 from auditor.policy.loader import RegoModule, merge_data
 
@@ -285,41 +286,18 @@ class OpaGoEvaluator(Evaluator):
         return rows[0]["bindings"]["__r"]
 
     def evaluate(self, plan: Plan, input_doc: Any) -> PlanResult:
-        """See :meth:`Evaluator.evaluate`: one OPA query per document, each rule read by its full name.
+        """See :meth:`Evaluator.evaluate`: one OPA query per document (:func:`plan_query`), rules by full name.
 
-        ``[v | v := data.ns.rule]`` is ``[]`` for an undefined rule and ``[value]`` otherwise, so one query
-        holds every rule. A gated package reads its rules behind ``input.kind in data.ns.gitops_audit_kinds``.
         When the query fails (one rule's runtime error fails all of it), rules are asked one by one so that
         only the failing ones become errors.
         """
         if not plan:
             return {}
-        parts: list[str] = []
-        names: list[tuple[str, str, str]] = []
-        for i, pkg in enumerate(plan):
-            gate = f"input.kind in data.{pkg.namespace}.{KIND_GATE_RULE}; " if pkg.gate else ""
-            if pkg.gate:
-                parts.append(f"__g{i} := [true | {gate}true]")
-            for j, rule in enumerate(pkg.rules):
-                var = f"__r{i}_{j}"
-                parts.append(f"{var} := [v | {gate}v := data.{pkg.namespace}.{rule}]")
-                names.append((var, pkg.namespace, rule))
         try:
-            rows = self._query("; ".join(parts), input_doc)
+            value = self.query(plan_query(plan), input_doc)
         except EvalError:
             return super().evaluate(plan, input_doc)
-        bindings = rows[0].get("bindings") or {} if rows else {}
-        out: PlanResult = {}
-        for var, namespace, rule in names:
-            found = bindings.get(var)
-            values = out.setdefault(namespace, {})
-            if found:
-                values[rule] = found[0]
-        # A gated package that the gate turned away is absent, as with the other engines.
-        for i, pkg in enumerate(plan):
-            if pkg.gate and not bindings.get(f"__g{i}"):
-                out.pop(pkg.namespace, None)
-        return out
+        return plan_value(plan, value)
 
     def rule(self, path: str, input_doc: Any) -> Any:
         """See :meth:`Evaluator.rule`."""
