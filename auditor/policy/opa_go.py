@@ -245,6 +245,28 @@ class _Recipe:
         return handle
 
 
+_NETWORK_BUILTIN = re.compile(r"(?<![\w.])(http\.send|net\.lookup_ip_addr)\s*\(")
+
+
+def _refuse_network_builtins(modules: Sequence[RegoModule]) -> None:
+    """The audit is read-only and fetches nothing a policy asks for: OPA's network built-ins are refused at load.
+
+    (The embedded engine has neither built-in, so a policy using one fails to load there too.)
+    """
+    from auditor.policy.loader import strip_comments_and_strings
+
+    for mod in modules:
+        text = strip_comments_and_strings(mod.source)
+        m = _NETWORK_BUILTIN.search(text)
+        if m:
+            # Comments and strings only shrink when stripped; lines stay, so the line number is right.
+            line = text.count("\n", 0, m.start()) + 1
+            raise PolicyError(
+                f"{mod.path}:{line}: {m.group(1)} is not allowed: an audit makes no network request on a policy's "
+                f"behalf (compile policy)"
+            )
+
+
 class OpaGoEvaluator(Evaluator):
     """OPA's Go engine in process (see the module docstring); thread-safe, one engine handle per thread."""
 
@@ -258,6 +280,7 @@ class OpaGoEvaluator(Evaluator):
         cls, modules: Sequence[RegoModule], data: Mapping[str, Any], *, library: str = ""
     ) -> OpaGoEvaluator:
         """Load the library, add modules and data, compile; PolicyError with OPA's ``file:row: message``."""
+        _refuse_network_builtins(modules)
         lib = load_library(find_library(library))
         evaluator = cls(_Recipe(lib, modules, data))
         evaluator._handle()  # compile now, so errors surface at load time

@@ -94,3 +94,10 @@ def test_an_audit_through_opa_go_with_threads(library: str) -> None:
         results = list(pool.map(lambda i: evaluate_target(ps, Target(f"t{i}", env="dev"), docs, []), range(8)))
     assert all({f.rule_id for f in r} == {f.rule_id for f in results[0]} for r in results)
     assert any("latest" in f.rule_id for f in results[0])
+
+
+def test_network_builtins_are_refused(library: str) -> None:
+    mod = _mod("net.rego", 'package main\nimport rego.v1\n# http.send( in a comment is fine\n'
+                           'deny contains "x" if { net.lookup_ip_addr("example.com") }\n')
+    with pytest.raises(PolicyError, match=r"net\.rego:4: net\.lookup_ip_addr is not allowed"):
+        OpaGoEvaluator.compile([mod], {}, library=library)
