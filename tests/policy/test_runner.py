@@ -243,3 +243,22 @@ def test_digest_depends_on_the_value_only() -> None:
     assert digest({"kind": "Pod", "x": 1}) != digest({"kind": "Pod", "x": True}) != digest({"kind": "Pod", "x": 1.0})
     assert digest({1: "a"}) != digest({"1": "a"})
     del held
+
+
+def test_a_rule_error_in_a_worker_fails_only_that_rule_on_that_document(tmp_path: Path) -> None:
+    rego = (
+        'deny contains msg if { to_number(input.data.i) > 0; msg := sprintf("%s", [input.metadata.name]) }\n'
+        'warn contains "w" if input.kind == "ConfigMap"\n'
+    )
+    ps = policy_set(tmp_path, rego, workers=1, start_pool_at=1)
+    try:
+        docs = configmaps(40)
+        docs[7].body["data"]["i"] = "seven"  # to_number fails on this one only
+        found = evaluate_target(ps, Target("t", env="dev"), docs, [])
+        assert ps.runner.stats.in_workers == 40
+    finally:
+        ps.close()
+    errors = [f for f in found if f.rule_id == "policy.error"]
+    assert [(f.ref.name if f.ref else "", f.details["rule"]) for f in errors] == [("cm7", "data.main.deny")]
+    assert len([f for f in found if f.rule_id == "main.warn"]) == 40  # the other rule, on every document
+    assert len([f for f in found if f.rule_id == "main.deny"]) == 38  # all but cm0 (i = 0) and cm7
