@@ -23,9 +23,9 @@ from auditor.diff.options import DriftOptions
 from auditor.errors import ConfigError, UsageError
 from auditor.model import Severity, Target
 from auditor.policy.options import PolicyOptions
-from auditor.source.cc_options import ChangeControlOptions
-from auditor.source.flux_options import FluxOptions
-from auditor.source.options import SourceOptions
+from auditor.provenance.options import ChangeControlOptions
+from auditor.render.flux.options import FluxOptions
+from auditor.repo.options import SourceOptions
 from auditor.util.yamlio import YamlError, load_with_lines
 
 CONFIG_ENV = "GITOPS_AUDIT_CONFIG"

@@ -22,9 +22,9 @@ from auditor.diff.options import (
 )
 from auditor.model import Severity
 from auditor.policy.options import PolicyOptions, Waiver
-from auditor.source.cc_options import ChangeControlOptions
-from auditor.source.flux_options import ClusterOverride, FluxOptions
-from auditor.source.options import SourceOptions
+from auditor.provenance.options import ChangeControlOptions
+from auditor.render.flux.options import ClusterOverride, FluxOptions
+from auditor.repo.options import SourceOptions
 
 _SEVERITIES = tuple(s.value for s in Severity)
 

@@ -429,7 +429,7 @@ class LiveState:
 
 @dataclass(frozen=True)
 class RenderedSet:
-    """The desired state of one overlay at one commit, as the source stage rendered it."""
+    """The desired state of one overlay at one commit, as the render stage rendered it."""
 
     path: str
     """Repository-relative overlay path."""

@@ -35,16 +35,16 @@ from auditor.model import (
 )
 from auditor.pipeline_target import Progress, RepoWork, RunOptions, Shared, audit_target, live_scope
 from auditor.policy.audit import load_policies
+from auditor.provenance.changecontrol import resolve_window
+from auditor.provenance.codeowners import load_codeowners
+from auditor.provenance.index import build_index
+from auditor.render.flux.build import discover_targets, is_flux_target, render_flux_target
+from auditor.render.helm import find_helm
+from auditor.render.kustomize.build import prepare_tree, render_overlay
+from auditor.render.tools import KustomizeTool, find_kustomize
+from auditor.repo.git import describe_url, open_repo, resolve_ref
+from auditor.repo.options import SourceOptions
 from auditor.shard import select_shard, shard_of
-from auditor.source.changecontrol import resolve_window
-from auditor.source.codeowners import load_codeowners
-from auditor.source.flux import discover_targets, is_flux_target, render_flux_target
-from auditor.source.git import describe_url, open_repo, resolve_ref
-from auditor.source.helm import find_helm
-from auditor.source.options import SourceOptions
-from auditor.source.provenance import build_index
-from auditor.source.render import prepare_tree, render_overlay
-from auditor.source.tools import KustomizeTool, find_kustomize
 from auditor.util.secrets import new_run_key
 
 log = logging.getLogger("gitops_audit")

@@ -1,4 +1,4 @@
-"""How Flux's reconciliation settings reach the drift stage (wiring between source/flux and diff).
+"""How Flux's reconciliation settings reach the drift stage (wiring between render/flux and diff).
 
 The Flux renderer marks desired objects (suspended Kustomization, ``reconcile: disabled``,
 ``ssa: IfNotPresent|Ignore|Merge``, HelmReleases whose chart was not rendered). Here those marks
@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 
 from auditor.diff.options import DriftOptions, IgnoreRule
 from auditor.model import Finding, Manifest, Severity
-from auditor.source.flux import DriftMarker, UnrenderedRelease, split_markers
-from auditor.source.flux_markers import NAME_LABEL, NAMESPACE_LABEL, unpruned_kustomizations
+from auditor.render.flux.build import DriftMarker, UnrenderedRelease, split_markers
+from auditor.render.flux.markers import NAME_LABEL, NAMESPACE_LABEL, unpruned_kustomizations
 
 
 @dataclass(frozen=True)

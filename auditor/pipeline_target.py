@@ -35,13 +35,13 @@ from auditor.model import (
     ToolInfo,
 )
 from auditor.policy.audit import PolicySet, evaluate_target, incomplete_reasons
-from auditor.source.blame import field_origin
-from auditor.source.changecontrol import AuditWindow, check_target
-from auditor.source.codeowners import CodeOwners, owners_of
-from auditor.source.git import RepoHandle
-from auditor.source.options import SourceOptions
-from auditor.source.provenance import ProvenanceIndex, attach, removal_of
-from auditor.source.render import PreparedTree
+from auditor.provenance.blame import field_origin
+from auditor.provenance.changecontrol import AuditWindow, check_target
+from auditor.provenance.codeowners import CodeOwners, owners_of
+from auditor.provenance.index import ProvenanceIndex, attach, removal_of
+from auditor.render.kustomize.build import PreparedTree
+from auditor.repo.git import RepoHandle
+from auditor.repo.options import SourceOptions
 from auditor.util.kinds import container_images, is_namespaced
 
 log = logging.getLogger("gitops_audit")

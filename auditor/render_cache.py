@@ -1,4 +1,4 @@
-"""Renders kept across runs, keyed by what determines them (wiring-level: source stage data ↔ files).
+"""Renders kept across runs, keyed by what determines them (wiring-level: render stage data ↔ files).
 
 Key = render format version + kustomize/helm version + the commit's root tree id + overlay path +
 default namespace + renderer options. The root tree id covers every file of the repository, so a

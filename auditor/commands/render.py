@@ -21,9 +21,9 @@ from auditor.errors import AuditorError, UsageError
 from auditor.model import Manifest, RenderedSet, Target
 from auditor.pipeline import RunOptions, discover, prepare_repo
 from auditor.pipeline import render_target as pipeline_render_target
-from auditor.source.flux_options import FluxOptions
-from auditor.source.options import SourceOptions
-from auditor.source.tools import find_kustomize
+from auditor.render.flux.options import FluxOptions
+from auditor.render.tools import find_kustomize
+from auditor.repo.options import SourceOptions
 from auditor.util import yamlio
 
 

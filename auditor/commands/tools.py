@@ -17,7 +17,7 @@ from typing import Any
 
 from auditor.config import ToolPaths, find_config, load_config
 from auditor.errors import AuditorError
-from auditor.source.provision import BUNDLES, install, list_tools
+from auditor.render.provision import BUNDLES, install, list_tools
 
 REQUIRED = ("kustomize", "git")
 

@@ -14,7 +14,7 @@ from auditor.policy.engine import PackagePlan, RegorusEvaluator
 from auditor.policy.loader import RegoModule, parse_module
 from auditor.policy.opa_go import LIBRARY_NAME, LIBRARY_SHA256, OpaGoEvaluator, library_available
 from auditor.policy.options import PolicyOptions
-from auditor.source.provision import BUNDLES
+from auditor.render.provision import BUNDLES
 
 
 @pytest.fixture(scope="module")
