@@ -153,7 +153,10 @@ _WAIVER_KEYS = ("rule", "reason", "owner", "expires", "target", "env", "kind", "
 def parse_policy(node: Node, resolve: Callable[[str], Path]) -> PolicyOptions:
     """``policy:`` — user policy dirs, data, namespaces, engine, waivers. Paths are config-relative."""
     node.mapping(
-        ("dirs", "builtin", "data", "namespaces", "all_namespaces", "engine", "opa_url", "waivers", "workers")
+        (
+            "dirs", "builtin", "data", "namespaces", "all_namespaces", "engine", "opa_url", "opa_library",
+            "waivers", "workers",
+        )
     )
     waivers = []
     for item in node.items("waivers"):
@@ -177,8 +180,9 @@ def parse_policy(node: Node, resolve: Callable[[str], Path]) -> PolicyOptions:
                 name=item.string("name"),
             )
         )
-    engine = node.string("engine", "embedded", choices=("embedded", "opa"))
+    engine = node.string("engine", "embedded", choices=("embedded", "opa-go", "opa"))
     opa_url = node.string("opa_url")
+    opa_library = node.string("opa_library")
     if engine == "opa" and not opa_url:
         raise node.error("engine 'opa' needs opa_url (e.g. http://127.0.0.1:8181)", (*node.path, "engine"))
     # `auto` (the default) is one worker process per core, up to 4; 0 evaluates in the audit process.
@@ -194,6 +198,7 @@ def parse_policy(node: Node, resolve: Callable[[str], Path]) -> PolicyOptions:
         all_namespaces=node.boolean("all_namespaces", False),
         engine=engine,
         opa_url=opa_url,
+        opa_library=str(resolve(opa_library)) if opa_library else "",
         waivers=tuple(waivers),
         workers=workers,
     )

@@ -455,11 +455,14 @@ class TargetResult:
     """Every desired or orphaned object with its workload identity and drift state (fleet matrix, skew)."""
     inventory: tuple[InventoryItem, ...] = ()
     """Every desired object with its drift verdict and its source files (in-sync objects included)."""
+    incomplete: tuple[str, ...] = ()
+    """Parts of an audited target whose result is unknown (e.g. a policy rule that failed on a document):
+    the target counts as partial (exit 3); each part also has a finding."""
 
     @property
     def partial(self) -> bool:
-        """True when the target was not audited, or audited without part of its desired state."""
-        return not self.audited or bool(self.not_audited)
+        """True when the target was not audited, or audited without part of its desired state or checks."""
+        return not self.audited or bool(self.not_audited) or bool(self.incomplete)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from auditor.model import (
     ToolInfo,
 )
 from auditor.pipeline_fleet import app_objects
-from auditor.policy.audit import PolicySet, evaluate_target
+from auditor.policy.audit import PolicySet, evaluate_target, incomplete_reasons
 from auditor.provenance.blame import field_origin
 from auditor.provenance.changecontrol import AuditWindow, judge, target_paths
 from auditor.provenance.changeinputs import ChangeInputs
@@ -291,12 +291,15 @@ def check_state(
     findings = pipeline_apply.adjust_findings(outcome.findings, view, live.objects)
     timings["drift"] = time.perf_counter() - t1
 
+    incomplete: tuple[str, ...] = ()
     if shared.policies is not None:
         t2 = time.perf_counter()
-        findings += evaluate_target(
+        policy_findings = evaluate_target(
             shared.policies, target, desired, live.objects,
             live_changed=_live_for_policy(desired, live, outcome.drifts), today=shared.today,
         )
+        findings += policy_findings
+        incomplete = incomplete_reasons(policy_findings)  # a rule that failed on a document: partial, exit 3
         timings["policy"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
@@ -326,6 +329,7 @@ def check_state(
         not_audited=not_rendered,
         apps=app_objects(desired, live.objects, outcome.drifts),
         inventory=inventory(desired, outcome.drifts, work),
+        incomplete=incomplete,
     )
 
 

@@ -209,6 +209,8 @@ def _result(r: TargetResult) -> dict[str, Any]:
         "skip_reason": r.skip_reason,
         "partial": r.partial,
         "not_audited": list(r.not_audited),
+        # Only when set: a complete target's entry (and the golden files) stay as they were.
+        **({"incomplete": list(r.incomplete)} if r.incomplete else {}),
         "commit": r.commit,
         "desired_count": r.desired_count,
         "live_count": r.live_count,
@@ -452,6 +454,7 @@ def _load_result(d: Mapping[str, Any], commits: Mapping[str, CommitInfo] | None 
         target=_load_target(d["target"]),
         audited=bool(d["audited"]),
         skip_reason=d.get("skip_reason", ""),
+        incomplete=tuple(str(x) for x in d.get("incomplete", ())),
         commit=d.get("commit", ""),
         findings=tuple(load_finding(f) for f in d.get("findings", ())),
         drift=tuple(_load_drift(x) for x in d.get("drift", ())),
