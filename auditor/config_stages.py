@@ -31,13 +31,15 @@ _SEVERITIES = tuple(s.value for s in Severity)
 
 def parse_source(node: Node) -> SourceOptions:
     """``source:`` — clone cache, timeouts, allow-listed remote bases."""
-    node.mapping(("cache_dir", "render_cache", "render_timeout", "git_timeout", "allow_remote_bases"))
+    node.mapping(("cache_dir", "render_cache", "render_timeout", "git_timeout", "allow_remote_bases",
+                  "tool_memory_mb"))
     return SourceOptions(
         cache_dir=node.string("cache_dir"),
         render_cache=node.string("render_cache"),
         render_timeout=node.number("render_timeout", 120.0, minimum=1),
         git_timeout=node.number("git_timeout", 300.0, minimum=1),
         allow_remote_bases=node.strings("allow_remote_bases"),
+        tool_memory_mb=node.integer("tool_memory_mb", 2048, minimum=0),
     )
 
 
@@ -53,6 +55,7 @@ def parse_cluster(node: Node) -> tuple[ClusterOptions, tuple[tuple[str, str, str
             "page_size",
             "secrets",
             "extra_kinds",
+            "allow_exec_plugins",
         )
     )
     extra: list[tuple[str, str, str]] = []
@@ -76,6 +79,7 @@ def parse_cluster(node: Node) -> tuple[ClusterOptions, tuple[tuple[str, str, str
         parallel_lists=node.integer("parallel_lists", 4, minimum=1),
         page_size=node.integer("page_size", 500, minimum=1),
         secrets=node.string("secrets", "metadata", choices=SECRET_MODES),
+        allow_exec_plugins=node.boolean("allow_exec_plugins", True),
     )
     return opts, tuple(extra)
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from auditor import __version__, render_cache
+from auditor import __version__, pipeline_hygiene, render_cache
 from auditor.cluster.kube import check_contexts
 from auditor.config import Selection, select_targets
 from auditor.errors import RenderError, SourceError, ToolError, UsageError
@@ -41,10 +41,13 @@ from auditor.provenance.index import build_index
 from auditor.render.flux.build import discover_targets, is_flux_target, render_flux_target
 from auditor.render.helm import find_helm
 from auditor.render.kustomize.build import prepare_tree, render_overlay
+from auditor.render.secretscan import secret_values
 from auditor.render.tools import KustomizeTool, find_kustomize
 from auditor.repo.git import describe_url, open_repo, resolve_ref
 from auditor.repo.options import SourceOptions
 from auditor.shard import select_shard, shard_of
+from auditor.util import stop
+from auditor.util.redact import mask_tool_message
 from auditor.util.secrets import new_run_key
 
 log = logging.getLogger("gitops_audit")
@@ -85,7 +88,10 @@ def _render_cache_key(tool: KustomizeTool, work: RepoWork, target: Target, share
     """What determines a render: tool versions, the whole repository tree, the path and the renderer options."""
     if work.tree is None or work.tree.worktree:
         return ""
-    parts = [tool.info.version, work.tree.dir_ids.get("", ""), target.path or ".", target.namespace]
+    parts = [tool.info.version, work.tree.dir_ids.get("", ""), target.path or ".", target.namespace,
+             # What the render was allowed to do belongs to the key: a permissive run must never serve a
+             # strict one (remote bases, plugins, exec functions, Helm, load restrictor, network).
+             render_cache.security_settings(shared.opts.source, shared.opts.config.flux)]
     if is_flux_target(target):
         helm = " ".join(t.version for t in shared.tools)
         parts += ["flux", helm, work.url, repr(shared.opts.config.flux)]
@@ -114,10 +120,23 @@ def _prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> RepoWor
 def render_target(opts: RunOptions, tool: KustomizeTool, work: RepoWork, target: Target) -> RenderedSet:
     """Render one target from a prepared repository (Flux targets like kustomize-controller, others with kustomize).
 
-    Raises RenderError/SourceError/ToolError; shared by the audit and the ``render`` command.
+    Raises RenderError/SourceError/ToolError, whose message never holds a Secret value of the repository
+    (tools echo what they choke on); shared by the audit and the ``render`` command.
     """
     if work.tree is None:
         raise SourceError(work.error or f"render {target.path}: repository not prepared")
+    try:
+        rs = _render(opts, tool, work, target)
+    except (RenderError, SourceError, ToolError) as exc:
+        raise type(exc)(mask_tool_message(str(exc), secret_values(work.tree.root))) from None
+    if any(g.reason != mask_tool_message(g.reason) for g in rs.gaps):
+        secrets = secret_values(work.tree.root)
+        rs = replace(rs, gaps=tuple(replace(g, reason=mask_tool_message(g.reason, secrets)) for g in rs.gaps))
+    return rs
+
+
+def _render(opts: RunOptions, tool: KustomizeTool, work: RepoWork, target: Target) -> RenderedSet:
+    assert work.tree is not None
     if is_flux_target(target):
         return render_flux_target(
             tool,
@@ -129,6 +148,13 @@ def render_target(opts: RunOptions, tool: KustomizeTool, work: RepoWork, target:
             repo_url=work.url,
         )
     return render_overlay(tool, work.tree, target.path, default_namespace=target.namespace, options=opts.source)
+
+
+def _cacheable(rs: RenderedSet, target: Target, opts: RunOptions) -> bool:
+    """Renders that read remote content (which may move between runs) are never kept."""
+    if is_flux_target(target):
+        return not opts.source.allow_remote_bases
+    return bool(rs.tree_hash)
 
 
 def prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> RepoWork:
@@ -225,14 +251,17 @@ def run_audit(
             w, t = jobs[key]
             assert w.tree is not None  # jobs only hold repositories that were prepared
             target_var.set(t.name)
+            if stop.requested():
+                return key, f"render {t.path}: {stop.reason()}"
             ckey = _render_cache_key(tool, w, t, shared) if cache_dir is not None else ""
-            cached = render_cache.load(cache_dir, ckey) if cache_dir is not None else None
+            need_values = opts.cluster.secrets == "hash"
+            cached = render_cache.load(cache_dir, ckey, need_secret_values=need_values) if cache_dir else None
             if cached is not None:
                 say(t.name, f"render {t.path} (cached)")
                 return key, replace(cached, commit=w.commit)
             say(t.name, f"render {t.path}")
             value = render_fresh(w, t)
-            if cache_dir is not None and isinstance(value, RenderedSet):
+            if cache_dir is not None and isinstance(value, RenderedSet) and _cacheable(value, t, opts):
                 render_cache.store(cache_dir, ckey, value)
             return key, value
 
@@ -261,6 +290,8 @@ def run_audit(
 
         def _audit_one(t: Target) -> TargetResult:
             w = repos[(t.repo, t.ref)]
+            if stop.requested():
+                return TargetResult(target=t, audited=False, skip_reason=stop.reason(), commit=w.commit)
             if w.error:
                 return TargetResult(target=t, audited=False, skip_reason=w.error)
             rendered = renders[(w.location, w.commit, t.path, t.namespace, is_flux_target(t))]
@@ -271,6 +302,7 @@ def run_audit(
         with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
             audited = pool.map(_in_context(audit_one), all_targets)
             results = _report_unmatched_rules((*audited, *skipped), shared.unmatched)
+        results = tuple(pipeline_hygiene.shown_result(r) for r in results)
 
     if policies is not None:
         st = policies.runner.stats

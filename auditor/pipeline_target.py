@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from auditor import pipeline_flux
+from auditor import pipeline_flux, pipeline_hygiene
 from auditor.cluster.options import ClusterOptions, LiveScope
 from auditor.config import RunConfig
 from auditor.diff.engine import diff_target
@@ -177,6 +177,7 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
     timings["provenance"] = time.perf_counter() - t3
 
     findings += _gap_findings(target, (*rendered.gaps, *live.gaps))
+    findings += pipeline_hygiene.input_findings(target, desired, live)
     findings.sort(key=Finding.sort_key)
     return TargetResult(
         target=target,

@@ -9,6 +9,7 @@ from dataclasses import replace
 from auditor import shard
 from auditor.config import RunConfig
 from auditor.pipeline import Progress, RunOptions
+from auditor.util import proc
 
 
 def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: str = "") -> RunOptions:
@@ -21,6 +22,7 @@ def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: st
     )
     if getattr(args, "no_render_cache", False):
         source = replace(source, render_cache="off")
+    proc.configure_memory(source.tool_memory_mb)
     cluster = cfg.cluster
     kubeconfig = getattr(args, "kubeconfig", None)
     if kubeconfig:

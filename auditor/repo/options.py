@@ -27,6 +27,8 @@ class SourceOptions:
     or ``git@github.com:acme/``. Overlays using remote bases get no render cache key."""
     worktree: bool = False
     """Render from the working tree (uncommitted files included) instead of a commit: explicit opt-in."""
+    tool_memory_mb: int = 2048
+    """Memory (RLIMIT_DATA, MiB) each kustomize, helm or git process may use; more is a render error."""
     render_cache: str = ""
     """Directory of renders kept across runs (keyed by the commit's root tree); empty → the user cache dir
     (``$XDG_CACHE_HOME/gitops-audit/renders``), ``off`` → never cache."""

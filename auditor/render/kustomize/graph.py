@@ -140,8 +140,15 @@ def join_path(base_dir: str, value: str) -> str | None:
     return p
 
 
-def scan(tree: PreparedTree, overlay: str, options: SourceOptions, action: str) -> Graph:
-    """Walk the kustomization graph from ``overlay``; refuse remote bases not allow-listed and refused links."""
+_HELM_FIELDS = ("helmCharts", "helmChartInflationGenerator", "helmGlobals")
+
+
+def scan(tree: PreparedTree, overlay: str, options: SourceOptions, action: str, *, helm: bool = False) -> Graph:
+    """Walk the kustomization graph from ``overlay``; refuse remote entries not allowed and refused links.
+
+    ``helm``: kustomize runs with ``--enable-helm`` (otherwise chart repositories are never contacted and
+    kustomize itself refuses the charts).
+    """
     graph = Graph(root=tree.root, overlay=overlay)
     pending = [overlay]
     while pending:
@@ -161,7 +168,10 @@ def scan(tree: PreparedTree, overlay: str, options: SourceOptions, action: str) 
         graph.kfiles[kdir] = kf
         for ref in _refs(kf, kdir):
             kf.refs.append(ref)
-            if ref.field in _DIR_FIELDS and _is_remote(ref.value, tree.root, kdir):
+            # Every field kustomize resolves as a path or URL (patches, generator files, replacements,
+            # crds, openapi, helmCharts repos…), not only resources: kustomize fetches http(s) URLs
+            # in all of them, and a fetched body ends up in the reports.
+            if _is_remote(ref.value, tree.root, kdir) and (helm or ref.field not in _HELM_FIELDS):
                 ref.resolved = None
                 if not remote_allowed(ref.value, options.allow_remote_bases):
                     where = f"{kpath}:{ref.line}" if ref.line else kpath
@@ -234,6 +244,28 @@ def _refs(kf: KFile, kdir: str) -> Iterator[Ref]:
     openapi = data.get("openapi")
     if isinstance(openapi, dict):
         r = ref("openapi", openapi.get("path"), ("openapi", "path"))
+        if r:
+            yield r
+    for fld, keys in (("helmCharts", ("repo", "valuesFile")),
+                      ("helmChartInflationGenerator", ("chartRepoUrl", "values", "valuesLocal"))):
+        items = data.get(fld)
+        if isinstance(items, list):
+            for i, chart in enumerate(items):
+                if not isinstance(chart, dict):
+                    continue
+                for key in keys:
+                    r = ref(fld, chart.get(key), (fld, i, key))
+                    if r:
+                        yield r
+                extra = chart.get("additionalValuesFiles")
+                if isinstance(extra, list):
+                    for j, v in enumerate(extra):
+                        r = ref(fld, v, (fld, i, "additionalValuesFiles", j))
+                        if r:
+                            yield r
+    globals_ = data.get("helmGlobals")
+    if isinstance(globals_, dict):
+        r = ref("helmGlobals", globals_.get("chartHome"), ("helmGlobals", "chartHome"))
         if r:
             yield r
 
