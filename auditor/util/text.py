@@ -1,4 +1,4 @@
-"""Text from untrusted places (repositories, API servers, snapshots) made safe for each output.
+r"""Text from untrusted places (repositories, API servers, snapshots) made safe for each output.
 
 * terminal: escape sequences (CSI, OSC, …), C0/C1 controls and bidirectional overrides would move the
   cursor, retitle the window, clear the screen or reorder what the reader sees: sequences are dropped,
@@ -7,7 +7,7 @@
   surrogates) make the document ill-formed: they become ``�``;
 * CSV: controls and bidi characters become visible escapes, so a spreadsheet or ``cat`` shows what
   is there instead of obeying it;
-* any output: lone surrogates (``"\\ud800"`` in JSON) cannot be encoded as UTF-8 and become ``�``.
+* any output: lone surrogates (``"\ud800"`` in JSON) cannot be encoded as UTF-8 and become ``�``.
 
 Bidi characters in object names are also reported as a finding (``input.bidi-characters``).
 """
@@ -80,7 +80,7 @@ def encodable(text: str) -> str:
 
 
 def may_hold_surrogates(data: bytes | str) -> bool:
-    """Cheap check on raw JSON/YAML: does it spell a surrogate escape (``\\ud800``)? Then scrub the parse."""
+    r"""Cheap check on raw JSON/YAML: does it spell a surrogate escape (``\ud800``)? Then scrub the parse."""
     if isinstance(data, str):
         return _SURROGATE_ESCAPE_STR_RE.search(data) is not None
     return _SURROGATE_ESCAPE_RE.search(data) is not None
