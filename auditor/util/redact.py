@@ -41,7 +41,7 @@ _FREE_TEXT = (
     re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(
         r"(?i)((?:token|password|passwd|client-secret|client_secret|client-key-data|client-certificate-data|private_token)"
-        r"[\"']?\s*[:=]\s*[\"']?)[^\s'\",}]+"
+        r"[\"']?\s*[:=]\s*[\"']?)[^\s'\",}&;]+"
     ),
 )
 
