@@ -41,6 +41,7 @@ from auditor.util import stop
 _PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR")
 _MAX_STDERR = 2000
 _STDERR_KEEP = 256 * 1024
+_STDERR_HEAD = 16 * 1024
 """Bytes of a child's stderr kept (its tail): enough for any error message, bounded for a hostile one."""
 
 DEFAULT_MEMORY_MB = 2048
@@ -169,6 +170,7 @@ def _collect(p: subprocess.Popen[bytes], input_bytes: bytes | None, deadline: fl
     """Feed stdin and read stdout/stderr until EOF, the deadline, a stop request or too much output."""
     out = bytearray()
     err = bytearray()
+    head = b""
     sel = selectors.DefaultSelector()
     assert p.stdout is not None and p.stderr is not None
     sel.register(p.stdout, selectors.EVENT_READ)
@@ -213,10 +215,14 @@ def _collect(p: subprocess.Popen[bytes], input_bytes: bytes | None, deadline: fl
                 else:
                     err += chunk
                     if len(err) > 2 * _STDERR_KEEP:
+                        # Keep the head (Go prints "fatal error: …" first, then pages of goroutines) and the tail.
+                        head = head or bytes(err[:_STDERR_HEAD])
                         del err[:-_STDERR_KEEP]
     finally:
         sel.close()
-    return bytes(out), bytes(err[-_STDERR_KEEP:])
+    if head:
+        return bytes(out), head + b"\n...\n" + bytes(err[-_STDERR_KEEP:])
+    return bytes(out), bytes(err)
 
 
 def run(
@@ -307,8 +313,8 @@ def run(
     stderr = stderr_b.decode("utf-8", "replace")
     if returncode != 0 and stop.requested() and returncode < 0:
         raise ToolError(f"{action}: {stop.reason()}")
-    if returncode != 0 and memory_mb > 0 and _OOM_RE.search(stderr[-4000:]):
-        raise ToolError(f"{action}: {name} ran out of memory (limit {memory_mb} MiB): {short_stderr(stderr)}")
+    if returncode != 0 and memory_mb > 0 and (_OOM_RE.search(stderr[:4000]) or _OOM_RE.search(stderr[-4000:])):
+        raise ToolError(f"{action}: {name} ran out of memory (limit {memory_mb} MiB; source.tool_memory_mb)")
     result = Result(tuple(args), returncode, stdout, stderr)
     if check and returncode != 0:
         raise ToolError(f"{action}: {name} exited {returncode}: {short_stderr(stderr)}")
