@@ -76,9 +76,49 @@ class _CheckedLoader(_Loader):
         return super().construct_mapping(node, deep)
 
 
+MAX_FLOW_NESTING = 1000
+"""Flow collections (``[[[…]]]``) nested deeper than this are refused before libyaml sees them: its
+composer recurses in C and crashes the process (SIGSEGV) somewhere past 10,000 levels in a thread."""
+_BRACKET_BYTES = b"[]{}"
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKET_BYTES)
+_BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
 def _check_size(data: str | bytes, source: str) -> None:
     if len(data) > MAX_DOCUMENT_BYTES:
         raise YamlError(source, None, f"larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB")
+    _check_flow_nesting(data, source)
+
+
+def _check_flow_nesting(data: str | bytes, source: str) -> None:
+    """Refuse text whose brackets could nest deeper than :data:`MAX_FLOW_NESTING`.
+
+    Quotes are not parsed: the count is an upper bound, and only text with that many unbalanced brackets
+    is refused.
+    """
+    opens = data.count(b"[") + data.count(b"{") if isinstance(data, bytes) else data.count("[") + data.count("{")
+    if opens <= MAX_FLOW_NESTING:
+        return
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    depth = 0
+    deepest = 0
+    for b in raw.translate(None, _NOT_BRACKETS):
+        depth += _BRACKET_STEP[b]
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_FLOW_NESTING:
+                raise YamlError(source, None, f"nested deeper than {MAX_FLOW_NESTING} levels")
+
+
+def compose_all(data: str | bytes, source: str) -> list[yaml.Node]:
+    """The node trees of a YAML stream (line numbers, no values), with the size and nesting bounds."""
+    _check_size(data, source)
+    try:
+        return [n for n in yaml.compose_all(data, Loader=_SafeLoader) if n is not None]
+    except yaml.YAMLError as exc:
+        raise _problem(exc, source) from None
+    except RecursionError:
+        raise YamlError(source, None, f"nested deeper than {MAX_DEPTH} levels") from None
 
 
 def _problem(exc: yaml.YAMLError, source: str) -> YamlError:

@@ -24,11 +24,6 @@ from auditor.repo.git import strip_credentials
 from auditor.repo.options import SourceOptions
 from auditor.util import yamlio
 
-try:  # libyaml composes nodes (with line marks) several times faster
-    from yaml import CSafeLoader as _NodeLoader
-except ImportError:  # pragma: no cover - depends on the PyYAML build
-    from yaml import SafeLoader as _NodeLoader  # type: ignore[assignment]
-
 
 @dataclass
 class Ref:
@@ -291,10 +286,8 @@ def _index_objects(root: Path, path: str) -> list[tuple[str, str, int]]:
     """(kind, name, line) of every object in a YAML file, ``kind: List`` items included."""
     try:
         text = root.joinpath(*path.split("/")).read_text(encoding="utf-8")
-        if len(text) > yamlio.MAX_DOCUMENT_BYTES:
-            return []
-        docs = list(yaml.compose_all(text, Loader=_NodeLoader))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        docs = yamlio.compose_all(text, path)
+    except (OSError, UnicodeDecodeError, yamlio.YamlError):
         return []
     out: list[tuple[str, str, int]] = []
 
