@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -147,8 +148,15 @@ def print_outcome(outcome: Outcome, args: argparse.Namespace) -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
-    """Run the audit; exit code per DESIGN §5."""
-    cfg, selection = load_run_config(args)
-    outcome = execute(cfg, args, selection)
+    """Run the audit; exit code per DESIGN §5 (3 after SIGTERM, 130 after SIGINT, with a partial report)."""
+    from auditor.util import stop
+
+    # SIGTERM/SIGINT stop the work (children killed, remaining targets "interrupted") and the partial
+    # report is still written; a second signal ends the process at once.
+    with stop.graceful_signals():
+        cfg, selection = load_run_config(args)
+        outcome = execute(cfg, args, selection)
     print_outcome(outcome, args)
+    if stop.requested():
+        return 130 if stop.signal_number() == signal.SIGINT else max(outcome.exit_code, 3)
     return outcome.exit_code
