@@ -35,6 +35,7 @@ from auditor.model import AuditReport, FindingStatus
 from auditor.report import bundle, csv_report, html_report, json_report, junit, sarif
 from auditor.report._common import fingerprint, gc_paused, totals
 from auditor.util.fs import atomic_write
+from auditor.util.text import encodable, json_safe
 
 log = logging.getLogger(__name__)
 
@@ -241,12 +242,13 @@ def render_all(
     report: AuditReport, history: Sequence[RunSummary] = (), *, config_sha256: str = ""
 ) -> dict[str, bytes]:
     """Every format of one run, by file name (bundle included)."""
+    # Text from repositories and clusters may hold lone surrogates (not encodable) and bidi controls.
     files: dict[str, bytes] = {
-        FILES["html"]: html_report.render(report, history).encode("utf-8"),
-        FILES["json"]: json_report.render(report).encode("utf-8"),
-        FILES["csv"]: csv_report.render(report).encode("utf-8"),
-        FILES["junit"]: junit.render(report).encode("utf-8"),
-        FILES["sarif"]: sarif.render(report).encode("utf-8"),
+        FILES["html"]: encodable(html_report.render(report, history)).encode("utf-8"),
+        FILES["json"]: json_safe(json_report.render(report)).encode("utf-8"),
+        FILES["csv"]: encodable(csv_report.render(report)).encode("utf-8"),
+        FILES["junit"]: encodable(junit.render(report)).encode("utf-8"),
+        FILES["sarif"]: json_safe(sarif.render(report)).encode("utf-8"),
     }
     files[BUNDLE] = bundle.build(report, files, config_sha256=config_sha256)
     return files

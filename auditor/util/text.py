@@ -74,6 +74,17 @@ def csv_safe(text: str) -> str:
     return show_bidi(text)
 
 
+_JSON_NEUTRAL = {ord(c): f"\\u{ord(c):04x}" for c in BIDI_CHARS}
+
+
+def json_safe(text: str) -> str:
+    """JSON text with bidi characters written as escapes (same data, inert in any viewer), no lone surrogates.
+
+    Bidi characters can only occur inside JSON strings, where an escape means the same character.
+    """
+    return encodable(text).translate(_JSON_NEUTRAL)
+
+
 def encodable(text: str) -> str:
     """``text`` without lone surrogates (the only str values that cannot be written as UTF-8)."""
     return _SURROGATE_RE.sub(REPLACEMENT, text) if _SURROGATE_RE.search(text) else text
