@@ -15,7 +15,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from auditor.model import AuditReport, Category, Finding, ObjectRef, Severity, Target, TargetResult
 from auditor.util.secrets import HASH_PREFIX, MASK
-from auditor.util.text import xml_safe
+from auditor.util.text import visible, xml_safe
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -101,8 +101,11 @@ def masked(finding: Finding) -> tuple[Any, Any]:
 
 
 def clean_text(text: str) -> str:
-    """Text XML 1.0 can carry: forbidden characters (controls, U+FFFE/U+FFFF, lone surrogates) become U+FFFD."""
-    return xml_safe(text)
+    """Text XML 1.0 can carry and a reader sees as it is.
+
+    Controls and bidi characters are shown as ``<U+001B>``; U+FFFE/U+FFFF and lone surrogates become U+FFFD.
+    """
+    return xml_safe(visible(text))
 
 
 def show(value: Any) -> str:

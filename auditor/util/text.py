@@ -67,20 +67,26 @@ def xml_safe(text: str) -> str:
     return _XML_FORBIDDEN_RE.sub(REPLACEMENT, text)
 
 
-def csv_safe(text: str) -> str:
-    """A CSV cell that shows controls and bidi characters instead of obeying them (newlines/tabs kept)."""
+def visible(text: str) -> str:
+    """Text that shows controls and bidi characters (``<U+001B>``) instead of obeying them (newlines/tabs kept)."""
     text = _CONTROL_RE.sub(lambda m: m.group(0) if m.group(0) in "\t\n\r" else _visible(m.group(0)), text)
     text = _SURROGATE_RE.sub(REPLACEMENT, text)
     return show_bidi(text)
 
 
-_JSON_NEUTRAL = {ord(c): f"\\u{ord(c):04x}" for c in BIDI_CHARS}
+def csv_safe(text: str) -> str:
+    """A CSV cell that a spreadsheet or terminal shows rather than obeys (see :func:`visible`)."""
+    return visible(text)
+
+
+_JSON_NEUTRAL = {ord(c): f"\\u{ord(c):04x}" for c in BIDI_CHARS + "".join(map(chr, range(0x7F, 0xA0)))}
 
 
 def json_safe(text: str) -> str:
-    """JSON text with bidi characters written as escapes (same data, inert in any viewer), no lone surrogates.
+    """JSON text with bidi and C1 characters written as escapes (same data, inert in any viewer), no lone surrogates.
 
-    Bidi characters can only occur inside JSON strings, where an escape means the same character.
+    Those characters can only occur inside JSON strings, where an escape means the same character
+    (``json.dumps`` already escapes C0 controls).
     """
     return encodable(text).translate(_JSON_NEUTRAL)
 
