@@ -338,7 +338,10 @@ def write_run(report: AuditReport, out_dir: Path, *, keep: int = 30, config_byte
         for name, data in files.items():
             # Reports are read by the report server and by auditors (they hold no secret values):
             # world-readable like any file written under a default umask, not mkstemp's 0600.
-            os.chmod(atomic_write(stage / name, data), 0o644)
+            try:
+                os.chmod(atomic_write(stage / name, data), 0o644)
+            except OSError as exc:  # name the file the user will look for, not the staging copy
+                raise OSError(exc.errno, exc.strerror, str(run_dir / name)) from None
         # mkdtemp makes the directory 0700; a run directory is meant to be read by the report server.
         os.chmod(stage, 0o755)  # noqa: S103
         if run_dir.exists():
