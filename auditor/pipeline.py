@@ -38,6 +38,7 @@ from auditor.policy.audit import load_policies
 from auditor.provenance.changecontrol import resolve_window
 from auditor.provenance.codeowners import load_codeowners
 from auditor.provenance.index import build_index
+from auditor.render import sops
 from auditor.render.flux.build import discover_targets, is_flux_target, render_flux_target
 from auditor.render.helm import find_helm
 from auditor.render.kustomize.build import prepare_tree, render_overlay
@@ -258,11 +259,13 @@ def run_audit(
             cached = render_cache.load(cache_dir, ckey, need_secret_values=need_values) if cache_dir else None
             if cached is not None:
                 say(t.name, f"render {t.path} (cached)")
-                return key, replace(cached, commit=w.commit)
+                return key, sops.prepare(replace(cached, commit=w.commit), values_compared=need_values)
             say(t.name, f"render {t.path}")
             value = render_fresh(w, t)
             if cache_dir is not None and isinstance(value, RenderedSet) and _cacheable(value, t, opts):
                 render_cache.store(cache_dir, ckey, value)
+            if isinstance(value, RenderedSet):
+                value = sops.prepare(value, values_compared=need_values)
             return key, value
 
         def render_fresh(w: RepoWork, t: Target) -> RenderedSet | str:

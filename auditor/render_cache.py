@@ -28,7 +28,7 @@ from auditor.model import CoverageGap, FileProvenance, Manifest, ObjectRef, Prov
 from auditor.render.flux.options import FluxOptions
 from auditor.repo.options import SourceOptions
 from auditor.util.fs import atomic_write
-from auditor.util.secrets import MASK, is_secret
+from auditor.util.secrets import is_secret, mask_secret_values
 
 log = logging.getLogger("gitops_audit")
 
@@ -68,18 +68,8 @@ def _strip_secret(body: Any) -> tuple[Any, bool]:
     """A desired Secret body with its values replaced by ``***`` (keys kept); True when a value was dropped."""
     if not isinstance(body, dict) or not is_secret(body):
         return body, False
-    out = dict(body)
-    stripped = False
-    for field in ("data", "stringData"):
-        values = out.get(field)
-        if isinstance(values, dict) and values:
-            out[field] = {k: MASK for k in values}
-            stripped = True
-    meta = out.get("metadata")
-    if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
-        ann = {k: v for k, v in meta["annotations"].items() if k != "kubectl.kubernetes.io/last-applied-configuration"}
-        out["metadata"] = {**meta, "annotations": ann}
-    return out, stripped
+    stripped = any(isinstance(body.get(f), dict) and body[f] for f in ("data", "stringData"))
+    return mask_secret_values(body), stripped
 
 
 def _dump(rs: RenderedSet) -> str:

@@ -25,6 +25,7 @@ from auditor.render.flux.options import FluxOptions
 from auditor.render.tools import find_kustomize
 from auditor.repo.options import SourceOptions
 from auditor.util import yamlio
+from auditor.util.secrets import mask_secret_values
 
 
 def register(subparsers: Any) -> None:
@@ -41,6 +42,8 @@ def register(subparsers: Any) -> None:
                    help="precede each object with the files it comes from (# origin: FILE (ROLE))")
     p.add_argument("--ref", default="", metavar="REF", help="render this branch, tag or commit instead of `ref`")
     p.add_argument("--worktree", action="store_true", help="render the working tree (local repositories only)")
+    p.add_argument("--show-secrets", action="store_true",
+                   help="print Secret values as rendered (default: masked as ***; keys are always shown)")
     p.set_defaults(func=handler)
 
 
@@ -49,11 +52,12 @@ def origin_comments(m: Manifest) -> str:
     return "".join(f"# origin: {f.path}{f':{f.line}' if f.line else ''} ({f.role})\n" for f in m.provenance.files)
 
 
-def format_rendered(rs: RenderedSet, *, show_origin: bool) -> str:
-    """Multi-document YAML of the desired objects, optionally with origin comments."""
+def format_rendered(rs: RenderedSet, *, show_origin: bool, show_secrets: bool = False) -> str:
+    """Multi-document YAML of the desired objects, optionally with origin comments; Secret values masked."""
     parts = []
     for m in rs.objects:
-        doc = yamlio.dump_all([dict(m.body)])
+        body = dict(m.body) if show_secrets else mask_secret_values(m.body)
+        doc = yamlio.dump_all([body])
         parts.append((origin_comments(m) if show_origin else "") + doc)
     return "---\n".join(parts)
 
@@ -90,7 +94,7 @@ def handler(args: argparse.Namespace) -> int:
     except AuditorError as exc:
         print(f"gitops-audit render: {exc}", file=sys.stderr)
         return exc.exit_code
-    sys.stdout.write(format_rendered(rs, show_origin=args.show_origin))
+    sys.stdout.write(format_rendered(rs, show_origin=args.show_origin, show_secrets=args.show_secrets))
     for gap in rs.gaps:
         where = f" in {gap.namespace}" if gap.namespace else ""
         print(f"# not rendered: {gap.group_kind}{where}: {gap.reason}", file=sys.stderr)
