@@ -288,6 +288,13 @@ class Connection:
                 last_problem = _connection_problem(exc, timeout)
                 last_status = None
                 log.debug("GET %s: %s (attempt %d/%d)", path, last_problem, attempt, attempts)
+            except (Stopped, ClusterError):
+                raise
+            except Exception as exc:  # the HTTP stack's own errors may quote request headers
+                raise ClusterError(
+                    f"read cluster {self.label}: GET {path} failed: {type(exc).__name__} (details withheld: "
+                    "they may quote credentials)"
+                ) from None
             else:
                 with self._count_lock:
                     self.requests += 1
