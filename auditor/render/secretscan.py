@@ -14,6 +14,7 @@ Secret, a secretGenerator or postBuild (a cheap text test first).
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -34,13 +35,21 @@ _lock = threading.Lock()
 
 
 def _files(root: Path) -> Iterator[Path]:
+    """YAML/JSON files of the tree.
+
+    Other renders of the same tree may be adding and removing their own scratch directories
+    (``.gitops-audit-*``) meanwhile: those are skipped, and vanished entries ignored.
+    """
     count = 0
-    for path in sorted(root.rglob("*")):
-        if path.suffix.lower() in _SUFFIXES and path.is_file() and not path.is_symlink():
-            count += 1
-            if count > _MAX_FILES:
-                return
-            yield path
+    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda _e: None):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".gitops-audit"))
+        for name in sorted(filenames):
+            path = Path(dirpath, name)
+            if path.suffix.lower() in _SUFFIXES and not path.is_symlink():
+                count += 1
+                if count > _MAX_FILES:
+                    return
+                yield path
 
 
 def _strings(mapping: Any) -> Iterator[str]:
