@@ -376,7 +376,8 @@ class Connection:
                 raise self.deadline_error("no complete response")
         if "error" in box:
             raise box["error"]
-        return box["value"]  # type: ignore[no-any-return]
+        value: tuple[int, str, bytes, str | None] = box["value"]
+        return value
 
     def _request(self, url: str, headers: dict[str, str], timeout: float) -> tuple[int, str, bytes, str | None]:
         import urllib3

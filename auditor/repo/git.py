@@ -244,7 +244,8 @@ def _cache_key(location: str) -> str:
 @contextlib.contextmanager
 def _locked(lock_path: Path) -> Iterator[None]:
     """Exclusive advisory lock so two runs do not fetch into the same cache clone at once."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    # Private to the user: the clones hold whole repositories (their clear-text Secrets included).
+    lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(lock_path, "a+b") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:

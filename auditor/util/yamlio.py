@@ -64,7 +64,7 @@ class _CheckedLoader(_Loader):
 
     duplicate_keys: DuplicateKeys
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, yaml.MappingNode):
             seen: set[tuple[str, str]] = set()
             for k, _ in node.value:

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from cluster.conftest import TOKEN, load_live_objects
 from cluster.fakeapi import FakeAPIServer
 from cluster.pki import Pki, make_pki

@@ -1,10 +1,10 @@
 """Issue 16's done-when: a canary sweep over everything a run leaves behind finds nothing.
 
 Canaries sit in git Secrets (``data``, ``stringData``, generator literals, env and file sources), in a Flux
-``postBuild.substituteFrom`` Secret variable substituted into another Secret, in a live Secret (read with ``cluster.secrets: hash``), in
-the kubeconfig token, and in the credentials of the repository URL. One overlay makes kustomize fail while
-echoing a Secret. The runs (cold and warm caches), ``render``, ``snapshot`` and ``policy test`` are driven
-through the CLI; then every report file, bundle member, history file, metrics file, log line, terminal line,
+``postBuild.substituteFrom`` Secret variable substituted into another Secret, in a live Secret (read with
+``cluster.secrets: hash``), in the kubeconfig token, and in the credentials of the repository URL. One overlay
+makes kustomize fail while echoing a Secret. The runs (cold and warm caches), ``render`` and ``snapshot`` are
+driven through the CLI; then every report file, bundle member, history file, metrics file, log line, terminal line,
 render cache entry and clone cache file is searched for every canary and its base64 form.
 """
 
@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from cluster.conftest import CANARY_SECRET
 from cluster.fakeapi import FakeAPIServer
 from cluster.pki import Pki, cluster_entry, write_kubeconfig

@@ -61,7 +61,8 @@ def _overlays(url: str) -> dict[str, str]:
     fields = {
         "patches": f"patches:\n  - path: {url}/p.yaml\n",
         "psm": f"patchesStrategicMerge:\n  - {url}/p.yaml\n",
-        "json6902": f"patchesJson6902:\n  - target: {{kind: ConfigMap, name: cm, version: v1}}\n    path: {url}/j.yaml\n",
+        "json6902": "patchesJson6902:\n  - target: {kind: ConfigMap, name: cm, version: v1}\n"
+        f"    path: {url}/j.yaml\n",
         "replacements": f"replacements:\n  - path: {url}/r.yaml\n",
         "configurations": f"configurations:\n  - {url}/c.yaml\n",
         "crds": f"crds:\n  - {url}/crd.yaml\n",

@@ -82,7 +82,7 @@ def test_stop_signal_gives_a_partial_report_and_no_orphans(
     children = _children(pids)
     audit.send_signal(sig)
     # The renders would take 300 s; a prompt stop is seconds. 120 s cannot be reached by a working stop.
-    out, err = audit.communicate(timeout=120)
+    _out, err = audit.communicate(timeout=120)
     assert audit.returncode == code, err
     assert all(_wait(lambda p=p: not _alive(p), 30) for p in children)
     assert f"{sig.name}: stopping" in err and "Traceback" not in err

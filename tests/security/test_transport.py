@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from cluster.conftest import load_live_objects
 from cluster.fakeapi import FakeAPIServer
 from cluster.pki import Pki, cluster_entry, write_kubeconfig

@@ -13,11 +13,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from gitfixtures import GitHTTPServer
 
-from .hostile import BASE_FILES, URL_TOKEN, leaks, live_copy, outputs, render_with_kubectl, run_cli, snapshot_of, \
-    write_config
+from .hostile import (
+    BASE_FILES,
+    URL_TOKEN,
+    leaks,
+    live_copy,
+    outputs,
+    render_with_kubectl,
+    run_cli,
+    snapshot_of,
+    write_config,
+)
 
 
 @pytest.fixture
@@ -37,6 +45,7 @@ def served(tmp_path: Path, make_repo: Callable[..., Path]) -> Iterator[GitHTTPSe
 def test_url_credentials_are_redacted_everywhere(tmp_path: Path, served: GitHTTPServer,
                                                  make_repo: Callable[..., Path]) -> None:
     url = served.url("fleet.git")
+    wrong = served.url("fleet.git", token="nope-" + URL_TOKEN)
     assert URL_TOKEN in url
     local = make_repo(BASE_FILES, name="local")
     snap = snapshot_of(live_copy(render_with_kubectl(local, "overlays/prod")), tmp_path / "snap")
@@ -44,7 +53,7 @@ def test_url_credentials_are_redacted_everywhere(tmp_path: Path, served: GitHTTP
         f"repo: {url}\nref: main\ntargets:\n"
         "  - {name: prod, path: overlays/prod, snapshot: snap}\n"
         f"  - {{name: other, path: overlays/prod, snapshot: snap, repo: '{url}#x'}}\n"
-        f"  - {{name: wrong, path: overlays/prod, snapshot: snap, repo: '{served.url('fleet.git', token='nope-' + URL_TOKEN)}'}}\n"
+        f"  - {{name: wrong, path: overlays/prod, snapshot: snap, repo: '{wrong}'}}\n"
     ))
     run = run_cli(["-vv", "run", "--config", str(cfg), "--out", str(tmp_path / "reports"),
                    "--metrics-file", str(tmp_path / "metrics.prom")], cwd=tmp_path, cache=tmp_path / "cache")

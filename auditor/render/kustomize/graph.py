@@ -248,8 +248,8 @@ def _refs(kf: KFile, kdir: str) -> Iterator[Ref]:
             for i, chart in enumerate(items):
                 if not isinstance(chart, dict):
                     continue
-                for key in keys:
-                    r = ref(fld, chart.get(key), (fld, i, key))
+                for chart_key in keys:
+                    r = ref(fld, chart.get(chart_key), (fld, i, chart_key))
                     if r:
                         yield r
                 extra = chart.get("additionalValuesFiles")
