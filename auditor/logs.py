@@ -59,3 +59,16 @@ def configure(*, verbose: int = 0, fmt: str = "text") -> None:
     root.addHandler(handler)
     root.setLevel(logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG)
     root.propagate = False
+    # Libraries (kubernetes, urllib3) log warnings and errors to the root logger; without a handler Python
+    # prints them raw. Give them the same redaction and terminal safety as our own lines.
+    top = logging.getLogger()
+    for h in list(top.handlers):
+        if getattr(h, "_gitops_audit", False):
+            top.removeHandler(h)
+    if not top.handlers:
+        library = logging.StreamHandler(sys.stderr)
+        library._gitops_audit = True  # type: ignore[attr-defined]
+        library.setLevel(logging.WARNING)
+        library.addFilter(_ContextFilter())
+        library.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
+        top.addHandler(library)

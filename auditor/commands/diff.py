@@ -20,6 +20,7 @@ from auditor.diff.render import render_json, render_text
 from auditor.errors import DiffError
 from auditor.model import LiveState, Manifest, ObjectRef, Target, split_api_version
 from auditor.util import yamlio
+from auditor.util.text import terminal_safe
 
 
 def register(subparsers: Any) -> None:
@@ -79,7 +80,7 @@ def handler(args: argparse.Namespace) -> int:
         desired = _load(args.desired, "desired")
         live = _load(args.live, "live")
     except DiffError as exc:
-        print(f"gitops-audit diff: {exc}", file=sys.stderr)
+        print(terminal_safe(f"gitops-audit diff: {exc}", one_line=True), file=sys.stderr)
         return 2
     namespace = args.namespace
     if len(desired) == 1 and len(live) == 1:
@@ -105,7 +106,8 @@ def handler(args: argparse.Namespace) -> int:
     if args.output == "json":
         sys.stdout.write(render_json(outcome))
     else:
-        sys.stdout.write(render_text(outcome))
+        # Values come from the files compared: shown, never obeyed by the terminal (escape sequences dropped).
+        sys.stdout.write(terminal_safe(render_text(outcome)))
         for subject in only_live:
-            print(f"· {subject} only in --live (not compared)")
+            print(terminal_safe(f"· {subject} only in --live (not compared)", one_line=True))
     return 1 if any(f.counts for f in outcome.findings) else 0

@@ -26,6 +26,7 @@ from auditor.render.tools import find_kustomize
 from auditor.repo.options import SourceOptions
 from auditor.util import yamlio
 from auditor.util.secrets import mask_secret_values
+from auditor.util.text import terminal_safe
 
 
 def register(subparsers: Any) -> None:
@@ -92,10 +93,10 @@ def handler(args: argparse.Namespace) -> int:
         cfg = load_config(path)
         _target, rs = render_target(cfg, cfg.flux, args.target, ref=args.ref, worktree=args.worktree)
     except AuditorError as exc:
-        print(f"gitops-audit render: {exc}", file=sys.stderr)
+        print(terminal_safe(f"gitops-audit render: {exc}", one_line=True), file=sys.stderr)
         return exc.exit_code
     sys.stdout.write(format_rendered(rs, show_origin=args.show_origin, show_secrets=args.show_secrets))
     for gap in rs.gaps:
         where = f" in {gap.namespace}" if gap.namespace else ""
-        print(f"# not rendered: {gap.group_kind}{where}: {gap.reason}", file=sys.stderr)
+        print(terminal_safe(f"# not rendered: {gap.group_kind}{where}: {gap.reason}", one_line=True), file=sys.stderr)
     return 0
