@@ -7,7 +7,10 @@ Every child (git, kustomize, kubectl, helm) runs:
 * with ``PR_SET_PDEATHSIG=SIGKILL`` (through util-linux ``setpriv``), so it dies even when this
   process is killed with SIGKILL and cannot clean up;
 * with ``RLIMIT_DATA`` (heap and anonymous memory) bounded: a YAML alias bomb in a manifest makes
-  kustomize fail with "out of memory" instead of growing to the machine's size;
+  kustomize fail with "out of memory" instead of growing to the machine's size. Not RLIMIT_AS: Go
+  programs reserve address space they never use and git maps whole packfiles, so an address-space
+  limit low enough to matter breaks ordinary runs. Set from outside right after the start
+  (``prlimit(2)``), it needs no code in the child between fork and exec;
 * with its captured output bounded (stdout up to ``max_output``, the tail of stderr);
 * optionally without network (``network=False``): in a new user and network namespace
   (``unshare --user --net``, where the kernel allows it to unprivileged users), and in any case with
