@@ -130,8 +130,8 @@ def render_target(opts: RunOptions, tool: KustomizeTool, work: RepoWork, target:
         rs = _render(opts, tool, work, target)
     except (RenderError, SourceError, ToolError) as exc:
         raise type(exc)(mask_tool_message(str(exc), secret_values(work.tree.root))) from None
-    if any(g.reason != mask_tool_message(g.reason) for g in rs.gaps):
-        secrets = secret_values(work.tree.root)
+    if rs.gaps:  # reasons quote tools too (a HelmRelease or Kustomization that did not render)
+        secrets = secret_values(work.tree.root)  # scanned once per prepared tree
         rs = replace(rs, gaps=tuple(replace(g, reason=mask_tool_message(g.reason, secrets)) for g in rs.gaps))
     return rs
 
