@@ -183,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _stdout_gone()
     except AuditorError as exc:
-        print(f"gitops-audit: error: {exc}", file=sys.stderr)
+        print(f"gitops-audit: error: {_shown(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("gitops-audit: interrupted", file=sys.stderr)
@@ -192,10 +192,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(
-            f"gitops-audit: internal error: {type(exc).__name__}: {exc} (re-run with --debug for details)",
+            f"gitops-audit: internal error: {type(exc).__name__}: {_shown(str(exc))} (re-run with --debug for details)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _shown(message: str) -> str:
+    """An error as the terminal may show it: one line, no credentials, no escape sequences."""
+    from auditor.util.redact import redact_text
+    from auditor.util.text import terminal_safe
+
+    return terminal_safe(redact_text(message), one_line=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

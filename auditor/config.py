@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -168,7 +169,7 @@ def parse_config(raw: bytes, *, source: str, base_dir: Path) -> RunConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        value, lines = load_with_lines(text, source)
+        value, lines = load_with_lines(text, source, strict_keys=True)
     except YamlError as exc:
         raise ConfigError(str(exc)) from None
     root = Node(value, (), source, lines).mapping(_TOP_KEYS)
@@ -216,6 +217,8 @@ def parse_config(raw: bytes, *, source: str, base_dir: Path) -> RunConfig:
     if cfg.source.render_cache not in ("", "off"):
         cfg = replace(cfg, source=replace(cfg.source, render_cache=str(cfg.resolve(cfg.source.render_cache))))
     targets = tuple(_parse_target(node, cfg) for node in root.items("targets"))
+    named = [cfg.repo_location(cfg.repo), *(t.repo for t in targets)]
+    cfg = replace(cfg, source=with_credential_hosts(cfg.source, named))
     seen: dict[str, int] = {}
     for i, t in enumerate(targets):
         if t.name in seen:
@@ -312,6 +315,16 @@ def _no_match(targets: Sequence[Target], sel: Selection) -> str:
     return f"no target matches {given} together (targets: {_known([t.name for t in targets])})"
 
 
+def with_credential_hosts(source: SourceOptions, locations: list[str]) -> SourceOptions:
+    """``source`` plus the http(s) hosts of the repositories the user named (env-var credentials go only there)."""
+    hosts = set(source.credential_hosts)
+    for loc in locations:
+        parts = urllib.parse.urlsplit(loc)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            hosts.add(f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else ""))
+    return replace(source, credential_hosts=tuple(sorted(hosts)))
+
+
 def adhoc_config(
     *,
     repo: str,
@@ -345,4 +358,4 @@ def adhoc_config(
         ref=cfg.ref,
         namespace=cfg.default_namespace,
     )
-    return replace(cfg, targets=(target,))
+    return replace(cfg, targets=(target,), source=with_credential_hosts(cfg.source, [target.repo]))

@@ -36,7 +36,7 @@ _SEVERITIES = tuple(s.value for s in Severity)
 def parse_source(node: Node) -> SourceOptions:
     """``source:`` — clone cache, timeouts, allow-listed remote bases."""
     node.mapping(("cache_dir", "render_cache", "render_timeout", "git_timeout", "allow_remote_bases",
-                  "allow_remote_repos", "repo_urls"))
+                  "allow_remote_repos", "repo_urls", "tool_memory_mb"))
     return SourceOptions(
         cache_dir=node.string("cache_dir"),
         render_cache=node.string("render_cache"),
@@ -45,6 +45,7 @@ def parse_source(node: Node) -> SourceOptions:
         allow_remote_bases=node.strings("allow_remote_bases"),
         allow_remote_repos=node.strings("allow_remote_repos"),
         repo_urls=node.strings("repo_urls"),
+        tool_memory_mb=node.integer("tool_memory_mb", 2048, minimum=0),
     )
 
 
@@ -60,6 +61,7 @@ def parse_cluster(node: Node) -> tuple[ClusterOptions, tuple[tuple[str, str, str
             "page_size",
             "secrets",
             "extra_kinds",
+            "allow_exec_plugins",
         )
     )
     extra = _kinds(node, "extra_kinds")
@@ -71,6 +73,7 @@ def parse_cluster(node: Node) -> tuple[ClusterOptions, tuple[tuple[str, str, str
         parallel_lists=node.integer("parallel_lists", 4, minimum=1),
         page_size=node.integer("page_size", 500, minimum=1),
         secrets=node.string("secrets", "metadata", choices=SECRET_MODES),
+        allow_exec_plugins=node.boolean("allow_exec_plugins", True),
     )
     return opts, tuple(extra)
 

@@ -556,6 +556,8 @@ class LiveState:
     identity: str = ""
     reads: tuple[ListRecord, ...] = ()
     gaps: tuple[CoverageGap, ...] = ()
+    insecure: tuple[str, ...] = ()
+    """Transport weaknesses of the read (``plain-http``, ``tls-not-verified``): each is a finding."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from auditor import __version__, render_cache
+from auditor import __version__, pipeline_hygiene, render_cache
 from auditor.cluster.kube import check_contexts
 from auditor.config import Selection, select_targets
 from auditor.errors import RenderError, SourceError, ToolError, UsageError
@@ -53,13 +53,17 @@ from auditor.provenance.changeinputs import PlatformLookup, gather
 from auditor.provenance.codeowners import load_codeowners
 from auditor.provenance.index import build_index
 from auditor.provenance.ledger import approval_text, build_ledger, merge_ledgers
+from auditor.render import sops
 from auditor.render.kustomize.build import prepare_tree
 from auditor.render.registry import target_sources
+from auditor.render.secretscan import secret_values
 from auditor.render.source import RenderContext, TargetSource, source_for
 from auditor.render.tools import KustomizeTool, find_kustomize
 from auditor.repo.git import describe_url, open_repo, origin_url, resolve_ref
 from auditor.repo.options import SourceOptions
 from auditor.shard import select_shard, shard_of
+from auditor.util import stop
+from auditor.util.redact import mask_tool_message
 from auditor.util.secrets import new_run_key
 
 log = logging.getLogger("gitops_audit")
@@ -96,7 +100,8 @@ def _render_cache_dir(source: SourceOptions) -> Path | None:
     return Path(source.render_cache) if source.render_cache else render_cache.default_dir()
 
 
-def _render_cache_key(tool: KustomizeTool, work: RepoWork, target: Target, source: TargetSource) -> str:
+def _render_cache_key(opts: RunOptions, tool: KustomizeTool, work: RepoWork, target: Target,
+                      source: TargetSource) -> str:
     """What determines a render: tool versions, the whole repository tree, the path and the source's options.
 
     The hook for finer keys (issue 19): ``source.cache_parts`` names what besides the tree determines the
@@ -108,6 +113,9 @@ def _render_cache_key(tool: KustomizeTool, work: RepoWork, target: Target, sourc
     if extra is None:
         return ""
     parts = [tool.info.version, work.tree.dir_ids.get("", ""), target.path or ".", target.namespace,
+             # What the render was allowed to do belongs to the key: a permissive run must never serve a
+             # strict one (remote bases, plugins, exec functions, Helm, load restrictor, network).
+             render_cache.security_settings(opts.source, opts.config.flux),
              source.kind, *extra]
     return render_cache.cache_key(parts)
 
@@ -148,12 +156,32 @@ def render_target(opts: RunOptions, tool: KustomizeTool, work: RepoWork, target:
                   sources: tuple[TargetSource, ...] | None = None) -> RenderedSet:
     """Render one target from a prepared repository with the target source that handles it.
 
-    Raises RenderError/SourceError/ToolError; shared by the audit and the ``render`` command.
+    Raises RenderError/SourceError/ToolError, whose message never holds a Secret value of the repository
+    (tools echo what they choke on); shared by the audit and the ``render`` command.
     """
     if work.tree is None or work.ctx is None:
         raise SourceError(work.error or f"render {target.path}: repository not prepared")
     source = source_for(sources or sources_of(opts), target)
-    return source.render(replace(work.ctx, tool=tool), target)
+    try:
+        rs = source.render(replace(work.ctx, tool=tool), target)
+    except (RenderError, SourceError, ToolError) as exc:
+        raise type(exc)(mask_tool_message(str(exc), secret_values(work.tree.root))) from None
+    if rs.gaps:  # reasons quote tools too (a HelmRelease or Kustomization that did not render)
+        secrets = secret_values(work.tree.root)  # scanned once per prepared tree
+        rs = replace(rs, gaps=tuple(replace(g, reason=mask_tool_message(g.reason, secrets)) for g in rs.gaps))
+    return rs
+
+
+def _cacheable(rs: RenderedSet, source: TargetSource, opts: RunOptions) -> bool:
+    """Renders that read remote content (which may move between runs) are never kept.
+
+    A plain kustomize render says so itself (no tree hash with remote bases); a Flux or Argo CD render
+    may build many overlays, so any allow-listed remote base rules it out. Other branches and
+    repositories it read are pinned by commit in ``RenderedSet.sources`` and re-checked on load.
+    """
+    if source.kind != "path":
+        return not opts.source.allow_remote_bases
+    return bool(rs.tree_hash)
 
 
 def prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> RepoWork:
@@ -274,16 +302,21 @@ def run_audit(
             w, t = jobs[key]
             assert w.tree is not None and w.ctx is not None  # jobs only hold repositories that were prepared
             target_var.set(t.name)
+            if stop.requested():
+                return key, f"render {t.path}: {stop.reason()}"
             source = source_for(sources, t)
-            ckey = _render_cache_key(tool, w, t, source) if cache_dir is not None else ""
-            cached = render_cache.load(cache_dir, ckey) if cache_dir is not None else None
+            ckey = _render_cache_key(opts, tool, w, t, source) if cache_dir is not None else ""
+            need_values = opts.cluster.secrets == "hash"
+            cached = render_cache.load(cache_dir, ckey, need_secret_values=need_values) if cache_dir else None
             if cached is not None and source.cache_valid(w.ctx, cached):
                 say(t.name, f"render {t.path} (cached)")
-                return key, replace(cached, commit=w.commit)
+                return key, sops.prepare(replace(cached, commit=w.commit), values_compared=need_values)
             say(t.name, f"render {t.path}")
             value = render_fresh(w, t)
-            if cache_dir is not None and isinstance(value, RenderedSet):
+            if cache_dir is not None and isinstance(value, RenderedSet) and _cacheable(value, source, opts):
                 render_cache.store(cache_dir, ckey, value)
+            if isinstance(value, RenderedSet):
+                value = sops.prepare(value, values_compared=need_values)
             return key, value
 
         def render_fresh(w: RepoWork, t: Target) -> RenderedSet | str:
@@ -328,6 +361,8 @@ def run_audit(
 
         def _audit_one(t: Target) -> TargetResult:
             w = repos[(t.repo, t.ref)]
+            if stop.requested():
+                return TargetResult(target=t, audited=False, skip_reason=stop.reason(), commit=w.commit)
             if w.error:
                 return TargetResult(target=t, audited=False, skip_reason=w.error)
             rendered = renders[render_key(t)]
@@ -341,6 +376,7 @@ def run_audit(
         lined = line_up([(r.target.name, r.apps) for r in results if r.apps])
         results = tuple(replace(r, apps=lined[r.target.name]) if r.target.name in lined else r for r in results)
         fields = fleet_fields([(r.target.name, renders_of(r), r.apps) for r in results if r.audited and r.apps])
+        results = tuple(pipeline_hygiene.shown_result(r) for r in results)
 
     if policies is not None:
         st = policies.runner.stats

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Protocol
 
-from auditor import pipeline_apply
+from auditor import pipeline_apply, pipeline_hygiene
 from auditor.cluster.objects import REASON_NOT_IN_SNAPSHOT, REASON_NOT_SERVED
 from auditor.cluster.options import ClusterOptions, LiveScope
 from auditor.config import RunConfig
@@ -312,6 +312,7 @@ def check_state(
     gap_findings, not_rendered = pipeline_apply.render_gaps(target, rendered.gaps, opts.config.accept_unrendered)
     findings += gap_findings
     findings += _gap_findings(target, live.gaps, _orphan_only(desired, opts))
+    findings += pipeline_hygiene.input_findings(target, desired, live)
     findings.sort(key=Finding.sort_key)
     return TargetResult(
         target=target,

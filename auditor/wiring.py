@@ -13,6 +13,7 @@ from typing import Any
 from auditor import shard
 from auditor.config import RunConfig, Selection
 from auditor.pipeline import RunOptions
+from auditor.util import proc
 
 
 def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: str = "") -> RunOptions:
@@ -25,6 +26,7 @@ def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: st
     )
     if getattr(args, "no_render_cache", False):
         source = replace(source, render_cache="off")
+    proc.configure_memory(source.tool_memory_mb)
     cluster = cfg.cluster
     kubeconfig = getattr(args, "kubeconfig", None)
     if kubeconfig:

@@ -12,7 +12,7 @@ STAGES = ("render", "provenance", "cluster", "diff", "policy", "report")
 SHARED = ("repo",)
 """Shared layers below the stages: git repository access, used by rendering and provenance alike."""
 WIRING = ("pipeline", "pipeline_target", "pipeline_apply", "pipeline_fleet", "pipeline_evidence", "pipeline_replay",
-          "wiring", "cli", "commands", "config", "render_cache")
+          "pipeline_hygiene", "wiring", "cli", "commands", "config", "render_cache")
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -24,6 +24,7 @@ from auditor.errors import DiffError
 from auditor.model import LiveState, Manifest, ObjectRef, Target, split_api_version
 from auditor.util import yamlio
 from auditor.util.kinds import is_namespaced
+from auditor.util.text import terminal_safe
 
 
 def register(subparsers: Any) -> None:
@@ -122,7 +123,7 @@ def handler(args: argparse.Namespace) -> int:
         desired = _load(args.desired, "desired")
         live = _load(args.live, "live")
     except DiffError as exc:
-        print(f"gitops-audit diff: {exc}", file=sys.stderr)
+        print(terminal_safe(f"gitops-audit diff: {exc}", one_line=True), file=sys.stderr)
         return 2
     cluster = Schemas(crds_in([m.body for m in (*desired, *live)])).cluster_scoped
     namespace = args.namespace
@@ -149,12 +150,13 @@ def handler(args: argparse.Namespace) -> int:
     if args.output == "json":
         sys.stdout.write(render_json(outcome))
     else:
-        sys.stdout.write(render_text(outcome))
+        # Values come from the files compared: shown, never obeyed by the terminal (escape sequences dropped).
+        sys.stdout.write(terminal_safe(render_text(outcome)))
         if len(only_live) > _LIST_ONLY_LIVE:
             print(f"· {len(only_live)} live objects not in --desired (not compared)")
         else:
             for subject in only_live:
-                print(f"· {subject} only in --live (not compared)")
+                print(terminal_safe(f"· {subject} only in --live (not compared)", one_line=True))
     return 0 if in_sync(outcome) else 1
 
 

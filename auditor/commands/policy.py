@@ -59,6 +59,9 @@ def register(subparsers: Any) -> None:
     test.add_argument("-o", "--output", choices=FORMATS, default="stdout")
     test.add_argument("--fail-on-warn", action="store_true", help="exit 1 on warnings, 2 on failures")
     test.add_argument("--no-fail", action="store_true", help="exit 0 even when a policy fails")
+    test.add_argument("--show-secrets", action="store_true",
+                      help="give policies Secret values as written (conftest's behaviour); by default they are "
+                      "masked as *** like in an audit, so no policy message can print one")
     test.set_defaults(func=handler)
 
     verify = sub.add_parser("verify", help="run the policies' test_* rules (conftest verify)")
@@ -94,6 +97,6 @@ def handler(args: argparse.Namespace) -> int:
         outcomes = run_verify(options)
         sys.stdout.write(render_verify(outcomes))
         return 0 if all(o.passed or o.skipped for o in outcomes) else 1
-    results = run_test(args.paths, options, combine=args.combine)
+    results = run_test(args.paths, options, combine=args.combine, mask_secrets=not args.show_secrets)
     sys.stdout.write(render(results, args.output))
     return exit_code(results, fail_on_warn=args.fail_on_warn, no_fail=args.no_fail)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from auditor import metrics, shard
 from auditor.config import RunConfig, Selection, adhoc_config, find_config, load_config, select_targets
-from auditor.errors import UsageError
+from auditor.errors import ReportError, UsageError
 from auditor.model import AuditReport, Severity
 
 SEVERITY_CHOICES = tuple(s.value for s in Severity)
@@ -64,6 +65,19 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                      help="render every overlay even when an identical render is cached")
     shard.add_arguments(p)
     metrics.add_arguments(p)
+
+
+class ReportNotWritten(ReportError):
+    """The audit ran but its reports could not be written (disk full, read-only, quota): exit 2, one line."""
+
+    def __init__(self, message: str, report: AuditReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def _not_written(exc: OSError, where: Path, report: AuditReport) -> ReportNotWritten:
+    path = exc.filename or where
+    return ReportNotWritten(f"write report {path}: {exc.strerror or exc}", report)
 
 
 @dataclass(frozen=True)
@@ -167,8 +181,14 @@ def execute(cfg: RunConfig, args: argparse.Namespace, selection: Selection | Non
             spool.write_config(cfg.raw, wiring.effective_config(opts))
             state = spool.finish({"run_id": report.run_id, "started": report.started, "scope": scope,
                                   "fail_on": fail_on.value})
-        paths = write_run(report, out_dir, keep=keep, config_bytes=cfg.raw, state=state, signing_key=key)
-    metrics.emit(report, args, success=not report.partial)
+        try:
+            paths = write_run(report, out_dir, keep=keep, config_bytes=cfg.raw, state=state, signing_key=key)
+        except OSError as exc:  # ENOSPC, EFBIG (file size limit), EDQUOT, EROFS, EACCES: not a bug, say where
+            raise _not_written(exc, out_dir, report) from None
+    try:
+        metrics.emit(report, args, success=not report.partial)
+    except OSError as exc:
+        raise _not_written(exc, Path(getattr(args, "metrics_file", "") or out_dir), report) from None
     return Outcome(report=replace(report, signing_key_id=paths.key_id), html=paths.html, run_dir=paths.run_dir,
                    exit_code=report.exit_code(), bundle=paths.bundle)
 
@@ -196,8 +216,22 @@ def print_outcome(outcome: Outcome, args: argparse.Namespace) -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
-    """Run the audit; exit code per DESIGN §5."""
-    cfg, selection = load_run_config(args)
-    outcome = execute(cfg, args, selection)
+    """Run the audit; exit code per DESIGN §5 (3 after SIGTERM, 130 after SIGINT, with a partial report)."""
+    from auditor.util import stop
+
+    # SIGTERM/SIGINT stop the work (children killed, remaining targets "interrupted") and the partial
+    # report is still written; a second signal ends the process at once.
+    with stop.graceful_signals():
+        cfg, selection = load_run_config(args)
+        try:
+            outcome = execute(cfg, args, selection)
+        except ReportNotWritten as exc:
+            if not getattr(args, "quiet", False):  # the audit happened: show its result, then the error
+                from auditor.report.terminal import summary
+
+                print(summary(exc.report, color=sys.stdout.isatty() and not getattr(args, "no_color", False)))
+            raise
     print_outcome(outcome, args)
+    if stop.requested():
+        return 130 if stop.signal_number() == signal.SIGINT else max(outcome.exit_code, 3)
     return outcome.exit_code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from auditor.policy.engine import UNDEFINED, EvalError
 from auditor.policy.loader import SKIPPED_TEST_RULE, TEST_RULE, discover_modules, load_data
 from auditor.policy.options import PolicyOptions
 from auditor.util import yamlio
+from auditor.util.secrets import is_secret, mask_secret_values
 
 _CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -149,20 +151,48 @@ def _no_rules(spaces: Sequence[NamespaceRules], found: Mapping[str, NamespaceRul
     )
 
 
+def mask_secret_inputs(configs: dict[str, list[Any]]) -> int:
+    """Replace Secret values (``data``/``stringData``, also inside ``List`` items) by ``***`` in place; the count.
+
+    The audit hands policies the same masked Secrets, so a policy behaves alike in ``policy test`` and in a
+    run, and no policy message can print a value into a CI log.
+    """
+    masked = 0
+
+    def mask(doc: Any) -> Any:
+        nonlocal masked
+        if isinstance(doc, dict) and is_secret(doc):
+            masked += 1
+            return mask_secret_values(doc)
+        if isinstance(doc, dict) and isinstance(doc.get("items"), list):
+            return {**doc, "items": [mask(i) for i in doc["items"]]}
+        return doc
+
+    for name, docs in configs.items():
+        configs[name] = [mask(d) for d in docs]
+    return masked
+
+
 def run_test(
     files: Sequence[str],
     options: PolicyOptions,
     *,
     combine: bool = False,
+    mask_secrets: bool = True,
 ) -> list[CheckResult]:
     """``conftest test``: evaluate the chosen namespaces on every document; one result per file and namespace.
 
     Multi-document files are evaluated per document and aggregated under the file name, as conftest does.
     An evaluation error raises :class:`PolicyError` (conftest stops on it too), naming the file and the rule.
     Policies whose selected namespaces hold no rule at all raise :class:`NoRulesError`: such a run would
-    pass without checking anything (conftest exits 0 there; we do not).
+    pass without checking anything (conftest exits 0 there; we do not). Secret values are masked first
+    unless ``mask_secrets`` is False (conftest's raw input; a warning says so).
     """
     configs = read_configs(files)  # first, as conftest: a mistyped input path is reported before policy errors
+    if mask_secrets and (count := mask_secret_inputs(configs)):
+        logging.getLogger("gitops_audit").warning(
+            "policy test: the values of %d Secret%s were masked (***) before evaluation, as in an audit; "
+            "--show-secrets passes them as written", count, "s" if count != 1 else "")
     dirs = policy_dirs(options)
     modules = discover_modules(dirs)
     if not modules:

@@ -15,6 +15,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from auditor.model import AuditReport, Category, Finding, ObjectRef, Severity, Target, TargetResult
 from auditor.util.secrets import HASH_PREFIX, MASK
+from auditor.util.text import visible, xml_safe
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -54,7 +55,6 @@ CATEGORIES: tuple[Category, ...] = tuple(Category)
 # Secret payload fields. A value under these paths is never shown, whatever the diff stage did:
 # masking here is a second line of defence, not the primary one.
 _SECRET_PATH = re.compile(r"^(data|stringData)([.\[]|$)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _is_secret_kind(ref: ObjectRef | None) -> bool:
@@ -106,8 +106,11 @@ def plural(n: int, word: str, many: str = "") -> str:
 
 
 def clean_text(text: str) -> str:
-    """Drop control characters that XML 1.0 and terminals cannot carry (keeps tab/newline)."""
-    return _CONTROL.sub("", text)
+    """Text XML 1.0 can carry and a reader sees as it is.
+
+    Controls and bidi characters are shown as ``<U+001B>``; U+FFFE/U+FFFF and lone surrogates become U+FFFD.
+    """
+    return xml_safe(visible(text))
 
 
 def show(value: Any) -> str:

@@ -43,7 +43,8 @@ fingerprint       stable id of the finding across runs
 
 Rows are in the report's deterministic order. The text starts with a UTF-8 BOM so spreadsheet
 tools detect the encoding; cells that a spreadsheet could evaluate as a formula are prefixed
-with an apostrophe (OWASP "CSV injection" guidance).
+with an apostrophe (OWASP "CSV injection" guidance); control and bidi characters are written as
+visible ``<U+202E>`` marks, so neither a terminal nor a spreadsheet obeys them.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from auditor.report._common import (
     target_index,
     utc_z,
 )
+from auditor.util.text import csv_safe
 
 COLUMNS: tuple[str, ...] = (
     "run_id", "target", "env", "region", "context", "category", "rule_id", "severity", "title",
@@ -79,7 +81,8 @@ MAX_CELL = 32000
 
 
 def neutralise(cell: str) -> str:
-    """Make a cell inert for spreadsheets: prefix ``'`` when it could start a formula; cap its length."""
+    """Make a cell inert: controls and bidi characters shown as ``<U+001B>``, ``'`` before a formula, length capped."""
+    cell = csv_safe(cell)
     if len(cell) > MAX_CELL:
         cell = cell[:MAX_CELL] + "…(truncated)"
     if cell.startswith(_FORMULA_START):

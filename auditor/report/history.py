@@ -37,6 +37,7 @@ from auditor.report import bundle, csv_report, html_report, json_report, junit, 
 from auditor.report._common import fingerprint, gc_paused, parse_time, totals
 from auditor.report.signing import SigningKey
 from auditor.util.fs import atomic_write
+from auditor.util.text import encodable, json_safe
 
 log = logging.getLogger(__name__)
 
@@ -278,14 +279,15 @@ def render_reports(
     report: AuditReport, history: Sequence[RunSummary] = (), *, controls: Mapping[str, Sequence[str]] | None = None
 ) -> dict[str, bytes]:
     """Every report format of one run, by file name (no bundle)."""
+    # Text from repositories and clusters may hold lone surrogates (not encodable) and bidi controls.
     return {
-        FILES["html"]: html_report.render(report, history).encode("utf-8"),
-        FILES["json"]: json_report.render(report).encode("utf-8"),
-        FILES["csv"]: csv_report.render(report).encode("utf-8"),
-        FILES["junit"]: junit.render(report).encode("utf-8"),
-        FILES["sarif"]: sarif.render(report).encode("utf-8"),
-        FILES["ledger"]: ledger_csv.render(report).encode("utf-8"),
-        FILES["oscal"]: oscal.render(report, controls).encode("utf-8"),
+        FILES["html"]: encodable(html_report.render(report, history)).encode("utf-8"),
+        FILES["json"]: json_safe(json_report.render(report)).encode("utf-8"),
+        FILES["csv"]: encodable(csv_report.render(report)).encode("utf-8"),
+        FILES["junit"]: encodable(junit.render(report)).encode("utf-8"),
+        FILES["sarif"]: json_safe(sarif.render(report)).encode("utf-8"),
+        FILES["ledger"]: encodable(ledger_csv.render(report)).encode("utf-8"),
+        FILES["oscal"]: json_safe(oscal.render(report, controls)).encode("utf-8"),
     }
 
 
@@ -410,9 +412,15 @@ def write_run(
         for name, data in files.items():
             # Reports are read by the report server and by auditors (they hold no secret values):
             # world-readable like any file written under a default umask, not mkstemp's 0600.
-            os.chmod(atomic_write(stage / name, data), 0o644)
-        with open(stage / BUNDLE, "wb") as fh:  # streamed: the state members can be large
-            bundle.build_to(fh, report, members, config_sha256=config_sha, key=signing_key)
+            try:
+                os.chmod(atomic_write(stage / name, data), 0o644)
+            except OSError as exc:  # name the file the user will look for, not the staging copy
+                raise OSError(exc.errno, exc.strerror, str(run_dir / name)) from None
+        try:
+            with open(stage / BUNDLE, "wb") as fh:  # streamed: the state members can be large
+                bundle.build_to(fh, report, members, config_sha256=config_sha, key=signing_key)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(run_dir / BUNDLE)) from None
         os.chmod(stage / BUNDLE, 0o644)
         # mkdtemp makes the directory 0700; a run directory is meant to be read by the report server.
         os.chmod(stage, 0o755)  # noqa: S103

@@ -44,6 +44,7 @@ from auditor.report._common import (
     totals,
 )
 from auditor.report.html_evidence import evidence_view
+from auditor.util.text import visible
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; history imports this module at run time
     from auditor.report.history import RunSummary
@@ -61,7 +62,7 @@ def script_json(value: Any) -> Markup:
     the block; U+2028/2029 are escaped for old JavaScript parsers. The result is valid JSON
     and is marked safe because it has been escaped for exactly this context.
     """
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = visible(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     for ch, esc in _LINE_SEPARATORS.items():
         text = text.replace(ch, esc)
@@ -92,6 +93,8 @@ def _env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Controls and bidi characters from a repository or cluster are shown (<U+202E>), never obeyed.
+        finalize=lambda v: visible(v) if isinstance(v, str) and not isinstance(v, Markup) else v,
     )
 
 

@@ -530,6 +530,8 @@ def load(text: str | bytes) -> AuditReport:
         data = json.loads(text)
     except ValueError as exc:
         raise ReportError(f"load report: invalid JSON: {exc}") from None
+    except RecursionError:  # a crafted part given to `report merge`
+        raise ReportError("load report: nested too deeply to be a report") from None
     if not isinstance(data, dict):
         raise ReportError("load report: expected a JSON object")
     try:

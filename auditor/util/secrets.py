@@ -66,6 +66,26 @@ def hash_secret_object(obj: Mapping[str, Any], key: bytes) -> dict[str, Any]:
     return out
 
 
+def mask_secret_values(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``obj`` that shows no Secret value.
+
+    For a core/v1 Secret, ``data``/``stringData`` values become ``***`` (keys kept) and the last-applied
+    annotation (which holds them in clear text) is removed; other objects are returned as they are.
+    """
+    out = dict(obj)
+    if not is_secret(obj):
+        return out
+    for field in ("data", "stringData"):
+        values = out.get(field)
+        if isinstance(values, Mapping):
+            out[field] = {str(k): MASK for k in values}
+    meta = out.get("metadata")
+    if isinstance(meta, Mapping) and isinstance(meta.get("annotations"), Mapping):
+        ann = {k: v for k, v in meta["annotations"].items() if k != "kubectl.kubernetes.io/last-applied-configuration"}
+        out["metadata"] = {**meta, "annotations": ann}
+    return out
+
+
 def is_secret(obj: Mapping[str, Any]) -> bool:
     """True for core/v1 Secrets."""
     return obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
