@@ -35,17 +35,10 @@ from typing import Any
 from auditor.model import CoverageGap, ListRecord, LiveState, Manifest, RenderedSet, Target
 from auditor.provenance.changeinputs import to_json
 from auditor.util.fs import atomic_write
+from auditor.util.redact import redact_text
 from auditor.util.secrets import HASH_PREFIX, hash_secret_object, is_secret
 
 PREFIX = "state/"
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"]+@")
-
-
-def redact_urls(text: str) -> str:
-    """``https://user:token@host/x`` → ``https://***@host/x`` everywhere in ``text``."""
-    return _URL_CREDENTIALS.sub(r"\1***@", text)
-
-
 def safe_name(name: str) -> str:
     """A target name as a member path segment (config validates names; Flux-discovered ones may differ)."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "_"
@@ -115,23 +108,23 @@ class Spool:
         """Keep one audited target's desired and live state."""
         name = safe_name(target.name)
         desired = {
-            "target": dataclasses.asdict(target),
+            "target": {**dataclasses.asdict(target), "repo": redact_text(target.repo)},
             "commit": rendered.commit,
             "path": rendered.path,
             "gaps": [_gap(g) for g in rendered.gaps],
             "objects": [manifest_dict(self._protect(m, secret_key, True)) for m in rendered.objects],
         }
         observed = {
-            "source": redact_urls(live.source),
+            "source": redact_text(live.source),
             "identity": live.identity,
-            "reads": [{**_record(r), "source": redact_urls(r.source)} for r in live.reads],
+            "reads": [{**_record(r), "source": redact_text(r.source)} for r in live.reads],
             "gaps": [_gap(g) for g in live.gaps],
             "objects": [manifest_dict(self._protect(m, secret_key, False)) for m in live.objects],
         }
         self._write(f"targets/{name}/desired.json", desired)
         self._write(f"targets/{name}/live.json", observed)
         with self._lock:
-            self._targets[target.name] = {"dir": name, "repo": target.repo, "ref": target.ref}
+            self._targets[target.name] = {"dir": name, "repo": redact_text(target.repo), "ref": target.ref}
 
     def write_change(self, repos: Mapping[tuple[str, str], Any], policies: Any) -> None:
         """Keep each repository's change-control inputs and the policy sources the run loaded."""
@@ -139,7 +132,7 @@ class Spool:
             if work.change is None:
                 continue
             self._write(f"change/{n}.json", {
-                "repo": redact_urls(location), "ref": ref, "key": [location, ref],
+                "repo": redact_text(location), "ref": ref, "key": [redact_text(location), ref],
                 "protected_paths": work.protected_paths,
                 "inputs": to_json(work.change),
             })
@@ -176,8 +169,8 @@ class Spool:
     def write_config(self, raw: bytes, effective: Mapping[str, Any]) -> None:
         """Keep the config file (credentials in URLs redacted) and the effective settings."""
         if raw:
-            self._write_text("config.yaml", redact_urls(raw.decode("utf-8", "replace")))
-        self._write("effective-config.json", json.loads(redact_urls(json.dumps(effective, default=str))))
+            self._write_text("config.yaml", redact_text(raw.decode("utf-8", "replace")))
+        self._write("effective-config.json", json.loads(redact_text(json.dumps(effective, default=str))))
 
     def finish(self, run: Mapping[str, Any]) -> dict[str, Path]:
         """Write ``run.json`` and return every member (bundle name → file)."""

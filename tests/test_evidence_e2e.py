@@ -229,12 +229,6 @@ def test_adhoc_run_of_another_scope_does_not_resolve_the_nightly_findings(
     assert adhoc["run_id"] in index  # listed, though not charted
 
 
-def test_config_in_bundle_redacts_url_credentials() -> None:
-    from auditor.pipeline_evidence import redact_urls
-
-    assert redact_urls("repo: https://user:tok3n@git.example.com/x.git") == "repo: https://***@git.example.com/x.git"
-
-
 def test_demo_oscal_is_valid_against_the_published_schema(demo: tuple[Path, Path, Path]) -> None:
     import jsonschema
 
