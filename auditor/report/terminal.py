@@ -11,7 +11,6 @@ from auditor.model import AuditReport, Category, Severity, TargetResult
 from auditor.report._common import (
     CATEGORIES,
     SEVERITIES,
-    clean_text,
     duration_seconds,
     human_duration,
     plural,
@@ -36,6 +35,10 @@ _CAT_SHORT: Mapping[Category, str] = {
     Category.CHANGE_CONTROL: "change",
     Category.COVERAGE: "coverage",
 }
+
+
+def _one_line(text: str) -> str:
+    return terminal_safe(text, one_line=True)
 
 
 def _paint(text: str, key: str, color: bool) -> str:
@@ -110,8 +113,8 @@ def top_findings(report: AuditReport, *, limit: int = 10, color: bool = False) -
         return ""
     shown = failing[:limit]
     rows = [
-        (f.severity.value, clean_text(f.target), clean_text(f.ref.subject if f.ref else "(repository)"),
-         clean_text(f.rule_id), clean_text(f.message).replace("\n", " "))
+        (f.severity.value, _one_line(f.target), _one_line(f.ref.subject if f.ref else "(repository)"),
+         _one_line(f.rule_id), _one_line(f.message))
         for f in shown
     ]
     w = [min(max(len(r[i]) for r in rows), cap) for i, cap in ((1, 28), (2, 48), (3, 36))]
