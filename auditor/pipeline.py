@@ -14,12 +14,13 @@ import secrets
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from auditor import __version__, render_cache
+from auditor import __version__, pipeline_hygiene, render_cache
 from auditor.cluster.kube import check_contexts
 from auditor.config import Selection, select_targets
 from auditor.errors import RenderError, SourceError, ToolError, UsageError
@@ -28,25 +29,44 @@ from auditor.model import (
     AuditReport,
     Category,
     Finding,
+    LedgerEntry,
+    Manifest,
     RenderedSet,
     Severity,
     ShardInfo,
     Target,
     TargetResult,
 )
+from auditor.pipeline_fleet import fleet_fields, line_up
 from auditor.pipeline_schedule import stream
-from auditor.pipeline_target import Progress, RepoWork, RunOptions, Shared, audit_target, live_scope
+from auditor.pipeline_target import (
+    EvidenceSink,
+    Progress,
+    RepoWork,
+    RunOptions,
+    Shared,
+    audit_target,
+    file_roles,
+    live_scope,
+)
 from auditor.policy.audit import load_policies
-from auditor.provenance.changecontrol import resolve_window
+from auditor.provenance.approvals import make_lookup
+from auditor.provenance.changecontrol import resolve_window, target_paths
+from auditor.provenance.changeinputs import PlatformLookup, gather
 from auditor.provenance.codeowners import load_codeowners
 from auditor.provenance.index import build_index
+from auditor.provenance.ledger import approval_text, build_ledger, merge_ledgers
+from auditor.render import sops
 from auditor.render.kustomize.build import RENDER_VERSION, prepare_tree
 from auditor.render.registry import target_sources
+from auditor.render.secretscan import secret_values
 from auditor.render.source import RenderContext, TargetSource, source_for
 from auditor.render.tools import KustomizeTool, find_kustomize
 from auditor.repo.git import describe_url, open_repo, origin_url, resolve_ref
 from auditor.repo.options import SourceOptions
-from auditor.shard import plan, shard_of
+from auditor.shard import check_count, plan, shard_of
+from auditor.util import stop
+from auditor.util.redact import mask_tool_message
 from auditor.util.secrets import new_run_key
 
 log = logging.getLogger("gitops_audit")
@@ -60,7 +80,7 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 def _utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 _T = TypeVar("_T")
@@ -83,7 +103,8 @@ def _render_cache_dir(source: SourceOptions) -> Path | None:
     return Path(source.render_cache) if source.render_cache else render_cache.default_dir()
 
 
-def render_cache_parts(tool: KustomizeTool, work: RepoWork, target: Target, source: TargetSource) -> list[str]:
+def render_cache_parts(opts: RunOptions, tool: KustomizeTool, work: RepoWork, target: Target,
+                       source: TargetSource) -> list[str]:
     """Everything that determines one render, as the list of strings its cache key hashes ([] = never cache).
 
     The repository's part is the digest of the render's closure when the source can compute one
@@ -101,7 +122,17 @@ def render_cache_parts(tool: KustomizeTool, work: RepoWork, target: Target, sour
         return []
     content = f"closure:{inputs}" if inputs else f"tree:{root_tree}"
     return [content, tool.info.version, " ".join(tool.argv[1:]), RENDER_VERSION, target.path or ".",
-            target.namespace, source.kind, *extra]
+            target.namespace,
+            # What the render was allowed to do belongs to the key: a permissive run must never serve a
+            # strict one (remote bases, plugins, exec functions, Helm, load restrictor, network).
+            render_cache.security_settings(opts.source, opts.config.flux),
+            source.kind, *extra]
+
+
+def _render_cache_key(opts: RunOptions, tool: KustomizeTool, work: RepoWork, target: Target,
+                      source: TargetSource) -> str:
+    """The render cache key of one render ("" = never cache): the digest of :func:`render_cache_parts`."""
+    return render_cache.cache_key(render_cache_parts(opts, tool, work, target, source))
 
 
 def _prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> RepoWork:
@@ -140,12 +171,32 @@ def render_target(opts: RunOptions, tool: KustomizeTool, work: RepoWork, target:
                   sources: tuple[TargetSource, ...] | None = None) -> RenderedSet:
     """Render one target from a prepared repository with the target source that handles it.
 
-    Raises RenderError/SourceError/ToolError; shared by the audit and the ``render`` command.
+    Raises RenderError/SourceError/ToolError, whose message never holds a Secret value of the repository
+    (tools echo what they choke on); shared by the audit and the ``render`` command.
     """
     if work.tree is None or work.ctx is None:
         raise SourceError(work.error or f"render {target.path}: repository not prepared")
     source = source_for(sources or sources_of(opts), target)
-    return source.render(replace(work.ctx, tool=tool), target)
+    try:
+        rs = source.render(replace(work.ctx, tool=tool), target)
+    except (RenderError, SourceError, ToolError) as exc:
+        raise type(exc)(mask_tool_message(str(exc), secret_values(work.tree.root))) from None
+    if rs.gaps:  # reasons quote tools too (a HelmRelease or Kustomization that did not render)
+        secrets = secret_values(work.tree.root)  # scanned once per prepared tree
+        rs = replace(rs, gaps=tuple(replace(g, reason=mask_tool_message(g.reason, secrets)) for g in rs.gaps))
+    return rs
+
+
+def _cacheable(rs: RenderedSet, source: TargetSource, opts: RunOptions) -> bool:
+    """Renders that read remote content (which may move between runs) are never kept.
+
+    A plain kustomize render says so itself (no tree hash with remote bases); a Flux or Argo CD render
+    may build many overlays, so any allow-listed remote base rules it out. Other branches and
+    repositories it read are pinned by commit in ``RenderedSet.sources`` and re-checked on load.
+    """
+    if source.kind != "path":
+        return not opts.source.allow_remote_bases
+    return bool(rs.tree_hash)
 
 
 def prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> RepoWork:
@@ -195,12 +246,16 @@ def run_audit(
     targets: Sequence[Target],
     progress: Progress | None = None,
     selection: Selection | None = None,
+    spool: EvidenceSink | None = None,
 ) -> AuditReport:
     """Audit ``targets`` (plus the ones Flux/Argo CD discovery finds) and return the report (not yet written).
 
     ``selection`` filters the targets after discovery (configured targets are already filtered
-    when no discovery is configured). Raises only for run-wide problems: no kustomize, policies that
-    do not compile, unknown kubeconfig contexts, a selection that matches nothing.
+    when no discovery is configured). ``progress`` is called with (target, stage); when it also has
+    ``begin(total)`` and ``finished(result)`` methods, they are called with the number of targets to
+    audit and with each target's result as it completes (the CLI's progress display). Raises only for
+    run-wide problems: no kustomize, policies that do not compile, unknown kubeconfig contexts, a
+    selection that matches nothing.
     """
     say = progress or (lambda _t, _m: None)
     started = _utc_now()
@@ -210,7 +265,8 @@ def run_audit(
     # Policies that do not compile make the whole run meaningless: PolicyError (exit 2) before any work.
     policies = load_policies(opts.config.policy) if (opts.config.policy.builtin or opts.config.policy.dirs) else None
     sources = sources_of(opts)
-    shared = Shared(opts, policies, new_run_key(), say, sources=sources)
+    shared = Shared(opts, policies, new_run_key(), say, sources=sources, today=datetime.now(UTC).date(), spool=spool)
+    lookup = make_lookup(opts.config.change_control.approvals)  # a missing token is exit 2, before any work
     discovering = any(s.configured() for s in sources)
 
     # The policy set may start worker processes: they stop with the run, whatever happens.
@@ -235,6 +291,7 @@ def run_audit(
         shard_info = None
         if opts.shard is not None:
             k, n = opts.shard
+            check_count(k, n, len(all_targets))  # more shards than targets: exit 2
             placed = plan(all_targets, n, opts.sizes)
             all_targets = [t for t in all_targets if placed[t.name] == k]
             skipped = [r for r in skipped if shard_of(r.target.name, n) == k]
@@ -242,6 +299,9 @@ def run_audit(
         contexts = sorted({t.context for t in all_targets if t.context})
         if contexts:
             check_contexts(contexts, opts.cluster)  # unknown context: exit 2 before any API call
+        begin = getattr(progress, "begin", None)
+        if callable(begin):
+            begin(len(all_targets))
 
         # Render each distinct (source, repository, commit, render key) once; targets sharing an overlay share it.
         # The default namespace is part of the key: it changes what the render produces.
@@ -267,17 +327,22 @@ def run_audit(
             w, t = jobs[key]
             assert w.tree is not None and w.ctx is not None  # jobs only hold repositories that were prepared
             target_var.set(t.name)
+            if stop.requested():
+                return f"render {t.path}: {stop.reason()}"
             source = source_for(sources, t)
-            ckey = render_cache.cache_key(render_cache_parts(tool, w, t, source)) if cache_dir is not None else ""
-            cached = render_cache.load(cache_dir, ckey) if cache_dir is not None else None
+            ckey = _render_cache_key(opts, tool, w, t, source) if cache_dir is not None else ""
+            need_values = opts.cluster.secrets == "hash"
+            cached = render_cache.load(cache_dir, ckey, need_secret_values=need_values) if cache_dir else None
             if cached is not None and source.cache_valid(w.ctx, cached):
                 say(t.name, f"render {t.path} (cached)")
-                value: RenderedSet | str = replace(cached, commit=w.commit)
+                value: RenderedSet | str = sops.prepare(replace(cached, commit=w.commit), values_compared=need_values)
             else:
                 say(t.name, f"render {t.path}")
                 value = render_fresh(w, t)
-                if cache_dir is not None and isinstance(value, RenderedSet):
+                if cache_dir is not None and isinstance(value, RenderedSet) and _cacheable(value, source, opts):
                     render_cache.store(cache_dir, ckey, value)
+                if isinstance(value, RenderedSet):
+                    value = sops.prepare(value, values_compared=need_values)
             if policies is not None and isinstance(value, RenderedSet):
                 with lock:
                     grew = len(value.objects) > largest[0]
@@ -292,13 +357,44 @@ def run_audit(
             except (RenderError, SourceError, ToolError) as exc:
                 return str(exc)
 
+        # Change control judges each protected target against the change inputs of all protected targets
+        # of its repository (one history walk), gathered before any audit: those renders come first and are
+        # held until their targets are audited. Every other render streams.
+        cc = opts.config.change_control
+
+        def controlled(t: Target) -> bool:
+            w = repos[(t.repo, t.ref)]
+            return t.env in cc.protected_envs and w.index is not None and w.window is not None
+
+        early = [key for key in order if any(controlled(t) for t in groups[key])]
+        held: dict[RenderKey, RenderedSet | str] = {}
+        if early:
+            with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
+                held.update(zip(early, pool.map(_in_context(render_one), early), strict=True))
+        _gather_change_inputs(opts, repos, all_targets, lambda t: held.get(render_key(t)), lookup)
+        if spool is not None:
+            spool.write_change(repos, policies)
+
+        def render_or_held(key: RenderKey) -> RenderedSet | str:
+            # The stream asks for each key once: a held render is handed over (and dropped with its last target).
+            return held.pop(key) if key in held else render_one(key)
+
+        finished = getattr(progress, "finished", None)
+        # Desired objects of targets with applications (Argo CD/Flux) only: the fleet comparison of fields.
+        app_objects: dict[str, tuple[Manifest, ...]] = {}
+
         def audit_one(t: Target, rendered: RenderedSet | str) -> TargetResult:
             target_var.set(t.name)
             w = repos[(t.repo, t.ref)]
-            if isinstance(rendered, str):
+            if stop.requested():
+                result = TargetResult(target=t, audited=False, skip_reason=stop.reason(), commit=w.commit)
+            elif isinstance(rendered, str):
                 result = TargetResult(target=t, audited=False, skip_reason=rendered, commit=w.commit)
             else:
                 result = audit_target(shared, t, rendered, w, source_for(sources, t))
+                if result.audited and result.apps:
+                    with lock:
+                        app_objects[t.name] = rendered.objects
             if result.audited:
                 log.info("audited: %d desired, %d live, %d findings", result.desired_count, result.live_count,
                          len(result.findings))
@@ -306,12 +402,15 @@ def run_audit(
                     log.warning("not audited: %s", part)
             else:
                 log.warning("not audited: %s", result.skip_reason)
+            if callable(finished):
+                finished(result)
             return result
 
         # Renders and audits stream: a render is dropped once its last target is audited, so memory follows
         # the renders in flight (at most `concurrency`), not the fleet.
-        done = {t.name: r for t, r in stream(groups, order, render_one, audit_one,
-                                             max(1, opts.config.concurrency), wrap=_in_context)}
+        first = set(early)  # held renders are audited first, so they are released first
+        done = {t.name: r for t, r in stream(groups, [*early, *(k for k in order if k not in first)], render_or_held,
+                                             audit_one, max(1, opts.config.concurrency), wrap=_in_context)}
         used = {source_for(sources, t).kind for t in all_targets}
         shared.tools.extend(dict.fromkeys(info for s in sources if s.kind in used for info in s.tools()))
         audited: list[TargetResult] = []
@@ -320,15 +419,28 @@ def run_audit(
             if w.error:
                 target_var.set(t.name)
                 log.warning("not audited: %s", w.error)
-                audited.append(TargetResult(target=t, audited=False, skip_reason=w.error))
+                result = TargetResult(target=t, audited=False, skip_reason=w.error)
+                if callable(finished):
+                    finished(result)
+                audited.append(result)
             else:
                 audited.append(done[t.name])
         results = _report_unmatched_rules((*audited, *skipped), shared.unmatched)
+        lined = line_up([(r.target.name, r.apps) for r in results if r.apps])
+        results = tuple(replace(r, apps=lined[r.target.name]) if r.target.name in lined else r for r in results)
+        fields = fleet_fields([(r.target.name, app_objects.get(r.target.name, ()), r.apps)
+                               for r in results if r.audited and r.apps])
+        results = tuple(pipeline_hygiene.shown_result(r) for r in results)
 
     if policies is not None:
         st = policies.runner.stats
         log.info("policy: %d documents, %d evaluated (%d in worker processes), %d from the run's cache",
                  st.documents, st.evaluated, st.in_workers, st.cached)
+    ledger = merge_ledgers([
+        build_ledger(w.change, w.protected_paths, opts.config.change_control)
+        for w in repos.values() if w.change is not None
+    ])
+    results = credit_approvals(results, ledger)
     commits = sorted({w.commit for w in repos.values() if w.commit})
     urls = sorted({w.url for w in repos.values() if w.url})
     refs = sorted({w.ref for w in repos.values()})
@@ -347,7 +459,60 @@ def run_audit(
         config_sha256=opts.config.sha256,
         audit_window="; ".join(sorted({w.window.description for w in repos.values() if w.window})),
         shard=shard_info,
+        fleet_fields=fields,
+        ledger=ledger,
+        scope=opts.scope,
     )
+
+
+def _gather_change_inputs(
+    opts: RunOptions,
+    repos: Mapping[tuple[str, str], RepoWork],
+    targets: Sequence[Target],
+    rendered_of: Callable[[Target], RenderedSet | str | None],
+    lookup: PlatformLookup | None,
+) -> None:
+    """Once per repository: the change-control inputs of all its protected targets.
+
+    One history walk, one CODEOWNERS read per base commit, one platform lookup per commit.
+    """
+    cc = opts.config.change_control
+    main = (opts.config.repo_location(opts.config.repo), opts.config.ref)
+    for key, w in repos.items():
+        if w.error or w.index is None or w.window is None:
+            continue
+        for t in targets:
+            if (t.repo, t.ref) != key or t.env not in cc.protected_envs:
+                continue
+            rendered = rendered_of(t)
+            if isinstance(rendered, RenderedSet):
+                roles = file_roles(rendered)
+                w.protected_paths[t.name] = target_paths(sorted(roles), w.codeowners, cc, roles)[0]
+        paths = sorted({p for ps in w.protected_paths.values() for p in ps})
+        # The platform repository in config is the run's own repository: other repositories (Flux
+        # sources) are judged on trailers and merge commits.
+        use = lookup if key == main else None
+        w.change = gather(w.index, w.codeowners, paths, w.window.start,
+                          platform=opts.config.change_control.approvals.provider if use else "", lookup=use)
+
+
+def credit_approvals(results: tuple[TargetResult, ...], ledger: Sequence[LedgerEntry]) -> tuple[TargetResult, ...]:
+    """Each finding's credited commit gets its approval from the change ledger (none when not in it)."""
+    by_sha = {e.commit.sha: e for e in ledger}
+    out = []
+    for r in results:
+        changed = False
+        findings = []
+        for f in r.findings:
+            git = f.credit.git
+            entry = by_sha.get(git.commit.sha) if git is not None and git.commit is not None else None
+            text = approval_text(entry)
+            if text != f.credit.approval:
+                f = replace(f, credit=replace(f.credit, approval=text))
+                changed = True
+            findings.append(f)
+        out.append(replace(r, findings=tuple(findings)) if changed else r)
+    return tuple(out)
 
 
 def _report_unmatched_rules(

@@ -11,8 +11,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "auditor"
 STAGES = ("render", "provenance", "cluster", "diff", "policy", "report")
 SHARED = ("repo",)
 """Shared layers below the stages: git repository access, used by rendering and provenance alike."""
-WIRING = ("pipeline", "pipeline_target", "pipeline_apply", "pipeline_schedule", "wiring", "cli", "commands", "config",
-          "render_cache")
+WIRING = ("pipeline", "pipeline_target", "pipeline_apply", "pipeline_fleet", "pipeline_evidence", "pipeline_replay",
+           "pipeline_hygiene", "pipeline_schedule", "wiring", "cli", "commands", "config", "render_cache")
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -115,3 +115,11 @@ def test_plan_is_deterministic_and_new_targets_weigh_the_median() -> None:
     assert set(first) == {t.name for t in fleet} and set(first.values()) == {0, 1, 2}
     with pytest.raises(UsageError):
         shard.plan(fleet, 0, sizes)
+def test_shard_count_is_bounded_by_the_targets() -> None:
+    """Issue 16 item 12: more shards than targets is a usage error, and N is bounded before any hashing."""
+    targets = [Target(name=f"t{i}") for i in range(3)]
+    assert sum(len(shard.select_shard(targets, k, 3)) for k in range(3)) == 3
+    with pytest.raises(UsageError, match="4 shards for 3 targets"):
+        shard.select_shard(targets, 0, 4)
+    with pytest.raises(UsageError, match="at most 10000 shards"):
+        shard.parse_shard("1/100000000")

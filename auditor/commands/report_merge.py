@@ -31,6 +31,7 @@ from typing import Any
 
 from auditor.errors import ReportError, UsageError
 from auditor.model import AuditReport, Severity, Target, TargetResult, ToolInfo
+from auditor.provenance.ledger import union_ledgers
 
 SEVERITY_CHOICES = tuple(s.value for s in Severity)
 
@@ -223,9 +224,14 @@ def merge_reports(
 
     ``gaps`` (targets no part holds) join the results, so a missing shard leaves the run partial.
     """
+    from auditor.pipeline_fleet import line_up
+
     position = {name: i for i, name in enumerate(order)}
     results: list[TargetResult] = [r for p in parts for r in p.results] + list(gaps)
     results.sort(key=lambda r: (position.get(r.target.name, len(position)), r.target.name))
+    # Each shard lined its own targets up; line the whole fleet up again (fleet matrix, skew).
+    lined = line_up([(r.target.name, r.apps) for r in results if r.apps])
+    results = [dataclasses.replace(r, apps=lined[r.target.name]) if r.target.name in lined else r for r in results]
     tools: dict[tuple[str, str, str], ToolInfo] = {}
     for p in parts:
         for t in p.tools:
@@ -247,19 +253,22 @@ def merge_reports(
         config_path=first.config_path,
         config_sha256=first.config_sha256,
         audit_window=first.audit_window,
+        ledger=union_ledgers([p.ledger for p in parts]),
+        scope=first.scope,
     )
 
 
-def _config_order(config: str | None) -> tuple[tuple[str, ...], bytes]:
+def _config_order(config: str | None) -> tuple[tuple[str, ...], bytes, str]:
     from auditor.config import find_config, load_config
+    from auditor.wiring import run_scope
 
     path = find_config(config)
     if path is None:
         if config:
             raise UsageError(f"merge reports: config {config} not found")
-        return (), b""
+        return (), b"", ""
     cfg = load_config(path)
-    return tuple(t.name for t in cfg.targets), cfg.raw
+    return tuple(t.name for t in cfg.targets), cfg.raw, run_scope(cfg, argparse.Namespace())
 
 
 def wait_for_parts(paths: Sequence[Path], *, max_age: float, shards: int | None, wait: float,
@@ -292,7 +301,7 @@ def wait_for_parts(paths: Sequence[Path], *, max_age: float, shards: int | None,
 def handler(args: argparse.Namespace) -> int:
     """Merge, compare with the history in ``--out``, write every format; exit with the verdict."""
     from auditor import metrics
-    from auditor.pipeline import new_run_id
+    from auditor.pipeline import credit_approvals, new_run_id
     from auditor.report.history import compare_with_previous, previous_run, write_run
 
     if args.keep < 1:
@@ -308,7 +317,7 @@ def handler(args: argparse.Namespace) -> int:
     if not parts:
         raise UsageError("merge reports: no part of this run was found" + (f" ({dropped[0]})" if dropped else ""))
     check_parts(parts, shards=args.shards)
-    order, raw = _config_order(args.config)
+    order, raw, scope = _config_order(args.config)
     count, missing = missing_shards(parts, args.shards)
     gaps = gap_results(parts, order, count, missing) if missing or check_coverage(parts, order) else []
     for line in dropped:
@@ -317,10 +326,14 @@ def handler(args: argparse.Namespace) -> int:
         print(f"warning: merge reports: shard(s) {', '.join(map(str, missing))} of {count} missing: "
               f"{len(gaps)} target(s) not audited, the merged run is partial", file=sys.stderr)
     merged = merge_reports(parts, run_id=new_run_id(), order=order, gaps=gaps)
+    # Approvals of credited commits come from the whole run's ledger, not each shard's.
+    merged = dataclasses.replace(merged, results=credit_approvals(merged.results, merged.ledger))
     if args.fail_on:
         merged = dataclasses.replace(merged, fail_on=Severity(args.fail_on))
     out = Path(args.out)
-    merged = compare_with_previous(merged, previous_run(out))
+    # The merged run has the unsharded run's scope: it is compared with earlier whole runs.
+    merged = dataclasses.replace(merged, scope=scope)
+    merged = compare_with_previous(merged, previous_run(out, scope))
     # The config's bytes are the evidence only when they are the ones the shards hashed.
     config_bytes = raw if raw and merged.config_sha256 in ("", _sha(raw)) else b""
     written = write_run(merged, out, keep=args.keep, config_bytes=config_bytes)

@@ -95,7 +95,7 @@ class PathSource(TargetSource):
         if skipped_reason(tree, rel) or find_kustomization(tree.root, rel) is None:
             return ""  # a Helm chart or a directory of manifests (or nothing): keyed by the root tree
         try:
-            graph = scan(tree, rel, ctx.options, f"render {rel or '.'}")
+            graph = scan(tree, rel, ctx.options, f"render {rel or '.'}", helm="--enable-helm" in ctx.tool.argv)
         except RenderError:
             return None  # the render fails the same way: nothing to cache
         value, why = overlay_digest(tree, graph)

@@ -126,7 +126,10 @@ def _run(tool: KustomizeTool, tree: PreparedTree, rel: str, graph: Graph, option
     # from ever being parsed as one.
     argv = [*tool.argv, f"./{rel}" if rel else "."]
     try:
-        res = proc.run(argv, action=action, cwd=tree.root, timeout=options.render_timeout, check=False)
+        # Without network unless an allow-listed remote base needs it: whatever a kustomization names,
+        # kustomize cannot fetch it (defence in depth behind the allow-list check of every field in scan()).
+        res = proc.run(argv, action=action, cwd=tree.root, timeout=options.render_timeout, check=False,
+                       memory_mb=options.tool_memory_mb, network=bool(graph.remote))
     except ToolError as exc:
         raise RenderError(rewrite_paths(str(exc), tree.root)) from None
     if res.returncode != 0:
@@ -141,7 +144,7 @@ def _run(tool: KustomizeTool, tree: PreparedTree, rel: str, graph: Graph, option
 def _render_plain(tool: KustomizeTool, tree: PreparedTree, rel: str, default_namespace: str,
                   options: SourceOptions, action: str) -> RenderedSet:
     """Plain kustomize build; provenance replayed from the graph (raises Unsupported before or after)."""
-    graph = scan(tree, rel, options, action)
+    graph = scan(tree, rel, options, action, helm="--enable-helm" in tool.argv)
     records = origins.simulate(graph)  # declines before kustomize runs when the build is not modelled
     items = _run(tool, tree, rel, graph, options, action)
     notes = origins.match(records, items)
@@ -162,7 +165,7 @@ def _render_plain(tool: KustomizeTool, tree: PreparedTree, rel: str, default_nam
 def _render_annotated(tool: KustomizeTool, tree: PreparedTree, rel: str, default_namespace: str,
                       options: SourceOptions, action: str, keep: frozenset[str]) -> RenderedSet:
     """Build with buildMetadata (the prepared tree); provenance from kustomize's annotations."""
-    graph = scan(tree, rel, options, action)
+    graph = scan(tree, rel, options, action, helm="--enable-helm" in tool.argv)
     items = _run(tool, tree, rel, graph, options, action)
     cluster_scoped = _cluster_scoped_crds(items)
     objects: list[Manifest] = []
