@@ -8,9 +8,16 @@
 package gitops_audit.lib.combined
 
 import data.gitops_audit.lib.k8s
+import data.gitops_audit.lib.rbac
 import rego.v1
 
-docs := [doc.contents | some doc in input]
+# The documents, each an object with a string kind (anything else in the input is not a manifest).
+docs := [c |
+	some doc in k8s.arr(input)
+	c := object.get(k8s.obj(doc), "contents", null)
+	is_object(c)
+	is_string(object.get(c, "kind", null))
+]
 
 # Namespaces running workloads, outside the exempt ones (resources.combined).
 exempt_namespaces := {ns |
@@ -20,30 +27,41 @@ exempt_namespaces := {ns |
 workload_namespaces contains ns if {
 	some obj in docs
 	k8s.is_workload(obj)
-	ns := obj.metadata.namespace
+	ns := k8s.namespace_of(obj)
 	not ns in exempt_namespaces
 }
 
 # Index once: namespaces holding each kind of interest.
-kinds_by_namespace := {[obj.kind, obj.metadata.namespace] |
+kinds_by_namespace := {[obj.kind, k8s.namespace_of(obj)] |
 	some obj in docs
 	obj.kind in {"LimitRange", "ResourceQuota"}
 }
 
 has_kind(kind, ns) if [kind, ns] in kinds_by_namespace
 
-# Roles defined in the input (rbac.combined). Index once: a lookup per binding stays cheap with
-# thousands of documents.
-defined_roles := {[obj.kind, object.get(obj.metadata, "namespace", ""), obj.metadata.name] |
+# ------------------------------------------------------------------ RBAC (rbac.combined)
+
+# Roles defined in the input, by [kind, namespace, name] (ClusterRoles with namespace ""), with their
+# rules (two documents for one role, possible in a `--combine` run over files, pool their rules). Index
+# once: a lookup per binding stays cheap with thousands of documents.
+role_docs := [[[obj.kind, namespace_for_role(obj), k8s.name_of(obj)], obj] |
 	some obj in docs
-	obj.kind == "Role"
-} | {["ClusterRole", "", obj.metadata.name] |
-	some obj in docs
-	obj.kind == "ClusterRole"
+	obj.kind in {"Role", "ClusterRole"}
+]
+
+role_rules := {key: rules |
+	some [key, _] in role_docs
+	rules := [r | some [key2, obj] in role_docs; key2 == key; some r in k8s.arr(object.get(obj, "rules", []))]
 }
 
+namespace_for_role(obj) := k8s.namespace_of(obj) if obj.kind == "Role"
+
+namespace_for_role(obj) := "" if obj.kind == "ClusterRole"
+
+defined_roles := {key | some [key, _] in role_docs}
+
 # ClusterRoles every cluster has; bindings to them are fine without a definition in git.
-builtin_cluster_roles := {"cluster-admin", "admin", "edit", "view"}
+builtin_cluster_roles := {name | some name, _ in rbac.builtin_cluster_roles}
 
 extra_cluster_roles := {name | some name in k8s.setting("known_cluster_roles", [])}
 
@@ -56,3 +74,157 @@ role_exists("ClusterRole", _, name) if name in builtin_cluster_roles
 role_exists("ClusterRole", _, name) if startswith(name, "system:")
 
 role_exists("ClusterRole", _, name) if name in extra_cluster_roles
+
+# Capabilities per role, computed once per role.
+role_capabilities := {key: rbac.capabilities_of(rules) | some key, rules in role_rules}
+
+# rbac.capabilities_of(rbac.builtin_cluster_roles[name]) for each built-in ClusterRole, as a constant: it
+# never changes, and computing it costs ~20 ms per evaluation (lib/rbac_test.rego keeps them equal).
+builtin_capabilities := {
+	"cluster-admin": {
+		"admin", "bind", "create_pods", "delete", "escalate", "events_delete", "exec_attach", "impersonate",
+		"pod_write", "portforward", "secrets_read", "takeover",
+	},
+	"admin": {"create_pods", "delete", "exec_attach", "impersonate", "pod_write", "portforward", "secrets_read", "takeover"},
+	"edit": {"create_pods", "delete", "exec_attach", "impersonate", "pod_write", "portforward", "secrets_read", "takeover"},
+	"view": set(),
+}
+
+capabilities_of_ref("Role", ns, name) := role_capabilities[["Role", ns, name]]
+
+# A built-in ClusterRole keeps its rights even when git defines one with the same name: the API server
+# reconciles the defaults back at start-up (and adds rules, never removes them).
+capabilities_of_ref("ClusterRole", _, name) := caps if {
+	known_cluster_role(name)
+	caps := {c | some c in role_capabilities[["ClusterRole", "", name]]} | {c | some c in builtin_capabilities[name]}
+}
+
+known_cluster_role(name) if ["ClusterRole", "", name] in defined_roles
+
+known_cluster_role(name) if name in builtin_cluster_roles
+
+# One entry per binding whose role is known:
+# {binding, namespace, kind, ref_kind, ref_name, scope, capabilities, subjects (not exempt), all_subjects}.
+# `scope` says where the rights apply: a ClusterRole bound by a RoleBinding is limited to the
+# RoleBinding's namespace.
+bindings := [info |
+	some obj in docs
+	obj.kind in {"RoleBinding", "ClusterRoleBinding"}
+	ref := k8s.obj(object.get(obj, "roleRef", {}))
+	ref_kind := k8s.str(object.get(ref, "kind", ""))
+	ref_name := k8s.str(object.get(ref, "name", ""))
+	ns := k8s.namespace_of(obj)
+	caps := capabilities_of_ref(ref_kind, ns, ref_name)
+	all_subjects := [s | some s in k8s.arr(object.get(obj, "subjects", [])); is_object(s)]
+	info := {
+		"binding": obj,
+		"namespace": ns,
+		"ref_kind": ref_kind,
+		"ref_name": ref_name,
+		"scope": scope_of(obj.kind, ns),
+		"capabilities": caps,
+		"exempt": binding_exempt(obj),
+		"subjects": [s | some s in all_subjects; not rbac.exempt_subject(s)],
+		"all_subjects": all_subjects,
+	}
+]
+
+scope_of("ClusterRoleBinding", _) := "cluster-wide"
+
+scope_of("RoleBinding", ns) := sprintf("in namespace %s", [ns])
+
+binding_exempt(obj) := true if {
+	rbac.exempt_name(k8s.name_of(obj))
+} else := false
+
+# Bindings that are not exempt and grant `capability` to at least one subject that is not exempt.
+granting(capability) := [b |
+	some b in bindings
+	not b.exempt
+	capability in b.capabilities
+	count(b.subjects) > 0
+]
+
+subject_list(b) := concat(", ", sorted_labels) if {
+	sorted_labels := sort([rbac.subject_label(s, b.namespace) | some s in b.subjects])
+}
+
+# [[namespace, name], binding] for every ServiceAccount subject of a binding with a known role (exempt
+# bindings included: a workload runs with whatever its account holds).
+service_account_grants := {[key, i] |
+	some i, b in bindings
+	some s in b.all_subjects
+	object.get(s, "kind", "") == "ServiceAccount"
+	key := [rbac.sa_namespace(s, b.namespace), rbac.subject_name(s)]
+}
+
+# ServiceAccount [namespace, name] -> the capabilities its bindings grant.
+service_account_capabilities := {key: caps |
+	some [key, _] in service_account_grants
+	caps := {c | some [key2, i] in service_account_grants; key2 == key; some c in bindings[i].capabilities}
+}
+
+# ServiceAccount [namespace, name] -> capability -> the bindings that grant it ("Kind/ns/name").
+service_account_grant_sources(key, capability) := sort([k8s.subject(bindings[i].binding) |
+	some [key2, i] in service_account_grants
+	key2 == key
+	capability in bindings[i].capabilities
+])
+
+# ------------------------------------------------------------------ workloads (workloads.combined)
+
+workloads := [w | some w in docs; k8s.is_workload(w)]
+
+# ServiceAccount objects: [namespace, name, automountServiceAccountToken (null when unset)].
+service_accounts := {[k8s.namespace_of(sa), k8s.name_of(sa), object.get(sa, "automountServiceAccountToken", null)] |
+	some sa in docs
+	sa.kind == "ServiceAccount"
+}
+
+# The account turns token mounting off (every copy of it, should the input hold two).
+account_disables_token(ns, name) if {
+	values := {v | some [ns2, name2, v] in service_accounts; ns2 == ns; name2 == name}
+	values == {false}
+}
+
+# The account a workload's pods run as: serviceAccountName, the deprecated serviceAccount, or "default".
+service_account_of(w) := name if {
+	name := k8s.str(object.get(k8s.pod_spec(w), "serviceAccountName", ""))
+	name != ""
+} else := name if {
+	name := k8s.str(object.get(k8s.pod_spec(w), "serviceAccount", ""))
+	name != ""
+} else := "default"
+
+# Does the workload's pod get an API token? The pod's automountServiceAccountToken wins; unset, the
+# ServiceAccount's; unset there too (or the account is not in the input), Kubernetes mounts one.
+mounts_token(w) if object.get(k8s.pod_spec(w), "automountServiceAccountToken", null) == true
+
+mounts_token(w) if {
+	object.get(k8s.pod_spec(w), "automountServiceAccountToken", null) == null
+	not account_disables_token(k8s.namespace_of(w), service_account_of(w))
+}
+
+pdbs := [p | some p in docs; p.kind == "PodDisruptionBudget"]
+
+hpas := [h | some h in docs; h.kind == "HorizontalPodAutoscaler"]
+
+network_policies := [n | some n in docs; n.kind == "NetworkPolicy"]
+
+# HPAs scaling a workload (scaleTargetRef kind and name, same namespace).
+hpas_for(w) := [h |
+	some h in hpas
+	k8s.namespace_of(h) == k8s.namespace_of(w)
+	object.get(h, ["spec", "scaleTargetRef", "kind"], "") == w.kind
+	object.get(h, ["spec", "scaleTargetRef", "name"], "") == k8s.name_of(w)
+]
+
+# PDBs whose selector selects the workload's pods (same namespace).
+pdbs_for(w) := [p |
+	some p in pdbs
+	k8s.namespace_of(p) == k8s.namespace_of(w)
+	selector := object.get(p, ["spec", "selector"], null)
+	is_object(selector)
+	count(selector) > 0
+	k8s.selects(selector, k8s.pod_labels(w))
+]
