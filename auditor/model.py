@@ -321,6 +321,17 @@ class ListRecord:
 
 
 @dataclass(frozen=True)
+class RuleCheck:
+    """One rule as run on one target: how many subjects it looked at (the denominator of passed checks)."""
+
+    rule_id: str
+    evaluated: int
+    """Subjects the rule was evaluated on: objects of its kinds, namespaces, files, or 1 for the target."""
+    controls: tuple[str, ...] = ()
+    """``framework:control`` ids the rule gives evidence for (from the rule catalogue)."""
+
+
+@dataclass(frozen=True)
 class TargetResult:
     """Everything the audit learned about one target; a skipped target is data, not an exception."""
 
@@ -342,6 +353,8 @@ class TargetResult:
     """(workload subject, container, desired image, live image) for the version-skew table."""
     timings: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)
     """Seconds per stage (render, live, drift, policy…)."""
+    checks: tuple[RuleCheck, ...] = ()
+    """Rules with controls that ran on this target and how many subjects each looked at (framework view)."""
 
 
 @dataclass(frozen=True)

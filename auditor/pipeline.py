@@ -33,6 +33,7 @@ from auditor.model import (
     Target,
     TargetResult,
 )
+from auditor.pipeline_catalog import run_catalog
 from auditor.pipeline_target import Progress, RepoWork, RunOptions, Shared, audit_target, live_scope
 from auditor.policy.audit import load_policies
 from auditor.shard import select_shard, shard_of
@@ -176,7 +177,7 @@ def run_audit(
     tool = find_kustomize(opts.source)  # a missing tool is exit 2, before any work
     # Policies that do not compile make the whole run meaningless: PolicyError (exit 2) before any work.
     policies = load_policies(opts.config.policy) if (opts.config.policy.builtin or opts.config.policy.dirs) else None
-    shared = Shared(opts, policies, new_run_key(), say)
+    shared = Shared(opts, policies, new_run_key(), say, catalog=run_catalog(policies, opts.config.policy))
     flux = opts.config.flux
 
     # The policy set may start worker processes: they stop with the run, whatever happens.

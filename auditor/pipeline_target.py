@@ -29,11 +29,13 @@ from auditor.model import (
     ObjectRef,
     Provenance,
     RenderedSet,
+    RuleCheck,
     Severity,
     Target,
     TargetResult,
     ToolInfo,
 )
+from auditor.pipeline_catalog import RunCatalog, annotate_all, target_checks
 from auditor.policy.audit import PolicySet, evaluate_target
 from auditor.source.blame import field_origin
 from auditor.source.changecontrol import AuditWindow, check_target
@@ -93,6 +95,8 @@ class Shared:
     """Tools found during the run besides kustomize (helm for Flux targets)."""
     unmatched: dict[str, frozenset[str]] = field(default_factory=dict)
     """Target name → ignore rules that matched nothing there (filled by the target audits)."""
+    catalog: RunCatalog | None = None
+    """The rule catalogue: controls for findings, checks per target (None: no annotation)."""
 
 
 def live_scope(
@@ -177,6 +181,15 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
     timings["provenance"] = time.perf_counter() - t3
 
     findings += _gap_findings(target, (*rendered.gaps, *live.gaps))
+    checks: tuple[RuleCheck, ...] = ()
+    if shared.catalog is not None:
+        findings = annotate_all(shared.catalog, findings)
+        checks = target_checks(
+            shared.catalog, target, desired, live.objects, rendered,
+            change_control=opts.config.change_control,
+            change_control_ran=work.index is not None and work.window is not None,
+            codeowners_found=work.codeowners is not None, orphans=opts.drift.orphans,
+        )
     findings.sort(key=Finding.sort_key)
     return TargetResult(
         target=target,
@@ -191,6 +204,7 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
         reads=live.reads,
         images=_image_rows(desired, live.objects),
         timings=timings,
+        checks=checks,
     )
 
 

@@ -9,7 +9,10 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "auditor"
 STAGES = ("source", "cluster", "diff", "policy", "report")
-WIRING = ("pipeline", "pipeline_target", "pipeline_flux", "wiring", "cli", "commands", "config", "render_cache")
+WIRING = ("pipeline", "pipeline_target", "pipeline_flux", "pipeline_catalog", "wiring", "cli", "commands", "config",
+          "render_cache")
+SHARED_LEAVES = ("catalog",)
+"""Packages any stage may read, like util: they import only model, errors, util and themselves."""
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -45,3 +48,14 @@ def test_config_imports_only_stage_options() -> None:
             parts = mod.split(".")
             if len(parts) > 1 and parts[0] == "auditor" and parts[1] in STAGES:
                 assert parts[2] in ("options", "cc_options", "flux_options"), f"{name} imports {mod}"
+
+
+@pytest.mark.parametrize("leaf", SHARED_LEAVES)
+def test_shared_leaf_imports_only_model_errors_util(leaf: str) -> None:
+    allowed = ("auditor.model", "auditor.errors", "auditor.util", f"auditor.{leaf}")
+    problems = []
+    for path in sorted((PACKAGE / leaf).rglob("*.py")):
+        for mod in imported_modules(path):
+            if mod.startswith("auditor") and not any(mod == a or mod.startswith(a + ".") for a in allowed):
+                problems.append(f"{path.relative_to(PACKAGE.parent)} imports {mod}")
+    assert not problems, "\n".join(problems)

@@ -25,6 +25,7 @@ owners          code owners, ``;``-separated
 fingerprint     stable id of the finding across runs
 status          new | persisting
 suppressed_by   ignore rule / waiver hiding the finding (empty when it counts)
+controls        ``framework:control`` ids the finding gives evidence for, ``;``-separated
 ==============  ==================================================================
 
 Rows are in the report's deterministic order. The text starts with a UTF-8 BOM so spreadsheet
@@ -39,7 +40,7 @@ import io
 from collections.abc import Mapping
 
 from auditor.model import AuditReport, Finding, Target
-from auditor.report._common import fingerprint, gc_paused, masked, show, target_index
+from auditor.report._common import controls, fingerprint, gc_paused, masked, show, target_index
 
 COLUMNS: tuple[str, ...] = (
     "run_id",
@@ -65,6 +66,7 @@ COLUMNS: tuple[str, ...] = (
     "fingerprint",
     "status",
     "suppressed_by",
+    "controls",
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
@@ -117,6 +119,7 @@ def row(report: AuditReport, f: Finding, targets: Mapping[str, Target] | None = 
         fingerprint(f),
         f.status.value,
         f.suppressed_by,
+        ";".join(controls(f)),
     ]
 
 

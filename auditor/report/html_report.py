@@ -42,6 +42,7 @@ from auditor.report._common import (
     show,
     totals,
 )
+from auditor.report.frameworks_view import frameworks_view_model
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; history imports this module at run time
     from auditor.report.history import RunSummary
@@ -460,6 +461,7 @@ def view_model(report: AuditReport, history: Sequence[RunSummary] = ()) -> dict[
         "resolved_total": len(resolved),
         "trend": _trend(points),
         "history_runs": len(points),
+        "frameworks_view": frameworks_view_model(report),
     }
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
+from auditor.catalog.load import data_rules, frameworks
+from auditor.catalog.scoring import frameworks_json
 from auditor.errors import ReportError
 from auditor.model import (
     AuditReport,
@@ -29,12 +31,14 @@ from auditor.model import (
     ObjectDrift,
     ObjectRef,
     Provenance,
+    RuleCheck,
     Severity,
     Target,
     TargetResult,
     ToolInfo,
 )
 from auditor.report._common import (
+    controls,
     dumps_pretty,
     duration_seconds,
     fingerprint,
@@ -121,6 +125,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "suppressed_by": f.suppressed_by,
         "status": f.status.value,
         "details": dict(f.details),
+        "controls": controls(f),
     }
 
 
@@ -186,7 +191,14 @@ def _result(r: TargetResult) -> dict[str, Any]:
         "images": [list(row) for row in image_rows(r)],
         "drift": [_drift(d) for d in r.drift],
         "findings": [finding_dict(f) for f in findings],
+        "checks": [{"rule_id": c.rule_id, "evaluated": c.evaluated, "controls": list(c.controls)} for c in r.checks],
     }
+
+
+def frameworks_section(report: AuditReport) -> dict[str, Any]:
+    """The per-framework view (auditor.catalog.scoring): controls, checks passed and failed, scores."""
+    categories = {rule_id: info.category for rule_id, info in data_rules().items()}
+    return frameworks_json(report.results, frameworks()[0], categories)
 
 
 def to_dict(report: AuditReport) -> dict[str, Any]:
@@ -213,6 +225,7 @@ def to_dict(report: AuditReport) -> dict[str, Any]:
         "totals": totals(report.findings).as_dict(),
         "targets": [_result(r) for r in report.results],
         "resolved": [finding_dict(f) for f in sorted(report.resolved, key=Finding.sort_key)],
+        "frameworks": frameworks_section(report),
     }
 
 
@@ -356,6 +369,10 @@ def _load_result(d: Mapping[str, Any]) -> TargetResult:
             for x in d.get("reads", ())
         ),
         timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
+        checks=tuple(
+            RuleCheck(str(c["rule_id"]), int(c.get("evaluated", 0)), tuple(str(x) for x in c.get("controls", ())))
+            for c in d.get("checks", ())
+        ),
     )
 
 

@@ -14,7 +14,16 @@ import re
 from typing import Any
 
 from auditor.model import AuditReport, Finding, Severity, TargetResult
-from auditor.report._common import dumps_pretty, fingerprint, gc_paused, masked, remediation, rule_description, show
+from auditor.report._common import (
+    controls,
+    dumps_pretty,
+    fingerprint,
+    gc_paused,
+    masked,
+    remediation,
+    rule_description,
+    show,
+)
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -65,7 +74,7 @@ def _rule_name(rule_id: str) -> str:
 def _rule(f: Finding) -> dict[str, Any]:
     desc = rule_description(f)
     help_text = remediation(f) or desc
-    return {
+    rule: dict[str, Any] = {
         "id": f.rule_id,
         "name": _rule_name(f.rule_id),
         "shortDescription": {"text": desc},
@@ -78,6 +87,12 @@ def _rule(f: Finding) -> dict[str, Any]:
             "security-severity": _SECURITY_SEVERITY[f.severity],
         },
     }
+    ids = controls(f)
+    if ids:
+        # Code-scanning UIs filter by tag: each control is a tag too (``soc2:CC8.1``).
+        rule["properties"]["controls"] = ids
+        rule["properties"]["tags"] += ids
+    return rule
 
 
 def _message(f: Finding) -> str:

@@ -98,6 +98,7 @@ allowed_registries := {r | some r in k8s.arr(k8s.setting("allowed_registries", [
 #   severity: high
 #   remediation: Pull from an allowed registry (data.gitops_audit.config.allowed_registries).
 #   kinds: [workloads]
+#   requires: allowed_registries
 #   controls: {cis-k8s: ["5.5.1"], nsa-cisa: [pod-security.secure-images], soc2: [CC6.8], iso27001: [A.8.19], nist-800-53: [CM-7, SI-7]}
 #   equivalents: {kubescape: [C-0001, C-0078]}
 deny contains k8s.finding(id, rules[id], msg) if {
@@ -120,6 +121,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   severity: medium
 #   remediation: Reference the image by digest (name:tag@sha256:...) in production overlays.
 #   kinds: [workloads]
+#   requires: production
 #   controls: {nsa-cisa: [upgrading.app-security], soc2: [CC8.1], iso27001: [A.8.32], pci-dss: [6.5.1], nist-800-53: [CM-2, SI-7]}
 #   equivalents: {kubescape: [C-0306]}
 warn contains k8s.finding(id, rules[id], msg) if {

@@ -31,6 +31,19 @@ rules := {
 	},
 }
 
+# METADATA
+# title: Namespace without a LimitRange
+# description: >-
+#   A namespace that runs workloads has no LimitRange, so containers without requests or limits get no
+#   defaults and no maximum. Namespaces in exempt_namespaces are skipped.
+# custom:
+#   rule_id: resources.namespace_without_limitrange
+#   severity: low
+#   remediation: Add a LimitRange so containers without requests/limits get defaults.
+#   kinds: [workloads]
+#   unit: namespace
+#   controls: {nsa-cisa: [network.resource-policies], soc2: [A1.1], iso27001: [A.8.6], nist-800-53: [SC-6]}
+#   equivalents: {}
 warn contains k8s.result(id, rules[id], msg, {"kind": "Namespace", "metadata": {"name": ns}}) if {
 	some ns in workload_namespaces
 	not combined.has_kind("LimitRange", ns)
@@ -38,6 +51,19 @@ warn contains k8s.result(id, rules[id], msg, {"kind": "Namespace", "metadata": {
 	msg := sprintf("Namespace/%s runs workloads but has no LimitRange", [ns])
 }
 
+# METADATA
+# title: Namespace without a ResourceQuota
+# description: >-
+#   A namespace that runs workloads has no ResourceQuota, so nothing caps what it can consume from the
+#   cluster. Namespaces in exempt_namespaces are skipped.
+# custom:
+#   rule_id: resources.namespace_without_quota
+#   severity: low
+#   remediation: Add a ResourceQuota to cap what the namespace can consume.
+#   kinds: [workloads]
+#   unit: namespace
+#   controls: {nsa-cisa: [network.resource-policies], soc2: [A1.1], iso27001: [A.8.6], nist-800-53: [SC-6]}
+#   equivalents: {}
 warn contains k8s.result(id, rules[id], msg, {"kind": "Namespace", "metadata": {"name": ns}}) if {
 	some ns in workload_namespaces
 	not combined.has_kind("ResourceQuota", ns)
