@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from auditor.commands import policy_doc
 from auditor.policy.conftest import exit_code, run_test, run_verify
 from auditor.policy.options import PolicyOptions
 from auditor.policy.output import FORMATS, render, render_verify
@@ -55,6 +56,8 @@ def register(subparsers: Any) -> None:
     verify = sub.add_parser("verify", help="run the policies' test_* rules (conftest verify)")
     _common(verify)
     verify.set_defaults(func=handler)
+
+    policy_doc.register(sub)  # `policy doc`: the rule catalogue (auditor/commands/policy_doc.py)
 
 
 def _data_paths(given: list[str]) -> tuple[str, ...]:
