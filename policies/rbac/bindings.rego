@@ -289,7 +289,7 @@ holder_message(w, key, what, capability) := sprintf("%s runs as ServiceAccount %
 #   remediation: "Give the workload its own ServiceAccount bound to the few verbs and resources it needs, or set automountServiceAccountToken: false."
 #   kinds: [workloads]
 #   controls: {cis-k8s: ["5.1.1"], nsa-cisa: [pod-security.sa-tokens, authn-authz.rbac], soc2: [CC6.1, CC6.3], iso27001: [A.8.2], pci-dss: [7.2.2, 7.2.5], nist-800-53: [AC-6]}
-#   equivalents: {kubescape: [C-0272]}
+#   equivalents: {kubescape: [C-0272, C-0267]}
 deny contains k8s.result(id, rules[id], holder_message(w, key, "has cluster-admin rights", "admin"), w) if {
 	id := "rbac.workload_admin"
 	some [w, key] in token_holders("admin")
