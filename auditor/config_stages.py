@@ -22,22 +22,27 @@ from auditor.diff.options import (
 )
 from auditor.model import Severity
 from auditor.policy.options import PolicyOptions, Waiver
-from auditor.source.cc_options import ChangeControlOptions
-from auditor.source.flux_options import ClusterOverride, FluxOptions
-from auditor.source.options import SourceOptions
+from auditor.provenance.options import ChangeControlOptions
+from auditor.render.argocd.options import ArgoCluster, ArgoOptions
+from auditor.render.flux.options import ClusterOverride, FluxOptions
+from auditor.render.options import AcceptRule
+from auditor.repo.options import SourceOptions
 
 _SEVERITIES = tuple(s.value for s in Severity)
 
 
 def parse_source(node: Node) -> SourceOptions:
     """``source:`` — clone cache, timeouts, allow-listed remote bases."""
-    node.mapping(("cache_dir", "render_cache", "render_timeout", "git_timeout", "allow_remote_bases"))
+    node.mapping(("cache_dir", "render_cache", "render_timeout", "git_timeout", "allow_remote_bases",
+                  "allow_remote_repos", "repo_urls"))
     return SourceOptions(
         cache_dir=node.string("cache_dir"),
         render_cache=node.string("render_cache"),
         render_timeout=node.number("render_timeout", 120.0, minimum=1),
         git_timeout=node.number("git_timeout", 300.0, minimum=1),
         allow_remote_bases=node.strings("allow_remote_bases"),
+        allow_remote_repos=node.strings("allow_remote_repos"),
+        repo_urls=node.strings("repo_urls"),
     )
 
 
@@ -221,7 +226,7 @@ FLUX_KEYS = (
     "repo_sources", "allow_cluster_substitution", "strict_substitution", "helm_charts", "kustomize_helm",
     "helm_timeout", "helm_kube_version", "render_workers", "root_name",
 )
-_OVERRIDE_KEYS = ("env", "region", "context", "snapshot", "namespace", "name")
+_OVERRIDE_KEYS = ("env", "region", "context", "snapshot", "namespace", "name", "source_paths")
 
 
 def parse_flux(node: Node, resolve: Any) -> FluxOptions:
@@ -230,14 +235,7 @@ def parse_flux(node: Node, resolve: Any) -> FluxOptions:
     Written against :class:`~auditor.config_schema.Node` so it can move to ``config_stages.py`` as is.
     """
     node.mapping(FLUX_KEYS)
-    overrides: dict[str, ClusterOverride] = {}
-    over = node.get("overrides").mapping(tuple(str(k) for k in (node.get("overrides").value or {})))
-    for name in over.value or {}:
-        o = over.get(str(name)).mapping(_OVERRIDE_KEYS)
-        snap = o.string("snapshot")
-        overrides[str(name)] = ClusterOverride(
-            env=o.string("env"), region=o.string("region"), context=o.string("context"),
-            snapshot=str(resolve(snap)) if snap else "", namespace=o.string("namespace"), name=o.string("name"))
+    overrides = _overrides(node, resolve)
     pattern = node.string("name_pattern")
     if pattern:
         try:
@@ -245,10 +243,7 @@ def parse_flux(node: Node, resolve: Any) -> FluxOptions:
         except re.error as exc:
             raise node.error(f"invalid regular expression: {exc}", (*node.path, "name_pattern")) from None
     snapshot = node.string("snapshot")
-    source_paths = {k: str(resolve(v)) for k, v in node.string_map("source_paths").items()}
-    for key in source_paths:
-        if key.count("/") != 2:
-            raise node.error(f"source key {key!r} must read Kind/namespace/name", (*node.path, "source_paths", key))
+    source_paths = _source_paths(node, resolve)
     return FluxOptions(
         clusters=node.string("clusters"),
         name_pattern=pattern,
@@ -268,3 +263,77 @@ def parse_flux(node: Node, resolve: Any) -> FluxOptions:
         helm_kube_version=node.string("helm_kube_version"),
         root_name=node.string("root_name", "flux-system"),
     )
+
+
+def _source_paths(node: Node, resolve: Any) -> dict[str, str]:
+    source_paths = {k: str(resolve(v)) for k, v in node.string_map("source_paths").items()}
+    for key in source_paths:
+        if key.count("/") != 2:
+            raise node.error(f"source key {key!r} must read Kind/namespace/name", (*node.path, "source_paths", key))
+    return source_paths
+
+
+def _overrides(node: Node, resolve: Any) -> dict[str, ClusterOverride]:
+    """``overrides.<cluster>``: env, region, context, snapshot, namespace, name (and Flux source paths)."""
+    overrides: dict[str, ClusterOverride] = {}
+    over = node.get("overrides").mapping(tuple(str(k) for k in (node.get("overrides").value or {})))
+    for name in over.value or {}:
+        o = over.get(str(name)).mapping(_OVERRIDE_KEYS)
+        snap = o.string("snapshot")
+        overrides[str(name)] = ClusterOverride(
+            env=o.string("env"), region=o.string("region"), context=o.string("context"),
+            snapshot=str(resolve(snap)) if snap else "", namespace=o.string("namespace"), name=o.string("name"),
+            source_paths=_source_paths(o, resolve))
+    return overrides
+
+
+ARGOCD_KEYS = (
+    "apps", "root", "root_values", "root_destination", "namespace", "revision", "context", "snapshot", "overrides",
+    "clusters", "tracking", "instance_label", "helm_kube_version", "helm_timeout", "jsonnet_timeout", "max_depth",
+)
+
+
+def parse_argocd(node: Node, resolve: Any) -> ArgoOptions:
+    """The ``argocd:`` config section → ArgoOptions (``resolve`` turns config-relative paths absolute)."""
+    node.mapping(ARGOCD_KEYS)
+    clusters = []
+    for item in node.items("clusters"):
+        item.mapping(("name", "server", "labels", "annotations"))
+        clusters.append(ArgoCluster(name=item.string("name", required=True),
+                                    server=item.string("server", required=True),
+                                    labels=item.string_map("labels"), annotations=item.string_map("annotations")))
+    apps = node.string("apps")
+    root = node.string("root")
+    for key, value in (("apps", apps), ("root", root)):
+        if value.startswith("/") or ".." in value.split("/"):
+            raise node.error(f"{value!r} must be a path or glob inside the repository", (*node.path, key))
+    snapshot = node.string("snapshot")
+    return ArgoOptions(
+        apps=apps,
+        root=root.strip("/"),
+        root_values=node.strings("root_values"),
+        root_destination=node.string("root_destination", ArgoOptions.root_destination),
+        namespace=node.string("namespace", "argocd"),
+        revision=node.string("revision", "HEAD"),
+        context=node.string("context"),
+        snapshot=str(resolve(snapshot)) if snapshot else "",
+        overrides=_overrides(node, resolve),
+        clusters=tuple(clusters),
+        tracking=node.string("tracking", "annotation", choices=("annotation", "label", "annotation+label")),
+        instance_label=node.string("instance_label", ArgoOptions.instance_label),
+        helm_kube_version=node.string("helm_kube_version"),
+        helm_timeout=node.number("helm_timeout", 120.0, minimum=1),
+        jsonnet_timeout=node.number("jsonnet_timeout", 60.0, minimum=1),
+        max_depth=node.integer("max_depth", 10, minimum=1),
+    )
+
+
+def parse_accept_unrendered(node: Node) -> tuple[AcceptRule, ...]:
+    """Top-level ``accept_unrendered:`` (``node`` is the config root): parts knowingly left unaudited, with reasons."""
+    rules = []
+    for item in node.items("accept_unrendered"):
+        item.mapping(("kind", "name", "target", "reason", "reason_contains"))
+        rules.append(AcceptRule(reason=item.string("reason", required=True), kind=item.string("kind"),
+                                name=item.string("name"), target=item.string("target"),
+                                reason_contains=item.string("reason_contains")))
+    return tuple(rules)

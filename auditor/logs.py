@@ -56,7 +56,7 @@ class _JsonFormatter(logging.Formatter):
 
 
 def configure(*, verbose: int = 0, fmt: str = "text") -> None:
-    """Install the stderr handler once; ``verbose`` 0 → warnings, 1 → info, 2+ → debug."""
+    """Install the stderr handler once; ``verbose`` -1 (``-q``) → errors, 0 → warnings, 1 → info, 2+ → debug."""
     root = logging.getLogger("gitops_audit")
     for h in list(root.handlers):
         root.removeHandler(h)
@@ -64,5 +64,6 @@ def configure(*, verbose: int = 0, fmt: str = "text") -> None:
     handler.addFilter(_ContextFilter())
     handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
     root.addHandler(handler)
-    root.setLevel(logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG)
+    root.setLevel(logging.ERROR if verbose < 0 else logging.WARNING if verbose == 0
+                  else logging.INFO if verbose == 1 else logging.DEBUG)
     root.propagate = False

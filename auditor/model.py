@@ -146,6 +146,9 @@ class FileProvenance:
     line: int | None = None
     """1-based line of the object (or field) in ``path`` when known."""
     owners: tuple[str, ...] = ()
+    repo: str = ""
+    """Where ``path`` lives when it is not the audited repository at the audited commit:
+    ``<url>@<ref>`` of another branch, tag or repository a source read (empty: the audited commit)."""
 
 
 @dataclass(frozen=True)
@@ -332,6 +335,35 @@ class RuleCheck:
 
 
 @dataclass(frozen=True)
+class AppObject:
+    """One object of a target seen as part of an application, so targets can be lined up side by side."""
+
+    ref: ObjectRef
+    app: str
+    """Workload identity: ``app.kubernetes.io/name`` (or ``app``) label, else the name without the overlay's
+    prefix/suffix and generator hash."""
+    key: str
+    """``Kind/name`` without the overlay's prefix/suffix/namespace: the same object on every target."""
+    state: DriftKind
+    chart: str = ""
+    """``helm.sh/chart`` label (``name-version``) when the object came from a Helm chart."""
+    version: str = ""
+    """``app.kubernetes.io/version`` label, when set."""
+
+
+@dataclass(frozen=True)
+class FleetField:
+    """A desired field of one app object whose value differs between the run's targets."""
+
+    key: str
+    """:attr:`AppObject.key` of the object."""
+    path: str
+    """Dotted path, list items by ``[name=…]`` or ``[index]``."""
+    values: tuple[tuple[str, Any], ...]
+    """(target, desired value) for each target holding the object; ``None`` when the field is absent there."""
+
+
+@dataclass(frozen=True)
 class TargetResult:
     """Everything the audit learned about one target; a skipped target is data, not an exception."""
 
@@ -355,6 +387,16 @@ class TargetResult:
     """Seconds per stage (render, live, drift, policy…)."""
     checks: tuple[RuleCheck, ...] = ()
     """Rules with controls that ran on this target and how many subjects each looked at (framework view)."""
+    not_audited: tuple[str, ...] = ()
+    """Parts of an audited target's desired state that were not rendered (what and why): the target is
+    partial unless the config accepted each of them (accepted ones are not listed here)."""
+
+    @property
+    def partial(self) -> bool:
+        """True when the target was not audited, or audited without part of its desired state."""
+        return not self.audited or bool(self.not_audited)
+    apps: tuple[AppObject, ...] = ()
+    """Every desired or orphaned object with its workload identity and drift state (fleet matrix, skew)."""
 
 
 @dataclass(frozen=True)
@@ -388,6 +430,8 @@ class AuditReport:
     """Change-control window examined (start commit or date, and why it was chosen)."""
     resolved: tuple[Finding, ...] = ()
     """Findings of the previous run that no longer occur."""
+    fleet_fields: tuple[FleetField, ...] = ()
+    """Desired fields whose value is not the same on every target of the run (environment comparison)."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -398,8 +442,8 @@ class AuditReport:
 
     @property
     def partial(self) -> bool:
-        """True when at least one target could not be audited."""
-        return any(not r.audited for r in self.results)
+        """True when at least one target could not be audited, or was audited without part of its desired state."""
+        return any(r.partial for r in self.results)
 
     def failing(self, fail_on: Severity | None = None) -> tuple[Finding, ...]:
         """Counted findings at or above the threshold."""
@@ -423,6 +467,11 @@ class CoverageGap:
     namespace: str
     reason: str
     """e.g. ``forbidden``, ``kind not served by the cluster``, ``external source, not rendered``."""
+    name: str = ""
+    """Name of the object that was not rendered (a Flux Kustomization, an Argo CD Application…), when one."""
+    informational: bool = False
+    """True for notes that leave nothing unknown (a suspended Kustomization, an object applied twice):
+    render gaps make a target partial unless informational or accepted by config."""
 
 
 @dataclass(frozen=True)
@@ -439,7 +488,7 @@ class LiveState:
 
 @dataclass(frozen=True)
 class RenderedSet:
-    """The desired state of one overlay at one commit, as the source stage rendered it."""
+    """The desired state of one overlay at one commit, as the render stage rendered it."""
 
     path: str
     """Repository-relative overlay path."""
@@ -448,3 +497,25 @@ class RenderedSet:
     tree_hash: str = ""
     """Git tree id of the rendered inputs, the cache key for renders."""
     gaps: tuple[CoverageGap, ...] = ()
+    sources: tuple[SourceRevision, ...] = ()
+    """Other revisions the render read (another branch of the audited repository, another repository):
+    part of what determines the render (a cached render is stale once one of them moves)."""
+
+
+@dataclass(frozen=True)
+class SourceRevision:
+    """A repository revision a render read besides the audited commit (Flux GitRepository, Argo CD source)."""
+
+    url: str
+    """Repository URL (credentials removed) or local path."""
+    ref: str
+    """The ref as the source names it (``main``, ``refs/tags/v1``, a semver range, a sha)."""
+    commit: str
+    """The commit it resolved to."""
+    git_dir: str = ""
+    """Local git directory holding ``commit`` (the audited repository's, or a cache clone): provenance reads it."""
+
+    @property
+    def label(self) -> str:
+        """``<url>@<ref>``: what ``FileProvenance.repo`` holds for files read from this revision."""
+        return f"{self.url}@{self.ref}"

@@ -21,7 +21,7 @@ from auditor.policy.audit import PolicySet
 from auditor.policy.builtin import builtin_policy_dir
 from auditor.policy.loader import load_data
 from auditor.policy.options import PolicyOptions
-from auditor.source.cc_options import ChangeControlOptions
+from auditor.provenance.options import ChangeControlOptions
 
 log = logging.getLogger("gitops_audit")
 

@@ -7,12 +7,13 @@ what happens to one rendered target, and the run-wide state it reads.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from auditor import pipeline_flux
+from auditor import pipeline_apply
 from auditor.cluster.options import ClusterOptions, LiveScope
 from auditor.config import RunConfig
 from auditor.diff.engine import diff_target
@@ -22,6 +23,7 @@ from auditor.model import (
     Category,
     CoverageGap,
     DriftKind,
+    FileProvenance,
     Finding,
     LiveState,
     Manifest,
@@ -31,19 +33,22 @@ from auditor.model import (
     RenderedSet,
     RuleCheck,
     Severity,
+    SourceRevision,
     Target,
     TargetResult,
     ToolInfo,
 )
 from auditor.pipeline_catalog import RunCatalog, annotate_all, target_checks
+from auditor.pipeline_fleet import app_objects
 from auditor.policy.audit import PolicySet, evaluate_target
-from auditor.source.blame import field_origin
-from auditor.source.changecontrol import AuditWindow, check_target
-from auditor.source.codeowners import CodeOwners, owners_of
-from auditor.source.git import RepoHandle
-from auditor.source.options import SourceOptions
-from auditor.source.provenance import ProvenanceIndex, attach, removal_of
-from auditor.source.render import PreparedTree
+from auditor.provenance.blame import field_origin
+from auditor.provenance.changecontrol import AuditWindow, check_target
+from auditor.provenance.codeowners import CodeOwners, owners_of
+from auditor.provenance.index import ProvenanceIndex, attach, build_index, removal_of
+from auditor.render.kustomize.build import PreparedTree
+from auditor.render.source import RenderContext, TargetSource
+from auditor.repo.git import RepoHandle
+from auditor.repo.options import SourceOptions
 from auditor.util.kinds import container_images, is_namespaced
 
 log = logging.getLogger("gitops_audit")
@@ -80,6 +85,8 @@ class RepoWork:
     index: ProvenanceIndex | None = None
     codeowners: CodeOwners | None = None
     window: AuditWindow | None = None
+    ctx: RenderContext | None = None
+    """What target sources render from (the prepared tree and the repository)."""
     error: str = ""
 
 
@@ -93,8 +100,25 @@ class Shared:
     say: Progress
     tools: list[ToolInfo] = field(default_factory=list)
     """Tools found during the run besides kustomize (helm for Flux targets)."""
+    sources: tuple[TargetSource, ...] = ()
+    """The run's target sources."""
     unmatched: dict[str, frozenset[str]] = field(default_factory=dict)
     """Target name → ignore rules that matched nothing there (filled by the target audits)."""
+    indexes: dict[tuple[str, str], ProvenanceIndex | None] = field(default_factory=dict)
+    """(git dir, commit) of other revisions renders read → their history index (built on first use)."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def index_of(self, rev: SourceRevision) -> ProvenanceIndex | None:
+        """The history index of another revision a render read (per repository and commit, built once)."""
+        key = (rev.git_dir, rev.commit)
+        with self.lock:
+            if key not in self.indexes:
+                try:
+                    self.indexes[key] = build_index(Path(rev.git_dir), rev.commit)
+                except AuditorError as exc:
+                    log.warning("provenance of %s: %s", rev.label, exc)
+                    self.indexes[key] = None
+            return self.indexes[key]
     catalog: RunCatalog | None = None
     """The rule catalogue: controls for findings, checks per target (None: no annotation)."""
 
@@ -137,12 +161,13 @@ def _gap_findings(target: Target, gaps: Sequence[CoverageGap]) -> list[Finding]:
     ]
 
 
-def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: RepoWork) -> TargetResult:
+def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: RepoWork,
+                 source: TargetSource) -> TargetResult:
     """Read live state and run every check on one rendered target; an unreadable cluster is a skipped result."""
     opts = shared.opts
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    view = pipeline_flux.split(rendered.objects)
+    view = source.controller(rendered)
     desired = view.desired
     scope = live_scope(desired, target, opts.config.extra_kinds)
     shared.say(target.name, f"read live state from {target.live_source}")
@@ -159,11 +184,13 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
     timings["live"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    drift_opts = pipeline_flux.drift_options(replace(opts.drift, secret_hash_key=shared.secret_key), view, live.objects)
+    drift_opts = pipeline_apply.drift_options(replace(opts.drift, secret_hash_key=shared.secret_key), view,
+                                              live.objects)
     outcome = diff_target(target, desired, live, drift_opts)
-    # Only configured rules are reported; Flux's own rules are derived from git and may rightly match nothing.
-    shared.unmatched[target.name] = frozenset(r for r in outcome.unmatched_rules if not r.startswith("flux: "))
-    findings = pipeline_flux.adjust_findings(outcome.findings, view, live.objects)
+    # Only configured rules are reported; the controller's own rules come from git and may rightly match nothing.
+    shared.unmatched[target.name] = frozenset(r for r in outcome.unmatched_rules
+                                              if not pipeline_apply.is_controller_rule(r, view))
+    findings = pipeline_apply.adjust_findings(outcome.findings, view, live.objects)
     timings["drift"] = time.perf_counter() - t1
 
     if shared.policies is not None:
@@ -177,10 +204,13 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
     t3 = time.perf_counter()
     findings += _change_control(opts, target, rendered, work)
     by_ref = {m.ref: m.provenance for m in desired}
-    findings = [_with_provenance(f, work, by_ref) for f in findings]
+    others = {rev.label: rev for rev in rendered.sources}
+    findings = [_with_provenance(f, work, by_ref, shared, others) for f in findings]
     timings["provenance"] = time.perf_counter() - t3
 
-    findings += _gap_findings(target, (*rendered.gaps, *live.gaps))
+    gap_findings, not_rendered = pipeline_apply.render_gaps(target, rendered.gaps, opts.config.accept_unrendered)
+    findings += gap_findings
+    findings += _gap_findings(target, live.gaps)
     checks: tuple[RuleCheck, ...] = ()
     if shared.catalog is not None:
         findings = annotate_all(shared.catalog, findings)
@@ -205,6 +235,8 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
         images=_image_rows(desired, live.objects),
         timings=timings,
         checks=checks,
+        not_audited=not_rendered,
+        apps=app_objects(desired, live.objects, outcome.drifts),
     )
 
 
@@ -245,7 +277,8 @@ def _change_control(opts: RunOptions, target: Target, rendered: RenderedSet, wor
     roles: dict[str, str] = {}
     for m in rendered.objects:
         for f in m.provenance.files:
-            roles.setdefault(f.path, f.role)
+            if not f.repo:  # files of other branches/repositories are not changes to this repository
+                roles.setdefault(f.path, f.role)
     return list(
         check_target(
             target,
@@ -259,7 +292,8 @@ def _change_control(opts: RunOptions, target: Target, rendered: RenderedSet, wor
     )
 
 
-def _with_provenance(finding: Finding, work: RepoWork, desired: Mapping[ObjectRef, Provenance]) -> Finding:
+def _with_provenance(finding: Finding, work: RepoWork, desired: Mapping[ObjectRef, Provenance],
+                     shared: Shared | None = None, others: Mapping[str, SourceRevision] | None = None) -> Finding:
     """Fill last commits and owners of a finding's files; blame the line that sets a modified field.
 
     Findings on live documents (policy on live state) carry no files of their own: they get the
@@ -278,10 +312,11 @@ def _with_provenance(finding: Finding, work: RepoWork, desired: Mapping[ObjectRe
                 prov = replace(prov, files=(removed,))
     if not prov.files:
         return finding
-    if finding.rule_id == "drift.modified" and finding.path and work.handle is not None:
+    own_files = tuple(f for f in prov.files if not f.repo)
+    if finding.rule_id == "drift.modified" and finding.path and work.handle is not None and own_files:
         origin = field_origin(
             work.tree.root if work.tree else None,
-            prov.files,
+            own_files,
             finding.details.get("segments") or finding.path,
             finding.expected,
             work.handle.git_dir,
@@ -291,9 +326,30 @@ def _with_provenance(finding: Finding, work: RepoWork, desired: Mapping[ObjectRe
         )
         if origin is not None:
             prov = replace(prov, files=(replace(origin, role="field"), *prov.files))
-    prov = attach(prov, work.index, work.codeowners)
+    prov = _attach(prov, work, shared, others or {})
     owners = finding.owners
     primary = prov.primary
     if not owners and primary is not None and work.codeowners is not None:
         owners = owners_of(work.codeowners, primary.path) or ()
     return replace(finding, provenance=prov, owners=tuple(owners))
+
+
+def _attach(prov: Provenance, work: RepoWork, shared: Shared | None,
+            others: Mapping[str, SourceRevision]) -> Provenance:
+    """Last commits and owners, each file from the history of the repository and revision it was read from.
+
+    Files of other branches or repositories get their own index's commit and no owners (CODEOWNERS is the
+    audited repository's).
+    """
+    assert work.index is not None
+    if not any(f.repo for f in prov.files):
+        return attach(prov, work.index, work.codeowners)
+    files: list[FileProvenance] = []
+    for f in prov.files:
+        if not f.repo:
+            files.extend(attach(Provenance(files=(f,)), work.index, work.codeowners).files)
+            continue
+        rev = others.get(f.repo)
+        index = shared.index_of(rev) if shared is not None and rev is not None else None
+        files.append(replace(f, commit=f.commit or (index.last_commit(f.path) if index is not None else None)))
+    return replace(prov, files=tuple(files))

@@ -1,4 +1,4 @@
-"""Renders kept across runs, keyed by what determines them (wiring-level: source stage data ↔ files).
+"""Renders kept across runs, keyed by what determines them (wiring-level: render stage data ↔ files).
 
 Key = render format version + kustomize/helm version + the commit's root tree id + overlay path +
 default namespace + renderer options. The root tree id covers every file of the repository, so a
@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from auditor.model import CoverageGap, FileProvenance, Manifest, ObjectRef, Provenance, RenderedSet
+from auditor.model import CoverageGap, FileProvenance, Manifest, ObjectRef, Provenance, RenderedSet, SourceRevision
 from auditor.util.fs import atomic_write
 
 log = logging.getLogger("gitops_audit")
 
-FORMAT = "1"
+FORMAT = "2"
 MAX_AGE_SECONDS = 14 * 24 * 3600
 """Entries unused for this long are removed when a new one is stored."""
 
@@ -46,12 +46,14 @@ def _dump(rs: RenderedSet) -> str:
             "ref": [m.ref.group, m.ref.kind, m.ref.namespace, m.ref.name],
             "api_version": m.api_version,
             "body": m.body,
-            "files": [[f.path, f.role, f.line] for f in m.provenance.files],
+            "files": [[f.path, f.role, f.line, f.repo] for f in m.provenance.files],
         }
         for m in rs.objects
     ]
-    gaps = [[g.group_kind, g.namespace, g.reason] for g in rs.gaps]
-    doc = {"path": rs.path, "commit": rs.commit, "tree_hash": rs.tree_hash, "objects": objects, "gaps": gaps}
+    gaps = [[g.group_kind, g.namespace, g.reason, g.name, g.informational] for g in rs.gaps]
+    sources = [[s.url, s.ref, s.commit, s.git_dir] for s in rs.sources]
+    doc = {"path": rs.path, "commit": rs.commit, "tree_hash": rs.tree_hash, "objects": objects, "gaps": gaps,
+           "sources": sources}
     return json.dumps(doc, separators=(",", ":"))
 
 
@@ -62,13 +64,16 @@ def _load(text: str) -> RenderedSet:
             ref=ObjectRef(*o["ref"]),
             api_version=o["api_version"],
             body=o["body"],
-            provenance=Provenance(files=tuple(FileProvenance(p, role=r, line=ln) for p, r, ln in o["files"])),
+            provenance=Provenance(files=tuple(FileProvenance(p, role=r, line=ln, repo=repo)
+                                              for p, r, ln, repo in o["files"])),
         )
         for o in doc["objects"]
     )
     gaps = tuple(CoverageGap(*g) for g in doc["gaps"])
+    sources = tuple(SourceRevision(*s) for s in doc.get("sources", ()))
     return RenderedSet(
-        path=doc["path"], commit=doc["commit"], objects=objects, tree_hash=doc["tree_hash"], gaps=gaps
+        path=doc["path"], commit=doc["commit"], objects=objects, tree_hash=doc["tree_hash"], gaps=gaps,
+        sources=sources,
     )
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import replace
 
 from auditor import shard
 from auditor.config import RunConfig
-from auditor.pipeline import Progress, RunOptions
+from auditor.pipeline import RunOptions
 
 
 def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: str = "") -> RunOptions:
@@ -33,12 +32,3 @@ def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: st
         previous_commit=previous_commit,
         shard=shard.from_args(args),
     )
-
-
-def progress_printer() -> Progress:
-    """Progress lines on stderr (the CLI installs this only on a TTY)."""
-
-    def show(target: str, message: str) -> None:
-        print(f"  {target}: {message}", file=sys.stderr, flush=True)
-
-    return show

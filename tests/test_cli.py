@@ -200,13 +200,13 @@ def test_every_subcommand_has_help_and_is_not_shadowed_by_run(capsys: pytest.Cap
     names = sorted(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
     assert {"run", "demo", "diff", "policy", "codeowners", "snapshot", "serve", "verify-bundle"} <= set(names)
     for name in names:
-        assert _with_default_command([name, "--help"], parser)[0] == name
+        assert _with_default_command([name, "--help"])[0] == name
         with pytest.raises(SystemExit) as exit_info:
             main([name, "--help"])
         assert exit_info.value.code == 0
-    assert _with_default_command(["--context", "x"], parser) == ["run", "--context", "x"]
+    assert _with_default_command(["--context", "x"]) == ["run", "--context", "x"]
     argv = ["--log-format", "json", "--env", "dev"]
-    assert _with_default_command(argv, parser)[:3] == ["--log-format", "json", "run"]
+    assert _with_default_command(argv)[:3] == ["--log-format", "json", "run"]
 
 
 def test_ignore_rules_suppress_visibly_and_unmatched_rules_are_reported(fleet: Path) -> None:

@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--desired", required=True, metavar="FILE", help="desired manifest(s), YAML or JSON")
     p.add_argument("--live", required=True, metavar="FILE",
-                   help="live object(s) as `kubectl get -o yaml|json` prints them")
+                   help="live object(s) as 'kubectl get -o yaml|json' prints them")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
     p.add_argument("--namespace", default="default",
                    help="namespace for desired namespaced objects that name none (default: default)")

@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
     test.add_argument("paths", nargs="+", metavar="FILE|DIR")
     _common(test)
     ns = test.add_mutually_exclusive_group()
-    ns.add_argument("-n", "--namespace", action="append", default=None, help="Rego package (default: main)")
+    ns.add_argument("-n", "--namespace", action="append", default=None, help="Rego package (repeatable; default: main)")
     ns.add_argument("--all-namespaces", action="store_true", help="evaluate every package")
     test.add_argument("--combine", action="store_true", help="one input holding all documents")
     test.add_argument("-o", "--output", choices=FORMATS, default="stdout")

@@ -30,7 +30,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--kind", "-k", action="append", default=[], metavar="KIND",
                    help="Kind, Kind.group or group/version/Kind (repeatable)")
     p.add_argument("--filename", "-f", action="append", default=[], metavar="FILE",
-                   help="manifests whose kinds to grant (YAML/JSON, Lists, multi-document; '-' reads stdin)")
+                   help="manifests whose kinds to grant (repeatable; YAML/JSON, Lists, multi-document; "
+                   "'-' reads stdin)")
     p.add_argument("--context", metavar="CTX", help="resolve resource names through this cluster's discovery")
     p.add_argument("--kubeconfig", metavar="FILE", help="use only this kubeconfig file (with --context)")
     p.add_argument("--secrets", action="store_true",

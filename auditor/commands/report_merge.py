@@ -134,9 +134,14 @@ def merge_reports(
     parts: Sequence[AuditReport], *, run_id: str, order: Sequence[str] = ()
 ) -> AuditReport:
     """One report from checked parts: targets in ``order`` (then by name), times spanning every part."""
+    from auditor.pipeline_fleet import line_up
+
     position = {name: i for i, name in enumerate(order)}
     results: list[TargetResult] = [r for p in parts for r in p.results]
     results.sort(key=lambda r: (position.get(r.target.name, len(position)), r.target.name))
+    # Each shard lined its own targets up; line the whole fleet up again (fleet matrix, skew).
+    lined = line_up([(r.target.name, r.apps) for r in results if r.apps])
+    results = [dataclasses.replace(r, apps=lined[r.target.name]) if r.target.name in lined else r for r in results]
     tools: dict[tuple[str, str, str], ToolInfo] = {}
     for p in parts:
         for t in p.tools:

@@ -14,6 +14,8 @@ from auditor.errors import UsageError
 from auditor.model import AuditReport, Severity
 
 SEVERITY_CHOICES = tuple(s.value for s in Severity)
+TOP_FINDINGS = 10
+"""Findings at or above --fail-on printed after the summary, so a CI log says why it exited 1."""
 
 
 def register(subparsers: Any) -> None:
@@ -36,12 +38,16 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     sel.add_argument("--target", "-t", action="append", default=[], metavar="NAME", help="target name (repeatable)")
     sel.add_argument("--context", action="append", default=[], metavar="CTX",
                      help="select targets whose kubeconfig context is CTX (repeatable)")
-    sel.add_argument("--env", action="append", default=[], metavar="ENV", help="select targets of ENV")
-    sel.add_argument("--region", action="append", default=[], metavar="REGION", help="select targets of REGION")
+    sel.add_argument("--env", action="append", default=[], metavar="ENV", help="select targets of ENV (repeatable)")
+    sel.add_argument("--region", action="append", default=[], metavar="REGION",
+                     help="select targets of REGION (repeatable)")
     adhoc = p.add_argument_group("ad-hoc target (no config file)")
     adhoc.add_argument("--repo", metavar="PATH_OR_URL", help="repository to audit (makes one ad-hoc target)")
     adhoc.add_argument("--ref", default="", metavar="REF", help="branch, tag or commit (default: HEAD)")
-    adhoc.add_argument("--path", default="", metavar="DIR", help="overlay directory inside the repository")
+    adhoc.add_argument("--path", default="", metavar="DIR",
+                       help="directory inside the repository: a kustomize overlay, a Helm chart or plain manifests")
+    adhoc.add_argument("--values", action="append", default=[], metavar="FILE",
+                       help="values file for a Helm chart --path, relative to the chart or the repository (repeatable)")
     adhoc.add_argument("--snapshot", default="", metavar="DIR", help="read live state from a snapshot directory")
     adhoc.add_argument("--namespace", default="", metavar="NS", help="default namespace (default: default)")
     out = p.add_argument_group("output")
@@ -89,9 +95,17 @@ def load_run_config(args: argparse.Namespace) -> tuple[RunConfig, Selection]:
             region=(args.region or [""])[0],
             namespace=args.namespace,
             cwd=Path.cwd(),
+            values=tuple(getattr(args, "values", None) or ()),
         )
         return cfg, Selection()
     path = find_config(args.config)
+    if path is None and args.context:
+        ctx = args.context[0]
+        hint = f"gitops-audit --repo REPO --path OVERLAY --context {ctx}"
+        raise UsageError(
+            f"--context {ctx}: no config file to pick its targets in (no --config, $GITOPS_AUDIT_CONFIG or "
+            f"./gitops-audit.yaml). To audit that cluster against an overlay without a config: {hint}"
+        )
     if path is None:
         raise UsageError(
             "no config: pass --config FILE, set $GITOPS_AUDIT_CONFIG, create ./gitops-audit.yaml, "
@@ -101,10 +115,10 @@ def load_run_config(args: argparse.Namespace) -> tuple[RunConfig, Selection]:
     selection = Selection(
         names=tuple(args.target), contexts=tuple(args.context), envs=tuple(args.env), regions=tuple(args.region)
     )
-    if cfg.flux.clusters:
+    if cfg.flux.clusters or cfg.argocd.configured:
         return cfg, selection
     if not cfg.targets:
-        raise UsageError(f"config {path}: no targets defined (add targets: or flux.clusters)")
+        raise UsageError(f"config {path}: no targets defined (add targets:, flux.clusters, argocd.apps or argocd.root)")
     targets = select_targets(cfg.targets, selection) if not selection.empty else cfg.targets
     return replace(cfg, targets=targets), Selection()
 
@@ -125,8 +139,16 @@ def execute(cfg: RunConfig, args: argparse.Namespace, selection: Selection | Non
     # Only the first commit of a multi-repository run can seed the window; others fall back to the default.
     previous_commit = previous.commit.split(",")[0].strip() if previous is not None else ""
     opts = wiring.run_options(cfg, args, previous_commit=previous_commit)
-    progress = wiring.progress_printer() if sys.stderr.isatty() and not getattr(args, "quiet", False) else None
-    report = run_audit(opts, cfg.targets, progress, selection)
+    progress = None
+    if not getattr(args, "quiet", False) and getattr(args, "log_format", "text") == "text":
+        from auditor.report.progress import ProgressDisplay
+
+        progress = ProgressDisplay(sys.stderr, tty=sys.stderr.isatty())
+    try:
+        report = run_audit(opts, cfg.targets, progress, selection)
+    finally:
+        if progress is not None:
+            progress.close()
     report = compare_with_previous(report, previous)
     paths = write_run(report, out_dir, keep=keep, config_bytes=cfg.raw)
     metrics.emit(report, args, success=not report.partial)
@@ -135,13 +157,16 @@ def execute(cfg: RunConfig, args: argparse.Namespace, selection: Selection | Non
 
 def print_outcome(outcome: Outcome, args: argparse.Namespace) -> None:
     """Terminal summary (coloured on a TTY) and where the reports are."""
-    from auditor.report.terminal import summary
+    from auditor.report.terminal import summary, top_findings
 
     if getattr(args, "quiet", False):
         print(outcome.html)
         return
     color = sys.stdout.isatty() and not getattr(args, "no_color", False)
     print(summary(outcome.report, color=color))
+    top = top_findings(outcome.report, limit=TOP_FINDINGS, color=color)
+    if top:
+        print(top)
     print(f"HTML report: {outcome.html}")
     print(f"All formats: {outcome.run_dir}")
 

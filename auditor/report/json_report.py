@@ -18,6 +18,7 @@ from auditor.catalog.load import data_rules, frameworks
 from auditor.catalog.scoring import frameworks_json
 from auditor.errors import ReportError
 from auditor.model import (
+    AppObject,
     AuditReport,
     Category,
     CommitInfo,
@@ -26,6 +27,7 @@ from auditor.model import (
     FileProvenance,
     Finding,
     FindingStatus,
+    FleetField,
     ListRecord,
     LiveProvenance,
     ObjectDrift,
@@ -94,6 +96,7 @@ def _provenance(p: Provenance) -> dict[str, Any]:
                 "commit": _commit(f.commit),
                 "line": f.line,
                 "owners": list(f.owners),
+                **({"repo": f.repo} if f.repo else {}),
             }
             for f in p.files
         ],
@@ -170,6 +173,8 @@ def _result(r: TargetResult) -> dict[str, Any]:
         "target": _target(r.target),
         "audited": r.audited,
         "skip_reason": r.skip_reason,
+        "partial": r.partial,
+        "not_audited": list(r.not_audited),
         "commit": r.commit,
         "desired_count": r.desired_count,
         "live_count": r.live_count,
@@ -189,6 +194,11 @@ def _result(r: TargetResult) -> dict[str, Any]:
         "timings": {k: float(v) for k, v in r.timings.items()},
         "totals": totals(r.findings).as_dict(),
         "images": [list(row) for row in image_rows(r)],
+        "apps": [
+            {"object": a.ref.as_dict(), "app": a.app, "key": a.key, "state": a.state.value, "chart": a.chart,
+             "version": a.version}
+            for a in r.apps
+        ],
         "drift": [_drift(d) for d in r.drift],
         "findings": [finding_dict(f) for f in findings],
         "checks": [{"rule_id": c.rule_id, "evaluated": c.evaluated, "controls": list(c.controls)} for c in r.checks],
@@ -225,8 +235,18 @@ def to_dict(report: AuditReport) -> dict[str, Any]:
         "totals": totals(report.findings).as_dict(),
         "targets": [_result(r) for r in report.results],
         "resolved": [finding_dict(f) for f in sorted(report.resolved, key=Finding.sort_key)],
+        "fleet_fields": [
+            {"key": f.key, "path": f.path, "values": [[t, _masked_field(f.key, f.path, v)] for t, v in f.values]}
+            for f in report.fleet_fields
+        ],
         "frameworks": frameworks_section(report),
     }
+
+
+def _masked_field(key: str, path: str, value: Any) -> Any:
+    """A fleet field value as it may be written (Secret payloads never, whatever the pipeline kept)."""
+    kind = key.partition("/")[0]
+    return mask_for(ObjectRef("", kind, "", ""), path, value)
 
 
 @gc_paused
@@ -272,6 +292,7 @@ def _load_provenance(d: Mapping[str, Any] | None) -> Provenance:
             commit=_load_commit(f.get("commit")),
             line=f.get("line"),
             owners=tuple(f.get("owners", ())),
+            repo=f.get("repo", ""),
         )
         for f in d.get("files", ())
     )
@@ -373,7 +394,17 @@ def _load_result(d: Mapping[str, Any]) -> TargetResult:
             RuleCheck(str(c["rule_id"]), int(c.get("evaluated", 0)), tuple(str(x) for x in c.get("controls", ())))
             for c in d.get("checks", ())
         ),
+        not_audited=tuple(str(x) for x in d.get("not_audited", ())),
+        apps=tuple(_load_app(a) for a in d.get("apps", ())),
     )
+
+
+def _load_app(d: Mapping[str, Any]) -> AppObject:
+    ref = _load_ref(d["object"])
+    assert ref is not None
+    return AppObject(ref=ref, app=str(d.get("app", "")), key=str(d.get("key", "")),
+                     state=DriftKind(d.get("state", "in-sync")), chart=str(d.get("chart", "")),
+                     version=str(d.get("version", "")))
 
 
 _RESULT_FIELDS = frozenset(f.name for f in dataclasses.fields(TargetResult))
@@ -400,6 +431,10 @@ def from_dict(d: Mapping[str, Any]) -> AuditReport:
         previous_run_id=d.get("previous_run_id", ""),
         audit_window=d.get("audit_window", ""),
         resolved=tuple(load_finding(f) for f in d.get("resolved", ())),
+        fleet_fields=tuple(
+            FleetField(key=str(f["key"]), path=str(f["path"]), values=tuple((str(t), v) for t, v in f["values"]))
+            for f in d.get("fleet_fields", ())
+        ),
     )
 
 

@@ -8,7 +8,15 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from auditor.model import AuditReport, Category, Severity, TargetResult
-from auditor.report._common import CATEGORIES, SEVERITIES, clean_text, duration_seconds, human_duration, totals
+from auditor.report._common import (
+    CATEGORIES,
+    SEVERITIES,
+    clean_text,
+    duration_seconds,
+    human_duration,
+    plural,
+    totals,
+)
 
 _RESET = "\x1b[0m"
 _COLORS: Mapping[str, str] = {
@@ -70,7 +78,8 @@ def summary(report: AuditReport, *, color: bool) -> str:
         _paint(f"{s.value} {t.severity(s)}", s.value, color) if t.severity(s) else f"{s.value} 0"
         for s in SEVERITIES
     )
-    lines.append(f"Total {t.counted} findings: {sev}" + (f"  ({t.suppressed} suppressed)" if t.suppressed else ""))
+    suppressed = f"  ({t.suppressed} suppressed)" if t.suppressed else ""
+    lines.append(f"Total {plural(t.counted, 'finding')}: {sev}{suppressed}")
     if report.previous_run_id:
         new = sum(1 for f in report.findings if f.counts and f.status.value == "new")
         lines.append(
@@ -79,10 +88,40 @@ def summary(report: AuditReport, *, color: bool) -> str:
     skipped = [r for r in report.results if not r.audited]
     verdict = f"exit {report.exit_code()}"
     if skipped:
-        verdict += f" (partial: {len(skipped)} of {len(report.results)} targets not audited)"
+        verdict += f" (partial: {len(skipped)} of {plural(len(report.results), 'target')} not audited)"
     elif report.failing():
-        verdict += f" ({len(report.failing())} findings at or above {report.fail_on.value})"
+        verdict += f" ({plural(len(report.failing()), 'finding')} at or above {report.fail_on.value})"
     lines.append(f"Duration {human_duration(duration_seconds(report))}; {verdict}")
+    return "\n".join(lines)
+
+
+def top_findings(report: AuditReport, *, limit: int = 10, color: bool = False) -> str:
+    """The findings behind exit code 1, worst first, one line each (severity, target, object, rule, message).
+
+    Empty when nothing is at or above ``fail_on``. Text from git or the cluster is stripped of control
+    characters; long messages are cut so each finding stays on one line of a CI log.
+    """
+    order = {r.target.name: i for i, r in enumerate(report.results)}
+    failing = sorted(report.failing(),
+                     key=lambda f: (-f.severity.rank, order.get(f.target, 0), *f.sort_key()))
+    if not failing:
+        return ""
+    shown = failing[:limit]
+    rows = [
+        (f.severity.value, clean_text(f.target), clean_text(f.ref.subject if f.ref else "(repository)"),
+         clean_text(f.rule_id), clean_text(f.message).replace("\n", " "))
+        for f in shown
+    ]
+    w = [min(max(len(r[i]) for r in rows), cap) for i, cap in ((1, 28), (2, 48), (3, 36))]
+    more = f", showing {len(shown)}" if len(failing) > len(shown) else ""
+    lines = [f"Findings at or above {report.fail_on.value} ({len(failing)}{more}):"]
+    for sev, target, subject, rule, message in rows:
+        text = f"{target:<{w[0]}}  {subject:<{w[1]}}  {rule:<{w[2]}}  {message}"
+        if len(text) > 200:
+            text = text[:199] + "…"
+        lines.append(f"  {_paint(sev.ljust(8), sev, color)}  {text}")
+    if more:
+        lines.append(f"  … {plural(len(failing) - len(shown), 'more finding')} in the reports")
     return "\n".join(lines)
 
 
