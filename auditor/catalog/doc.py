@@ -107,8 +107,8 @@ def to_markdown(catalog: Catalog) -> str:
     for key, fw in catalog.frameworks.items():
         lines += [f"### {fw.name} {fw.version}".rstrip(), "", "| control | name | rules |", "| --- | --- | --- |"]
         for control, title in fw.controls.items():
-            rules = sorted(r.rule_id for r in catalog.rules.values() if control in r.controls.get(key, ()))
-            lines.append(f"| {control} | {_cell(title)} | {', '.join(f'`{r}`' for r in rules)} |")
+            naming = sorted(r.rule_id for r in catalog.rules.values() if control in r.controls.get(key, ()))
+            lines.append(f"| {control} | {_cell(title)} | {', '.join(f'`{r}`' for r in naming)} |")
         lines.append("")
     lines += ["## Equivalent checks of other tools", ""]
     for tool, checks in equivalence_table(catalog).items():

@@ -164,23 +164,23 @@ def framework_views(results: Sequence[TargetResult], frameworks: Mapping[str, Fr
     """One view per framework that at least one evaluated rule or finding names, in catalogue order."""
     tallies = rule_tallies(results)
     by_control: dict[tuple[str, str], list[str]] = {}
-    for rule_id, controls in rule_controls(results).items():
-        for cid in controls:
-            fw, _, control = cid.partition(":")
-            by_control.setdefault((fw, control), []).append(rule_id)
+    for rule_id, control_ids in rule_controls(results).items():
+        for cid in control_ids:
+            fw_key, _, control = cid.partition(":")
+            by_control.setdefault((fw_key, control), []).append(rule_id)
     out = []
-    for key, fw in frameworks.items():
-        known = [c for c in fw.controls if (key, c) in by_control]
-        extra = sorted(c for (k, c) in by_control if k == key and c not in fw.controls)
-        controls = []
+    for key, framework in frameworks.items():
+        known = [c for c in framework.controls if (key, c) in by_control]
+        extra = sorted(c for (k, c) in by_control if k == key and c not in framework.controls)
+        views: list[ControlView] = []
         for control in (*known, *extra):
             rules = tuple(sorted(by_control[(key, control)]))
             total = Tally()
             for rule_id in rules:
                 total = total + tallies.get(rule_id, Tally())
-            controls.append(ControlView(control, fw.controls.get(control, ""), rules, total))
-        if controls:
-            out.append(FrameworkView(key, fw.name, fw.version, tuple(controls)))
+            views.append(ControlView(control, framework.controls.get(control, ""), rules, total))
+        if views:
+            out.append(FrameworkView(key, framework.name, framework.version, tuple(views)))
     return tuple(out)
 
 
