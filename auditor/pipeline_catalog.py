@@ -38,6 +38,10 @@ class RunCatalog:
     settings: frozenset[str]
     """Pack settings (data.gitops_audit.config) that are set to a non-empty value."""
     production_envs: frozenset[str]
+    enabled: frozenset[str] = frozenset()
+    """The pack's ``enable`` setting (opt-in rules switched on)."""
+    disabled: frozenset[str] = frozenset()
+    """The pack's ``disable`` setting."""
 
 
 def run_catalog(policies: PolicySet | None, options: PolicyOptions) -> RunCatalog:
@@ -67,7 +71,13 @@ def run_catalog(policies: PolicySet | None, options: PolicyOptions) -> RunCatalo
         packages=packages,
         settings=frozenset(k for k, v in config.items() if v not in (None, "", [], {})),
         production_envs=frozenset(str(e) for e in envs) if isinstance(envs, list | tuple) else frozenset(),
+        enabled=_names(config.get("enable")),
+        disabled=_names(config.get("disable")),
     )
+
+
+def _names(value: object) -> frozenset[str]:
+    return frozenset(str(v) for v in value) if isinstance(value, list | tuple) else frozenset()
 
 
 def annotate_all(rc: RunCatalog, findings: Sequence[Finding]) -> list[Finding]:
@@ -102,5 +112,7 @@ def target_checks(
         signed_commits=change_control.require_signed,
         production=bool(target.env) and target.env in rc.production_envs,
         settings=rc.settings,
+        enabled=rc.enabled,
+        disabled=rc.disabled,
     )
     return rule_checks(rc.catalog, inv)

@@ -38,6 +38,10 @@ class Inventory:
     """The target's env is one of the pack's production_envs (rules that require ``production``)."""
     settings: frozenset[str] = frozenset()
     """Pack settings that are set (rules that require one, e.g. ``allowed_registries``)."""
+    enabled: frozenset[str] = frozenset()
+    """The pack's ``enable`` setting: opt-in rules switched on (``all`` for every one)."""
+    disabled: frozenset[str] = frozenset()
+    """The pack's ``disable`` setting: rules switched off."""
 
 
 def inventory_of(
@@ -64,6 +68,10 @@ def inventory_of(
 
 def _policy_count(info: RuleInfo, inv: Inventory) -> int:
     if inv.policy_packages is None or info.package not in inv.policy_packages:
+        return 0
+    if info.rule_id in inv.disabled:
+        return 0
+    if not info.default_on and info.rule_id not in inv.enabled and "all" not in inv.enabled:
         return 0
     if info.requires == "production" and not inv.production:
         return 0

@@ -29,6 +29,7 @@ def rule_dict(info: RuleInfo) -> dict[str, object]:
         "kinds": list(info.kinds),
         "unit": info.unit,
         "requires": info.requires,
+        "default_on": info.default_on,
         "controls": {k: list(v) for k, v in sorted(info.controls.items())},
         "equivalents": {k: list(v) for k, v in sorted(info.equivalents.items())},
         "source": info.source,
@@ -89,7 +90,8 @@ def to_markdown(catalog: Catalog) -> str:
                   "| rule | severity | title | controls | equivalent checks |", "| --- | --- | --- | --- | --- |"]
         for info in rules:
             eq = "; ".join(f"{t} {', '.join(ids)}" for t, ids in sorted(info.equivalents.items()))
-            lines.append(f"| `{info.rule_id}` | {info.severity} | {_cell(info.title)} | "
+            opt = " (opt-in)" if not info.default_on else ""
+            lines.append(f"| `{info.rule_id}`{opt} | {info.severity} | {_cell(info.title)} | "
                          f"{_cell(_controls_cell(info.controls, catalog))} | {_cell(eq)} |")
         lines.append("")
     lines += ["## Rule details", ""]
@@ -102,7 +104,8 @@ def to_markdown(catalog: Catalog) -> str:
             lines += [f"Remediation: {info.remediation}", ""]
         applies = ", ".join(info.kinds) if info.kinds else "every kind"
         lines += [f"Applies to: {applies}; one check per {info.unit}"
-                  + (f"; runs only with `{info.requires}`" if info.requires else "") + f". Source: `{info.source}`", ""]
+                  + (f"; runs only with `{info.requires}`" if info.requires else "")
+                  + ("; opt-in (`enable` setting)" if not info.default_on else "") + f". Source: `{info.source}`", ""]
     lines += ["## Controls", ""]
     for key, fw in catalog.frameworks.items():
         lines += [f"### {fw.name} {fw.version}".rstrip(), "", "| control | name | rules |", "| --- | --- | --- |"]

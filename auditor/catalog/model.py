@@ -64,6 +64,8 @@ class RuleInfo:
     """What one check looks at (one of :data:`UNITS`)."""
     requires: str = ""
     """A condition for the rule to run at all: ``production`` (production targets) or a setting name."""
+    default_on: bool = True
+    """False for opt-in rules: they run only when the pack's ``enable`` setting names them (or ``all``)."""
     controls: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     """Framework key → control ids."""
     equivalents: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)

@@ -112,6 +112,7 @@ def rule_info(block: MetadataBlock) -> RuleInfo:
         kinds=expand_kinds(custom.get("kinds")),
         unit=str(custom.get("unit") or "object"),
         requires=str(custom.get("requires") or ""),
+        default_on=custom.get("default", True) not in (False, "off", "false", "no"),
         controls=_mapping_of_strings(custom.get("controls")),
         equivalents=_mapping_of_strings(custom.get("equivalents")),
         source=f"{block.path}:{block.line}",

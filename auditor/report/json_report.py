@@ -127,7 +127,8 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "owners": list(f.owners),
         "suppressed_by": f.suppressed_by,
         "status": f.status.value,
-        "details": dict(f.details),
+        # The controls are top-level (once): details.controls would repeat them in every finding.
+        "details": {k: v for k, v in f.details.items() if k != "controls"},
         "controls": controls(f),
     }
 
@@ -306,6 +307,13 @@ def _load_ref(d: Mapping[str, Any] | None) -> ObjectRef | None:
     return ObjectRef(d["group"], d["kind"], d["namespace"], d["name"])
 
 
+def _load_details(d: Mapping[str, Any]) -> dict[str, Any]:
+    details = dict(d.get("details") or {})
+    if d.get("controls"):
+        details["controls"] = list(d["controls"])
+    return details
+
+
 def load_finding(d: Mapping[str, Any]) -> Finding:
     """A finding from its JSON dict."""
     return Finding(
@@ -322,7 +330,7 @@ def load_finding(d: Mapping[str, Any]) -> Finding:
         owners=tuple(d.get("owners", ())),
         suppressed_by=d.get("suppressed_by", ""),
         status=FindingStatus(d.get("status", "new")),
-        details=dict(d.get("details") or {}),
+        details=_load_details(d),
     )
 
 

@@ -4,6 +4,7 @@ package gitops_audit.images
 import data.gitops_audit.lib.k8s
 import data.gitops_audit.lib.k8s.input_containers as containers
 import data.gitops_audit.lib.k8s.input_subject as subject
+import data.gitops_audit.lib.k8s.inactive_rules as inactive
 import rego.v1
 
 # Rule values of lib/k8s.rego are read through full-path imports, functions through `k8s.` (see lib/k8s.rego).
@@ -60,31 +61,34 @@ registry(image) := r if {
 #   controls: {nsa-cisa: [upgrading.app-security], soc2: [CC7.1, CC8.1], iso27001: [A.8.9, A.8.32], pci-dss: [6.5.1], nist-800-53: [CM-2, CM-6, SI-7]}
 #   equivalents: {polaris: [tagNotSpecified], kubescape: [C-0075], kube-linter: [latest-tag]}
 deny contains k8s.finding(id, rules[id], msg) if {
+	id := "images.latest_tag"
+	not id in inactive
 	some entry in containers
 	image := entry.image
 	image != ""
 	not contains(image, "@")
 	parts := split(image, "/")
 	not contains(parts[count(parts) - 1], ":")
-	id := "images.latest_tag"
 	msg := sprintf("%s: %s image %q has no tag (means :latest)", [subject, entry.label, image])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
+	id := "images.latest_tag"
+	not id in inactive
 	some entry in containers
 	image := entry.image
 	not contains(image, "@")
 	parts := split(image, "/")
 	pair := split(parts[count(parts) - 1], ":")
 	pair[1] == "latest"
-	id := "images.latest_tag"
 	msg := sprintf("%s: %s image %q uses :latest", [subject, entry.label, image])
 }
 
 deny contains k8s.finding(id, rules[id], msg) if {
+	id := "images.latest_tag"
+	not id in inactive
 	some entry in containers
 	entry.image == ""
-	id := "images.latest_tag"
 	msg := sprintf("%s: %s has no image", [subject, entry.label])
 }
 
@@ -102,12 +106,13 @@ allowed_registries := {r | some r in k8s.arr(k8s.setting("allowed_registries", [
 #   controls: {cis-k8s: ["5.5.1"], nsa-cisa: [pod-security.secure-images], soc2: [CC6.8], iso27001: [A.8.19], nist-800-53: [CM-7, SI-7]}
 #   equivalents: {kubescape: [C-0001, C-0078]}
 deny contains k8s.finding(id, rules[id], msg) if {
+	id := "images.registry_not_allowed"
+	not id in inactive
 	count(allowed_registries) > 0
 	some entry in containers
 	entry.image != ""
 	reg := registry(entry.image)
 	not reg in allowed_registries
-	id := "images.registry_not_allowed"
 	msg := sprintf("%s: %s image %q comes from %s, not an allowed registry", [
 		subject, entry.label, entry.image, reg,
 	])
@@ -125,11 +130,12 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   controls: {nsa-cisa: [upgrading.app-security], soc2: [CC8.1], iso27001: [A.8.32], pci-dss: [6.5.1], nist-800-53: [CM-2, SI-7]}
 #   equivalents: {kubescape: [C-0306]}
 warn contains k8s.finding(id, rules[id], msg) if {
+	id := "images.digest_not_pinned"
+	not id in inactive
 	data.gitops_audit.lib.k8s.is_production
 	some entry in containers
 	image := entry.image
 	not contains(image, "@")
-	id := "images.digest_not_pinned"
 	msg := sprintf("%s: %s image %q is not pinned by digest in %s", [
 		subject, entry.label, image, data.gitops_audit.lib.k8s.target_env,
 	])
@@ -142,17 +148,19 @@ warn contains k8s.finding(id, rules[id], msg) if {
 #   different nodes, and a pod can use an image its pull secret no longer grants.
 # custom:
 #   rule_id: images.pull_policy_not_always
+#   default: off
 #   severity: low
 #   remediation: "Set imagePullPolicy: Always so every start checks the registry (and its credentials)."
 #   kinds: [workloads]
 #   controls: {soc2: [CC6.8], iso27001: [A.8.9], nist-800-53: [CM-6, SI-7]}
 #   equivalents: {polaris: [pullPolicyNotAlways]}
 warn contains k8s.finding(id, rules[id], msg) if {
+	id := "images.pull_policy_not_always"
+	not id in inactive
 	some entry in containers
 	policy := object.get(entry.container, "imagePullPolicy", null)
 	policy != "Always"
 	msg := sprintf("%s: %s imagePullPolicy is %v, not Always", [subject, entry.label, policy_text(policy)])
-	id := "images.pull_policy_not_always"
 }
 
 policy_text(null) := "not set"

@@ -11,7 +11,7 @@ deny(doc) := r if {
 }
 
 warn(doc) := r if {
-	r := images.warn with input as doc
+	r := images.warn with input as doc with data.gitops_audit.config.enable as ["all"]
 }
 
 test_good_passes if {

@@ -49,8 +49,13 @@ role_docs := [[[obj.kind, namespace_for_role(obj), k8s.name_of(obj)], obj] |
 	obj.kind in {"Role", "ClusterRole"}
 ]
 
-role_rules := {key: rules |
-	some [key, _] in role_docs
+role_keys := {key | some [key, _] in role_docs}
+
+# One document per role (the usual case): a direct index. Otherwise group (quadratic, but rare).
+role_rules := {key: k8s.arr(object.get(obj, "rules", [])) | some [key, obj] in role_docs} if {
+	count(role_keys) == count(role_docs)
+} else := {key: rules |
+	some key in role_keys
 	rules := [r | some [key2, obj] in role_docs; key2 == key; some r in k8s.arr(object.get(obj, "rules", []))]
 }
 
@@ -58,7 +63,7 @@ namespace_for_role(obj) := k8s.namespace_of(obj) if obj.kind == "Role"
 
 namespace_for_role(obj) := "" if obj.kind == "ClusterRole"
 
-defined_roles := {key | some [key, _] in role_docs}
+defined_roles := role_keys
 
 # ClusterRoles every cluster has; bindings to them are fine without a definition in git.
 builtin_cluster_roles := {name | some name, _ in rbac.builtin_cluster_roles}
@@ -149,61 +154,79 @@ subject_list(b) := concat(", ", sorted_labels) if {
 	sorted_labels := sort([rbac.subject_label(s, b.namespace) | some s in b.subjects])
 }
 
-# [[namespace, name], binding] for every ServiceAccount subject of a binding with a known role (exempt
-# bindings included: a workload runs with whatever its account holds).
-service_account_grants := {[key, i] |
-	some i, b in bindings
+# [namespace, account, capability] for every capability a binding grants a ServiceAccount (exempt
+# bindings included: a workload runs with whatever its account holds). A set: lookups are O(1).
+service_account_grants := {[rbac.sa_namespace(s, b.namespace), rbac.subject_name(s), c] |
+	some b in bindings
 	some s in b.all_subjects
 	object.get(s, "kind", "") == "ServiceAccount"
-	key := [rbac.sa_namespace(s, b.namespace), rbac.subject_name(s)]
+	some c in b.capabilities
 }
 
-# ServiceAccount [namespace, name] -> the capabilities its bindings grant.
-service_account_capabilities := {key: caps |
-	some [key, _] in service_account_grants
-	caps := {c | some [key2, i] in service_account_grants; key2 == key; some c in bindings[i].capabilities}
-}
-
-# ServiceAccount [namespace, name] -> capability -> the bindings that grant it ("Kind/ns/name").
-service_account_grant_sources(key, capability) := sort([k8s.subject(bindings[i].binding) |
-	some [key2, i] in service_account_grants
-	key2 == key
-	capability in bindings[i].capabilities
+# The bindings that grant a ServiceAccount a capability, for messages ("Kind/ns/name").
+service_account_grant_sources(key, capability) := sort([k8s.subject(b.binding) |
+	some b in bindings
+	capability in b.capabilities
+	some s in b.all_subjects
+	object.get(s, "kind", "") == "ServiceAccount"
+	[rbac.sa_namespace(s, b.namespace), rbac.subject_name(s)] == key
 ])
 
 # ------------------------------------------------------------------ workloads (workloads.combined)
 
-workloads := [w | some w in docs; k8s.is_workload(w)]
+# One entry per workload, computed once: {w, kind, ns, name, labels (of its pods), account, token}.
+workloads := [{
+	"w": w,
+	"kind": w.kind,
+	"ns": ns,
+	"name": k8s.name_of(w),
+	"labels": k8s.pod_labels(w),
+	"account": account,
+	"token": mounts_token(spec, ns, account),
+} |
+	some w in docs
+	spec := k8s.pod_spec(w)
+	ns := k8s.namespace_of(w)
+	account := service_account_of(spec)
+]
 
-# ServiceAccount objects: [namespace, name, automountServiceAccountToken (null when unset)].
-service_accounts := {[k8s.namespace_of(sa), k8s.name_of(sa), object.get(sa, "automountServiceAccountToken", null)] |
+# ServiceAccounts by [namespace, name] whose automountServiceAccountToken is false, and those where it is not
+# (two copies of one account, possible in a `--combine` run over files, must agree to turn mounting off).
+accounts_without_token := {[k8s.namespace_of(sa), k8s.name_of(sa)] |
 	some sa in docs
 	sa.kind == "ServiceAccount"
+	object.get(sa, "automountServiceAccountToken", null) == false
 }
 
-# The account turns token mounting off (every copy of it, should the input hold two).
+accounts_with_token := {[k8s.namespace_of(sa), k8s.name_of(sa)] |
+	some sa in docs
+	sa.kind == "ServiceAccount"
+	object.get(sa, "automountServiceAccountToken", null) != false
+}
+
 account_disables_token(ns, name) if {
-	values := {v | some [ns2, name2, v] in service_accounts; ns2 == ns; name2 == name}
-	values == {false}
+	[ns, name] in accounts_without_token
+	not [ns, name] in accounts_with_token
 }
 
-# The account a workload's pods run as: serviceAccountName, the deprecated serviceAccount, or "default".
-service_account_of(w) := name if {
-	name := k8s.str(object.get(k8s.pod_spec(w), "serviceAccountName", ""))
+# The account a pod spec runs as: serviceAccountName, the deprecated serviceAccount, or "default".
+service_account_of(spec) := name if {
+	name := k8s.str(object.get(spec, "serviceAccountName", ""))
 	name != ""
 } else := name if {
-	name := k8s.str(object.get(k8s.pod_spec(w), "serviceAccount", ""))
+	name := k8s.str(object.get(spec, "serviceAccount", ""))
 	name != ""
 } else := "default"
 
-# Does the workload's pod get an API token? The pod's automountServiceAccountToken wins; unset, the
-# ServiceAccount's; unset there too (or the account is not in the input), Kubernetes mounts one.
-mounts_token(w) if object.get(k8s.pod_spec(w), "automountServiceAccountToken", null) == true
-
-mounts_token(w) if {
-	object.get(k8s.pod_spec(w), "automountServiceAccountToken", null) == null
-	not account_disables_token(k8s.namespace_of(w), service_account_of(w))
-}
+# Does the pod get an API token? The pod's automountServiceAccountToken wins; unset, the ServiceAccount's;
+# unset there too (or the account is not in the input), Kubernetes mounts one.
+mounts_token(spec, ns, account) := true if {
+	object.get(spec, "automountServiceAccountToken", null) == true
+} else := false if {
+	object.get(spec, "automountServiceAccountToken", null) != null
+} else := false if {
+	account_disables_token(ns, account)
+} else := true
 
 pdbs := [p | some p in docs; p.kind == "PodDisruptionBudget"]
 
@@ -212,19 +235,19 @@ hpas := [h | some h in docs; h.kind == "HorizontalPodAutoscaler"]
 network_policies := [n | some n in docs; n.kind == "NetworkPolicy"]
 
 # HPAs scaling a workload (scaleTargetRef kind and name, same namespace).
-hpas_for(w) := [h |
+hpas_for(info) := [h |
 	some h in hpas
-	k8s.namespace_of(h) == k8s.namespace_of(w)
-	object.get(h, ["spec", "scaleTargetRef", "kind"], "") == w.kind
-	object.get(h, ["spec", "scaleTargetRef", "name"], "") == k8s.name_of(w)
+	k8s.namespace_of(h) == info.ns
+	object.get(h, ["spec", "scaleTargetRef", "kind"], "") == info.kind
+	object.get(h, ["spec", "scaleTargetRef", "name"], "") == info.name
 ]
 
 # PDBs whose selector selects the workload's pods (same namespace).
-pdbs_for(w) := [p |
+pdbs_for(info) := [p |
 	some p in pdbs
-	k8s.namespace_of(p) == k8s.namespace_of(w)
+	k8s.namespace_of(p) == info.ns
 	selector := object.get(p, ["spec", "selector"], null)
 	is_object(selector)
 	count(selector) > 0
-	k8s.selects(selector, k8s.pod_labels(w))
+	k8s.selects(selector, info.labels)
 ]

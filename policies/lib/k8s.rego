@@ -92,6 +92,27 @@ config := c if {
 
 setting(key, default_value) := object.get(config, key, default_value)
 
+# Which rules run. Every rule runs unless `disable` names it, except the opt-in rules below, which run
+# only when `enable` names them (or holds "all"): Polaris' reliability and best-practice warnings, which fire
+# on most workloads of most fleets and are about operations rather than security or compliance. Every rule
+# body starts with `not id in inactive` (this set, read through a full-path import: one lookup per rule).
+# tests/catalog/test_catalog.py keeps this set equal to the rules whose METADATA says `custom.default: off`.
+opt_in_rules := {
+	"images.pull_policy_not_always",
+	"metadata.instance_label_mismatch",
+	"reliability.pdb_missing",
+	"reliability.priority_class_missing",
+	"reliability.replicas_missing",
+	"reliability.topology_spread_missing",
+	"resources.cpu_limit_missing",
+}
+
+enabled_rules := {r | some r in arr(setting("enable", []))}
+
+inactive_rules := (opt_in_rules - enabled_rules) | {r | some r in arr(setting("disable", []))} if {
+	not "all" in enabled_rules
+} else := {r | some r in arr(setting("disable", []))}
+
 # Audit context: data.gitops_audit.target/side are set by `gitops-audit` (absent under `policy test`).
 # Read one literal field path at a time, never the whole target object nor data.gitops_audit: the run's
 # result cache shares results between targets that agree on every target field the loaded policies

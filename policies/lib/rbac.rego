@@ -118,7 +118,34 @@ all_verbs(r) if count(standard_verbs - verbs(r)) == 0
 capabilities_of(rules) := {name |
 	some r in rules
 	is_object(r)
+	may_grant(r)
 	some name in rule_capabilities_extended(r)
+}
+
+# Every verb and resource some capability names: a rule with none of them (and no wildcard or subresource
+# glob) grants no capability, which most rules of most roles are; skipping them keeps combined runs cheap.
+capability_verbs := {v | some cap in capabilities; some v in cap.verbs} | standard_verbs
+
+capability_resources := {req.resource | some cap in capabilities; some req in cap.requests}
+
+may_grant(r) if {
+	v := verbs(r)
+	any_verb(v)
+	res := resources(r)
+	any_resource(res)
+}
+
+any_verb(v) if "*" in v
+
+any_verb(v) if count(v & capability_verbs) > 0
+
+any_resource(res) if "*" in res
+
+any_resource(res) if count(res & capability_resources) > 0
+
+any_resource(res) if {
+	some x in res
+	contains(x, "/")
 }
 
 rule_capabilities_extended(r) := caps | {"admin" | is_admin_rule(r)} | {"takeover" | count(caps & {"pod_write", "secrets_read"}) > 0} if {

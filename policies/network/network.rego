@@ -4,6 +4,7 @@ package gitops_audit.network
 
 import data.gitops_audit.lib.k8s
 import data.gitops_audit.lib.k8s.input_subject as subject
+import data.gitops_audit.lib.k8s.inactive_rules as inactive
 import rego.v1
 
 # Rule values of lib/k8s.rego are read through full-path imports, functions through `k8s.` (see lib/k8s.rego).
@@ -29,6 +30,7 @@ rules := {"network.ingress_tls_missing": {
 #   equivalents: {polaris: [tlsSettingsMissing], kubescape: [C-0263]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "network.ingress_tls_missing"
+	not id in inactive
 	input.kind == "Ingress"
 	count(k8s.arr(object.get(input, ["spec", "tls"], []))) == 0
 	msg := sprintf("%s: no spec.tls", [subject])

@@ -7,6 +7,7 @@ import data.gitops_audit.lib.k8s.input_containers as containers
 import data.gitops_audit.lib.k8s.input_pod_security as pod_security_context
 import data.gitops_audit.lib.k8s.input_pod_spec as pod_spec
 import data.gitops_audit.lib.k8s.input_subject as subject
+import data.gitops_audit.lib.k8s.inactive_rules as inactive
 import rego.v1
 
 # Rule values of lib/k8s.rego are read through full-path imports, functions through `k8s.` (see lib/k8s.rego).
@@ -101,6 +102,7 @@ rules := {
 #   equivalents: {polaris: [runAsPrivileged], kubescape: [C-0057, C-0193], kube-linter: [privileged-container]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.privileged"
+	not id in inactive
 	some entry in containers
 	entry.security.privileged == true
 	msg := sprintf("%s: %s is privileged", [subject, entry.label])
@@ -120,6 +122,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [privilegeEscalationAllowed], kubescape: [C-0016, C-0197], kube-linter: [privilege-escalation-container]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.allow_privilege_escalation"
+	not id in inactive
 	some entry in containers
 	not entry.security.allowPrivilegeEscalation == false
 	msg := sprintf("%s: %s does not set allowPrivilegeEscalation: false", [subject, entry.label])
@@ -170,6 +173,7 @@ non_root_user(user) if {
 #   equivalents: {polaris: [runAsRootAllowed], kubescape: [C-0013, C-0198], kube-linter: [run-as-non-root]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.run_as_non_root"
+	not id in inactive
 	some entry in containers
 	ctx := entry.security
 	problem := root_problem(
@@ -192,6 +196,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [hostNetworkSet], kubescape: [C-0041], kube-linter: [host-network]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.host_network"
+	not id in inactive
 	pod_spec.hostNetwork == true
 	msg := sprintf("%s: hostNetwork is true", [subject])
 }
@@ -208,6 +213,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [hostPIDSet], kubescape: [C-0038, C-0275], kube-linter: [host-pid]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.host_pid"
+	not id in inactive
 	pod_spec.hostPID == true
 	msg := sprintf("%s: hostPID is true", [subject])
 }
@@ -224,6 +230,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [hostIPCSet], kubescape: [C-0038, C-0276], kube-linter: [host-ipc]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.host_ipc"
+	not id in inactive
 	pod_spec.hostIPC == true
 	msg := sprintf("%s: hostIPC is true", [subject])
 }
@@ -240,6 +247,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [hostPathSet], kubescape: [C-0048, C-0203], kube-linter: [sensitive-host-mounts]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.host_path"
+	not id in inactive
 	some v in k8s.arr(object.get(pod_spec, "volumes", []))
 	host_path := object.get(v, "hostPath", null)
 	host_path != null
@@ -260,6 +268,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [hostPortSet], kubescape: [C-0044, C-0204]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.host_port"
+	not id in inactive
 	some entry in containers
 	some port in entry.ports
 	host_port := object.get(port, "hostPort", 0)
@@ -279,12 +288,14 @@ warn contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [hostProcess], kubescape: [C-0202]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.host_process"
+	not id in inactive
 	object.get(pod_security_context, ["windowsOptions", "hostProcess"], false) == true
 	msg := sprintf("%s: the pod sets windowsOptions.hostProcess: true", [subject])
 }
 
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.host_process"
+	not id in inactive
 	some entry in containers
 	object.get(entry.security, ["windowsOptions", "hostProcess"], false) == true
 	msg := sprintf("%s: %s sets windowsOptions.hostProcess: true", [subject, entry.label])
@@ -302,6 +313,7 @@ warn contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [procMount], kube-linter: [unsafe-proc-mount]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.proc_mount"
+	not id in inactive
 	some entry in containers
 	mount := object.get(entry.security, "procMount", "Default")
 	not mount in {"Default", null}
@@ -325,6 +337,7 @@ dangerous_capabilities := {"ALL", "SYS_ADMIN", "NET_ADMIN"}
 #   equivalents: {polaris: [dangerousCapabilities], kubescape: [C-0046, C-0200]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.dangerous_capabilities"
+	not id in inactive
 	some entry in containers
 	some cap in k8s.arr(object.get(entry.security, ["capabilities", "add"], []))
 	name := capability_name(cap)
@@ -354,6 +367,7 @@ dropped(entry) := {capability_name(c) | some c in k8s.arr(object.get(entry.secur
 #   equivalents: {polaris: [insecureCapabilities], kubescape: [C-0046, C-0199, C-0201], kube-linter: [drop-net-raw-capability]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.insecure_capabilities"
+	not id in inactive
 	some entry in containers
 	drops := dropped(entry)
 	not "ALL" in drops
@@ -374,6 +388,7 @@ warn contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [notReadOnlyRootFilesystem], kubescape: [C-0017], kube-linter: [no-read-only-root-fs]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.read_only_root_filesystem"
+	not id in inactive
 	some entry in containers
 	not entry.security.readOnlyRootFilesystem == true
 	msg := sprintf("%s: %s does not set readOnlyRootFilesystem: true", [subject, entry.label])
@@ -427,6 +442,7 @@ hardened(entry) if {
 #   equivalents: {polaris: [linuxHardening], kubescape: [C-0055, C-0210]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "pod_security.linux_hardening"
+	not id in inactive
 	some entry in containers
 	not hardened(entry)
 	msg := sprintf("%s: %s has no seccomp, AppArmor or SELinux profile and drops no capabilities", [subject, entry.label])

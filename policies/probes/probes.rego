@@ -6,6 +6,7 @@ package gitops_audit.probes
 import data.gitops_audit.lib.k8s
 import data.gitops_audit.lib.k8s.input_containers as containers
 import data.gitops_audit.lib.k8s.input_subject as subject
+import data.gitops_audit.lib.k8s.inactive_rules as inactive
 import rego.v1
 
 # Rule values of lib/k8s.rego are read through full-path imports, functions through `k8s.` (see lib/k8s.rego).
@@ -51,6 +52,7 @@ app_containers contains entry if {
 #   equivalents: {polaris: [readinessProbeMissing], kubescape: [C-0018], kube-linter: [no-readiness-probe]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "probes.readiness_missing"
+	not id in inactive
 	some entry in app_containers
 	object.get(entry.container, "readinessProbe", null) == null
 	msg := sprintf("%s: %s has no readinessProbe", [subject, entry.label])
@@ -68,6 +70,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [livenessProbeMissing], kubescape: [C-0056], kube-linter: [no-liveness-probe]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "probes.liveness_missing"
+	not id in inactive
 	some entry in app_containers
 	object.get(entry.container, "livenessProbe", null) == null
 	msg := sprintf("%s: %s has no livenessProbe", [subject, entry.label])
@@ -113,6 +116,7 @@ declared(entry, port) if {
 #   equivalents: {kube-linter: [liveness-port, readiness-port, startup-port]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "probes.undeclared_port"
+	not id in inactive
 	some entry in app_containers
 	some kind in ["readinessProbe", "livenessProbe", "startupProbe"]
 	probe := object.get(entry.container, kind, null)

@@ -12,6 +12,7 @@ package gitops_audit.rbac_bindings.combined
 import data.gitops_audit.lib.combined
 import data.gitops_audit.lib.combined.docs
 import data.gitops_audit.lib.k8s
+import data.gitops_audit.lib.k8s.inactive_rules as inactive
 import rego.v1
 
 # The package is not under `gitops_audit.rbac` on purpose: regorus evaluates a package's subpackages with
@@ -103,13 +104,14 @@ rules := {
 #   controls: {soc2: [CC6.2], iso27001: [A.5.18, A.8.9], nist-800-53: [AC-2, CM-6]}
 #   equivalents: {polaris: [clusterrolebindingPodExecAttach, rolebindingClusterRolePodExecAttach, rolebindingRolePodExecAttach]}
 warn contains k8s.result(id, rules[id], msg, obj) if {
+	id := "rbac.binding_missing_role"
+	not id in inactive
 	some obj in docs
 	obj.kind in {"RoleBinding", "ClusterRoleBinding"}
 	ns := k8s.namespace_of(obj)
 	ref_kind := k8s.str(object.get(obj, ["roleRef", "kind"], ""))
 	ref_name := k8s.str(object.get(obj, ["roleRef", "name"], ""))
 	not combined.role_exists(ref_kind, ns, ref_name)
-	id := "rbac.binding_missing_role"
 	msg := sprintf("%s refers to %s %q, which is not defined", [k8s.subject(obj), ref_kind, ref_name])
 }
 
@@ -134,6 +136,7 @@ grant_message(b, what) := sprintf("%s grants %s %s through %s %q to %s", [
 #   equivalents: {polaris: [clusterrolebindingClusterAdmin, rolebindingClusterAdminClusterRole, rolebindingClusterAdminRole], kubescape: [C-0035, C-0185, C-0187], kube-linter: [cluster-admin-role-binding]}
 deny contains k8s.result(id, rules[id], grant_message(b, "cluster-admin rights"), b.binding) if {
 	id := "rbac.cluster_admin_binding"
+	not id in inactive
 	some b in combined.granting("admin")
 }
 
@@ -151,6 +154,7 @@ deny contains k8s.result(id, rules[id], grant_message(b, "cluster-admin rights")
 #   equivalents: {polaris: [clusterrolebindingPodExecAttach, rolebindingClusterRolePodExecAttach, rolebindingRolePodExecAttach], kubescape: [C-0002]}
 deny contains k8s.result(id, rules[id], grant_message(b, "exec/attach into pods"), b.binding) if {
 	id := "rbac.binding_exec_attach"
+	not id in inactive
 	some b in combined.granting("exec_attach")
 }
 
@@ -166,6 +170,7 @@ deny contains k8s.result(id, rules[id], grant_message(b, "exec/attach into pods"
 #   equivalents: {kubescape: [C-0063]}
 deny contains k8s.result(id, rules[id], grant_message(b, "port-forwarding to pods"), b.binding) if {
 	id := "rbac.portforward"
+	not id in inactive
 	some b in combined.granting("portforward")
 }
 
@@ -184,6 +189,7 @@ deny contains k8s.result(id, rules[id], grant_message(b, "port-forwarding to pod
 #   equivalents: {kubescape: [C-0015, C-0186], kube-linter: [access-to-secrets]}
 deny contains k8s.result(id, rules[id], grant_message(b, "read access to Secrets"), b.binding) if {
 	id := "rbac.secrets_read"
+	not id in inactive
 	some b in combined.granting("secrets_read")
 }
 
@@ -199,6 +205,7 @@ deny contains k8s.result(id, rules[id], grant_message(b, "read access to Secrets
 #   equivalents: {kubescape: [C-0191]}
 deny contains k8s.result(id, rules[id], grant_message(b, verb), b.binding) if {
 	id := "rbac.bind_escalate"
+	not id in inactive
 	some verb in ["bind", "escalate"]
 	some b in combined.granting(verb)
 }
@@ -215,6 +222,7 @@ deny contains k8s.result(id, rules[id], grant_message(b, verb), b.binding) if {
 #   equivalents: {kubescape: [C-0065, C-0191]}
 deny contains k8s.result(id, rules[id], grant_message(b, "impersonation"), b.binding) if {
 	id := "rbac.impersonate"
+	not id in inactive
 	some b in combined.granting("impersonate")
 }
 
@@ -230,6 +238,7 @@ deny contains k8s.result(id, rules[id], grant_message(b, "impersonation"), b.bin
 #   equivalents: {kubescape: [C-0007]}
 deny contains k8s.result(id, rules[id], grant_message(b, "deletion of workloads, Services or Secrets"), b.binding) if {
 	id := "rbac.delete_rights"
+	not id in inactive
 	some b in combined.granting("delete")
 }
 
@@ -245,6 +254,7 @@ deny contains k8s.result(id, rules[id], grant_message(b, "deletion of workloads,
 #   equivalents: {kubescape: [C-0031]}
 deny contains k8s.result(id, rules[id], grant_message(b, "deletion of events"), b.binding) if {
 	id := "rbac.events_delete"
+	not id in inactive
 	some b in combined.granting("events_delete")
 }
 
@@ -260,21 +270,20 @@ deny contains k8s.result(id, rules[id], grant_message(b, "deletion of events"), 
 #   equivalents: {kubescape: [C-0188], kube-linter: [access-to-create-pods]}
 deny contains k8s.result(id, rules[id], grant_message(b, "pod creation"), b.binding) if {
 	id := "rbac.create_pods"
+	not id in inactive
 	some b in combined.granting("create_pods")
 }
 
-# Workloads whose pods get a token for a ServiceAccount that holds `capability`:
-# [workload, [namespace, account]].
-token_holders(capability) := [[w, key] |
-	some w in combined.workloads
-	combined.mounts_token(w)
-	key := [k8s.namespace_of(w), combined.service_account_of(w)]
-	capability in combined.service_account_capabilities[key]
+# Workloads whose pods get a token for a ServiceAccount that holds `capability` (lib/combined.rego entries).
+token_holders(capability) := [info |
+	some info in combined.workloads
+	info.token
+	[info.ns, info.account, capability] in combined.service_account_grants
 ]
 
-holder_message(w, key, what, capability) := sprintf("%s runs as ServiceAccount %s/%s, which %s (through %s)", [
-	k8s.subject(w), key[0], key[1], what,
-	concat(", ", combined.service_account_grant_sources(key, capability)),
+holder_message(info, what, capability) := sprintf("%s runs as ServiceAccount %s/%s, which %s (through %s)", [
+	k8s.subject(info.w), info.ns, info.account, what,
+	concat(", ", combined.service_account_grant_sources([info.ns, info.account], capability)),
 ])
 
 # METADATA
@@ -290,9 +299,10 @@ holder_message(w, key, what, capability) := sprintf("%s runs as ServiceAccount %
 #   kinds: [workloads]
 #   controls: {cis-k8s: ["5.1.1"], nsa-cisa: [pod-security.sa-tokens, authn-authz.rbac], soc2: [CC6.1, CC6.3], iso27001: [A.8.2], pci-dss: [7.2.2, 7.2.5], nist-800-53: [AC-6]}
 #   equivalents: {kubescape: [C-0272, C-0267]}
-deny contains k8s.result(id, rules[id], holder_message(w, key, "has cluster-admin rights", "admin"), w) if {
+deny contains k8s.result(id, rules[id], holder_message(info, "has cluster-admin rights", "admin"), info.w) if {
 	id := "rbac.workload_admin"
-	some [w, key] in token_holders("admin")
+	not id in inactive
+	some info in token_holders("admin")
 }
 
 # METADATA
@@ -308,8 +318,9 @@ deny contains k8s.result(id, rules[id], holder_message(w, key, "has cluster-admi
 #   kinds: [workloads]
 #   controls: {nsa-cisa: [pod-security.sa-tokens, authn-authz.rbac], soc2: [CC6.1, CC6.3], iso27001: [A.8.2], pci-dss: [7.2.2, 7.2.5], nist-800-53: [AC-6]}
 #   equivalents: {kubescape: [C-0267]}
-deny contains k8s.result(id, rules[id], holder_message(w, key, "can create pods or read Secrets", "takeover"), w) if {
+deny contains k8s.result(id, rules[id], holder_message(info, "can create pods or read Secrets", "takeover"), info.w) if {
 	id := "rbac.workload_takeover"
-	some [w, key] in token_holders("takeover")
-	not "admin" in combined.service_account_capabilities[key]
+	not id in inactive
+	some info in token_holders("takeover")
+	not [info.ns, info.account, "admin"] in combined.service_account_grants
 }

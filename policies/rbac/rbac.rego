@@ -8,6 +8,7 @@ package gitops_audit.rbac
 import data.gitops_audit.lib.k8s
 import data.gitops_audit.lib.k8s.input_subject as subject
 import data.gitops_audit.lib.rbac
+import data.gitops_audit.lib.k8s.inactive_rules as inactive
 import rego.v1
 
 # Rule values of lib/k8s.rego are read through full-path imports, functions through `k8s.` (see lib/k8s.rego).
@@ -69,6 +70,7 @@ role_ref_name := k8s.str(object.get(input, ["roleRef", "name"], ""))
 #   equivalents: {kubescape: [C-0187], kube-linter: [wildcard-in-rules]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "rbac.wildcard"
+	not id in inactive
 	is_role
 	not exempt
 	some i, rule in role_rules
@@ -92,6 +94,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [clusterrolePodExecAttach, rolePodExecAttach], kubescape: [C-0002]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "rbac.pod_exec_attach"
+	not id in inactive
 	is_role
 	not exempt
 	some i, rule in role_rules
@@ -111,6 +114,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {kubescape: [C-0262, C-0265]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "rbac.anonymous_subject"
+	not id in inactive
 	is_binding
 	not exempt
 	some s in subjects
@@ -130,6 +134,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {kubescape: [C-0189], kube-linter: [default-service-account]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "rbac.default_service_account"
+	not id in inactive
 	is_binding
 	not exempt
 	some s in subjects
@@ -152,6 +157,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "rbac.broad_role_binding"
+	not id in inactive
 	is_binding
 	not exempt
 	object.get(input, ["roleRef", "kind"], "") == "ClusterRole"

@@ -6,6 +6,7 @@ package gitops_audit.reliability
 import data.gitops_audit.lib.k8s
 import data.gitops_audit.lib.k8s.input_pod_spec as pod_spec
 import data.gitops_audit.lib.k8s.input_subject as subject
+import data.gitops_audit.lib.k8s.inactive_rules as inactive
 import rego.v1
 
 # Rule values of lib/k8s.rego are read through full-path imports, functions through `k8s.` (see lib/k8s.rego).
@@ -59,6 +60,7 @@ rules := {
 # description: Without a priority class every pod has the same priority, so a full cluster may evict an important pod to fit a minor one.
 # custom:
 #   rule_id: reliability.priority_class_missing
+#   default: off
 #   severity: low
 #   remediation: Set priorityClassName so the scheduler knows what to evict first when the cluster is full.
 #   kinds: [workloads]
@@ -66,6 +68,7 @@ rules := {
 #   equivalents: {polaris: [priorityClassNotSet], kube-linter: [priority-class-name]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "reliability.priority_class_missing"
+	not id in inactive
 	input.kind in data.gitops_audit.lib.k8s.workload_kinds
 	object.get(pod_spec, "priorityClassName", "") in {"", null}
 	msg := sprintf("%s: no priorityClassName", [subject])
@@ -78,6 +81,7 @@ warn contains k8s.finding(id, rules[id], msg) if {
 #   one failure takes them all. Checked on the kinds that keep replicas (not DaemonSets, Jobs or Pods).
 # custom:
 #   rule_id: reliability.topology_spread_missing
+#   default: off
 #   severity: low
 #   remediation: Add topologySpreadConstraints (e.g. across topology.kubernetes.io/zone) so replicas do not share one failure domain.
 #   kinds: [replicated]
@@ -85,6 +89,7 @@ warn contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [topologySpreadConstraint], kube-linter: [no-anti-affinity]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "reliability.topology_spread_missing"
+	not id in inactive
 	input.kind in data.gitops_audit.lib.k8s.replicated_kinds
 	count(k8s.arr(object.get(pod_spec, "topologySpreadConstraints", []))) == 0
 	msg := sprintf("%s: no topologySpreadConstraints", [subject])
@@ -102,6 +107,7 @@ warn contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [pdbDisruptionsIsZero], kube-linter: [pdb-max-unavailable, pdb-min-available]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "reliability.pdb_zero_disruptions"
+	not id in inactive
 	input.kind == "PodDisruptionBudget"
 	object.get(input, ["spec", "minAvailable"], null) == "100%"
 	msg := sprintf("%s: minAvailable is 100%%", [subject])
@@ -109,6 +115,7 @@ warn contains k8s.finding(id, rules[id], msg) if {
 
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "reliability.pdb_zero_disruptions"
+	not id in inactive
 	input.kind == "PodDisruptionBudget"
 	value := object.get(input, ["spec", "maxUnavailable"], null)
 	value in {0, "0", "0%"}
@@ -132,6 +139,7 @@ hpa_min := v if {
 #   equivalents: {polaris: [hpaMinAvailability], kube-linter: [hpa-minimum-three-replicas]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "reliability.hpa_min_replicas"
+	not id in inactive
 	input.kind == "HorizontalPodAutoscaler"
 	minimum := k8s.setting("min_hpa_replicas", 2)
 	hpa_min < minimum
@@ -150,6 +158,7 @@ warn contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [hpaMaxAvailability]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "reliability.hpa_max_not_above_min"
+	not id in inactive
 	input.kind == "HorizontalPodAutoscaler"
 	minimum := input.spec.minReplicas
 	is_number(minimum)
@@ -171,6 +180,7 @@ warn contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {kubescape: [C-0073]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "reliability.naked_pod"
+	not id in inactive
 	input.kind == "Pod"
 	count(k8s.arr(object.get(input, ["metadata", "ownerReferences"], []))) == 0
 	msg := sprintf("%s: no controller owns this pod", [subject])
@@ -183,6 +193,7 @@ warn contains k8s.finding(id, rules[id], msg) if {
 #   name; tools that group objects by instance then find it. Informational.
 # custom:
 #   rule_id: metadata.instance_label_mismatch
+#   default: off
 #   severity: info
 #   remediation: Set the label app.kubernetes.io/instance to metadata.name.
 #   kinds: [workloads]
@@ -190,6 +201,7 @@ warn contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [metadataAndInstanceMismatched], kubescape: [C-0077]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "metadata.instance_label_mismatch"
+	not id in inactive
 	input.kind in data.gitops_audit.lib.k8s.workload_kinds
 	instance := object.get(input, ["metadata", "labels", "app.kubernetes.io/instance"], null)
 	name := k8s.name_of(input)

@@ -4,8 +4,15 @@ import data.gitops_audit.lib.fixtures
 import data.gitops_audit.reliability
 import rego.v1
 
+# Opt-in rules (lib/k8s.rego opt_in_rules) are switched on for these tests.
 ids(doc) := r if {
-	r := fixtures.ids(reliability.warn) with input as doc
+	r := fixtures.ids(reliability.warn) with input as doc with data.gitops_audit.config.enable as ["all"]
+}
+
+test_opt_in_rules_are_off_by_default if {
+	not "reliability.priority_class_missing" in fixtures.ids(reliability.warn) with input as fixtures.with_pod({"priorityClassName": null})
+	"reliability.priority_class_missing" in fixtures.ids(reliability.warn) with input as fixtures.with_pod({"priorityClassName": null})
+		with data.gitops_audit.config.enable as ["reliability.priority_class_missing"]
 }
 
 test_good_passes if {

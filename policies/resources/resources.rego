@@ -8,6 +8,7 @@ package gitops_audit.resources
 import data.gitops_audit.lib.k8s
 import data.gitops_audit.lib.k8s.input_containers as containers
 import data.gitops_audit.lib.k8s.input_subject as subject
+import data.gitops_audit.lib.k8s.inactive_rules as inactive
 import rego.v1
 
 # Rule values of lib/k8s.rego are read through full-path imports, functions through `k8s.` (see lib/k8s.rego).
@@ -66,6 +67,7 @@ set(values, res) if {
 #   equivalents: {polaris: [cpuRequestsMissing], kubescape: [C-0050, C-0268], kube-linter: [unset-cpu-requirements]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.cpu_request_missing"
+	not id in inactive
 	some entry in containers
 	not set(entry.requests, "cpu")
 	msg := sprintf("%s: %s has no cpu request", [subject, entry.label])
@@ -83,6 +85,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [memoryRequestsMissing], kubescape: [C-0004, C-0269], kube-linter: [unset-memory-requirements]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.memory_request_missing"
+	not id in inactive
 	some entry in containers
 	not set(entry.requests, "memory")
 	msg := sprintf("%s: %s has no memory request", [subject, entry.label])
@@ -93,6 +96,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 # description: Without a CPU limit (and no LimitRange default) one container can use every core of its node.
 # custom:
 #   rule_id: resources.cpu_limit_missing
+#   default: off
 #   severity: low
 #   remediation: Set resources.limits.cpu, or rely on a LimitRange default in the namespace.
 #   kinds: [workloads]
@@ -100,6 +104,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [cpuLimitsMissing], kubescape: [C-0050, C-0270], kube-linter: [unset-cpu-requirements]}
 warn contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.cpu_limit_missing"
+	not id in inactive
 	some entry in containers
 	not set(entry.limits, "cpu")
 	msg := sprintf("%s: %s has no cpu limit", [subject, entry.label])
@@ -117,6 +122,7 @@ warn contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {polaris: [memoryLimitsMissing], kubescape: [C-0004, C-0271], kube-linter: [unset-memory-requirements]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.memory_limit_missing"
+	not id in inactive
 	some entry in containers
 	not set(entry.limits, "memory")
 	msg := sprintf("%s: %s has no memory limit", [subject, entry.label])
@@ -134,6 +140,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 #   equivalents: {}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.limit_below_request"
+	not id in inactive
 	some entry in containers
 	some res, limit in entry.limits
 	request := entry.requests[res]
@@ -163,6 +170,7 @@ maximum_value := {res: k8s.quantity(v) | some res, v in maximum}
 #   equivalents: {}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.over_maximum"
+	not id in inactive
 	some entry in containers
 	some kind in ["requests", "limits"]
 	some res, value in entry[kind]

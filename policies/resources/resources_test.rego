@@ -5,7 +5,14 @@ import data.gitops_audit.resources
 import rego.v1
 
 results(doc) := r if {
-	r := resources.deny | resources.warn with input as doc
+	r := resources.deny | resources.warn with input as doc with data.gitops_audit.config.enable as ["all"]
+}
+
+test_disable_switches_a_rule_off if {
+	doc := with_resources({"requests": {"cpu": "1"}, "limits": {"cpu": "1", "memory": "1Gi"}})
+	not "resources.memory_request_missing" in fixtures.ids(resources.deny) with input as doc
+		with data.gitops_audit.config.disable as ["resources.memory_request_missing"]
+	"resources.memory_request_missing" in fixtures.ids(resources.deny) with input as doc
 }
 
 with_resources(res) := fixtures.with_container({"resources": res})

@@ -5,6 +5,7 @@ package gitops_audit.secrets
 import data.gitops_audit.lib.k8s
 import data.gitops_audit.lib.k8s.input_containers as containers
 import data.gitops_audit.lib.k8s.input_subject as subject
+import data.gitops_audit.lib.k8s.inactive_rules as inactive
 import rego.v1
 
 # Rule values of lib/k8s.rego are read through full-path imports, functions through `k8s.` (see lib/k8s.rego).
@@ -37,14 +38,19 @@ name_patterns := k8s.arr(k8s.setting("sensitive_name_patterns", [
 
 value_patterns := k8s.arr(k8s.setting("sensitive_value_patterns", [`(?i)-BEGIN\s+.*PRIVATE KEY-`]))
 
+# One alternation per list, built once per query: one regex.match per name instead of one per pattern.
+name_regex := concat("|", [concat("", ["(?:", p, ")"]) | some p in name_patterns; is_string(p)])
+
+value_regex := concat("|", [concat("", ["(?:", p, ")"]) | some p in value_patterns; is_string(p)])
+
 sensitive_name(name) if {
-	some p in name_patterns
-	regex.match(p, name)
+	name_regex != ""
+	regex.match(name_regex, name)
 }
 
 sensitive_value(value) if {
-	some p in value_patterns
-	regex.match(p, value)
+	value_regex != ""
+	regex.match(value_regex, value)
 }
 
 # METADATA
@@ -62,6 +68,7 @@ sensitive_value(value) if {
 #   equivalents: {polaris: [sensitiveContainerEnvVar], kubescape: [C-0012], kube-linter: [env-var-secret]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "secrets.env_var_sensitive"
+	not id in inactive
 	some entry in containers
 	some env in entry.env
 	value := object.get(env, "value", null)
@@ -74,6 +81,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "secrets.env_var_sensitive"
+	not id in inactive
 	some entry in containers
 	some env in entry.env
 	value := object.get(env, "value", null)
@@ -103,6 +111,7 @@ configmap_entries contains [key, value] if {
 #   equivalents: {polaris: [sensitiveConfigmapContent], kubescape: [C-0012]}
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "secrets.configmap_sensitive"
+	not id in inactive
 	some [key, _] in configmap_entries
 	sensitive_name(key)
 	msg := sprintf("%s: key %q looks like a credential", [subject, key])
@@ -110,6 +119,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 
 deny contains k8s.finding(id, rules[id], msg) if {
 	id := "secrets.configmap_sensitive"
+	not id in inactive
 	some [key, value] in configmap_entries
 	not sensitive_name(key)
 	is_string(value)

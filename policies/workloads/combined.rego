@@ -6,6 +6,7 @@ package gitops_audit.workloads.combined
 
 import data.gitops_audit.lib.combined
 import data.gitops_audit.lib.k8s
+import data.gitops_audit.lib.k8s.inactive_rules as inactive
 import rego.v1
 
 # The kinds these rules read: gitops-audit leaves other documents out of this package's combined input.
@@ -60,13 +61,12 @@ rules := {
 #   kinds: [workloads]
 #   controls: {cis-k8s: ["5.1.6"], nsa-cisa: [pod-security.sa-tokens], soc2: [CC6.1], iso27001: [A.5.17, A.8.2], pci-dss: [7.2.5], nist-800-53: [AC-6, IA-5]}
 #   equivalents: {polaris: [automountServiceAccountToken], kubescape: [C-0034, C-0190]}
-warn contains k8s.result(id, rules[id], msg, w) if {
+warn contains k8s.result(id, rules[id], msg, info.w) if {
 	id := "pod_security.automount_service_account_token"
-	some w in combined.workloads
-	combined.mounts_token(w)
-	msg := sprintf("%s mounts a token for ServiceAccount %s/%s", [
-		k8s.subject(w), k8s.namespace_of(w), combined.service_account_of(w),
-	])
+	not id in inactive
+	some info in combined.workloads
+	info.token
+	msg := sprintf("%s mounts a token for ServiceAccount %s/%s", [k8s.subject(info.w), info.ns, info.account])
 }
 
 # Deployments and StatefulSets: the kinds a PodDisruptionBudget protects during drains.
@@ -80,17 +80,19 @@ budgeted_kinds := {"Deployment", "StatefulSet"}
 #   the pod template's labels.
 # custom:
 #   rule_id: reliability.pdb_missing
+#   default: off
 #   severity: low
 #   remediation: "Add a PodDisruptionBudget selecting the pods (e.g. maxUnavailable: 1) so drains and upgrades keep it available."
 #   kinds: [Deployment, StatefulSet]
 #   controls: {soc2: [A1.2], iso27001: [A.8.14]}
 #   equivalents: {polaris: [missingPodDisruptionBudget]}
-warn contains k8s.result(id, rules[id], msg, w) if {
+warn contains k8s.result(id, rules[id], msg, info.w) if {
 	id := "reliability.pdb_missing"
-	some w in combined.workloads
-	w.kind in budgeted_kinds
-	count(combined.pdbs_for(w)) == 0
-	msg := sprintf("%s: no PodDisruptionBudget selects its pods", [k8s.subject(w)])
+	not id in inactive
+	some info in combined.workloads
+	info.kind in budgeted_kinds
+	count(combined.pdbs_for(info)) == 0
+	msg := sprintf("%s: no PodDisruptionBudget selects its pods", [k8s.subject(info.w)])
 }
 
 
@@ -118,18 +120,20 @@ min_available_pods(pdb, replicas) := ceil((v.value * replicas) / 100) if {
 #   kinds: [Deployment, StatefulSet]
 #   controls: {soc2: [A1.2], iso27001: [A.8.14]}
 #   equivalents: {polaris: [pdbMinAvailableGreaterThanHPAMinReplicas]}
-warn contains k8s.result(id, rules[id], msg, w) if {
+warn contains k8s.result(id, rules[id], msg, info.w) if {
 	id := "reliability.pdb_min_available_over_hpa"
-	some w in combined.workloads
-	w.kind in budgeted_kinds
-	some hpa in combined.hpas_for(w)
+	not id in inactive
+	count(combined.hpas) > 0
+	some info in combined.workloads
+	info.kind in budgeted_kinds
+	some hpa in combined.hpas_for(info)
 	min_replicas := hpa.spec.minReplicas
 	is_number(min_replicas)
-	some pdb in combined.pdbs_for(w)
+	some pdb in combined.pdbs_for(info)
 	pods := min_available_pods(pdb, min_replicas)
 	pods > min_replicas
 	msg := sprintf("%s: PodDisruptionBudget %s requires %v available pods, more than HorizontalPodAutoscaler %s's minReplicas %v", [
-		k8s.subject(w), k8s.name_of(pdb), pods, k8s.name_of(hpa), min_replicas,
+		k8s.subject(info.w), k8s.name_of(pdb), pods, k8s.name_of(hpa), min_replicas,
 	])
 }
 
@@ -141,19 +145,21 @@ warn contains k8s.result(id, rules[id], msg, w) if {
 #   stay unset, or every sync would undo the autoscaler.
 # custom:
 #   rule_id: reliability.replicas_missing
+#   default: off
 #   severity: low
 #   remediation: Set spec.replicas to 2 or more, or scale it with a HorizontalPodAutoscaler (and leave spec.replicas unset).
 #   kinds: [Deployment]
 #   controls: {soc2: [A1.2], iso27001: [A.8.14]}
 #   equivalents: {polaris: [deploymentMissingReplicas], kube-linter: [minimum-three-replicas]}
-warn contains k8s.result(id, rules[id], msg, w) if {
+warn contains k8s.result(id, rules[id], msg, info.w) if {
 	id := "reliability.replicas_missing"
-	some w in combined.workloads
-	w.kind == "Deployment"
-	count(combined.hpas_for(w)) == 0
-	replicas := object.get(w, ["spec", "replicas"], null)
+	not id in inactive
+	some info in combined.workloads
+	info.kind == "Deployment"
+	replicas := object.get(info.w, ["spec", "replicas"], null)
 	single(replicas)
-	msg := sprintf("%s: spec.replicas is %v", [k8s.subject(w), replicas_text(replicas)])
+	count(combined.hpas_for(info)) == 0
+	msg := sprintf("%s: spec.replicas is %v", [k8s.subject(info.w), replicas_text(replicas)])
 }
 
 single(null) := true
@@ -167,12 +173,32 @@ replicas_text(null) := "not set (1)"
 
 replicas_text(r) := r if r != null
 
-# NetworkPolicies selecting the workload's pods (same namespace).
-policies_for(w) := [p |
+# The NetworkPolicies of each namespace, with the directions each isolates, indexed once.
+policies_by_namespace := {ns: [{"selector": object.get(p, ["spec", "podSelector"], null), "types": policy_types(p)} |
 	some p in combined.network_policies
-	k8s.namespace_of(p) == k8s.namespace_of(w)
-	k8s.selects(object.get(p, ["spec", "podSelector"], null), k8s.pod_labels(w))
+	k8s.namespace_of(p) == ns
+] |
+	some p0 in combined.network_policies
+	ns := k8s.namespace_of(p0)
+}
+
+# Per workload: the directions the NetworkPolicies selecting its pods isolate; absent when none selects them.
+isolation := [[info, covered] |
+	some info in combined.workloads
+	selecting := [p | some p in object.get(policies_by_namespace, info.ns, []); k8s.selects(p.selector, info.labels)]
+	covered := {t | some p in selecting; some t in p.types}
+	count(selecting) > 0
 ]
+
+unisolated := [info |
+	some info in combined.workloads
+	not selected(info)
+]
+
+selected(info) if {
+	some p in object.get(policies_by_namespace, info.ns, [])
+	k8s.selects(p.selector, info.labels)
+}
 
 # The directions a policy isolates: its policyTypes, or (unset) Ingress, plus Egress when it has
 # egress rules (API server defaulting).
@@ -193,11 +219,11 @@ policy_types(p) := {t | some t in types} if {
 #   kinds: [workloads]
 #   controls: {cis-k8s: ["5.3.2"], nsa-cisa: [network.policies], soc2: [CC6.1, CC6.6], iso27001: [A.8.20, A.8.22], pci-dss: [1.3.1, 1.3.2], nist-800-53: [AC-4, SC-7]}
 #   equivalents: {polaris: [missingNetworkPolicy], kubescape: [C-0260], kube-linter: [non-isolated-pod]}
-warn contains k8s.result(id, rules[id], msg, w) if {
+warn contains k8s.result(id, rules[id], msg, info.w) if {
 	id := "network.policy_missing"
-	some w in combined.workloads
-	count(policies_for(w)) == 0
-	msg := sprintf("%s: no NetworkPolicy selects its pods", [k8s.subject(w)])
+	not id in inactive
+	some info in unisolated
+	msg := sprintf("%s: no NetworkPolicy selects its pods", [k8s.subject(info.w)])
 }
 
 # METADATA
@@ -213,13 +239,11 @@ warn contains k8s.result(id, rules[id], msg, w) if {
 #   kinds: [workloads]
 #   controls: {cis-k8s: ["5.3.2"], nsa-cisa: [network.policies], soc2: [CC6.1, CC6.6], iso27001: [A.8.20, A.8.22], pci-dss: [1.3.1, 1.3.2], nist-800-53: [AC-4, SC-7]}
 #   equivalents: {polaris: [missingNetworkPolicy], kubescape: [C-0030]}
-warn contains k8s.result(id, rules[id], msg, w) if {
+warn contains k8s.result(id, rules[id], msg, info.w) if {
 	id := "network.policy_incomplete"
-	some w in combined.workloads
-	selecting := policies_for(w)
-	count(selecting) > 0
-	covered := {t | some p in selecting; some t in policy_types(p)}
+	not id in inactive
+	some [info, covered] in isolation
 	missing := {"Ingress", "Egress"} - covered
 	count(missing) > 0
-	msg := sprintf("%s: no NetworkPolicy isolates its %s traffic", [k8s.subject(w), lower(concat("/", sort(missing)))])
+	msg := sprintf("%s: no NetworkPolicy isolates its %s traffic", [k8s.subject(info.w), lower(concat("/", sort(missing)))])
 }

@@ -6,6 +6,7 @@ import rego.v1
 
 ids(docs) := r if {
 	r := fixtures.ids_for(combined.warn, "Deployment", "web") with input as fixtures.files(docs)
+		with data.gitops_audit.config.enable as ["all"]
 }
 
 test_good_with_companions_passes if {
@@ -53,7 +54,9 @@ test_pdb_selection if {
 
 test_pdb_missing_only_for_deployments_and_statefulsets if {
 	fixtures.ids_for(combined.warn, "DaemonSet", "web") == set() with input as fixtures.files([fixtures.as_kind("DaemonSet"), fixtures.network_policy, fixtures.service_account])
+		with data.gitops_audit.config.enable as ["all"]
 	"reliability.pdb_missing" in fixtures.ids_for(combined.warn, "StatefulSet", "web") with input as fixtures.files([fixtures.as_kind("StatefulSet"), fixtures.network_policy, fixtures.service_account])
+		with data.gitops_audit.config.enable as ["all"]
 }
 
 hpa(min_replicas) := {

@@ -142,6 +142,12 @@ def test_every_rule_the_code_emits_is_catalogued() -> None:
     assert emitted - set(CATALOG.rules) == set()
 
 
+def test_opt_in_rules_match_the_pack() -> None:
+    opt_in = set(_value(_engine(), "data.gitops_audit.lib.k8s.opt_in_rules"))  # type: ignore[arg-type]
+    assert opt_in == {r for r, info in CATALOG.rules.items() if not info.default_on}
+    assert len(opt_in) == 7
+
+
 def test_kind_groups_match_the_pack() -> None:
     engine = _engine()
     assert set(_value(engine, "data.gitops_audit.lib.k8s.workload_kinds")) == set(KIND_GROUPS["workloads"])  # type: ignore[arg-type]

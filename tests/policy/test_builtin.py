@@ -86,14 +86,12 @@ _POLICIES: dict[str, PolicySet] = {}
 
 
 def policies_for(config: dict[str, Any] | None, tmp_path: Path) -> PolicySet:
-    """The built-in pack with `config` as data.gitops_audit.config, compiled once per config."""
+    """The built-in pack with every opt-in rule on and `config` as its settings, compiled once per config."""
     key = json.dumps(config, sort_keys=True)
     if key not in _POLICIES:
-        data: tuple[str, ...] = ()
-        if config is not None:
-            f = tmp_path / "config.json"
-            f.write_text(json.dumps({"gitops_audit": {"config": config}}))
-            data = (str(f),)
+        f = tmp_path / "config.json"
+        f.write_text(json.dumps({"gitops_audit": {"config": {"enable": ["all"], **(config or {})}}}))
+        data = (str(f),)
         _POLICIES[key] = load_policies(PolicyOptions(data=data, namespaces=(), workers=0))
     return _POLICIES[key]
 
@@ -123,8 +121,17 @@ def test_good_deployment_with_companions_has_no_finding(tmp_path: Path) -> None:
     assert _rule_ids("probes.readiness_missing", case_docs("probes.readiness_missing", {}), tmp_path) == set()
 
 
-def test_every_result_carries_metadata() -> None:
-    policies = load_policies(PolicyOptions(namespaces=()))
+def test_opt_in_rules_run_only_when_enabled(tmp_path: Path) -> None:
+    docs = [manifest(d) for d in case_docs("reliability.priority_class_missing", {"pod": {"priorityClassName": None}})]
+    default = load_policies(PolicyOptions(namespaces=(), workers=0))
+    on = policies_for({"enable": ["reliability.priority_class_missing"]}, tmp_path)
+    for policies, fires in ((default, False), (on, True)):
+        ids = {f.rule_id for f in evaluate_target(policies, Target("t"), docs, [])}
+        assert ("reliability.priority_class_missing" in ids) is fires
+
+
+def test_every_result_carries_metadata(tmp_path: Path) -> None:
+    policies = policies_for(None, tmp_path)
     docs = [d for rule, spec in CASES.items() for c in spec["fail"] for d in case_docs(rule, c)]
     for i, doc in enumerate(docs):
         # One target holds one object per ref: give every fixture its own name.

@@ -9,7 +9,10 @@ Deliberate differences are listed in the cases (`deviation`) and count against t
 from __future__ import annotations
 
 import functools
+import json
+import tempfile
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +30,10 @@ MAPPING = equivalence_table(load_catalog(rego_sources([builtin_policy_dir()])))
 
 @functools.cache
 def _policies() -> PolicySet:
-    return load_policies(PolicyOptions(namespaces=(), workers=0))
+    # Every rule on, opt-in ones included (`enable: [all]`): the coverage claim is about all of them.
+    data = Path(tempfile.mkdtemp()) / "enable-all.json"
+    data.write_text(json.dumps({"gitops_audit": {"config": {"enable": ["all"]}}}))
+    return load_policies(PolicyOptions(namespaces=(), workers=0, data=(str(data),)))
 
 
 def _manifest(body: dict[str, Any]) -> Manifest:
