@@ -141,3 +141,13 @@ test_workload_default_account if {
 test_gate_names_every_kind_read if {
 	combined.gitops_audit_kinds == {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount"} | data.gitops_audit.lib.k8s.workload_kinds
 }
+
+# Two documents for one role (a `--combine` run over overlapping files): their rules are pooled.
+test_duplicate_role_documents_pool_their_rules if {
+	docs := [
+		role("Role", "r", [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]),
+		role("Role", "r", [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]),
+		binding("RoleBinding", "Role", "r", [alice]),
+	]
+	"rbac.secrets_read" in ids(docs)
+}

@@ -216,3 +216,14 @@ def test_test_files_and_plain_comments_are_ignored(tmp_path: Path) -> None:
     assert load_catalog(rego_sources([tmp_path])).rules.keys() == load_catalog().rules.keys()
     blocks = list(metadata_blocks("y.rego", "package y\n# METADATA\n# title: t\n\nallow if true\n"))
     assert isinstance(blocks[0], MetadataBlock) and blocks[0].target == "allow"
+
+
+def test_pack_readme_lists_every_rule_and_equivalence() -> None:
+    readme = (builtin_policy_dir() / "README.md").read_text()
+    for rule_id in PACK_RULES:
+        opt = " (opt-in)" if not CATALOG.rules[rule_id].default_on else ""
+        assert f"| `{rule_id}`{opt} |" in readme, rule_id
+    for info in CATALOG.rules.values():
+        for ids in info.equivalents.values():
+            for check in ids:
+                assert f"| `{check}` |" in readme, check
