@@ -87,6 +87,8 @@ def _policy_count(info: RuleInfo, inv: Inventory) -> int:
 def _drift_count(info: RuleInfo, inv: Inventory) -> int:
     if info.unit == "live-object":
         return inv.live_objects if inv.orphans else 0
+    if info.unit == "target":
+        return 1 if inv.drift else 0
     return inv.desired_objects if inv.drift else 0
 
 

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from auditor.commands import policy_doc
 from auditor.policy.conftest import exit_code, run_test, run_verify
 from auditor.policy.options import PolicyOptions
 from auditor.policy.output import FORMATS, render, render_verify
@@ -57,7 +56,26 @@ def register(subparsers: Any) -> None:
     _common(verify)
     verify.set_defaults(func=handler)
 
-    policy_doc.register(sub)  # `policy doc`: the rule catalogue (auditor/commands/policy_doc.py)
+    _register_doc(sub)
+
+
+def _register_doc(sub: Any) -> None:
+    """``policy doc``: the rule catalogue; the command lives in policy_doc.py, imported only when it runs."""
+    doc = sub.add_parser("doc", help="print the rule catalogue: titles, remediation, controls, equivalent checks")
+    doc.add_argument(
+        "-p", "--policy", action="append", default=[], metavar="DIR",
+        help="also read the METADATA of these policy files or directories (repeatable)",
+    )
+    doc.add_argument("--no-builtin", action="store_true", help="leave the built-in pack out")
+    doc.add_argument("-o", "--output", choices=("markdown", "json"), default="markdown")
+    doc.add_argument("--output-file", metavar="FILE", default="", help="write to FILE instead of stdout")
+    doc.set_defaults(func=_doc)
+
+
+def _doc(args: argparse.Namespace) -> int:
+    from auditor.commands.policy_doc import handler as doc_handler
+
+    return doc_handler(args)
 
 
 def _data_paths(given: list[str]) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""``gitops-audit policy doc``: print the rule catalogue (Markdown or JSON).
+"""``gitops-audit policy doc``: print the rule catalogue (Markdown or JSON); its arguments are in policy.py.
 
 ``policy doc [-p DIR…] [--no-builtin] [-o markdown|json] [--output-file FILE]`` lists every rule the run
 would know: the built-in pack (unless ``--no-builtin``), the Rego files under each ``-p`` (their
@@ -12,26 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from auditor.catalog.doc import to_json, to_markdown
 from auditor.catalog.load import load_catalog, rego_sources
 from auditor.errors import UsageError
 from auditor.policy.builtin import builtin_policy_dir
 from auditor.util.fs import atomic_write
-
-
-def register(sub: Any) -> None:
-    """Add ``doc`` under ``policy``."""
-    doc = sub.add_parser("doc", help="print the rule catalogue: titles, remediation, controls, equivalent checks")
-    doc.add_argument(
-        "-p", "--policy", action="append", default=[], metavar="DIR",
-        help="also read the METADATA of these policy files or directories (repeatable)",
-    )
-    doc.add_argument("--no-builtin", action="store_true", help="leave the built-in pack out")
-    doc.add_argument("-o", "--output", choices=("markdown", "json"), default="markdown")
-    doc.add_argument("--output-file", metavar="FILE", default="", help="write to FILE instead of stdout")
-    doc.set_defaults(func=handler)
 
 
 def handler(args: argparse.Namespace) -> int:

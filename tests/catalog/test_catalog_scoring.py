@@ -54,6 +54,7 @@ def test_evaluated_counts_follow_kinds_units_and_conditions() -> None:
     assert evaluated(rules["images.registry_not_allowed"], inv) == 0  # allowed_registries not set
     assert evaluated(rules["drift.modified"], inv) == 10
     assert evaluated(rules["drift.orphaned.unmanaged"], inv) == 12
+    assert evaluated(rules["drift.self-heal-failed"], inv) == 1
     assert evaluated(rules["change-control.unowned-file"], inv) == 7
     assert evaluated(rules["change-control.unapproved-commit"], inv) == 1
     assert evaluated(rules["change-control.no-codeowners"], inv) == 0
