@@ -3,7 +3,7 @@
 #
 # They live here rather than in the combined packages: the per-document query reads
 # `data.gitops_audit.resources[rule]` and `data.gitops_audit.rbac[rule]`, and regorus then evaluates
-# every rule of those packages and of their subpackages (`resources.combined`, `rbac.combined`) for
+# every rule of those packages and of their subpackages (`resources.combined`) for
 # each document. A rule here is only evaluated when a combined rule body reads it.
 package gitops_audit.lib.combined
 
@@ -39,7 +39,7 @@ kinds_by_namespace := {[obj.kind, k8s.namespace_of(obj)] |
 
 has_kind(kind, ns) if [kind, ns] in kinds_by_namespace
 
-# ------------------------------------------------------------------ RBAC (rbac.combined)
+# ------------------------------------------------------------------ RBAC (rbac_bindings.combined)
 
 # Roles defined in the input, by [kind, namespace, name] (ClusterRoles with namespace ""), with their
 # rules (two documents for one role, possible in a `--combine` run over files, pool their rules). Index

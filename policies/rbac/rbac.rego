@@ -1,5 +1,5 @@
 # RBAC risks visible in one Role, ClusterRole or binding. What a binding grants through its role (exec,
-# Secrets, escalation, cluster-admin...) needs the role too and is in rbac/combined.rego.
+# Secrets, escalation, cluster-admin...) needs the role too and is in rbac/bindings.rego (package rbac_bindings.combined).
 #
 # Roles and bindings that Kubernetes or the cloud provider creates (names starting with `system:`,
 # `eks:`, `gce:`, and a few names) are exempt: see lib/rbac.rego, setting `rbac_exemptions`.
