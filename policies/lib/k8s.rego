@@ -135,7 +135,9 @@ is_production if {
 quantity(q) := units.parse(q) if {
 	is_string(q)
 	regex.match(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$`, q)
-} else := q if is_number(q)
+} else := q if {
+	is_number(q)
+}
 
 # Percentages ("50%") and integers of an IntOrString field: {"percent": bool, "value": number}.
 int_or_percent(v) := {"percent": false, "value": v} if is_number(v)

@@ -50,7 +50,7 @@ rules := {
 }
 
 # A value is set when it is present and not null or "" (an empty string is not a quantity).
-set(values, res) if {
+given(values, res) if {
 	v := values[res]
 	not v in {null, ""}
 }
@@ -69,7 +69,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.cpu_request_missing"
 	not id in inactive
 	some entry in containers
-	not set(entry.requests, "cpu")
+	not given(entry.requests, "cpu")
 	msg := sprintf("%s: %s has no cpu request", [subject, entry.label])
 }
 
@@ -87,7 +87,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.memory_request_missing"
 	not id in inactive
 	some entry in containers
-	not set(entry.requests, "memory")
+	not given(entry.requests, "memory")
 	msg := sprintf("%s: %s has no memory request", [subject, entry.label])
 }
 
@@ -106,7 +106,7 @@ warn contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.cpu_limit_missing"
 	not id in inactive
 	some entry in containers
-	not set(entry.limits, "cpu")
+	not given(entry.limits, "cpu")
 	msg := sprintf("%s: %s has no cpu limit", [subject, entry.label])
 }
 
@@ -124,7 +124,7 @@ deny contains k8s.finding(id, rules[id], msg) if {
 	id := "resources.memory_limit_missing"
 	not id in inactive
 	some entry in containers
-	not set(entry.limits, "memory")
+	not given(entry.limits, "memory")
 	msg := sprintf("%s: %s has no memory limit", [subject, entry.label])
 }
 

@@ -41,7 +41,7 @@ test_messages_never_hold_the_value if {
 	}
 }
 
-configmap(data) := {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop"}, "data": data}
+configmap(values) := {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop"}, "data": values}
 
 test_configmap_keys_and_values if {
 	"secrets.configmap_sensitive" in ids(configmap({"db_password": "abc"}))
