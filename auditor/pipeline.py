@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from auditor import __version__, render_cache
+from auditor import __version__, pipeline_hygiene, render_cache
 from auditor.cluster.kube import check_contexts
 from auditor.config import Selection, select_targets
 from auditor.errors import RenderError, SourceError, ToolError, UsageError
@@ -28,6 +28,7 @@ from auditor.model import (
     AuditReport,
     Category,
     Finding,
+    LedgerEntry,
     Manifest,
     RenderedSet,
     Severity,
@@ -36,18 +37,34 @@ from auditor.model import (
 )
 from auditor.pipeline_catalog import run_catalog
 from auditor.pipeline_fleet import fleet_fields, line_up
-from auditor.pipeline_target import Progress, RepoWork, RunOptions, Shared, audit_target, live_scope
+from auditor.pipeline_target import (
+    EvidenceSink,
+    Progress,
+    RepoWork,
+    RunOptions,
+    Shared,
+    audit_target,
+    file_roles,
+    live_scope,
+)
 from auditor.policy.audit import load_policies
-from auditor.provenance.changecontrol import resolve_window
+from auditor.provenance.approvals import make_lookup
+from auditor.provenance.changecontrol import resolve_window, target_paths
+from auditor.provenance.changeinputs import PlatformLookup, gather
 from auditor.provenance.codeowners import load_codeowners
 from auditor.provenance.index import build_index
+from auditor.provenance.ledger import approval_text, build_ledger, merge_ledgers
+from auditor.render import sops
 from auditor.render.kustomize.build import prepare_tree
 from auditor.render.registry import target_sources
+from auditor.render.secretscan import secret_values
 from auditor.render.source import RenderContext, TargetSource, source_for
 from auditor.render.tools import KustomizeTool, find_kustomize
 from auditor.repo.git import describe_url, open_repo, origin_url, resolve_ref
 from auditor.repo.options import SourceOptions
 from auditor.shard import select_shard, shard_of
+from auditor.util import stop
+from auditor.util.redact import mask_tool_message
 from auditor.util.secrets import new_run_key
 
 log = logging.getLogger("gitops_audit")
@@ -84,7 +101,8 @@ def _render_cache_dir(source: SourceOptions) -> Path | None:
     return Path(source.render_cache) if source.render_cache else render_cache.default_dir()
 
 
-def _render_cache_key(tool: KustomizeTool, work: RepoWork, target: Target, source: TargetSource) -> str:
+def _render_cache_key(opts: RunOptions, tool: KustomizeTool, work: RepoWork, target: Target,
+                      source: TargetSource) -> str:
     """What determines a render: tool versions, the whole repository tree, the path and the source's options.
 
     The hook for finer keys (issue 19): ``source.cache_parts`` names what besides the tree determines the
@@ -96,6 +114,9 @@ def _render_cache_key(tool: KustomizeTool, work: RepoWork, target: Target, sourc
     if extra is None:
         return ""
     parts = [tool.info.version, work.tree.dir_ids.get("", ""), target.path or ".", target.namespace,
+             # What the render was allowed to do belongs to the key: a permissive run must never serve a
+             # strict one (remote bases, plugins, exec functions, Helm, load restrictor, network).
+             render_cache.security_settings(opts.source, opts.config.flux),
              source.kind, *extra]
     return render_cache.cache_key(parts)
 
@@ -136,12 +157,32 @@ def render_target(opts: RunOptions, tool: KustomizeTool, work: RepoWork, target:
                   sources: tuple[TargetSource, ...] | None = None) -> RenderedSet:
     """Render one target from a prepared repository with the target source that handles it.
 
-    Raises RenderError/SourceError/ToolError; shared by the audit and the ``render`` command.
+    Raises RenderError/SourceError/ToolError, whose message never holds a Secret value of the repository
+    (tools echo what they choke on); shared by the audit and the ``render`` command.
     """
     if work.tree is None or work.ctx is None:
         raise SourceError(work.error or f"render {target.path}: repository not prepared")
     source = source_for(sources or sources_of(opts), target)
-    return source.render(replace(work.ctx, tool=tool), target)
+    try:
+        rs = source.render(replace(work.ctx, tool=tool), target)
+    except (RenderError, SourceError, ToolError) as exc:
+        raise type(exc)(mask_tool_message(str(exc), secret_values(work.tree.root))) from None
+    if rs.gaps:  # reasons quote tools too (a HelmRelease or Kustomization that did not render)
+        secrets = secret_values(work.tree.root)  # scanned once per prepared tree
+        rs = replace(rs, gaps=tuple(replace(g, reason=mask_tool_message(g.reason, secrets)) for g in rs.gaps))
+    return rs
+
+
+def _cacheable(rs: RenderedSet, source: TargetSource, opts: RunOptions) -> bool:
+    """Renders that read remote content (which may move between runs) are never kept.
+
+    A plain kustomize render says so itself (no tree hash with remote bases); a Flux or Argo CD render
+    may build many overlays, so any allow-listed remote base rules it out. Other branches and
+    repositories it read are pinned by commit in ``RenderedSet.sources`` and re-checked on load.
+    """
+    if source.kind != "path":
+        return not opts.source.allow_remote_bases
+    return bool(rs.tree_hash)
 
 
 def prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> RepoWork:
@@ -191,6 +232,7 @@ def run_audit(
     targets: Sequence[Target],
     progress: Progress | None = None,
     selection: Selection | None = None,
+    spool: EvidenceSink | None = None,
 ) -> AuditReport:
     """Audit ``targets`` (plus the ones Flux/Argo CD discovery finds) and return the report (not yet written).
 
@@ -209,8 +251,9 @@ def run_audit(
     # Policies that do not compile make the whole run meaningless: PolicyError (exit 2) before any work.
     policies = load_policies(opts.config.policy) if (opts.config.policy.builtin or opts.config.policy.dirs) else None
     sources = sources_of(opts)
-    shared = Shared(opts, policies, new_run_key(), say, sources=sources,
+    shared = Shared(opts, policies, new_run_key(), say, sources=sources, today=datetime.now(UTC).date(), spool=spool,
                     catalog=run_catalog(policies, opts.config.policy))
+    lookup = make_lookup(opts.config.change_control.approvals)  # a missing token is exit 2, before any work
     discovering = any(s.configured() for s in sources)
 
     # The policy set may start worker processes: they stop with the run, whatever happens.
@@ -261,16 +304,21 @@ def run_audit(
             w, t = jobs[key]
             assert w.tree is not None and w.ctx is not None  # jobs only hold repositories that were prepared
             target_var.set(t.name)
+            if stop.requested():
+                return key, f"render {t.path}: {stop.reason()}"
             source = source_for(sources, t)
-            ckey = _render_cache_key(tool, w, t, source) if cache_dir is not None else ""
-            cached = render_cache.load(cache_dir, ckey) if cache_dir is not None else None
+            ckey = _render_cache_key(opts, tool, w, t, source) if cache_dir is not None else ""
+            need_values = opts.cluster.secrets == "hash"
+            cached = render_cache.load(cache_dir, ckey, need_secret_values=need_values) if cache_dir else None
             if cached is not None and source.cache_valid(w.ctx, cached):
                 say(t.name, f"render {t.path} (cached)")
-                return key, replace(cached, commit=w.commit)
+                return key, sops.prepare(replace(cached, commit=w.commit), values_compared=need_values)
             say(t.name, f"render {t.path}")
             value = render_fresh(w, t)
-            if cache_dir is not None and isinstance(value, RenderedSet):
+            if cache_dir is not None and isinstance(value, RenderedSet) and _cacheable(value, source, opts):
                 render_cache.store(cache_dir, ckey, value)
+            if isinstance(value, RenderedSet):
+                value = sops.prepare(value, values_compared=need_values)
             return key, value
 
         def render_fresh(w: RepoWork, t: Target) -> RenderedSet | str:
@@ -287,6 +335,10 @@ def run_audit(
         if policies is not None:  # policy workers start while the clusters are read
             policies.runner.start_pool(max((len(r.objects) for r in renders.values() if isinstance(r, RenderedSet)),
                                            default=0))
+
+        _gather_change_inputs(opts, repos, all_targets, lambda t: renders.get(render_key(t)), lookup)
+        if spool is not None:
+            spool.write_change(repos, policies)
 
         finished = getattr(progress, "finished", None)
 
@@ -311,6 +363,8 @@ def run_audit(
 
         def _audit_one(t: Target) -> TargetResult:
             w = repos[(t.repo, t.ref)]
+            if stop.requested():
+                return TargetResult(target=t, audited=False, skip_reason=stop.reason(), commit=w.commit)
             if w.error:
                 return TargetResult(target=t, audited=False, skip_reason=w.error)
             rendered = renders[render_key(t)]
@@ -324,11 +378,17 @@ def run_audit(
         lined = line_up([(r.target.name, r.apps) for r in results if r.apps])
         results = tuple(replace(r, apps=lined[r.target.name]) if r.target.name in lined else r for r in results)
         fields = fleet_fields([(r.target.name, renders_of(r), r.apps) for r in results if r.audited and r.apps])
+        results = tuple(pipeline_hygiene.shown_result(r) for r in results)
 
     if policies is not None:
         st = policies.runner.stats
         log.info("policy: %d documents, %d evaluated (%d in worker processes), %d from the run's cache",
                  st.documents, st.evaluated, st.in_workers, st.cached)
+    ledger = merge_ledgers([
+        build_ledger(w.change, w.protected_paths, opts.config.change_control)
+        for w in repos.values() if w.change is not None
+    ])
+    results = credit_approvals(results, ledger)
     commits = sorted({w.commit for w in repos.values() if w.commit})
     urls = sorted({w.url for w in repos.values() if w.url})
     refs = sorted({w.ref for w in repos.values()})
@@ -347,7 +407,59 @@ def run_audit(
         config_sha256=opts.config.sha256,
         audit_window="; ".join(sorted({w.window.description for w in repos.values() if w.window})),
         fleet_fields=fields,
+        ledger=ledger,
+        scope=opts.scope,
     )
+
+
+def _gather_change_inputs(
+    opts: RunOptions,
+    repos: Mapping[tuple[str, str], RepoWork],
+    targets: Sequence[Target],
+    rendered_of: Callable[[Target], RenderedSet | str | None],
+    lookup: PlatformLookup | None,
+) -> None:
+    """Once per repository: the change-control inputs of all its protected targets.
+
+    One history walk, one CODEOWNERS read per base commit, one platform lookup per commit.
+    """
+    cc = opts.config.change_control
+    main = (opts.config.repo_location(opts.config.repo), opts.config.ref)
+    for key, w in repos.items():
+        if w.error or w.index is None or w.window is None:
+            continue
+        for t in targets:
+            if (t.repo, t.ref) != key or t.env not in cc.protected_envs:
+                continue
+            rendered = rendered_of(t)
+            if isinstance(rendered, RenderedSet):
+                roles = file_roles(rendered)
+                w.protected_paths[t.name] = target_paths(sorted(roles), w.codeowners, cc, roles)[0]
+        paths = sorted({p for ps in w.protected_paths.values() for p in ps})
+        # The platform repository in config is the run's own repository: other repositories (Flux
+        # sources) are judged on trailers and merge commits.
+        use = lookup if key == main else None
+        w.change = gather(w.index, w.codeowners, paths, w.window.start,
+                          platform=opts.config.change_control.approvals.provider if use else "", lookup=use)
+
+
+def credit_approvals(results: tuple[TargetResult, ...], ledger: Sequence[LedgerEntry]) -> tuple[TargetResult, ...]:
+    """Each finding's credited commit gets its approval from the change ledger (none when not in it)."""
+    by_sha = {e.commit.sha: e for e in ledger}
+    out = []
+    for r in results:
+        changed = False
+        findings = []
+        for f in r.findings:
+            git = f.credit.git
+            entry = by_sha.get(git.commit.sha) if git is not None and git.commit is not None else None
+            text = approval_text(entry)
+            if text != f.credit.approval:
+                f = replace(f, credit=replace(f.credit, approval=text))
+                changed = True
+            findings.append(f)
+        out.append(replace(r, findings=tuple(findings)) if changed else r)
+    return tuple(out)
 
 
 def _report_unmatched_rules(

@@ -99,7 +99,8 @@ def target_checks(
 ) -> tuple[RuleCheck, ...]:
     """The rules with controls that ran on this target and on how many subjects (see auditor.catalog.checks)."""
     protected = change_control_ran and target.env in change_control.protected_envs
-    files = {f.path for m in rendered.objects for f in m.provenance.files}
+    # Files of other repositories or branches are not changes to this repository (as change control).
+    files = {f.path for m in rendered.objects for f in m.provenance.files if not f.repo}
     if protected and codeowners_found and change_control.include_codeowners_file:
         files.add("CODEOWNERS")
     inv = inventory_of(

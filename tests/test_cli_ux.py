@@ -248,7 +248,7 @@ def test_progress_on_a_tty_is_one_status_line() -> None:
     q.begin(1)
     q("x", "render")
     q.finished(TargetResult(target=Target(name="x\x1b[2J"), audited=False, skip_reason="boom\nagain"))
-    assert plain.getvalue() == "[1/1] x[2J: NOT AUDITED: boom again\n"
+    assert plain.getvalue() == "[1/1] x: NOT AUDITED: boom again\n"  # the escape sequence is dropped whole
 
 
 def test_selection_and_config_messages(fleet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -11,8 +11,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "auditor"
 STAGES = ("render", "provenance", "cluster", "diff", "policy", "report")
 SHARED = ("repo",)
 """Shared layers below the stages: git repository access, used by rendering and provenance alike."""
-WIRING = ("pipeline", "pipeline_target", "pipeline_apply", "pipeline_fleet", "pipeline_catalog", "wiring", "cli",
-          "commands", "config", "render_cache")
+WIRING = ("pipeline", "pipeline_target", "pipeline_apply", "pipeline_fleet", "pipeline_evidence", "pipeline_replay",
+          "pipeline_hygiene", "pipeline_catalog", "wiring", "cli", "commands", "config", "render_cache")
 SHARED_LEAVES = ("catalog",)
 """Packages any stage may read, like util: they import only model, errors, util and themselves."""
 

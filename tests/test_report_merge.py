@@ -65,7 +65,7 @@ def runs(fleet: DemoFleet, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     return {"whole": whole, "whole_dir": base / "whole", "shards": shards, "config": config}
 
 
-VOLATILE = {"run_id", "started", "finished", "duration_seconds", "timings", "time",
+VOLATILE = {"run_id", "started", "finished", "duration_seconds", "timings", "time", "first_seen", "last_seen",
             # git fields that differ between targets need every target's rendered objects: a shard
             # only has its own, so a merged report has none (README: Reports)
             "fleet_fields"}

@@ -26,6 +26,8 @@ from auditor.render.markers import split_markers
 from auditor.render.tools import find_kustomize
 from auditor.repo.options import SourceOptions
 from auditor.util import yamlio
+from auditor.util.secrets import mask_secret_values
+from auditor.util.text import terminal_safe
 
 
 def register(subparsers: Any) -> None:
@@ -46,6 +48,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--ref", default="", metavar="REF",
                    help="render this branch, tag or commit instead of the config's ref")
     p.add_argument("--worktree", action="store_true", help="render the working tree (local repositories only)")
+    p.add_argument("--show-secrets", action="store_true",
+                   help="print Secret values as rendered (default: masked as ***; keys are always shown)")
     p.set_defaults(func=handler)
 
 
@@ -54,11 +58,12 @@ def origin_comments(m: Manifest) -> str:
     return "".join(f"# origin: {f.path}{f':{f.line}' if f.line else ''} ({f.role})\n" for f in m.provenance.files)
 
 
-def format_rendered(rs: RenderedSet, *, show_origin: bool) -> str:
-    """Multi-document YAML of the desired objects, optionally with origin comments."""
+def format_rendered(rs: RenderedSet, *, show_origin: bool, show_secrets: bool = False) -> str:
+    """Multi-document YAML of the desired objects, optionally with origin comments; Secret values masked."""
     parts = []
     for m in rs.objects:
-        doc = yamlio.dump_all([dict(m.body)])
+        body = dict(m.body) if show_secrets else mask_secret_values(m.body)
+        doc = yamlio.dump_all([body])
         parts.append((origin_comments(m) if show_origin else "") + doc)
     return "---\n".join(parts)
 
@@ -95,11 +100,11 @@ def handler(args: argparse.Namespace) -> int:
         _target, rs = render_target(cfg, cfg.flux, args.target, ref=args.ref, worktree=args.worktree)
     except AuditorError as exc:
         # Errors name their own action ("render overlays/prod: kustomize exited 1"): no second prefix.
-        print(f"gitops-audit render: error: {exc}", file=sys.stderr)
+        print(terminal_safe(f"gitops-audit render: error: {exc}", one_line=True), file=sys.stderr)
         return exc.exit_code
     shown = replace(rs, objects=split_markers(rs.objects).desired)  # the audit's own bookkeeping stays out
-    sys.stdout.write(format_rendered(shown, show_origin=args.show_origin))
+    sys.stdout.write(format_rendered(shown, show_origin=args.show_origin, show_secrets=args.show_secrets))
     for gap in rs.gaps:
         where = f" in {gap.namespace}" if gap.namespace else ""
-        print(f"# not rendered: {gap.group_kind}{where}: {gap.reason}", file=sys.stderr)
+        print(terminal_safe(f"# not rendered: {gap.group_kind}{where}: {gap.reason}", one_line=True), file=sys.stderr)
     return 0

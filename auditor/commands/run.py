@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from auditor import metrics, shard
 from auditor.config import RunConfig, Selection, adhoc_config, find_config, load_config, select_targets
-from auditor.errors import UsageError
+from auditor.errors import ReportError, UsageError
 from auditor.model import AuditReport, Severity
 
 SEVERITY_CHOICES = tuple(s.value for s in Severity)
@@ -66,6 +67,19 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     metrics.add_arguments(p)
 
 
+class ReportNotWritten(ReportError):
+    """The audit ran but its reports could not be written (disk full, read-only, quota): exit 2, one line."""
+
+    def __init__(self, message: str, report: AuditReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def _not_written(exc: OSError, where: Path, report: AuditReport) -> ReportNotWritten:
+    path = exc.filename or where
+    return ReportNotWritten(f"write report {path}: {exc.strerror or exc}", report)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a finished run produced, for the caller to print."""
@@ -74,6 +88,7 @@ class Outcome:
     html: Path
     run_dir: Path
     exit_code: int
+    bundle: Path | None = None
 
 
 def load_run_config(args: argparse.Namespace) -> tuple[RunConfig, Selection]:
@@ -125,9 +140,13 @@ def load_run_config(args: argparse.Namespace) -> tuple[RunConfig, Selection]:
 
 def execute(cfg: RunConfig, args: argparse.Namespace, selection: Selection | None = None) -> Outcome:
     """Run the audit for ``cfg`` and write the reports; returns what the caller prints."""
+    import tempfile
+
     from auditor import wiring
     from auditor.pipeline import run_audit
+    from auditor.pipeline_evidence import Spool
     from auditor.report.history import compare_with_previous, previous_run, write_run
+    from auditor.report.signing import load_signing_key
 
     fail_on = Severity(args.fail_on) if getattr(args, "fail_on", None) else cfg.fail_on
     cfg = replace(cfg, fail_on=fail_on)
@@ -135,24 +154,43 @@ def execute(cfg: RunConfig, args: argparse.Namespace, selection: Selection | Non
     keep = args.keep if getattr(args, "keep", None) else cfg.output.keep
     if keep < 1:
         raise UsageError("--keep must be at least 1")
-    previous = previous_run(out_dir)
+    key = load_signing_key(cfg.evidence)  # an unreadable key is exit 2, before any work
+    if key is None and cfg.evidence.require_signature:
+        raise UsageError("evidence.require_signature: no signing key (set evidence.signing_key_file, "
+                         f"signing_key_dir or ${cfg.evidence.signing_key_env})")
+    scope = wiring.run_scope(cfg, args, selection)
+    previous = previous_run(out_dir, scope)
     # Only the first commit of a multi-repository run can seed the window; others fall back to the default.
     previous_commit = previous.commit.split(",")[0].strip() if previous is not None else ""
-    opts = wiring.run_options(cfg, args, previous_commit=previous_commit)
+    opts = replace(wiring.run_options(cfg, args, previous_commit=previous_commit), scope=scope)
     progress = None
     if not getattr(args, "quiet", False) and getattr(args, "log_format", "text") == "text":
         from auditor.report.progress import ProgressDisplay
 
         progress = ProgressDisplay(sys.stderr, tty=sys.stderr.isatty())
+    with tempfile.TemporaryDirectory(prefix="gitops-audit-evidence-") as spool_dir:
+        spool = Spool(Path(spool_dir)) if cfg.evidence.include_state else None
+        try:
+            report = run_audit(opts, cfg.targets, progress, selection, spool=spool)
+        finally:
+            if progress is not None:
+                progress.close()
+        report = compare_with_previous(report, previous)
+        state = None
+        if spool is not None:
+            spool.write_config(cfg.raw, wiring.effective_config(opts))
+            state = spool.finish({"run_id": report.run_id, "started": report.started, "scope": scope,
+                                  "fail_on": fail_on.value})
+        try:
+            paths = write_run(report, out_dir, keep=keep, config_bytes=cfg.raw, state=state, signing_key=key)
+        except OSError as exc:  # ENOSPC, EFBIG (file size limit), EDQUOT, EROFS, EACCES: not a bug, say where
+            raise _not_written(exc, out_dir, report) from None
     try:
-        report = run_audit(opts, cfg.targets, progress, selection)
-    finally:
-        if progress is not None:
-            progress.close()
-    report = compare_with_previous(report, previous)
-    paths = write_run(report, out_dir, keep=keep, config_bytes=cfg.raw)
-    metrics.emit(report, args, success=not report.partial)
-    return Outcome(report=report, html=paths.html, run_dir=paths.run_dir, exit_code=report.exit_code())
+        metrics.emit(report, args, success=not report.partial)
+    except OSError as exc:
+        raise _not_written(exc, Path(getattr(args, "metrics_file", "") or out_dir), report) from None
+    return Outcome(report=replace(report, signing_key_id=paths.key_id), html=paths.html, run_dir=paths.run_dir,
+                   exit_code=report.exit_code(), bundle=paths.bundle)
 
 
 def print_outcome(outcome: Outcome, args: argparse.Namespace) -> None:
@@ -169,11 +207,31 @@ def print_outcome(outcome: Outcome, args: argparse.Namespace) -> None:
         print(top)
     print(f"HTML report: {outcome.html}")
     print(f"All formats: {outcome.run_dir}")
+    if outcome.bundle is not None:
+        key_id = outcome.report.signing_key_id
+        if key_id:
+            print(f"Evidence: {outcome.bundle} (signed, Ed25519 key id {key_id[:16]})")
+        else:
+            print(f"Evidence: {outcome.bundle} is UNSIGNED (no signing key configured: evidence.signing_key_*)")
 
 
 def handler(args: argparse.Namespace) -> int:
-    """Run the audit; exit code per DESIGN §5."""
-    cfg, selection = load_run_config(args)
-    outcome = execute(cfg, args, selection)
+    """Run the audit; exit code per DESIGN §5 (3 after SIGTERM, 130 after SIGINT, with a partial report)."""
+    from auditor.util import stop
+
+    # SIGTERM/SIGINT stop the work (children killed, remaining targets "interrupted") and the partial
+    # report is still written; a second signal ends the process at once.
+    with stop.graceful_signals():
+        cfg, selection = load_run_config(args)
+        try:
+            outcome = execute(cfg, args, selection)
+        except ReportNotWritten as exc:
+            if not getattr(args, "quiet", False):  # the audit happened: show its result, then the error
+                from auditor.report.terminal import summary
+
+                print(summary(exc.report, color=sys.stdout.isatty() and not getattr(args, "no_color", False)))
+            raise
     print_outcome(outcome, args)
+    if stop.requested():
+        return 130 if stop.signal_number() == signal.SIGINT else max(outcome.exit_code, 3)
     return outcome.exit_code

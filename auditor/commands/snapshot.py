@@ -19,6 +19,8 @@ from auditor.cluster.kube import APIResource, check_contexts, discover_all, read
 from auditor.cluster.options import ClusterOptions, LiveScope
 from auditor.cluster.snapshot import INDEX_NAME, write_snapshot
 from auditor.errors import UsageError
+from auditor.util.redact import redact_url
+from auditor.util.text import terminal_safe
 
 
 def register(subparsers: Any) -> None:
@@ -130,9 +132,9 @@ def handler(args: argparse.Namespace) -> int:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     where = "all namespaces" if not namespaces else ", ".join(namespaces)
-    print(f"snapshot of {args.context} ({state.source}): {len(state.objects)} objects, "
+    print(f"snapshot of {args.context} ({redact_url(state.source)}): {len(state.objects)} objects, "
           f"{len(state.reads)} lists, {where} -> {out}")
-    for gap in state.gaps:
+    for gap in state.gaps:  # what the server said: shown, never obeyed by the terminal
         ns = f" in {gap.namespace}" if gap.namespace else ""
-        print(f"  not read: {gap.group_kind}{ns}: {gap.reason}", file=sys.stderr)
+        print(terminal_safe(f"  not read: {gap.group_kind}{ns}: {gap.reason}", one_line=True), file=sys.stderr)
     return 0

@@ -30,12 +30,7 @@ from yaml.constructor import SafeConstructor
 from auditor.errors import ToolError
 from auditor.model import CommitInfo, FileProvenance, ObjectRef
 from auditor.provenance.index import ProvenanceIndex
-from auditor.util import proc
-
-try:  # libyaml is much faster; the pure-Python loader gives the same marks
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on the PyYAML build
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+from auditor.util import proc, yamlio
 
 _SEG_RE = re.compile(r"\[[^\]]*\]|[^.\[]+")
 _MAX_FILE = 8 * 1024 * 1024
@@ -145,8 +140,8 @@ def _walk(node: yaml.Node, segs: Sequence[str]) -> tuple[yaml.Node, int] | None:
 
 def _docs(text: str, source: str) -> list[yaml.Node]:
     try:
-        return [d for d in yaml.compose_all(text, Loader=_Loader) if d is not None]
-    except yaml.YAMLError:
+        return yamlio.compose_all(text, source)
+    except yamlio.YamlError:
         return []  # a file kustomize could render is valid YAML; anything else is not ours to judge
 
 

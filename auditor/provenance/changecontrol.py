@@ -31,11 +31,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from auditor.model import Category, CommitInfo, FileProvenance, Finding, Provenance, Severity, Target
-from auditor.provenance.codeowners import CodeOwners, classify_owner, load_codeowners_many, matching_rule
-from auditor.provenance.index import ProvenanceIndex, TouchedCommit, parse_since
+from auditor.model import Approval, Category, CommitInfo, FileProvenance, Finding, Provenance, Severity, Target
+from auditor.provenance.changeinputs import ChangeInputs, ChangeRecord, PlatformLookup, gather
+from auditor.provenance.codeowners import CodeOwners, classify_owner, matching_rule
+from auditor.provenance.index import ProvenanceIndex, parse_since
 from auditor.provenance.options import ChangeControlOptions
 
 RULE_NO_CODEOWNERS = "change-control.no-codeowners"
@@ -177,47 +178,55 @@ def check_target(
     *,
     window_start: str,
     roles: Mapping[str, str] | None = None,
+    lookup: PlatformLookup | None = None,
+    platform: str = "",
 ) -> tuple[Finding, ...]:
     """Change-control findings for one target (none unless its env is protected).
 
     ``files`` are the repository-relative files that contribute to the target's desired state;
     ``window_start`` is an :class:`AuditWindow` start (sha or ISO datetime, see
-    :func:`resolve_window`); ``roles`` optionally labels files (``kustomization``, ``patch`` …).
+    :func:`resolve_window`); ``roles`` optionally labels files (``kustomization``, ``patch`` …);
+    ``lookup`` asks the hosting platform about a commit (pull request approvals).
     """
     if target.env not in options.protected_envs:
         return ()
+    paths, role_of = target_paths(files, codeowners, options, roles)
+    inputs = gather(index, codeowners, paths, window_start, platform=platform, lookup=lookup)
+    return judge(target, paths, inputs, options, role_of)
+
+
+def target_paths(
+    files: Iterable[str], codeowners: CodeOwners | None, options: ChangeControlOptions,
+    roles: Mapping[str, str] | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """The change-controlled paths of a target (its files, plus CODEOWNERS itself) and their roles."""
     wanted = {f.lstrip("/") for f in files if f}
     role_of = dict(roles or {})
     if options.include_codeowners_file and codeowners is not None:
         # Whoever can edit CODEOWNERS can grant themselves ownership: it is change-controlled too.
         wanted.add(codeowners.path)
         role_of.setdefault(codeowners.path, "codeowners")
-    paths = sorted(wanted)
-
-    def fp(path: str, commit: CommitInfo | None, owners: tuple[str, ...] = ()) -> FileProvenance:
-        return FileProvenance(path, role=role_of.get(path, "resource"), commit=commit, owners=owners)
-
-    return _check(target, paths, index, codeowners, options, window_start, fp, role_of)
+    return sorted(wanted), role_of
 
 
 def _relation(role: str) -> str:
     return "governs change control of" if role == "codeowners" else "feeds"
 
 
-_Fp = Callable[[str, CommitInfo | None, tuple[str, ...]], FileProvenance]
-
-
-def _check(
+def judge(
     target: Target,
-    paths: list[str],
-    index: ProvenanceIndex,
-    codeowners: CodeOwners | None,
+    paths: Sequence[str],
+    inputs: ChangeInputs,
     options: ChangeControlOptions,
-    window_start: str,
-    fp: _Fp,
     role_of: Mapping[str, str],
 ) -> tuple[Finding, ...]:
-    """Body of :func:`check_target` for a protected target."""
+    """Change-control findings of a protected target from gathered inputs (pure: no git, no network)."""
+    codeowners = inputs.codeowners
+    window_start = inputs.window_start
+
+    def fp(path: str, commit: CommitInfo | None, owners: tuple[str, ...] = ()) -> FileProvenance:
+        return FileProvenance(path, role=role_of.get(path, "resource"), commit=commit, owners=owners)
+
     if codeowners is None:
         return (
             Finding(
@@ -227,8 +236,8 @@ def _check(
                 severity=options.unapproved_severity,
                 message=f"protected target {target.name} has no CODEOWNERS file "
                 "(looked in .github/, the root and docs/): no file is owned and no change can be approved",
-                provenance=Provenance(files=tuple(fp(p, index.last_commit(p), ()) for p in paths)),
-                details={"files": paths},
+                provenance=Provenance(files=tuple(fp(p, inputs.last_commits.get(p), ()) for p in paths)),
+                details={"files": list(paths)},
             ),
         )
 
@@ -252,7 +261,7 @@ def _check(
                 severity=options.unowned_severity,
                 message=f"{path} {_relation(role_of.get(path, ''))} protected target {target.name} but {why}",
                 path=path,
-                provenance=Provenance(files=(fp(path, index.last_commit(path), ()),)),
+                provenance=Provenance(files=(fp(path, inputs.last_commits.get(path), ()),)),
                 details={
                     "file": path,
                     "codeowners": codeowners.path,
@@ -263,19 +272,15 @@ def _check(
         )
 
     ids = Identities(options.identities)
-    approval_keys = {k.strip().lower() for k in options.approval_trailers}
     commit_findings: list[Finding] = []
-    touched = index.commits_touching(paths, window_start or None)
-    rules_before = _codeowners_before(index, touched)
-    for tc in touched:
-        governing = rules_before.get(tc.commit.sha) or codeowners
+    for rec, files, touched_as in inputs.touching(paths):
+        governing = inputs.codeowners_at.get(rec.base) or codeowners
         if governing is codeowners:
             owners_then: Mapping[str, tuple[str, ...]] = owners_cache
         else:
-            owners_then = {p: (rule.owners if (rule := matching_rule(governing, p)) else ()) for p in tc.files}
-        commit_findings.extend(
-            _check_commit(target, tc, owners_then, ids, approval_keys, options, fp, window_start)
-        )
+            owners_then = {p: (rule.owners if (rule := matching_rule(governing, p)) else ()) for p in files}
+        verdict = commit_verdict(rec, files, owners_then, ids, options)
+        commit_findings.extend(_commit_findings(target, rec, files, touched_as, verdict, options, fp, window_start))
     findings.extend(commit_findings)
     unmapped = _unmapped_owners(owners_cache.values(), ids)
     if unmapped:
@@ -296,24 +301,6 @@ def _check(
     return tuple(findings)
 
 
-def _codeowners_before(index: ProvenanceIndex, touched: Sequence[TouchedCommit]) -> dict[str, CodeOwners]:
-    """Commit sha → the CODEOWNERS in force before it (at its first parent), where one existed.
-
-    A commit is judged by the rules it was made under, as GitHub judges a pull request by the base
-    branch's CODEOWNERS; an edit that hands ownership to its own author is therefore still caught.
-    Root commits and commits made before any CODEOWNERS existed fall back to the audited file.
-    """
-    if index.git_dir is None or not touched:
-        return {}
-    parent_of: dict[str, str] = {}
-    for tc in touched:
-        indexed = index.commit(tc.commit.sha)
-        if indexed is not None and indexed.parent_shas:
-            parent_of[tc.commit.sha] = indexed.parent_shas[0]
-    at_parent = load_codeowners_many(index.git_dir, parent_of.values())
-    return {sha: co for sha, parent in parent_of.items() if (co := at_parent.get(parent)) is not None}
-
-
 def _unmapped_owners(owner_sets: Iterable[tuple[str, ...]], ids: Identities) -> list[str]:
     """Owners that resolve to no email: teams without members, users without emails.
 
@@ -327,46 +314,118 @@ def _unmapped_owners(owner_sets: Iterable[tuple[str, ...]], ids: Identities) -> 
     return sorted(out)
 
 
-def _approvers(c: CommitInfo, keys: set[str]) -> list[tuple[Person, str]]:
-    return [(Person.from_trailer(v), f"{k}: {v}") for k, v in c.trailers if k.lower() in keys]
+@dataclass(frozen=True)
+class Evidence:
+    """One piece of approval evidence for a commit: who, in what words, and the ledger record of it."""
+
+    person: Person
+    how: str
+    """The text findings have always shown (``Reviewed-by: Bob <bob@x>``, ``merge 1a2b3c4 by Alice``)."""
+    approval: Approval
 
 
-def _check_commit(
-    target: Target,
-    tc: TouchedCommit,
-    owners_cache: Mapping[str, tuple[str, ...]],
-    ids: Identities,
-    approval_keys: set[str],
-    options: ChangeControlOptions,
-    fp: _Fp,
-    window_start: str,
-) -> list[Finding]:
-    c = tc.commit
-    author = Person.from_commit(c)
-    approvals = _approvers(c, approval_keys)
-    merge = tc.merged_by if options.accept_merge_commits else None
+def approval_evidence(rec: ChangeRecord, options: ChangeControlOptions) -> list[Evidence]:
+    """Every approval of a commit: hosting-platform reviews first, then trailers, then the merge that brought it in."""
+    keys = {k.strip().lower() for k in options.approval_trailers}
+    out: list[Evidence] = []
+    if rec.platform is not None:
+        for a in rec.platform.approvals:
+            person = Person.from_trailer(a.approver)
+            out.append(Evidence(person, f"{a.source} {a.reference or rec.platform.pull_request}: {a.approver}", a))
+    out.extend(_trailer_evidence(rec.commit, keys, ""))
+    merge = rec.merged_by if options.accept_merge_commits else None
     if merge is not None:
-        approvals.append((Person.from_commit(merge), f"merge {merge.short} by {merge.author_name}"))
-        approvals.extend((p, f"{how} (on merge {merge.short})") for p, how in _approvers(merge, approval_keys))
+        who = f"{merge.author_name} <{merge.author_email}>"
+        out.append(Evidence(Person.from_commit(merge), f"merge {merge.short} by {merge.author_name}",
+                            Approval(who, "merge-commit", merge.sha, utc_iso(merge.commit_date or merge.author_date))))
+        out.extend(_trailer_evidence(merge, keys, f" (on merge {merge.short})"))
+    return out
 
+
+def _trailer_evidence(c: CommitInfo, keys: set[str], suffix: str) -> list[Evidence]:
+    return [
+        Evidence(Person.from_trailer(v), f"{k}: {v}{suffix}", Approval(v, "trailer", f"{k}: {v}{suffix}"))
+        for k, v in c.trailers
+        if k.lower() in keys
+    ]
+
+
+def utc_iso(text: str) -> str:
+    """ISO-8601 with any offset → UTC with ``Z`` (unchanged when it does not parse)."""
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if dt.tzinfo is None:
+        return text
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How one commit fares against the owners of the files it touched."""
+
+    author: Person
+    evidence: tuple[Evidence, ...]
+    unsatisfied: Mapping[str, tuple[str, ...]]
+    """File → owners, for owned files no owner authored or approved."""
+    satisfied_by: Mapping[str, str]
+    """File → how it was satisfied (``author is @alice``, ``Reviewed-by: … (@bob)``)."""
+    proved_by: tuple[Evidence, ...]
+    """Evidence that satisfied some file (approvals by an owner), in evidence order."""
+    owned: bool
+    """True when at least one touched file has owners."""
+
+
+def commit_verdict(
+    rec: ChangeRecord,
+    files: Sequence[str],
+    owners_then: Mapping[str, tuple[str, ...]],
+    ids: Identities,
+    options: ChangeControlOptions,
+) -> Verdict:
+    """Judge one commit: every touched owned file needs its author to be an owner or an owner's approval.
+
+    Each file must be satisfied by one of *its* owners, as GitHub's required code-owner review does.
+    """
+    author = Person.from_commit(rec.commit)
+    evidence = approval_evidence(rec, options)
     unsatisfied: dict[str, tuple[str, ...]] = {}
     satisfied_by: dict[str, str] = {}
-    for path in tc.files:
-        owners = owners_cache.get(path, ())
+    proved: list[Evidence] = []
+    owned = False
+    for path in files:
+        owners = owners_then.get(path, ())
         if not owners:
             continue  # reported as an unowned file; no owner could approve it
+        owned = True
         as_owner = ids.owner_of(author, owners)
         if as_owner:
             satisfied_by[path] = f"author is {as_owner}"
             continue
-        for person, how in approvals:
-            who = ids.owner_of(person, owners)
+        for ev in evidence:
+            who = ids.owner_of(ev.person, owners)
             if who:
-                satisfied_by[path] = f"{how} ({who})"
+                satisfied_by[path] = f"{ev.how} ({who})"
+                if ev not in proved:
+                    proved.append(ev)
                 break
         else:
             unsatisfied[path] = owners
+    return Verdict(author, tuple(evidence), unsatisfied, satisfied_by, tuple(proved), owned)
 
+
+def _commit_findings(
+    target: Target,
+    rec: ChangeRecord,
+    files: tuple[str, ...],
+    touched_as: tuple[str, ...],
+    verdict: Verdict,
+    options: ChangeControlOptions,
+    fp: _Fp,
+    window_start: str,
+) -> list[Finding]:
+    c = rec.commit
     base_details = {
         "sha": c.sha,
         "short": c.short,
@@ -376,12 +435,17 @@ def _check_commit(
         "committer": f"{c.committer_name} <{c.committer_email}>",
         "commit_date": c.commit_date,
         "subject": c.subject,
-        "files": list(tc.files),
-        "touched_as": list(tc.touched_as),
-        "merged_by": tc.merged_by.sha if tc.merged_by else "",
+        "files": list(files),
+        "touched_as": list(touched_as),
+        "merged_by": rec.merged_by.sha if rec.merged_by else "",
         "window_start": window_start,
     }
+    if rec.platform is not None:
+        base_details["pull_request"] = rec.platform.pull_request
+        if rec.platform.error:
+            base_details["platform_error"] = rec.platform.error
     out: list[Finding] = []
+    unsatisfied = verdict.unsatisfied
     if unsatisfied:
         required: list[str] = []
         for owners in unsatisfied.values():
@@ -402,8 +466,8 @@ def _check_commit(
                 details={
                     **base_details,
                     "required_owners": {p: list(o) for p, o in unsatisfied.items()},
-                    "approvals_found": [how for _, how in approvals],
-                    "approved_files": satisfied_by,
+                    "approvals_found": [ev.how for ev in verdict.evidence],
+                    "approved_files": dict(verdict.satisfied_by),
                 },
             )
         )
@@ -417,11 +481,14 @@ def _check_commit(
                 message=f"commit {c.short} by {c.author_name} <{c.author_email}> to protected files "
                 f"of {target.name} is not signed",
                 path=c.sha,
-                provenance=Provenance(files=tuple(fp(p, c, owners_cache.get(p, ())) for p in tc.files)),
+                provenance=Provenance(files=tuple(fp(p, c, ()) for p in files)),
                 details=base_details,
             )
         )
     return out
+
+
+_Fp = Callable[[str, CommitInfo | None, tuple[str, ...]], FileProvenance]
 
 
 def check_codeowners_file(co: CodeOwners, target: str = "") -> tuple[Finding, ...]:

@@ -76,6 +76,8 @@ class TouchedCommit:
     """The names those files had in this commit when they differ (renamed later)."""
     merged_by: CommitInfo | None = None
     """Merge commit that brought this commit into the audited first-parent line, if any."""
+    renamed: tuple[tuple[str, str], ...] = ()
+    """(current name, name in this commit) for the files listed in ``touched_as``."""
 
 
 class ProvenanceIndex:
@@ -192,8 +194,9 @@ class ProvenanceIndex:
                         wanted[ch.old_path] = current
             if hits and window.contains(c):
                 files = tuple(sorted(hits))
-                touched_as = tuple(sorted(v for k, v in hits.items() if k != v))
-                out.append(TouchedCommit(c.info, files, touched_as, self.merged_by(c.info.sha)))
+                renamed = tuple(sorted((k, v) for k, v in hits.items() if k != v))
+                touched_as = tuple(sorted(v for _, v in renamed))
+                out.append(TouchedCommit(c.info, files, touched_as, self.merged_by(c.info.sha), renamed))
         return tuple(out)
 
 

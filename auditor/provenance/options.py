@@ -42,3 +42,30 @@ class ChangeControlOptions:
     """Severity of ``change-control.unapproved-commit``."""
     unsigned_severity: Severity = Severity.MEDIUM
     """Severity of ``change-control.unsigned-commit``."""
+    approvals: ApprovalOptions = field(default_factory=lambda: ApprovalOptions())
+    """Hosting-platform approvals (GitHub pull request reviews, GitLab merge request approvals)."""
+
+
+@dataclass(frozen=True)
+class ApprovalOptions:
+    """Where pull-request approvals come from (config ``change_control.approvals``).
+
+    Without a provider, approvals come from commit trailers and merge commits only.
+    """
+
+    provider: str = ""
+    """``github``, ``gitlab`` or empty (none)."""
+    api_url: str = ""
+    """API base URL: ``https://api.github.com``, ``https://ghe.example.com/api/v3``, ``https://gitlab.com/api/v4``."""
+    repository: str = ""
+    """``owner/name`` on GitHub; the project path (``group/project``) or numeric id on GitLab."""
+    token_env: str = ""
+    """Environment variable holding the API token (read at run time, never logged or cached)."""
+    cache_dir: str = ""
+    """On-disk cache of answers for merged pull requests (no tokens); empty = the user cache, ``off`` = none."""
+    timeout: float = 10.0
+    """Seconds per HTTP request."""
+    max_wait: float = 60.0
+    """Longest wait for a rate-limit reset before the lookup is reported as failed."""
+    max_pages: int = 50
+    """Pages followed per listing (reviews, pull requests) before giving up on it."""

@@ -171,7 +171,8 @@ def template(
         if skip_tests:
             argv.append("--skip-tests")
         try:
-            res = proc.run(argv, action=action, env=env, timeout=timeout, check=False)
+            # A local chart never needs the network (no --dependency-update): none is given.
+            res = proc.run(argv, action=action, env=env, timeout=timeout, check=False, network=False)
         except ToolError as exc:
             raise RenderError(str(exc)) from None
         if res.returncode != 0:

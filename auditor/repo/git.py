@@ -162,6 +162,7 @@ def _git(
     remote: bool = False,
     check: bool = True,
     extra_config: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
 ) -> proc.Result:
     """Run git with the safety overrides; errors become :class:`SourceError` with credentials stripped."""
     argv = ["git"]
@@ -177,6 +178,7 @@ def _git(
                 env[key] = os.environ[key]
         # Never wait for a passphrase or host-key prompt in a batch job.
         env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+    env.update(extra_env or {})
     try:
         res = proc.run(argv, action=action, cwd=cwd, timeout=timeout, env=env, check=False,
                        input_bytes=input_bytes)
@@ -242,7 +244,8 @@ def _cache_key(location: str) -> str:
 @contextlib.contextmanager
 def _locked(lock_path: Path) -> Iterator[None]:
     """Exclusive advisory lock so two runs do not fetch into the same cache clone at once."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    # Private to the user: the clones hold whole repositories (their clear-text Secrets included).
+    lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(lock_path, "a+b") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
@@ -279,20 +282,50 @@ def _open_remote(location: str, options: SourceOptions) -> RepoHandle:
     return RepoHandle(location=location, git_dir=git_dir, work_dir=None, remote=True)
 
 
+TOKEN_ENV = "GITOPS_AUDIT_GIT_TOKEN"  # noqa: S105 - the variable name, not a token
+USERNAME_ENV = "GITOPS_AUDIT_GIT_USERNAME"
+_HELPER = ('!f() { test "$1" = get || exit 0; printf "username=%s\\npassword=%s\\n" '
+           '"${GITOPS_AUDIT_GIT_USERNAME:-x-access-token}" "$GITOPS_AUDIT_GIT_TOKEN"; }; f')
+
+
+def _env_credentials(location: str, options: SourceOptions) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Git ``-c`` settings and environment offering ``$GITOPS_AUDIT_GIT_TOKEN`` to this fetch, when allowed.
+
+    Only to http(s) hosts of repositories the config names (``credential_hosts``), never to a URL that
+    came from inside a repository; only when the URL carries no credentials of its own. The token
+    travels in the environment of git's credential helper, never on a command line or in a file.
+    """
+    token = os.environ.get(TOKEN_ENV, "")
+    parts = urllib.parse.urlsplit(location)
+    if not token or parts.scheme not in ("http", "https") or "@" in parts.netloc or not parts.hostname:
+        return (), {}
+    origin = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    if origin not in options.credential_hosts:
+        return (), {}
+    env = {TOKEN_ENV: token}
+    if os.environ.get(USERNAME_ENV):
+        env[USERNAME_ENV] = os.environ[USERNAME_ENV]
+    # The empty entry resets helpers from the user's config for this host: ours answers, and no
+    # `store` helper writes the token to disk after a successful fetch.
+    return (f"credential.{origin}.helper=", f"credential.{origin}.helper={_HELPER}"), env
+
+
 def _fetch(git_dir: Path, location: str, shown: str, options: SourceOptions) -> None:
     """Fetch branches, tags and HEAD from ``location``; credentials stay on the command line only."""
     base = ["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",
             "--", location]
     # A token embedded in the URL must not end up in the user's credential store: git hands successful
     # credentials to every configured helper (`store` writes them to ~/.git-credentials in clear text).
-    extra = ("credential.helper=",) if _CRED_RE.search(location) else ()
+    extra: tuple[str, ...] = ("credential.helper=",) if _CRED_RE.search(location) else ()
+    helper, helper_env = _env_credentials(location, options)
+    extra += helper
     res = _git([*base, *_FETCH_REFSPECS], action=f"fetch {shown}", git_dir=git_dir,
-               timeout=options.git_timeout, remote=True, check=False, extra_config=extra)
+               timeout=options.git_timeout, remote=True, check=False, extra_config=extra, extra_env=helper_env)
     if res.returncode != 0 and "couldn't find remote ref HEAD" in res.stderr:
         # The remote's HEAD names a branch that does not exist (e.g. `master` in a `main`-only repository):
         # fetch branches and tags anyway; `HEAD` then does not resolve, named refs do.
         res = _git([*base, *_FETCH_REFSPECS[:-1]], action=f"fetch {shown}", git_dir=git_dir,
-                   timeout=options.git_timeout, remote=True, check=False, extra_config=extra)
+                   timeout=options.git_timeout, remote=True, check=False, extra_config=extra, extra_env=helper_env)
         _git(["update-ref", "-d", "refs/gitops-audit/HEAD"], action=f"fetch {shown}", git_dir=git_dir,
              check=False)
     if res.returncode != 0:

@@ -34,6 +34,11 @@ class SourceOptions:
     its own remote URL and, for a local repository, its ``origin``."""
     worktree: bool = False
     """Render from the working tree (uncommitted files included) instead of a commit: explicit opt-in."""
+    tool_memory_mb: int = 2048
+    """Memory (RLIMIT_DATA, MiB) each kustomize, helm or git process may use; more is a render error."""
+    credential_hosts: tuple[str, ...] = ()
+    """``scheme://host[:port]`` of the repositories the config names (``repo:``, targets, ``--repo``): the
+    only places ``$GITOPS_AUDIT_GIT_TOKEN`` is ever offered to (a URL found inside a repository is not)."""
     render_cache: str = ""
     """Directory of renders kept across runs (keyed by the commit's root tree); empty → the user cache dir
     (``$XDG_CACHE_HOME/gitops-audit/renders``), ``off`` → never cache."""

@@ -14,6 +14,7 @@ Security model of the page:
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import re
@@ -43,6 +44,8 @@ from auditor.report._common import (
     totals,
 )
 from auditor.report.frameworks_view import frameworks_view_model
+from auditor.report.html_evidence import evidence_view
+from auditor.util.text import visible
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; history imports this module at run time
     from auditor.report.history import RunSummary
@@ -60,7 +63,7 @@ def script_json(value: Any) -> Markup:
     the block; U+2028/2029 are escaped for old JavaScript parsers. The result is valid JSON
     and is marked safe because it has been escaped for exactly this context.
     """
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = visible(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     for ch, esc in _LINE_SEPARATORS.items():
         text = text.replace(ch, esc)
@@ -91,6 +94,8 @@ def _env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Controls and bidi characters from a repository or cluster are shown (<U+202E>), never obeyed.
+        finalize=lambda v: visible(v) if isinstance(v, str) and not isinstance(v, Markup) else v,
     )
 
 
@@ -254,7 +259,8 @@ def _provenance(f: Finding, commits: dict[str, int], table: list[dict[str, Any]]
     and each file refers to its index: at 50,000 findings this keeps the page a third smaller.
     """
     out: list[list[Any]] = []
-    for p in f.provenance.files:
+    credited = (dataclasses.replace(f.credit.git, role="credited: set the value"),) if f.credit.git else ()
+    for p in (*credited, *f.provenance.files):
         c = p.commit
         index = -1
         if c is not None:
@@ -450,19 +456,27 @@ def render(report: AuditReport, history: Sequence[RunSummary] = ()) -> str:
         data=script_json(payload(report)),
         fail_on=report.fail_on.value,
         **vm,
+        **evidence_view(report),
     )
 
 
-def render_index(summaries: Sequence[RunSummary], *, latest: str = "") -> str:
-    """The history index page: runs (newest first) with totals, and the trend chart. No script."""
+def render_index(
+    summaries: Sequence[RunSummary], *, latest: str = "", trend_runs: Sequence[RunSummary] | None = None
+) -> str:
+    """The history index page: runs (newest first) with totals, and the trend chart. No script.
+
+    ``trend_runs`` (default: all) are the runs charted: the latest run's scope, so that runs of
+    another scope do not distort the trend.
+    """
     css = _asset("report.css")
     ordered = sorted(summaries, key=lambda s: s.run_id)
+    charted = sorted(trend_runs, key=lambda s: s.run_id) if trend_runs is not None else ordered
     return _env().get_template("index.html.j2").render(
         csp=csp(None, css),
         css=Markup(css),  # noqa: S704 - static asset shipped with the package, not data
         runs=list(reversed(ordered)),
         latest=latest,
-        trend=_trend(ordered),
+        trend=_trend(charted),
         severities=[s.value for s in SEVERITIES],
         categories=[c.value for c in CATEGORIES],
     )

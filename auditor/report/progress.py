@@ -12,16 +12,22 @@ import threading
 from typing import TextIO
 
 from auditor.model import TargetResult
-from auditor.report._common import SEVERITIES, clean_text, plural, totals
+from auditor.report._common import SEVERITIES, plural, totals
+from auditor.util.text import terminal_safe
 
 _CLEAR = "\r\x1b[K"
 
 
+def _safe(text: str) -> str:
+    # stderr is a terminal: escape sequences from target names or reasons are dropped, not shown.
+    return terminal_safe(text, one_line=True)
+
+
 def target_line(result: TargetResult, done: int, total: int) -> str:
     """``[done/total] target: N findings (worst counts)`` or ``… NOT AUDITED: reason``."""
-    head = f"[{done}/{total}] {clean_text(result.target.name)}"
+    head = f"[{done}/{total}] {_safe(result.target.name)}"
     if not result.audited:
-        reason = clean_text(result.skip_reason).replace("\n", " ")
+        reason = _safe(result.skip_reason)
         return f"{head}: NOT AUDITED: {reason}"
     t = totals(result.findings)
     worst = ", ".join(f"{t.severity(s)} {s.value}" for s in SEVERITIES if t.severity(s))
@@ -49,7 +55,7 @@ class ProgressDisplay:
     def __call__(self, target: str, stage: str) -> None:
         """A target entered a stage (``render overlays/…``, ``read live state from …``)."""
         with self._lock:
-            self._status(f"{clean_text(stage)}: {clean_text(target)}")
+            self._status(f"{_safe(stage)}: {_safe(target)}")
 
     def finished(self, result: TargetResult) -> None:
         """A target is done (audited or not)."""
@@ -57,7 +63,7 @@ class ProgressDisplay:
             self.done += 1
             line = target_line(result, self.done, self.total)
             if self.tty:
-                self._status(f"done: {clean_text(result.target.name)}")
+                self._status(f"done: {_safe(result.target.name)}")
             else:
                 self.stream.write(line + "\n")
                 self.stream.flush()

@@ -11,12 +11,12 @@ from auditor.model import AuditReport, Category, Severity, TargetResult
 from auditor.report._common import (
     CATEGORIES,
     SEVERITIES,
-    clean_text,
     duration_seconds,
     human_duration,
     plural,
     totals,
 )
+from auditor.util.text import terminal_safe
 
 _RESET = "\x1b[0m"
 _COLORS: Mapping[str, str] = {
@@ -37,6 +37,10 @@ _CAT_SHORT: Mapping[Category, str] = {
 }
 
 
+def _one_line(text: str) -> str:
+    return terminal_safe(text, one_line=True)
+
+
 def _paint(text: str, key: str, color: bool) -> str:
     return f"{_COLORS[key]}{text}{_RESET}" if color else text
 
@@ -52,17 +56,18 @@ def _worst(result: TargetResult) -> Severity | None:
 def summary(report: AuditReport, *, color: bool) -> str:
     """A few lines: one per target (status, counts per category, worst severity), then totals.
 
-    Text that came from git or the cluster (target names, skip reasons) is stripped of control
-    characters, so a crafted name cannot move the cursor or recolour the terminal.
+    Text that came from git or the cluster (target names, skip reasons) loses escape sequences and
+    control characters, and shows bidi characters as ``<U+202E>``: a crafted name cannot move the
+    cursor, retitle or clear the terminal, or reorder what is read.
     """
-    width = max([len(r.target.name) for r in report.results] + [6])
+    width = max([len(terminal_safe(r.target.name, one_line=True)) for r in report.results] + [6])
     lines: list[str] = []
     head = f"gitops-audit {report.tool_version}  run {report.run_id}  commit {report.commit[:12] or '-'}"
     lines.append(_paint(head, "bold", color))
     for r in report.results:
-        name = clean_text(r.target.name).ljust(width)
+        name = terminal_safe(r.target.name, one_line=True).ljust(width)
         if not r.audited:
-            reason = clean_text(r.skip_reason).replace("\n", " ")
+            reason = terminal_safe(r.skip_reason, one_line=True)
             lines.append(f"  {name}  {_paint('NOT AUDITED', 'skipped', color)}  {reason}")
             continue
         t = totals(r.findings)
@@ -108,8 +113,8 @@ def top_findings(report: AuditReport, *, limit: int = 10, color: bool = False) -
         return ""
     shown = failing[:limit]
     rows = [
-        (f.severity.value, clean_text(f.target), clean_text(f.ref.subject if f.ref else "(repository)"),
-         clean_text(f.rule_id), clean_text(f.message).replace("\n", " "))
+        (f.severity.value, _one_line(f.target), _one_line(f.ref.subject if f.ref else "(repository)"),
+         _one_line(f.rule_id), _one_line(f.message))
         for f in shown
     ]
     w = [min(max(len(r[i]) for r in rows), cap) for i, cap in ((1, 28), (2, 48), (3, 36))]
@@ -128,8 +133,8 @@ def top_findings(report: AuditReport, *, limit: int = 10, color: bool = False) -
 def progress(target: str, stage: str, *, stream: TextIO | None = None, color: bool = False) -> None:
     """One progress line while targets are processed (``[target] reading live state…``) on stderr."""
     out = stream if stream is not None else sys.stderr
-    label = _paint(f"[{clean_text(target)}]", "bold", color)
-    out.write(f"{label} {clean_text(stage)}\n")
+    label = _paint(f"[{terminal_safe(target, one_line=True)}]", "bold", color)
+    out.write(f"{label} {terminal_safe(stage, one_line=True)}\n")
     out.flush()
 
 

@@ -115,3 +115,31 @@ def test_list_tools_reports_missing_with_hints(tmp_path: Path) -> None:
     assert not tools["kustomize"].found and "is not an executable file" in tools["kustomize"].problem
     found = {t.name: t for t in list_tools()}
     assert found["git"].found and found["kustomize"].found  # kubectl's embedded kustomize at least
+
+
+def test_a_library_bundle_keeps_its_file_name_and_passes_its_pip_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # opa-go: a shared library inside a wheel that declares another Python version (fetched with --python-version).
+    lib = b"\x7fELF shared library"
+    wheel = tmp_path / "opa-1.0-py3-none-any.whl"
+    wheel.write_bytes(_zip({"opa_bindings/libopabridge.so": lib, "opa_bindings/__init__.py": b""}))
+    wheel_sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    bundle = Bundle(tool="opa-go", package="opa", version="1.0", wheel_sha256=wheel_sha,
+                    members=("opa_bindings/libopabridge.so",), binary_sha256=hashlib.sha256(lib).hexdigest(),
+                    tool_version="v1.0.0", filename="libopabridge.so", pip_args=("--python-version", "3.14"),
+                    machine=provision.platform.machine().lower(), system=provision.platform.system())
+    monkeypatch.setitem(BUNDLES, "opa-go", bundle)
+    log = tmp_path / "pip-args.json"
+    fake_pip = tmp_path / "fake_pip.py"
+    fake_pip.write_text(f"""\
+import json, shutil, sys
+args = sys.argv[1:]
+json.dump(args, open({str(log)!r}, "w"))
+shutil.copy({str(wheel)!r}, args[args.index("--dest") + 1])
+""")
+    done = install("opa-go", tmp_path / "lib", pip=(sys.executable, str(fake_pip)))
+    assert done.path == str(tmp_path / "lib" / "libopabridge.so") and Path(done.path).read_bytes() == lib
+    assert (tmp_path / "lib" / "libopabridge.so.sha256").read_text() == f"{bundle.binary_sha256}  libopabridge.so\n"
+    args = json.loads(log.read_text())
+    assert args[args.index("--python-version") + 1] == "3.14" and "--only-binary=:all:" in args

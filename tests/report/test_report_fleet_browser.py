@@ -59,8 +59,8 @@ def test_overview_shows_worst_finding_of_every_target_in_first_screen(watched: W
         assert box is not None and box["y"] + box["height"] <= HEIGHT, f"overview row {i} below the first screen"
     # the worst finding links to its details
     us.locator("td.worst a").click()
-    assert page.locator("#details").is_visible()
-    assert page.locator("#d-title").inner_text() == "Secret/shop/db-credentials"
+    page.locator("#details").wait_for(state="visible")  # the link works through hashchange: asynchronous
+    page.wait_for_function("() => document.querySelector('#d-title').innerText === 'Secret/shop/db-credentials'")
     assert page.locator("#d-actual").inner_text() == "***"
     assert watched.errors == []
 
@@ -100,6 +100,8 @@ def test_grouping_by_target_then_severity_and_collapse(watched: Watched, run_dir
 
 
 def test_filters_live_in_the_url(watched: Watched, run_dir: Path) -> None:
+    from playwright.sync_api import expect
+
     page = watched.open(_url(run_dir, "#env=production&category=drift"))
     report = make_fleet_report()
     expected = [f for f in report.findings if f.category is Category.DRIFT and f.target in (PROD_US.name, PROD_EU.name)]
@@ -108,12 +110,13 @@ def test_filters_live_in_the_url(watched: Watched, run_dir: Path) -> None:
     assert page.locator(ROWS).count() == len(expected)
     # changing a filter rewrites the address: the link is shareable
     page.select_option("#f-severity", "high")
-    assert page.evaluate("location.hash") == "#env=production&category=drift&severity=high"
+    # handlers and hashchange run asynchronously: wait for the state instead of reading it at once
+    page.wait_for_function("() => location.hash === '#env=production&category=drift&severity=high'")
     page.fill("#f-text", "image")
     page.wait_for_function("() => location.hash.indexOf('q=image') >= 0")
     link = page.evaluate("location.href")
     page.select_option("#f-group", "rule")
-    assert "group=rule" in page.evaluate("location.hash")
+    page.wait_for_function("() => location.hash.indexOf('group=rule') >= 0")
     # a fresh tab on that link shows the same view
     other = Watched(page.context.browser, run_dir.as_uri(), viewport={"width": WIDTH, "height": HEIGHT})
     try:
@@ -136,10 +139,10 @@ def test_filters_live_in_the_url(watched: Watched, run_dir: Path) -> None:
     page.reload()
     page.wait_for_selector("html[data-ready='1']")
     page.locator(f"#overview-table tr[data-target='{PROD_US.name}'] td.num a").first.click()
-    assert page.locator("#f-target").input_value() == PROD_US.name
-    assert page.locator("#f-category").input_value() == "drift"
+    expect(page.locator("#f-target")).to_have_value(PROD_US.name)
+    expect(page.locator("#f-category")).to_have_value("drift")
     n = sum(1 for f in report.findings if f.target == PROD_US.name and f.category is Category.DRIFT)
-    assert page.locator(ROWS).count() == n
+    expect(page.locator(ROWS)).to_have_count(n)
     assert watched.errors == []
 
 

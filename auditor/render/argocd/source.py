@@ -100,9 +100,9 @@ class ArgoSource(TargetSource):
         instance_label = self.options.instance_label
 
         def orphan_policy(live: Manifest) -> OrphanVerdict | None:
+            # compare-options IgnoreExtraneous on a live object is honoured by the drift stage for every
+            # target (drift.ignore_extraneous), so it is not repeated here.
             ann = live.annotations
-            if "IgnoreExtraneous" in str(ann.get(COMPARE_OPTIONS, "")):
-                return OrphanVerdict("accept", f"{COMPARE_OPTIONS}: IgnoreExtraneous")
             if "Prune=false" in str(ann.get(SYNC_OPTIONS, "")).replace(" ", ""):
                 return OrphanVerdict("keep", f"{SYNC_OPTIONS}: Prune=false, so Argo CD keeps it")
             tracking = str(ann.get(TRACKING_ANNOTATION, ""))

@@ -94,7 +94,7 @@ def go_render(helm: helmmod.HelmTool, template: Any, param_sets: Sequence[Mappin
                "HELM_NO_PLUGINS": "1"}
         try:
             res = proc.run([helm.path, "template", "x", str(chart), "--values", str(values)], action=action,
-                           env=env, timeout=timeout, check=False)
+                           env=env, timeout=timeout, check=False, network=False)  # sprig has getHostByName
         except ToolError as exc:
             raise RenderError(str(exc)) from None
     if res.returncode != 0:

@@ -97,12 +97,15 @@ def render_overlay(
         raise RenderError(f"{action}: no such directory in the repository at {tree.commit[:12]}")
     if find_kustomization(tree.root, rel) is None:
         raise RenderError(f"{action}: no kustomization.yaml in {shown}")
-    graph = scan(tree, rel, options, action)
+    graph = scan(tree, rel, options, action, helm="--enable-helm" in tool.argv)
     # "./" keeps a directory named like a flag (say "--enable-exec", from a Flux path in the repository)
     # from ever being parsed as one.
     argv = [*tool.argv, f"./{rel}" if rel else "."]
     try:
-        res = proc.run(argv, action=action, cwd=tree.root, timeout=options.render_timeout, check=False)
+        # Without network unless an allow-listed remote base needs it: whatever a kustomization names,
+        # kustomize cannot fetch it (defence in depth behind the allow-list check of every field in scan()).
+        res = proc.run(argv, action=action, cwd=tree.root, timeout=options.render_timeout, check=False,
+                       memory_mb=options.tool_memory_mb, network=bool(graph.remote))
     except ToolError as exc:
         raise RenderError(rewrite_paths(str(exc), tree.root)) from None
     if res.returncode != 0:

@@ -3,6 +3,11 @@
 kustomize's messages name temporary paths, Go struct fields and build-internal ids. Each ``_explain_*``
 recognises one family of messages and restates it as ``<cause> in <file>[:line]`` using the scanned
 kustomization graph; the first one that recognises the message wins.
+
+The message is the repository's to shape (kustomize echoes values into it), so every pattern here is
+linear in its length: each starts at a literal found with ``str.find`` and never retries from every
+position of the text (a leading word-characters group before "operation does not apply" took minutes on
+200 KB of word characters).
 """
 
 from __future__ import annotations
@@ -13,8 +18,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from auditor.render.kustomize.graph import Graph
 from auditor.render.kustomize.select import matching_patches
@@ -31,17 +34,30 @@ def rewrite_paths(text: str, root: Path) -> str:
     return text
 
 
+_QUOTED_RE = re.compile(r'(?:[^"\\]|\\.)*"')
+_KLOG_END_RE = re.compile(r"\n[ \t]*>")
+
+
+def _after(text: str, literal: str, start: int = 0) -> int:
+    """Index just after the first ``literal`` in ``text`` (from ``start``), or -1."""
+    i = text.find(literal, start)
+    return -1 if i < 0 else i + len(literal)
+
+
 def _kustomize_error(stderr: str) -> str:
     """The error text of ``kubectl kustomize`` (klog ``err="…"``) or ``kustomize build`` (``Error: …``)."""
-    m = re.search(r'err="((?:[^"\\]|\\.)*)"', stderr)
+    start = _after(stderr, 'err="')
+    m = _QUOTED_RE.match(stderr, start) if start >= 0 else None
     if m:
+        body = m.group(0)[:-1]
         try:
-            return str(json.loads('"' + m.group(1) + '"'))
+            return str(json.loads('"' + body + '"'))
         except ValueError:
-            return m.group(1).replace('\\"', '"').replace("\\\\", "\\")
-    m = re.search(r"err=<\n(.*?)\n\s*>", stderr, re.S)
-    if m:
-        return "\n".join(ln.strip() for ln in m.group(1).splitlines())
+            return body.replace('\\"', '"').replace("\\\\", "\\")
+    start = _after(stderr, "err=<\n")
+    end = _KLOG_END_RE.search(stderr, start) if start >= 0 else None
+    if end:
+        return "\n".join(ln.strip() for ln in stderr[start:end.start()].splitlines())
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
     for i, ln in enumerate(lines):
         if ln.startswith("Error: "):
@@ -73,10 +89,13 @@ def _referenced(graph: Graph, path: str) -> str:
 
 
 def _explain_yaml(raw: str, graph: Graph, tree: PreparedTree) -> str:
-    m = re.search(r"MalformedYAMLError: (?:yaml: )?(.*?) in File: (\S+)", raw, re.S)
-    if not m:
+    start = _after(raw, "MalformedYAMLError: ")
+    end = raw.find(" in File: ", start) if start >= 0 else -1
+    file_m = _TOKEN_RE.match(raw, end + len(" in File: ")) if end >= 0 else None
+    if not file_m:
         return ""
-    cause, name = m.group(1).strip(), m.group(2).strip().rstrip("'\"")
+    cause = raw[start:end].removeprefix("yaml: ").strip()
+    name = file_m.group(0).strip().rstrip("'\"")
     candidates = [r.resolved for kf in graph.kfiles.values() for r in kf.refs
                   if r.resolved and r.field in ("resources", "bases", "crds") and r.value == name]
     for path in candidates:
@@ -203,11 +222,27 @@ def _explain_restrictor(raw: str, graph: Graph, tree: PreparedTree) -> str:
             "its own directory (reference the other directory's kustomization instead)")
 
 
+_TOKEN_RE = re.compile(r"\S+")
+_WORD_END_RE = re.compile(r"\w+")
+_PATH_COLON_RE = re.compile(r"(\S+?):")
+
+
+def _word_before(text: str, end: int) -> str:
+    """The run of word characters ending at ``end`` (scanning back, bounded)."""
+    i = end
+    while i > 0 and end - i < 64 and (text[i - 1].isalnum() or text[i - 1] == "_"):
+        i -= 1
+    return text[i:end]
+
+
 def _explain_json_patch(raw: str, graph: Graph, tree: PreparedTree) -> str:
-    m = re.search(r"(\w+) operation does not apply: doc is missing path: (\S+?):", raw)
+    lit = " operation does not apply: doc is missing path: "
+    at = raw.find(lit)
+    op = _word_before(raw, at) if at >= 0 else ""
+    m = _PATH_COLON_RE.match(raw, at + len(lit)) if op else None
     if not m:
         return ""
-    op_path = m.group(2)
+    op_path = m.group(1)
     for kf in graph.kfiles.values():
         for ref in kf.refs:
             if ref.field in ("patches", "patchesJson6902") and ref.resolved:
@@ -216,7 +251,7 @@ def _explain_json_patch(raw: str, graph: Graph, tree: PreparedTree) -> str:
                 except (OSError, UnicodeDecodeError):
                     continue
                 if op_path in text:
-                    return f"JSON patch {ref.resolved}: {m.group(1)} operation does not apply: missing path {op_path}"
+                    return f"JSON patch {ref.resolved}: {op} operation does not apply: missing path {op_path}"
     return ""
 
 
@@ -240,7 +275,7 @@ def _explain_plugin(raw: str, graph: Graph, tree: PreparedTree) -> str:
         for ref in kf.refs:
             if ref.field in ("generators", "transformers", "validators") and ref.resolved:
                 text = kf.read(ref.resolved) or ""
-                if re.search(rf"^kind:\s*{re.escape(kind)}\s*$", text, re.M):
+                if re.search(rf"^kind:[ \t]*{re.escape(kind)}[ \t]*\r?$", text, re.M):
                     where = f"{kf.path}:{ref.line}" if ref.line else kf.path
                     return (f"{ref.field} entry {ref.resolved} ({where}) is an external plugin ({kind}); "
                             "plugins and exec functions are disabled")
@@ -248,15 +283,22 @@ def _explain_plugin(raw: str, graph: Graph, tree: PreparedTree) -> str:
 
 
 def _explain_patch_config(raw: str, graph: Graph, tree: PreparedTree) -> str:
-    m = re.search(r"trouble configuring builtin (\w+) with config: `(.*?)`: (.*)", raw, re.S)
-    if not m or not m.group(1).startswith("Patch"):
+    start = _after(raw, "trouble configuring builtin ")
+    word = _WORD_END_RE.match(raw, start) if start >= 0 else None
+    if not word or not word.group(0).startswith("Patch"):
+        return ""
+    body = _after(raw, " with config: `", word.end())
+    if body != word.end() + len(" with config: `"):
+        return ""
+    close = raw.find("`: ", body)
+    if close < 0:
         return ""
     try:
-        config = yaml.safe_load(m.group(2))
-    except yaml.YAMLError:
+        config = yamlio.load_one(raw[body:close], "kustomize error")
+    except yamlio.YamlError:
         config = None
     path = config.get("path") if isinstance(config, dict) else None
-    cause = m.group(3).strip()
+    cause = raw[close + 3:].strip()
     if not isinstance(path, str):
         return ""
     for kf in graph.kfiles.values():
@@ -279,10 +321,21 @@ def _explain_patch_config(raw: str, graph: Graph, tree: PreparedTree) -> str:
 
 
 def _explain_replacement(raw: str, graph: Graph, tree: PreparedTree) -> str:
-    m = re.search(r"nothing selected by (\S+?)\.\[?[^/]*/([^.\s]+)\.\[?[^:]*:(\S+)", raw)
-    if not m:
+    # "nothing selected by Kind.[version].[group]/name.[namespace]:field.path"
+    start = _after(raw, "nothing selected by ")
+    tok = _TOKEN_RE.match(raw, start) if start >= 0 else None
+    if not tok:
         return ""
-    kind, name, fld = m.group(1), m.group(2), m.group(3)
+    ident = tok.group(0)[:4096]
+    kind, dot, rest = ident.partition(".")
+    gvk_end = rest.find("/")
+    if not kind or not dot or gvk_end < 0:
+        return ""
+    name, dot, tail = rest[gvk_end + 1:].partition(".")
+    colon = tail.find(":")
+    if not name or not dot or colon < 0 or colon + 1 >= len(tail):
+        return ""
+    fld = tail[colon + 1:]
     for kf in graph.kfiles.values():
         if kf.data.get("replacements"):
             line = kf.lines.get(("replacements",))

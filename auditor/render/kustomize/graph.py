@@ -24,11 +24,6 @@ from auditor.repo.git import strip_credentials
 from auditor.repo.options import SourceOptions
 from auditor.util import yamlio
 
-try:  # libyaml composes nodes (with line marks) several times faster
-    from yaml import CSafeLoader as _NodeLoader
-except ImportError:  # pragma: no cover - depends on the PyYAML build
-    from yaml import SafeLoader as _NodeLoader  # type: ignore[assignment]
-
 
 @dataclass
 class Ref:
@@ -140,8 +135,15 @@ def join_path(base_dir: str, value: str) -> str | None:
     return p
 
 
-def scan(tree: PreparedTree, overlay: str, options: SourceOptions, action: str) -> Graph:
-    """Walk the kustomization graph from ``overlay``; refuse remote bases not allow-listed and refused links."""
+_HELM_FIELDS = ("helmCharts", "helmChartInflationGenerator", "helmGlobals")
+
+
+def scan(tree: PreparedTree, overlay: str, options: SourceOptions, action: str, *, helm: bool = False) -> Graph:
+    """Walk the kustomization graph from ``overlay``; refuse remote entries not allowed and refused links.
+
+    ``helm``: kustomize runs with ``--enable-helm`` (otherwise chart repositories are never contacted and
+    kustomize itself refuses the charts).
+    """
     graph = Graph(root=tree.root, overlay=overlay)
     pending = [overlay]
     while pending:
@@ -161,7 +163,10 @@ def scan(tree: PreparedTree, overlay: str, options: SourceOptions, action: str) 
         graph.kfiles[kdir] = kf
         for ref in _refs(kf, kdir):
             kf.refs.append(ref)
-            if ref.field in _DIR_FIELDS and _is_remote(ref.value, tree.root, kdir):
+            # Every field kustomize resolves as a path or URL (patches, generator files, replacements,
+            # crds, openapi, helmCharts repos…), not only resources: kustomize fetches http(s) URLs
+            # in all of them, and a fetched body ends up in the reports.
+            if _is_remote(ref.value, tree.root, kdir) and (helm or ref.field not in _HELM_FIELDS):
                 ref.resolved = None
                 if not remote_allowed(ref.value, options.allow_remote_bases):
                     where = f"{kpath}:{ref.line}" if ref.line else kpath
@@ -236,6 +241,28 @@ def _refs(kf: KFile, kdir: str) -> Iterator[Ref]:
         r = ref("openapi", openapi.get("path"), ("openapi", "path"))
         if r:
             yield r
+    for fld, keys in (("helmCharts", ("repo", "valuesFile")),
+                      ("helmChartInflationGenerator", ("chartRepoUrl", "values", "valuesLocal"))):
+        items = data.get(fld)
+        if isinstance(items, list):
+            for i, chart in enumerate(items):
+                if not isinstance(chart, dict):
+                    continue
+                for chart_key in keys:
+                    r = ref(fld, chart.get(chart_key), (fld, i, chart_key))
+                    if r:
+                        yield r
+                extra = chart.get("additionalValuesFiles")
+                if isinstance(extra, list):
+                    for j, v in enumerate(extra):
+                        r = ref(fld, v, (fld, i, "additionalValuesFiles", j))
+                        if r:
+                            yield r
+    globals_ = data.get("helmGlobals")
+    if isinstance(globals_, dict):
+        r = ref("helmGlobals", globals_.get("chartHome"), ("helmGlobals", "chartHome"))
+        if r:
+            yield r
 
 
 def generator_sources(gen: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str | int, ...]]]:
@@ -259,10 +286,8 @@ def _index_objects(root: Path, path: str) -> list[tuple[str, str, int]]:
     """(kind, name, line) of every object in a YAML file, ``kind: List`` items included."""
     try:
         text = root.joinpath(*path.split("/")).read_text(encoding="utf-8")
-        if len(text) > yamlio.MAX_DOCUMENT_BYTES:
-            return []
-        docs = list(yaml.compose_all(text, Loader=_NodeLoader))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        docs = yamlio.compose_all(text, path)
+    except (OSError, UnicodeDecodeError, yamlio.YamlError):
         return []
     out: list[tuple[str, str, int]] = []
 

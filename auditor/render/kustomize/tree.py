@@ -28,6 +28,7 @@ import yaml
 from auditor.errors import SourceError
 from auditor.repo.git import RepoHandle, extract_tree, head_commit, resolve_ref
 from auditor.repo.options import SourceOptions
+from auditor.util import yamlio
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 """File names kustomize accepts as a kustomization, in its lookup order."""
@@ -123,9 +124,12 @@ def inject_build_metadata(path: Path) -> None:
     """
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        nodes = yamlio.compose_all(text, str(path))
+    except (OSError, UnicodeDecodeError, yamlio.YamlError):
         return
+    if len(nodes) != 1:
+        return
+    node = nodes[0]
     if not isinstance(node, yaml.MappingNode):
         return
     keys = {k.value: (k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
@@ -145,7 +149,12 @@ def inject_build_metadata(path: Path) -> None:
         tail = "\n" if text[start:end].endswith("\n") else ""
         new = text[:start] + "[" + ", ".join(merged) + "]" + tail + text[end:]
     elif node.flow_style:
-        data = yaml.safe_load(text)
+        try:
+            data = yamlio.load_one(text, str(path))  # bounded: an alias bomb would expand in json.dumps
+        except yamlio.YamlError:
+            return
+        if not isinstance(data, dict):
+            return
         data["buildMetadata"] = list(BUILD_METADATA)
         new = json.dumps(data)
     else:

@@ -424,6 +424,6 @@ def test_cli_end_to_end_with_snapshots(argo_repo: GitRepo, tmp_path: Path) -> No
     assert findings[("drift.self-heal-failed", "")]["severity"] == "high"
     assert not findings[("drift.orphaned.stale", "old")]["suppressed_by"]
     assert findings[("drift.orphaned.unmanaged", "generated")]["suppressed_by"] == \
-        "argocd: argocd.argoproj.io/compare-options: IgnoreExtraneous"
+        "argocd.argoproj.io/compare-options: IgnoreExtraneous"
     assert findings[("drift.missing", "migrate-")]["suppressed_by"].startswith("argocd: sync hook")
     assert code == 1
