@@ -115,5 +115,6 @@ def target_checks(
         settings=rc.settings,
         enabled=rc.enabled,
         disabled=rc.disabled,
+        cluster_read=bool(target.context),
     )
     return rule_checks(rc.catalog, inv)

@@ -42,6 +42,8 @@ class Inventory:
     """The pack's ``enable`` setting: opt-in rules switched on (``all`` for every one)."""
     disabled: frozenset[str] = frozenset()
     """The pack's ``disable`` setting: rules switched off."""
+    cluster_read: bool = False
+    """Live state was read from an API server (not a snapshot): the transport rules (``cluster.*``) ran."""
 
 
 def inventory_of(
@@ -67,6 +69,9 @@ def inventory_of(
 
 
 def _policy_count(info: RuleInfo, inv: Inventory) -> int:
+    if not info.package and info.unit == "object":
+        # A policy-category rule the tool itself checks (input.bidi-characters): every object, always.
+        return sum(inv.kinds.values())
     if inv.policy_packages is None or info.package not in inv.policy_packages:
         return 0
     if info.rule_id in inv.disabled:
@@ -110,6 +115,8 @@ def evaluated(info: RuleInfo, inv: Inventory) -> int:
         return _drift_count(info, inv)
     if info.category == "change-control":
         return _change_control_count(info, inv)
+    if info.category == "coverage" and info.rule_id.startswith("cluster.") and info.unit == "target":
+        return 1 if inv.cluster_read else 0  # transport of the live read: one check per target read live
     return 0
 
 

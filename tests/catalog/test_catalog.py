@@ -120,7 +120,7 @@ def test_polaris_and_kubescape_coverage() -> None:
 def _emitted_rule_ids() -> set[str]:
     """Rule ids the Python code emits: string constants named RULE_*/…_RULE and rule_id="..." literals."""
     out: set[str] = set()
-    pattern = re.compile(r"^(drift|change-control|coverage|policy)\.[a-z0-9.-]+$")
+    pattern = re.compile(r"^(drift|change-control|coverage|policy|input|cluster)\.[a-z0-9.-]+$")
     for path in (ROOT / "auditor").rglob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
@@ -129,6 +129,11 @@ def _emitted_rule_ids() -> set[str]:
                 names = [t.id for t in node.targets if isinstance(t, ast.Name)]
                 if any(n.startswith("RULE_") or n.endswith("_RULE") for n in names) and pattern.match(str(value)):
                     out.add(str(value))
+            if isinstance(node, ast.Tuple) and node.elts and isinstance(node.elts[0], ast.Constant):
+                # Tables of (rule id, severity, message, ...) such as pipeline_hygiene's transport rules.
+                first = node.elts[0].value
+                if isinstance(first, str) and pattern.match(first) and len(node.elts) >= 3:
+                    out.add(first)
             if isinstance(node, ast.keyword) and node.arg == "rule_id" and isinstance(node.value, ast.Constant):
                 value = node.value.value
                 if isinstance(value, str) and pattern.match(value):
@@ -138,7 +143,8 @@ def _emitted_rule_ids() -> set[str]:
 
 def test_every_rule_the_code_emits_is_catalogued() -> None:
     emitted = _emitted_rule_ids()
-    assert {"drift.missing", "change-control.unapproved-commit", "policy.error"} <= emitted
+    assert {"drift.missing", "change-control.unapproved-commit", "policy.error", "drift.stale-field",
+            "input.bidi-characters", "cluster.plain-http", "cluster.tls-not-verified"} <= emitted
     assert emitted - set(CATALOG.rules) == set()
 
 

@@ -67,6 +67,21 @@ def test_evaluated_counts_follow_kinds_units_and_conditions() -> None:
     assert checks["pod_security.privileged"].controls == CATALOG.rules["pod_security.privileged"].control_ids
 
 
+def test_checks_of_the_tools_own_input_and_transport_rules() -> None:
+    """Rules main's hardening added: bidi names on every object, the live read's transport once per live target."""
+    rules = CATALOG.rules
+    live = Inventory(kinds={"Deployment": 3, "ConfigMap": 2}, cluster_read=True, policy_packages=None)
+    assert evaluated(rules["input.bidi-characters"], live) == 5  # whether or not Rego policies run
+    assert evaluated(rules["cluster.plain-http"], live) == 1
+    assert evaluated(rules["cluster.tls-not-verified"], live) == 1
+    snapshot = Inventory(kinds={"Deployment": 3})
+    assert evaluated(rules["cluster.plain-http"], snapshot) == 0
+    assert evaluated(rules["drift.stale-field"], Inventory(desired_objects=4)) == 4
+    checks = {c.rule_id for c in rule_checks(CATALOG, live)}
+    assert {"input.bidi-characters", "cluster.plain-http"} <= checks
+    assert "drift.rollout-restart" not in checks  # an event: no controls, never a failed check
+
+
 def test_annotate_adds_controls_and_missing_texts_only() -> None:
     drift = Finding("t", Category.DRIFT, "drift.modified", Severity.MEDIUM, "m", details={"pointer": "/x"})
     out = annotate(drift, CATALOG)
