@@ -9,14 +9,14 @@ counts too) and the catalogue's data files. Each audited target then gets its fi
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from auditor.catalog.checks import annotate, inventory_of, rule_checks
 from auditor.catalog.load import load_catalog, rego_sources
 from auditor.catalog.model import Catalog
 from auditor.errors import AuditorError
-from auditor.model import Finding, Manifest, RenderedSet, RuleCheck, Target
+from auditor.model import AuditReport, Finding, Manifest, RenderedSet, RuleCheck, Target
 from auditor.policy.audit import PolicySet
 from auditor.policy.builtin import builtin_policy_dir
 from auditor.policy.loader import load_data
@@ -118,3 +118,22 @@ def target_checks(
         cluster_read=bool(target.context),
     )
     return rule_checks(rc.catalog, inv)
+
+
+def evidenced_controls(report: AuditReport) -> Mapping[str, tuple[str, ...]]:
+    """Rule id → the catalogue controls of every rule that ran on an audited target (its checks).
+
+    The OSCAL assessment results (``write_run(controls=...)``) name, per control, the findings
+    that evidence it; a control of a rule that ran without a counted finding is ``satisfied``. Only
+    rules that ran count: an opt-in rule left off, or change control on a target that is not
+    protected, proves nothing about its controls. The checks are in the report itself, so a merged
+    report (``report merge``) gives the same answer as the shards' run.
+    """
+    out: dict[str, set[str]] = {}
+    for r in report.results:
+        if not r.audited:
+            continue
+        for c in r.checks:
+            if c.evaluated > 0 and c.controls:
+                out.setdefault(c.rule_id, set()).update(c.controls)
+    return {rule: tuple(sorted(ids)) for rule, ids in sorted(out.items())}

@@ -114,3 +114,32 @@ def test_policy_doc_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["policy", "doc", "-p", str(user), "--no-builtin"]) == 2
     assert f"{user / 'bad.rego'}:3: METADATA is not valid YAML" in capsys.readouterr().err
     assert main(["policy", "doc", "-p", str(tmp_path / "missing")]) == 2
+
+
+def test_oscal_names_the_catalogue_controls_of_every_rule_that_ran(audit: tuple[AuditReport, Path]) -> None:
+    """oscal.json: one OSCAL finding per control the run's checks evidence, with the framework view's verdict."""
+    from tests.report.test_report_oscal import SCHEMA, _python_patterns
+
+    _, run_dir = audit
+    doc = json.loads((run_dir / "oscal.json").read_text())
+    schema = _python_patterns(json.loads(SCHEMA.read_text()))
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    assert [e.message for e in validator.iter_errors(doc)] == []
+    result = doc["assessment-results"]["results"][0]
+    state = {next(p["value"] for p in f["props"] if p["name"] == "control"): f["target"]["status"]["state"]
+             for f in result["findings"]}
+    # Every control of every rule that ran (the checks of report.json), passed ones included.
+    data = _json(run_dir)
+    ran = {c for t in data["targets"] for chk in t["checks"] if chk["evaluated"] for c in chk["controls"]}
+    assert ran and ran <= set(state)
+    # The same verdict as the framework view: a failed control is not satisfied, a passed one is satisfied.
+    for fw in data["frameworks"]["frameworks"]:
+        for c in fw["controls"]:
+            cid = f"{fw['key']}:{c['control']}"
+            if c["status"] == "failed":
+                assert state[cid] == "not-satisfied", cid
+            elif c["status"] == "passed":
+                assert state[cid] == "satisfied", cid
+    assert "satisfied" in state.values() and "not-satisfied" in state.values()
+    # One OSCAL finding per control: the built-in defaults do not add a lower-case twin of a catalogue control.
+    assert len(state) == len({c.casefold() for c in state})
