@@ -35,6 +35,7 @@ from auditor.model import (
     Target,
     TargetResult,
 )
+from auditor.pipeline_catalog import run_catalog
 from auditor.pipeline_fleet import fleet_fields, line_up
 from auditor.pipeline_target import (
     EvidenceSink,
@@ -250,7 +251,8 @@ def run_audit(
     # Policies that do not compile make the whole run meaningless: PolicyError (exit 2) before any work.
     policies = load_policies(opts.config.policy) if (opts.config.policy.builtin or opts.config.policy.dirs) else None
     sources = sources_of(opts)
-    shared = Shared(opts, policies, new_run_key(), say, sources=sources, today=datetime.now(UTC).date(), spool=spool)
+    shared = Shared(opts, policies, new_run_key(), say, sources=sources, today=datetime.now(UTC).date(), spool=spool,
+                    catalog=run_catalog(policies, opts.config.policy))
     lookup = make_lookup(opts.config.change_control.approvals)  # a missing token is exit 2, before any work
     discovering = any(s.configured() for s in sources)
 

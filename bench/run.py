@@ -80,7 +80,7 @@ def peak_rss_mib() -> float:
 
 def audit_once(cfg: Any, kubeconfig: str, out: Path) -> dict[str, Any]:
     timer = Timer()
-    originals = {n: getattr(pipeline, n) for n in ("render_overlay", "prepare_tree", "build_index", "load_policies")}
+    originals = {n: getattr(pipeline, n) for n in ("render_target", "prepare_tree", "build_index", "load_policies")}
     for name, fn in originals.items():
         setattr(pipeline, name, timer.wrap(name, fn))
     loaded: list[Any] = []
@@ -113,10 +113,10 @@ def audit_once(cfg: Any, kubeconfig: str, out: Path) -> dict[str, Any]:
         "audit": t1 - t0,
         "reports": t2 - t1,
         "prepare": timer.seconds["prepare_tree"] + timer.seconds["build_index"],
-        "render": timer.seconds["render_overlay"],
-        "render_phase": timer.last.get("render_overlay", 0.0) - timer.first.get("render_overlay", 0.0),
-        "checks_phase": t1 - timer.last.get("render_overlay", t0),
-        "renders": timer.calls["render_overlay"],
+        "render": timer.seconds["render_target"],
+        "render_phase": timer.last.get("render_target", 0.0) - timer.first.get("render_target", 0.0),
+        "checks_phase": t1 - timer.last.get("render_target", t0),
+        "renders": timer.calls["render_target"],
         "stages": dict(stages),
         "findings": len(report.findings),
         "desired": sum(r.desired_count for r in report.results),

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
+from auditor.catalog.load import data_rules, frameworks
+from auditor.catalog.scoring import frameworks_json
 from auditor.errors import ReportError
 from auditor.model import (
     AppObject,
@@ -35,12 +37,14 @@ from auditor.model import (
     ObjectDrift,
     ObjectRef,
     Provenance,
+    RuleCheck,
     Severity,
     Target,
     TargetResult,
     ToolInfo,
 )
 from auditor.report._common import (
+    controls,
     dumps_pretty,
     duration_seconds,
     fingerprint,
@@ -162,7 +166,9 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "first_seen": f.first_seen,
         "last_seen": f.last_seen,
         "credit": _credit(f.credit),
-        "details": dict(f.details),
+        # The controls are top-level (once): details.controls would repeat them in every finding.
+        "details": {k: v for k, v in f.details.items() if k != "controls"},
+        "controls": controls(f),
     }
 
 
@@ -237,8 +243,15 @@ def _result(r: TargetResult) -> dict[str, Any]:
         ],
         "drift": [_drift(d) for d in r.drift],
         "findings": [finding_dict(f) for f in findings],
+        "checks": [{"rule_id": c.rule_id, "evaluated": c.evaluated, "controls": list(c.controls)} for c in r.checks],
         "inventory": [_inventory(i) for i in r.inventory],
     }
+
+
+def frameworks_section(report: AuditReport) -> dict[str, Any]:
+    """The per-framework view (auditor.catalog.scoring): controls, checks passed and failed, scores."""
+    categories = {rule_id: info.category for rule_id, info in data_rules().items()}
+    return frameworks_json(report.results, frameworks()[0], categories)
 
 
 def to_dict(report: AuditReport) -> dict[str, Any]:
@@ -271,6 +284,7 @@ def to_dict(report: AuditReport) -> dict[str, Any]:
             {"key": f.key, "path": f.path, "values": [[t, _masked_field(f.key, f.path, v)] for t, v in f.values]}
             for f in report.fleet_fields
         ],
+        "frameworks": frameworks_section(report),
         "ledger": [ledger_dict(e) for e in report.ledger],
         "commits": _commit_table(report),
     }
@@ -380,6 +394,13 @@ def _load_ref(d: Mapping[str, Any] | None) -> ObjectRef | None:
     return ObjectRef(d["group"], d["kind"], d["namespace"], d["name"])
 
 
+def _load_details(d: Mapping[str, Any]) -> dict[str, Any]:
+    details = dict(d.get("details") or {})
+    if d.get("controls"):
+        details["controls"] = list(d["controls"])
+    return details
+
+
 def load_finding(d: Mapping[str, Any]) -> Finding:
     """A finding from its JSON dict."""
     return Finding(
@@ -396,7 +417,7 @@ def load_finding(d: Mapping[str, Any]) -> Finding:
         owners=tuple(d.get("owners", ())),
         suppressed_by=d.get("suppressed_by", ""),
         status=FindingStatus(d.get("status", "new")),
-        details=dict(d.get("details") or {}),
+        details=_load_details(d),
         credit=_load_credit(d.get("credit")),
         first_seen=str(d.get("first_seen", "")),
         last_seen=str(d.get("last_seen", "")),
@@ -474,6 +495,10 @@ def _load_result(d: Mapping[str, Any], commits: Mapping[str, CommitInfo] | None 
             for x in d.get("reads", ())
         ),
         timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
+        checks=tuple(
+            RuleCheck(str(c["rule_id"]), int(c.get("evaluated", 0)), tuple(str(x) for x in c.get("controls", ())))
+            for c in d.get("checks", ())
+        ),
         not_audited=tuple(str(x) for x in d.get("not_audited", ())),
         apps=tuple(_load_app(a) for a in d.get("apps", ())),
         inventory=tuple(_load_inventory(i, commits or {}) for i in d.get("inventory", ())),
