@@ -72,8 +72,14 @@ log = logging.getLogger("gitops_audit")
 __all__ = ["Progress", "RunOptions", "live_scope", "new_run_id", "run_audit"]
 
 def new_run_id(now: datetime | None = None) -> str:
-    """Sortable run id: UTC ``YYYYMMDDTHHMMSSZ-<6 hex>``."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    """Sortable run id: UTC ``YYYYMMDDTHHMMSS.mmmZ-<6 hex>``.
+
+    Milliseconds, because history orders runs by id: two runs started in the same second (an ad-hoc
+    run right after the nightly one, shards) would otherwise sort by their random suffix, and the
+    "previous run" a comparison starts from could be the later one.
+    """
+    now = now or datetime.now(UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%S") + f".{now.microsecond // 1000:03d}Z"
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
