@@ -1,0 +1,62 @@
+"""CSV formula guard: every cell a spreadsheet could evaluate is made inert, through the real render.
+
+Spreadsheet tools strip leading whitespace and line breaks before deciding whether a cell is a
+formula, so a value starting with a newline followed by ``=`` is as dangerous as ``=`` itself (issue 20:
+the newline entry of the guard could be deleted with the whole suite still passing).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+
+import pytest
+
+from auditor.model import Category, Finding, ObjectRef, Severity
+from auditor.report import csv_report
+
+from .report_sample import PROD_US, make_report
+
+STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def _render_with(message: str, name: str) -> dict[str, str]:
+    base = make_report()
+    f = Finding(target=PROD_US.name, category=Category.DRIFT, rule_id="drift.orphaned.unmanaged",
+                severity=Severity.LOW, message=message, ref=ObjectRef("", "ConfigMap", "shop", name),
+                path="", expected=None, actual=None)
+    us = dataclasses.replace(base.results[0], findings=(*base.results[0].findings, f))
+    text = csv_report.render(dataclasses.replace(base, results=(us, *base.results[1:])))
+    rows = list(csv.DictReader(io.StringIO(text[1:], newline="")))
+    (row,) = [r for r in rows if r["message"].endswith("cmd|' /C calc'!A0")]
+    return row
+
+
+@pytest.mark.parametrize("start", STARTS)
+def test_every_formula_start_is_neutralised_in_the_rendered_csv(start: str) -> None:
+    payload = start + "=cmd|' /C calc'!A0"
+    row = _render_with(payload, "x")
+    assert row["message"] == "'" + payload  # read back exactly, with the apostrophe in front
+
+
+def test_leading_newline_then_formula() -> None:
+    assert csv_report.neutralise("\n=1+1") == "'\n=1+1"
+    assert csv_report.neutralise("\r\n=1+1") == "'\r\n=1+1"
+    row = _render_with("\n=HYPERLINK(\"http://evil\")&cmd|' /C calc'!A0", "y")
+    assert row["message"].startswith("'\n=")
+
+
+@pytest.mark.parametrize("cell", ["plain", "a=b", "web-1", "1+1", " =x", ""])
+def test_harmless_cells_unchanged(cell: str) -> None:
+    # Only the first character decides; a space first is what spreadsheet tools show as text.
+    assert csv_report.neutralise(cell) == cell
+
+
+def test_long_cells_are_capped_then_guarded() -> None:
+    cell = "=" + "x" * (csv_report.MAX_CELL + 10)
+    out = csv_report.neutralise(cell)
+    assert out.startswith("'=") and out.endswith("…(truncated)")
+    assert len(out) == 1 + csv_report.MAX_CELL + len("…(truncated)")
+    exact = "y" * csv_report.MAX_CELL
+    assert csv_report.neutralise(exact) == exact  # at the cap: not cut
