@@ -17,8 +17,7 @@ import pytest
 
 from auditor.cli import main
 from auditor.model import AuditReport, Category, Finding, Severity, Target, TargetResult
-
-from test_cli import FLEET, render, snapshot
+from tests.test_cli import FLEET, render, snapshot
 
 PRIVILEGED = FLEET["base/deployment.yaml"].replace(
     "          image: registry.example.com/web:1.0.0\n",

@@ -214,7 +214,8 @@ def _waiver_findings(
             out.append(
                 Finding(
                     target.name, Category.POLICY, INVALID_RULE, Severity.MEDIUM,
-                    f"waiver {w.label}: expires {w.expires!r} is not an ISO date (YYYY-MM-DD); the waiver is not applied",
+                    f"waiver {w.label}: expires {w.expires!r} is not an ISO date (YYYY-MM-DD); "
+                    "the waiver is not applied",
                     path=w.label, details=info,
                 )
             )
