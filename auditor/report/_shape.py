@@ -35,7 +35,8 @@ class ShapeError(TypeError):
 
 def check(value: Any) -> None:
     """Raise :class:`ShapeError` (naming the field) when a model object does not match its annotations."""
-    _checker(type(value))(value)
+    hint: Any = type(value)
+    _checker(hint)(value)
 
 
 @functools.cache
