@@ -277,7 +277,7 @@ DEMO_IDENTITIES = {
 
 
 def test_demo_fleet_unapproved_production_change(tmp_path: Path) -> None:
-    fleet = pytest.importorskip("auditor.demo.fleet")
+    from auditor.demo import fleet
     from auditor.source.git import open_repo
     from auditor.source.options import SourceOptions
     from auditor.source.render import prepare_tree, render_overlay
