@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,46 @@ def make_repo(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
 def _private_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep clone and render caches out of the user's home and shared by nothing but this test."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A ``https://127.0.0.1:PORT`` URL that refuses connections for the whole test.
+
+    The port stays bound to a socket that never listens: the kernel answers a connection attempt with a
+    reset (connection refused), and no other process can take the port meanwhile. (Binding, closing and
+    handing out the port number left a window in which another test or process could start listening.)
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        yield f"https://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
+@pytest.fixture(autouse=True)
+def _restore_loggers() -> Iterator[None]:
+    """Undo what a test's ``main()`` call does to the product's loggers (handlers, level, propagation).
+
+    ``auditor.logs.configure`` installs a stderr handler bound to the stream of the moment (pytest's
+    capture of *that* test) and turns propagation off; left in place, later tests log into a closed
+    capture and caplog sees nothing.
+    """
+    saved = []
+    for name in ("gitops_audit", "auditor"):
+        logger = logging.getLogger(name)
+        saved.append((logger, list(logger.handlers), logger.level, logger.propagate, logger.disabled))
+    try:
+        yield
+    finally:
+        for logger, handlers, level, propagate, disabled in saved:
+            for h in list(logger.handlers):
+                if h not in handlers:
+                    logger.removeHandler(h)
+            for h in handlers:
+                if h not in logger.handlers:
+                    logger.addHandler(h)
+            logger.setLevel(level)
+            logger.propagate = propagate
+            logger.disabled = disabled
