@@ -60,3 +60,35 @@ def test_long_cells_are_capped_then_guarded() -> None:
     assert len(out) == 1 + csv_report.MAX_CELL + len("…(truncated)")
     exact = "y" * csv_report.MAX_CELL
     assert csv_report.neutralise(exact) == exact  # at the cap: not cut
+
+
+# --------------------------------------------------------------------------- columns (mutation run survivors)
+
+
+def _cells(report, f: Finding, **kw) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return dict(zip(csv_report.COLUMNS, csv_report.row(report, f, **kw), strict=True))
+
+
+def test_target_columns_with_and_without_an_index() -> None:
+    from auditor.model import FileProvenance, Provenance, Target, TargetResult
+
+    base = make_report()
+    snap = Target("offline", env="staging", region="eu", snapshot="snapshots/offline")
+    bare = Target("bare")
+    prov = Provenance(files=(FileProvenance("base/a.yaml", owners=("@c", "@d")),))
+    own = Finding("offline", Category.DRIFT, "r", Severity.LOW, "m", owners=("@a", "@b"), provenance=prov)
+    inherited = Finding("bare", Category.DRIFT, "r", Severity.LOW, "m", provenance=prov)
+    stray = Finding("unknown-target", Category.DRIFT, "r", Severity.LOW, "m")
+    report = dataclasses.replace(base, results=(*base.results, TargetResult(snap, True, findings=(own,)),
+                                               TargetResult(bare, True, findings=(inherited,))))
+    for kw in ({}, {"targets": {t.name: t for t in (snap, bare)}}):
+        cells = _cells(report, own, **kw)
+        assert (cells["env"], cells["region"], cells["context"]) == ("staging", "eu", "snapshot:snapshots/offline")
+        assert cells["owners"] == "@a;@b"  # the finding's own owners first
+        cells = _cells(report, inherited, **kw)
+        assert (cells["env"], cells["region"], cells["context"]) == ("", "", "")
+        assert cells["owners"] == "@c;@d"  # else the primary source file's
+        cells = _cells(report, stray, **kw)
+        assert (cells["env"], cells["region"], cells["context"], cells["owners"]) == ("", "", "", "")
+    live = _cells(base, base.results[0].findings[0])
+    assert live["context"] == "prod-us"  # a context wins over everything
