@@ -15,9 +15,9 @@ import pytest
 from auditor.cli import main
 from auditor.config import load_config
 from auditor.errors import ConfigError
-from auditor.model import Category, Finding, ObjectRef, Severity, Target
-from auditor.policy.options import Waiver
-from auditor.policy.waivers import EXPIRED_RULE, INVALID_RULE, UNUSED_RULE, apply_waivers
+from auditor.model import Category, FileProvenance, Finding, Manifest, ObjectRef, Provenance, Severity, Target
+from auditor.policy.options import WAIVE_ANNOTATION, WAIVE_REASON_ANNOTATION, Waiver
+from auditor.policy.waivers import EXPIRED_RULE, INVALID_RULE, UNUSED_RULE, apply_waivers, waiver_matches
 
 TARGET = Target("prod-us", env="production")
 TODAY = date(2026, 6, 1)
@@ -89,3 +89,126 @@ def test_cli_refuses_the_config_with_exit_2(tmp_path: Path, capsys: pytest.Captu
     err = capsys.readouterr().err
     assert "policy.waivers[0].expires" in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+# --------------------------------------------------------------------------- apply_waivers, field by field
+# (what the mutation run of bench/mutation.py found unguarded)
+
+PROD = Target("prod-us", env="production")
+WEB = ObjectRef("apps", "Deployment", "shop", "web")
+DB = ObjectRef("apps", "StatefulSet", "data", "db")
+
+
+def finding(ref: ObjectRef | None, rule: str = "k8s.rbac.wildcard", side: str = "desired", **kw: object) -> Finding:
+    return Finding(PROD.name, Category.POLICY, rule, Severity.HIGH, f"{rule} on {ref}", ref=ref,
+                   path=side, details={"source": side}, **kw)  # type: ignore[arg-type]
+
+
+def manifest(ref: ObjectRef, annotations: dict[str, str], path: str = "base/web.yaml") -> Manifest:
+    body = {"apiVersion": "apps/v1", "kind": ref.kind, "metadata": {"name": ref.name, "namespace": ref.namespace,
+                                                                   "annotations": annotations}}
+    return Manifest(ref, "apps/v1", body, provenance=Provenance(files=(FileProvenance(path),)))
+
+
+@pytest.mark.parametrize(("waiver", "target", "ref", "matches"), [
+    (Waiver("k8s.*", "r"), PROD, WEB, True),
+    (Waiver("k8s.*", "r", target="prod-*"), PROD, WEB, True),
+    (Waiver("k8s.*", "r", target="stag-*"), PROD, WEB, False),
+    (Waiver("k8s.*", "r", env="production"), PROD, WEB, True),
+    (Waiver("k8s.*", "r", env="staging"), PROD, WEB, False),
+    (Waiver("k8s.*", "r", target="prod-*", env="staging"), PROD, WEB, False),
+    (Waiver("k8s.*", "r", target="stag-*", env="production"), PROD, WEB, False),
+    (Waiver("k8s.*", "r", kind="Deploy*"), PROD, WEB, True),
+    (Waiver("k8s.*", "r", kind="StatefulSet"), PROD, WEB, False),
+    (Waiver("k8s.*", "r", namespace="shop"), PROD, WEB, True),
+    (Waiver("k8s.*", "r", namespace="data"), PROD, WEB, False),
+    (Waiver("k8s.*", "r", name="w*"), PROD, WEB, True),
+    (Waiver("k8s.*", "r", name="db"), PROD, WEB, False),
+    (Waiver("other.*", "r"), PROD, WEB, False),
+    (Waiver("k8s.*", "r"), PROD, None, True),  # a finding about no object: only unselective waivers
+    (Waiver("k8s.*", "r", kind="Deployment"), PROD, None, False),
+    (Waiver("k8s.*", "r", namespace="shop"), PROD, None, False),
+    (Waiver("k8s.*", "r", name="web"), PROD, None, False),
+])
+def test_waiver_selectors(waiver: Waiver, target: Target, ref: ObjectRef | None, matches: bool) -> None:
+    assert waiver_matches(waiver, target, ref, "k8s.rbac.wildcard") is matches
+
+
+def test_config_waiver_details_and_first_match_wins() -> None:
+    first = Waiver("k8s.rbac.*", "CNI needs it", owner="@net", expires="2026-12-31", name="web")
+    second = Waiver("k8s.*", "broad", owner="@sec")
+    out = apply_waivers([finding(WEB), finding(DB)], {}, PROD, [first, second], TODAY)
+    by_ref = {f.ref: f for f in out if f.ref}
+    assert by_ref[WEB].suppressed_by == first.label == "waiver:k8s.rbac.*[name=web]"
+    assert by_ref[WEB].details == {"source": "desired", "waiver": {
+        "kind": "config", "reason": "CNI needs it", "owner": "@net", "expires": "2026-12-31"}}
+    assert by_ref[DB].suppressed_by == second.label == "waiver:k8s.*"
+    assert [f.rule_id for f in out if f.ref is None] == []  # both used: no unused finding
+
+
+def test_expired_waiver_details_list_what_it_covered() -> None:
+    old = Waiver("k8s.rbac.*", "temporary", owner="@sec", expires="2026-01-01", env="prod*")
+    out = apply_waivers([finding(WEB), finding(DB)], {}, PROD, [old], TODAY)
+    (expired,) = [f for f in out if f.rule_id == EXPIRED_RULE]
+    assert expired.message == (f"waiver {old.label} (owner @sec) expired on 2026-01-01; "
+                               "2 finding(s) it covered are reported again")
+    assert expired.path == old.label and expired.ref is None
+    assert expired.details == {"rule": "k8s.rbac.*", "reason": "temporary", "owner": "@sec",
+                               "expires": "2026-01-01", "waiver": old.label,
+                               "findings": [finding(WEB).fingerprint, finding(DB).fingerprint]}
+    assert all(f.counts for f in out)
+
+
+def test_unused_and_other_targets_waivers() -> None:
+    unused = Waiver("nothing.*", "old", owner="@a")
+    elsewhere = Waiver("k8s.*", "theirs", env="staging")
+    out = apply_waivers([finding(WEB)], {}, PROD, [elsewhere, unused], TODAY)
+    (u,) = [f for f in out if f.rule_id == UNUSED_RULE]
+    assert u.path == unused.label and u.severity is Severity.INFO
+    assert u.details == {"rule": "nothing.*", "reason": "old", "owner": "@a", "expires": "", "waiver": unused.label}
+    assert u.message == f"waiver {unused.label} matched no finding on this target; remove it if it is no longer needed"
+    assert [f.rule_id for f in out].count(UNUSED_RULE) == 1  # the staging waiver is not this target's business
+
+
+def test_annotation_waivers_side_by_side() -> None:
+    ann = {WAIVE_ANNOTATION: "k8s.rbac.*, k8s.typo", WAIVE_REASON_ANNOTATION: " SEC-1 "}
+    no_reason = {WAIVE_ANNOTATION: "k8s.rbac.*"}
+    manifests = {("desired", WEB): manifest(WEB, ann), ("live", WEB): manifest(WEB, ann, path=""),
+                 ("desired", DB): manifest(DB, no_reason, path="base/db.yaml"),
+                 ("live", DB): manifest(DB, no_reason, path="")}
+    findings = [finding(WEB), finding(WEB, side="live"), finding(DB), finding(DB, side="live"),
+                finding(WEB, rule="policy.waiver.unused", side="desired"),
+                finding(DB, suppressed_by="exception:data.main.exception")]
+    out = apply_waivers(findings, manifests, PROD, [], TODAY)
+    web = [f for f in out if f.ref == WEB and f.rule_id == "k8s.rbac.wildcard"]
+    assert [(f.path, f.suppressed_by) for f in web] == [("desired", f"annotation:{WAIVE_ANNOTATION}"),
+                                                        ("live", f"annotation:{WAIVE_ANNOTATION}")]
+    assert web[0].details["waiver"] == {"kind": "annotation", "reason": "SEC-1"}
+    # Findings already suppressed, and waiver findings, pass through untouched.
+    assert findings[4] in out and findings[5] in out
+    # No reason: the annotation does not apply, once per object and side, pointing at its document.
+    invalid = [f for f in out if f.rule_id == INVALID_RULE]
+    assert [(f.ref, f.path, f.details) for f in invalid] == [
+        (DB, "desired", {"source": "desired"}), (DB, "live", {"source": "live"})]
+    assert invalid[0].message == (f"StatefulSet/data/db: annotation {WAIVE_ANNOTATION} has no "
+                                  f"{WAIVE_REASON_ANNOTATION}; the waiver is ignored")
+    assert invalid[0].provenance.files[0].path == "base/db.yaml"
+    assert [f.suppressed_by for f in out if f.ref == DB and f.rule_id == "k8s.rbac.wildcard"] == [
+        "", "", "exception:data.main.exception"]
+    # The glob that matched nothing is reported once, with the desired document's provenance.
+    (typo,) = [f for f in out if f.rule_id == UNUSED_RULE and f.path == "annotation:k8s.typo"]
+    assert typo.details == {"source": "desired", "sides": ["desired", "live"], "rule": "k8s.typo",
+                            "reason": "SEC-1", "waiver": f"annotation:{WAIVE_ANNOTATION}"}
+    assert typo.provenance.files[0].path == "base/web.yaml"
+    assert "ConfigMap" not in typo.message and "Deployment/shop/web" in typo.message
+    assert typo.message.endswith("check the rule id, or remove it if it is no longer needed")
+
+
+def test_unused_annotation_findings_in_object_order() -> None:
+    ann = {WAIVE_ANNOTATION: "k8s.none", WAIVE_REASON_ANNOTATION: "r"}
+    refs = [ObjectRef("", "Service", "b", "x"), ObjectRef("", "ConfigMap", "z", "a"),
+            ObjectRef("", "ConfigMap", "a", "b")]
+    manifests = {("live", r): manifest(r, ann, path="") for r in refs}
+    out = apply_waivers([], manifests, PROD, [], TODAY)
+    assert [f.ref for f in out] == [refs[2], refs[1], refs[0]]
+    assert all(f.details["source"] == "live" and not f.provenance.files[0].path for f in out)
