@@ -74,7 +74,8 @@ GROUPS: dict[str, Group] = {
         "tests/report/test_report_smoke.py")),
     "policy.waivers": Group("auditor/policy/waivers.py", (
         "tests/policy/test_waivers.py", "tests/policy/test_guards_waivers.py")),
-    "source.changecontrol": Group("auditor/source/changecontrol.py", ("tests/source/test_changecontrol.py",)),
+    "source.changecontrol": Group("auditor/source/changecontrol.py", (
+        "tests/source/test_changecontrol.py", "tests/source/test_guards_changecontrol.py")),
     "model.exit_code": Group("auditor/model.py", (
         "tests/test_guards_exit_code.py", "tests/report/test_report_formats.py"),
         _fn("auditor/model.py", "AuditReport.exit_code", "AuditReport.failing", "AuditReport.partial",
