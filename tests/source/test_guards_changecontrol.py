@@ -5,8 +5,21 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.model import CommitInfo
-from auditor.source.changecontrol import AuditWindow, Identities, Person, _is_sha, _relation
+from auditor.model import Category, CommitInfo, FileProvenance, Severity, Target
+from auditor.source.cc_options import ChangeControlOptions
+from auditor.source.changecontrol import (
+    RULE_UNAPPROVED,
+    RULE_UNSIGNED,
+    AuditWindow,
+    Identities,
+    Person,
+    _check_commit,
+    _is_sha,
+    _relation,
+    check_codeowners_file,
+)
+from auditor.source.codeowners import parse_codeowners
+from auditor.source.provenance import TouchedCommit
 
 
 @pytest.mark.parametrize(("value", "email", "login"), [
@@ -74,3 +87,103 @@ def test_owner_of_first_matching_owner() -> None:
     assert ids.owner_of(eve, ["@acme/platform", "@zed"]) is None
     assert ids.owner_of(Person("x"), ["@acme/platform"]) is None  # no email, no login: nobody
     assert ids.owner_of(Person("y", login=""), [""]) is None
+
+
+# --------------------------------------------------------------------------- one commit, judged
+
+
+PROD = Target("prod", env="production")
+OWNERS = {"apps/web.yaml": ("@acme/web",), "apps/db.yaml": ("@acme/db", "@dba"), "apps/free.yaml": ()}
+IDS = Identities({"@acme/web": ["@alice", "web-lead@example.com"], "@acme/db": ["carol@example.com"],
+                  "@dba": ["@dan"]})
+KEYS = {"approved-by", "reviewed-by"}
+
+
+def commit(author: str, email: str, *trailers: tuple[str, str], signed: bool = False, sha: str = "b" * 40
+           ) -> CommitInfo:
+    return CommitInfo(sha, author, email, "2026-11-02T10:00:00+00:00", committer_name="Git Hub",
+                      committer_email="noreply@github.com", commit_date="2026-11-02T11:00:00+00:00",
+                      subject="change things", signed=signed, trailers=tuple(trailers))
+
+
+def fp(path: str, c: CommitInfo | None, owners: tuple[str, ...] = ()) -> FileProvenance:
+    return FileProvenance(path, role="resource", commit=c, owners=owners)
+
+
+def judge(tc: TouchedCommit, **opts: object) -> list:
+    options = ChangeControlOptions(protected_envs=("production",), **opts)  # type: ignore[arg-type]
+    return _check_commit(PROD, tc, OWNERS, IDS, KEYS, options, fp, "a" * 40)
+
+
+
+def test_unapproved_commit_finding_in_full() -> None:
+    c = commit("Mallory", "mallory@example.com", ("Reviewed-by", "Eve <eve@example.com>"))
+    tc = TouchedCommit(c, ("apps/web.yaml", "apps/db.yaml", "apps/free.yaml"), ("apps/old-web.yaml",))
+    (f,) = judge(tc)
+    assert (f.rule_id, f.category, f.severity, f.path) == (RULE_UNAPPROVED, Category.CHANGE_CONTROL, Severity.HIGH,
+                                                           c.sha)
+    assert f.message == ("commit bbbbbbb by Mallory <mallory@example.com> changed apps/web.yaml and 1 more file(s) "
+                         "without approval by an owner (required: @acme/web, @acme/db, @dba)")
+    assert f.owners == ("@acme/web", "@acme/db", "@dba")
+    assert [(p.path, p.commit, p.owners) for p in f.provenance.files] == [
+        ("apps/web.yaml", c, ("@acme/web",)), ("apps/db.yaml", c, ("@acme/db", "@dba"))]
+    assert f.details == {
+        "sha": c.sha, "short": "bbbbbbb", "author": "Mallory", "author_email": "mallory@example.com",
+        "author_date": c.author_date, "committer": "Git Hub <noreply@github.com>", "commit_date": c.commit_date,
+        "subject": "change things", "files": list(tc.files), "touched_as": ["apps/old-web.yaml"], "merged_by": "",
+        "window_start": "a" * 40,
+        "required_owners": {"apps/web.yaml": ["@acme/web"], "apps/db.yaml": ["@acme/db", "@dba"]},
+        "approvals_found": ["Reviewed-by: Eve <eve@example.com>"], "approved_files": {},
+    }
+
+
+def test_one_file_unapproved_says_so_without_more() -> None:
+    c = commit("Mallory", "mallory@example.com", ("Approved-by", "@alice"))
+    (f,) = judge(TouchedCommit(c, ("apps/web.yaml", "apps/db.yaml")))
+    assert "changed apps/db.yaml without approval by an owner (required: @acme/db, @dba)" in f.message
+    assert f.details["approved_files"] == {"apps/web.yaml": "Approved-by: @alice (@acme/web)"}
+
+
+def test_author_owner_trailers_and_merge_approve() -> None:
+    by_owner = commit("Carol", "Carol@example.com")
+    assert judge(TouchedCommit(by_owner, ("apps/db.yaml",))) == []
+    approved = commit("Mallory", "m@example.com", ("approved-by", "Dan <x@y.z>"), ("Reviewed-By", "@dan"))
+    assert judge(TouchedCommit(approved, ("apps/db.yaml",))) == []
+    other_key = commit("Mallory", "m@example.com", ("Signed-off-by", "@dan"))
+    assert [f.rule_id for f in judge(TouchedCommit(other_key, ("apps/db.yaml",)))] == [RULE_UNAPPROVED]
+    merge = commit("Alice", "alice@users.noreply.github.com", sha="c" * 40)
+    merged = TouchedCommit(commit("Mallory", "m@example.com"), ("apps/web.yaml",), merged_by=merge)
+    assert judge(merged) == []
+    (f,) = judge(merged, accept_merge_commits=False)
+    assert f.details["merged_by"] == "c" * 40 and f.details["approvals_found"] == []
+    merge_trailer = commit("Bot", "bot@example.com", ("Approved-by", "@alice"), sha="d" * 40)
+    via = TouchedCommit(commit("Mallory", "m@example.com"), ("apps/web.yaml", "apps/db.yaml"), merged_by=merge_trailer)
+    (f,) = judge(via)
+    assert f.details["approvals_found"] == ["merge ddddddd by Bot", "Approved-by: @alice (on merge ddddddd)"]
+    assert f.details["approved_files"] == {"apps/web.yaml": "Approved-by: @alice (on merge ddddddd) (@acme/web)"}
+
+
+def test_unsigned_commits_when_required() -> None:
+    c = commit("Carol", "carol@example.com")
+    assert judge(TouchedCommit(c, ("apps/db.yaml",))) == []
+    (f,) = judge(TouchedCommit(c, ("apps/db.yaml", "apps/free.yaml")), require_signed=True,
+                 unsigned_severity=Severity.LOW)
+    assert (f.rule_id, f.severity, f.path) == (RULE_UNSIGNED, Severity.LOW, c.sha)
+    assert f.message == "commit bbbbbbb by Carol <carol@example.com> to protected files of prod is not signed"
+    assert [(p.path, p.owners) for p in f.provenance.files] == [("apps/db.yaml", ("@acme/db", "@dba")),
+                                                                 ("apps/free.yaml", ())]
+    assert "required_owners" not in f.details and f.details["sha"] == c.sha
+    signed = commit("Carol", "carol@example.com", signed=True)
+    assert judge(TouchedCommit(signed, ("apps/db.yaml",)), require_signed=True) == []
+
+
+def test_codeowners_file_problems() -> None:
+    co = parse_codeowners("* @acme/web\n/docs/ not-an-owner\n[Section]\n", path=".github/CODEOWNERS")
+    found = check_codeowners_file(co, "prod")
+    assert found and all(f.rule_id == "change-control.codeowners-invalid-line" for f in found)
+    first = found[0]
+    p = co.problems[0]
+    assert (first.target, first.severity, first.category) == ("prod", Severity.LOW, Category.CHANGE_CONTROL)
+    assert first.path == f".github/CODEOWNERS:{p.line}"
+    assert first.message == f".github/CODEOWNERS:{p.line}: {p.message} (GitHub skips this line)"
+    assert first.details == {"file": ".github/CODEOWNERS", "line": p.line, "text": p.text}
