@@ -231,7 +231,9 @@ def test_resolve_window(index: ProvenanceIndex, fleet: tuple[Repo, dict[str, str
     w = resolve_window(_opts(since="7d"), index, s["merge"], now=now)
     assert (w.start, w.source) == ("2026-02-22T00:00:00+00:00", "since")
     w = resolve_window(_opts(since=s["rename"][:8]), index, "", now=now)
-    assert w.start == s["rename"]
+    assert (w.start, w.source) == (s["rename"], "since")
+    w = resolve_window(_opts(since=s["rename"][:10].upper()), index, "", now=now)  # a sha as GitHub may show it
+    assert (w.start, w.source) == (s["rename"], "since")
 
 
 @pytest.mark.parametrize(
