@@ -81,7 +81,8 @@ GROUPS: dict[str, Group] = {
         _fn("auditor/model.py", "AuditReport.exit_code", "AuditReport.failing", "AuditReport.partial",
             "Finding.counts", "Severity.at_least", "Severity.rank")),
     "source.codeowners": Group("auditor/source/codeowners.py", (
-        "tests/source/test_codeowners.py", "tests/source/test_changecontrol.py")),
+        "tests/source/test_codeowners.py", "tests/source/test_guards_codeowners.py",
+        "tests/source/test_changecontrol.py")),
 }
 
 KILLED = {"killed", "timeout"}
