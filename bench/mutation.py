@@ -180,7 +180,10 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2, help="parallel mutant runs (default 2)")
     p.add_argument("--survivors", action="store_true", help="print the diff of every surviving mutant")
     p.add_argument("--list", action="store_true", help="list the groups and exit")
+    p.add_argument("--print", action="store_true", help="print the last run's table from .mutation/summary.json")
     args = p.parse_args()
+    if args.print:
+        return _print(json.loads((WORK / "summary.json").read_text()))
     if args.list:
         for name, g in GROUPS.items():
             print(f"{name}: {g.module}{' (' + ', '.join(g.functions) + ')' if g.functions else ''}")
@@ -199,7 +202,16 @@ def main() -> int:
         print(f"== {name}", file=sys.stderr, flush=True)
         results.append(run_group(name, GROUPS[name], args.workers, args.survivors))
     WORK.mkdir(exist_ok=True)
-    (WORK / "summary.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    previous = json.loads((WORK / "summary.json").read_text()) if (WORK / "summary.json").is_file() else []
+    ran = {r["group"] for r in results}
+    merged = [r for r in previous if r.get("group") not in ran and r.get("group") in GROUPS] + results
+    merged.sort(key=lambda r: list(GROUPS).index(r["group"]))
+    (WORK / "summary.json").write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
+    return _print(merged)
+
+
+def _print(results: list[dict[str, object]]) -> int:
+    """The Markdown table and survivors of ``results``; 2 when a group failed to run."""
     print("| group | module | mutants | killed | score | survivors | time |")
     print("|---|---|---:|---:|---:|---:|---:|")
     failed = False
@@ -210,12 +222,28 @@ def main() -> int:
             continue
         print(f"| {r['group']} | `{r['module']}` | {r['total']} | {r['killed']} | {r['score']} % "
               f"| {len(r['survivors'])} | {r['seconds']} s |")  # type: ignore[arg-type]
+    done = [r for r in results if "error" not in r]
+    total = sum(int(r["total"]) for r in done)  # type: ignore[call-overload]
+    killed = sum(int(r["killed"]) for r in done)  # type: ignore[call-overload]
+    if total:
+        print(f"| **all** | | {total} | {killed} | {round(100 * killed / total, 1)} % | {total - killed} | |")
     for r in results:
-        for n, status in (r.get("survivors") or {}).items():  # type: ignore[union-attr]
-            print(f"- {n}: {status}")
-            if r.get("diffs"):
-                print(r["diffs"][n])  # type: ignore[index]
+        survivors = r.get("survivors") or {}
+        if survivors:
+            print(f"\n#### {r['group']}: {len(survivors)} survivors\n")  # type: ignore[arg-type]
+        for n, status in survivors.items():  # type: ignore[union-attr]
+            diff = (r.get("diffs") or {}).get(n, "")  # type: ignore[union-attr]
+            print(f"- `{n.rsplit('.', 1)[-1]}` ({status}){_one_line(diff)}")
     return 2 if failed else 0
+
+
+def _one_line(diff: str) -> str:
+    """The changed line of a mutant's diff as ``: `old` → `new```, or ``""`` without a diff."""
+    old = [ln[1:].strip() for ln in diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    new = [ln[1:].strip() for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    if not old and not new:
+        return ""
+    return f": `{' '.join(old)[:110]}` → `{' '.join(new)[:110]}`"
 
 
 if __name__ == "__main__":
