@@ -288,3 +288,66 @@ def test_locate_walks_keyed_lists_by_schema() -> None:
 
 def test_missing_repr() -> None:
     assert repr(MISSING) == "<missing>"
+
+
+# --------------------------------------------------------------------------- second mutation run
+
+
+@pytest.mark.parametrize("changed", ["labels", "annotations", "finalizers"])
+def test_each_metadata_key_compared_whatever_the_others(changed: str) -> None:
+    # COMPARED_METADATA is a set: its order differs between processes, so each key is changed in turn
+    # while the others are unset (first two variants) or equal (last one): none may stop the walk.
+    values = {"labels": {"a": "1"}, "annotations": {"n": "1"}, "finalizers": ["f/1"]}
+    others = [k for k in values if k != changed]
+    for rest in ({k: None for k in others}, {k: {} if k != "finalizers" else [] for k in others},
+                 {k: values[k] for k in others}):
+        d = meta(**{changed: values[changed]}, **{k: v for k, v in rest.items() if v is not None})
+        live = meta(**{k: v for k, v in rest.items() if v})
+        assert [p[:2] for p, _, _ in changes(d, live, "", "ConfigMap")] == [("metadata", changed)]
+
+
+def test_metadata_keys_that_are_not_maps_do_not_stop_the_walk() -> None:
+    for bad in ("labels", "annotations"):
+        good = "annotations" if bad == "labels" else "labels"
+        d = meta(**{bad: ["not", "a", "map"], good: {"k": "v"}}, finalizers=["f/1"])
+        got = changes(d, meta(**{bad: ["not", "a", "map", "x"]}), "", "ConfigMap")
+        assert {p for p, _, _ in got} == {("metadata", "finalizers"), ("metadata", good, "k")}
+
+
+def test_annotation_and_label_walks_go_on_after_skipped_keys() -> None:
+    d = meta(annotations={"deployment.kubernetes.io/revision": "1", "same": "s", "note": "a"},
+             labels={"tier": "1", "gone": None, "app": "web"})
+    live = meta(annotations={"deployment.kubernetes.io/revision": "2", "same": "s", "note": "b"},
+                labels={"tier": 1, "app": "api"})
+    assert sorted(changes(d, live, "", "ConfigMap")) == [
+        (("metadata", "annotations", "note"), "a", "b"), (("metadata", "labels", "app"), "web", "api")]
+
+
+def test_set_items_compare_by_value_in_lists_that_differ() -> None:
+    d = meta(finalizers=[{"a": 1, "b": 2}, "x"])
+    assert changes(d, meta(finalizers=["y", {"b": 2, "a": 1}, "x"]), "", "ConfigMap") == []
+
+
+def test_corresponding_items_through_a_later_field_and_lists_of_other_lengths() -> None:
+    thing = {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "t"}}
+    d = {**thing, "spec": {"xs": [{"extra": 1, "name": "x", "v": 1}]}}
+    live = {**thing, "spec": {"xs": [{"name": "x", "v": 2}]}}
+    assert sorted(p for p, _, _ in changes(d, live, "example.com", "Thing")) == [
+        ("spec", "xs", "[0]", "extra"), ("spec", "xs", "[0]", "v")]
+    d = {**thing, "spec": {"xs": [{"tags": ["a", "b"], "n": 1}]}}
+    live = {**thing, "spec": {"xs": [{"tags": ["a"], "n": 2}]}}
+    assert [p for p, _, _ in changes(d, live, "example.com", "Thing")] == [
+        ("spec", "xs", "[0]", "tags"), ("spec", "xs", "[0]", "n")]
+
+
+def test_pointer_falls_back_to_live_when_desired_lacks_the_path_too() -> None:
+    d = containers({"name": "web", "image": "a"})
+    live = deploy()  # no template at all
+    assert pointer_of(d, live, (*C, "[name=nowhere]"), SCHEMAS, "apps", "Deployment") == "/spec"
+
+
+def test_locate_metadata_lists_of_kinds_without_schema() -> None:
+    body = {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {
+        "name": "t", "ownerReferences": [{"uid": "0", "kind": "A"}, {"uid": "1", "kind": "B"}]}}
+    got = locate(body, ("metadata", "ownerReferences", "[uid=1]"), SCHEMAS, "example.com", "Thing")
+    assert got == ({"uid": "1", "kind": "B"}, "/metadata/ownerReferences/1")
