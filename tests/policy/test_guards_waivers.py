@@ -212,3 +212,56 @@ def test_unused_annotation_findings_in_object_order() -> None:
     out = apply_waivers([], manifests, PROD, [], TODAY)
     assert [f.ref for f in out] == [refs[2], refs[1], refs[0]]
     assert all(f.details["source"] == "live" and not f.provenance.files[0].path for f in out)
+
+
+def test_later_waivers_are_tried_after_an_invalid_or_expired_one() -> None:
+    for first in (Waiver("k8s.*", "typo", expires="2026-02-30"), Waiver("k8s.*", "old", expires="2026-01-01")):
+        second = Waiver("k8s.rbac.*", "current", owner="@net")
+        out = apply_waivers([finding(WEB)], {}, PROD, [first, second], TODAY)
+        (waived,) = [f for f in out if f.rule_id == "k8s.rbac.wildcard"]
+        assert waived.suppressed_by == second.label
+
+
+def test_waiver_findings_in_full_for_every_waiver() -> None:
+    bad = Waiver("k8s.*", "typo", expires="2026-02-30")
+    expired = Waiver("nothing.*", "old", expires="2026-01-01")  # no owner, matched nothing
+    unused = Waiver("other.*", "later")
+    out = apply_waivers([], {}, PROD, [bad, expired, unused], TODAY)
+    assert [(f.rule_id, f.target, f.category, f.path) for f in out] == [
+        (INVALID_RULE, PROD.name, Category.POLICY, bad.label),
+        (EXPIRED_RULE, PROD.name, Category.POLICY, expired.label),
+        (UNUSED_RULE, PROD.name, Category.POLICY, unused.label)]
+    assert out[0].details == {"rule": "k8s.*", "reason": "typo", "owner": "", "expires": "2026-02-30",
+                              "waiver": bad.label}
+    assert out[0].message.endswith("is not an ISO date (YYYY-MM-DD); the waiver is not applied")
+    assert out[1].message == f"waiver {expired.label} expired on 2026-01-01; 0 finding(s) it covered are reported again"
+    assert out[1].details["findings"] == []
+
+
+def test_waiver_findings_themselves_are_never_waived() -> None:
+    everything = Waiver("*", "all")
+    ann = {WAIVE_ANNOTATION: "policy.*", WAIVE_REASON_ANNOTATION: "noise"}
+    own = finding(WEB, rule="policy.waiver.unused")
+    out = apply_waivers([own], {("desired", WEB): manifest(WEB, ann)}, PROD, [everything], TODAY)
+    assert own in out and own.counts  # passed through untouched
+    # ...and they do not count as a use of an annotation glob either.
+    assert [(f.rule_id, f.path) for f in out if f.ref == WEB and f is not own] == [
+        (UNUSED_RULE, "annotation:policy.*")]
+
+
+def test_a_reason_without_a_waive_annotation_is_nothing() -> None:
+    manifests = {("desired", WEB): manifest(WEB, {WAIVE_REASON_ANNOTATION: "orphaned reason"})}
+    assert apply_waivers([finding(WEB)], manifests, PROD, [], TODAY) == [finding(WEB)]
+
+
+def test_invalid_and_unused_annotation_findings_sorted_by_object() -> None:
+    a = ObjectRef("b.example.com", "Alpha", "ns", "x")
+    b = ObjectRef("a.example.com", "Beta", "ns", "x")
+    no_reason = {WAIVE_ANNOTATION: "k8s.*"}
+    out = apply_waivers([finding(b), finding(a)], {("desired", b): manifest(b, no_reason),
+                                                 ("desired", a): manifest(a, no_reason)}, PROD, [], TODAY)
+    assert [f.ref for f in out if f.rule_id == INVALID_RULE] == [b, a]  # (side, ref) order: group first
+    unused_ann = {WAIVE_ANNOTATION: "none.*", WAIVE_REASON_ANNOTATION: "r"}
+    out = apply_waivers([], {("live", b): manifest(b, unused_ann), ("live", a): manifest(a, unused_ann)}, PROD, [],
+                        TODAY)
+    assert [f.ref for f in out] == [a, b]  # by kind first
