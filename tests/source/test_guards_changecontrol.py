@@ -187,3 +187,42 @@ def test_codeowners_file_problems() -> None:
     assert first.path == f".github/CODEOWNERS:{p.line}"
     assert first.message == f".github/CODEOWNERS:{p.line}: {p.message} (GitHub skips this line)"
     assert first.details == {"file": ".github/CODEOWNERS", "line": p.line, "text": p.text}
+
+
+def test_unowned_files_before_owned_ones_and_author_owning_some() -> None:
+    c = commit("Mallory", "m@example.com")
+    (f,) = judge(TouchedCommit(c, ("apps/free.yaml", "apps/web.yaml")))
+    assert f.details["required_owners"] == {"apps/web.yaml": ["@acme/web"]}
+    alice = commit("Alice", "alice@users.noreply.github.com")
+    (f,) = judge(TouchedCommit(alice, ("apps/web.yaml", "apps/db.yaml")))
+    assert f.details["approved_files"] == {"apps/web.yaml": "author is @acme/web"}
+    assert f.details["required_owners"] == {"apps/db.yaml": ["@acme/db", "@dba"]}
+
+
+def test_unsigned_finding_fields() -> None:
+    c = commit("Carol", "carol@example.com")
+    (f,) = judge(TouchedCommit(c, ("apps/db.yaml",)), require_signed=True)
+    assert (f.target, f.category) == ("prod", Category.CHANGE_CONTROL)
+    assert [p.commit for p in f.provenance.files] == [c]
+
+
+def test_identities_go_on_after_a_repeated_member() -> None:
+    ids = Identities({"@t": ["c@example.com", "@a", "@a"]})
+    assert ids.expand("@t") == (frozenset({"c@example.com"}), frozenset({"t", "a"}))  # a user stands for itself too
+
+
+def test_angle_email_wins_over_other_addresses() -> None:
+    assert Person.from_trailer("ops@team <lead@example.com>").email == "lead@example.com"
+
+
+def test_codeowners_problems_default_to_no_target() -> None:
+    co = parse_codeowners("/ @a\n")
+    assert [f.target for f in check_codeowners_file(co)] == [""]
+
+
+def test_email_owners_are_never_unmapped() -> None:
+    from auditor.source.changecontrol import _unmapped_owners
+
+    ids = Identities({"@mapped": ["m@example.com"]})
+    assert _unmapped_owners([("ops@example.com", "@mapped", "@ghost"), ("@org/team",)], ids) == [
+        "@ghost", "@org/team"]
