@@ -351,3 +351,31 @@ def test_locate_metadata_lists_of_kinds_without_schema() -> None:
         "name": "t", "ownerReferences": [{"uid": "0", "kind": "A"}, {"uid": "1", "kind": "B"}]}}
     got = locate(body, ("metadata", "ownerReferences", "[uid=1]"), SCHEMAS, "example.com", "Thing")
     assert got == ({"uid": "1", "kind": "B"}, "/metadata/ownerReferences/1")
+
+
+def test_all_metadata_keys_changed_at_once() -> None:
+    d = meta(labels={"a": "1"}, annotations={"n": "1"}, finalizers=["f/1"])
+    live = meta(labels={"a": "2"}, annotations={"n": "2"}, finalizers=["f/2"])
+    assert {p[:2] for p, _, _ in changes(d, live, "", "ConfigMap")} == {
+        ("metadata", "labels"), ("metadata", "annotations"), ("metadata", "finalizers")}
+
+
+def test_keyed_list_items_that_are_not_both_maps() -> None:
+    # Not valid for the API, but the comparison must report, not crash: same segment, other value.
+    assert changes(containers(80), containers("80")) == [((*C, "[80]"), 80, "80")]
+    assert changes(containers({"name": "x"}), containers("name=x")) == [((*C, "[name=x]"), {"name": "x"}, "name=x")]
+
+
+def test_items_correspond_even_when_an_earlier_list_field_differs_in_length() -> None:
+    thing = {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "t"}}
+    d = {**thing, "spec": {"xs": [{"tags": ["x", "y"], "name": "n", "v": 1}]}}
+    live = {**thing, "spec": {"xs": [{"tags": ["z"], "name": "n", "v": 2}]}}
+    assert [p for p, _, _ in changes(d, live, "example.com", "Thing")] == [
+        ("spec", "xs", "[0]", "tags"), ("spec", "xs", "[0]", "v")]
+
+
+def test_metadata_schema_only_for_the_top_level_metadata() -> None:
+    body = {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "t"},
+            "spec": {"ownerReferences": [{"uid": "0"}, {"uid": "1"}]}}
+    got = locate(body, ("spec", "ownerReferences", "[uid=1]"), SCHEMAS, "example.com", "Thing")
+    assert got == (MISSING, "/spec/ownerReferences")
