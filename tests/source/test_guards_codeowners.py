@@ -64,6 +64,11 @@ def test_size_limit_is_exclusive() -> None:
     ("/app.yaml", ["app.yaml"], ["deep/app.yaml"]),
     ("?.md", ["a.md"], ["ab.md", "/.md"]),
     ("line\nbreak", ["line\nbreak"], []),
+    ("a", ["dir\nname/a"], []),  # any character, newlines included, before the last "/"
+    ("ab\\c", ["abc", "x/abc"], ["ab\\c"]),
+    ("Xray.yaml", ["Xray.yaml", "d/Xray.yaml"], ["ray.yaml"]),
+    ("/Xdir/", ["Xdir/a"], ["dir/a", "d/Xdir/a"]),
+    ("docX/", ["docX/a", "d/docX/a"], ["doc/a"]),
 ])
 def test_pattern_matching(pattern: str, yes: list[str], no: list[str]) -> None:
     rx = compile_pattern(pattern)
@@ -86,3 +91,19 @@ def test_load_codeowners_reads_invalid_bytes(tmp_path: Path) -> None:
     assert co is not None and co.path == "docs/CODEOWNERS"
     assert [r.owners for r in co.rules] == [("@a",), ("@b",)]
     assert co.rules[1].pattern == "caf\ufffd/"
+
+
+def test_rule_matches_ignores_a_leading_slash_of_the_path() -> None:
+    co = parse_codeowners("/build/ @a\n/Xdir/ @b\n")
+    build, xdir = co.rules
+    assert build.matches("/build/x") and build.matches("build/x") and not build.matches("/src/build/x")
+    assert xdir.matches("/Xdir/a") and xdir.matches("Xdir/a")
+
+
+def test_owners_of_many_paths() -> None:
+    from auditor.source.codeowners import owners_many
+
+    co = parse_codeowners("* @all\n/docs/ @docs\n/docs/free.md\n")
+    assert owners_many(co, ["a.yaml", "docs/x.md", "docs/free.md"]) == {
+        "a.yaml": ("@all",), "docs/x.md": ("@docs",), "docs/free.md": ()}
+    assert owners_many(parse_codeowners("/docs/ @docs\n"), ["a.yaml"]) == {"a.yaml": None}
