@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -12,9 +13,12 @@ from pathlib import Path
 from auditor.cluster.options import ClusterOptions
 from auditor.config_schema import Node
 from auditor.config_stages import (
+    parse_accept_unrendered,
+    parse_argocd,
     parse_change_control,
     parse_cluster,
     parse_drift,
+    parse_evidence,
     parse_flux,
     parse_policy,
     parse_source,
@@ -23,9 +27,12 @@ from auditor.diff.options import DriftOptions
 from auditor.errors import ConfigError, UsageError
 from auditor.model import Severity, Target
 from auditor.policy.options import PolicyOptions
-from auditor.source.cc_options import ChangeControlOptions
-from auditor.source.flux_options import FluxOptions
-from auditor.source.options import SourceOptions
+from auditor.provenance.options import ChangeControlOptions
+from auditor.render.argocd.options import ArgoOptions
+from auditor.render.flux.options import FluxOptions
+from auditor.render.options import AcceptRule, PathOptions
+from auditor.repo.options import SourceOptions
+from auditor.report.options import EvidenceOptions
 from auditor.util.yamlio import YamlError, load_with_lines
 
 CONFIG_ENV = "GITOPS_AUDIT_CONFIG"
@@ -77,6 +84,14 @@ class RunConfig:
     change_control: ChangeControlOptions = field(default_factory=ChangeControlOptions)
     flux: FluxOptions = field(default_factory=FluxOptions)
     """Flux cluster discovery: with ``flux.clusters`` set, targets are also discovered from the repository."""
+    argocd: ArgoOptions = field(default_factory=ArgoOptions)
+    """Argo CD discovery: with ``argocd.apps`` or ``argocd.root``, one target per destination cluster."""
+    paths: PathOptions = field(default_factory=PathOptions)
+    """How plain path targets render Helm charts (ad-hoc ``--values``)."""
+    accept_unrendered: tuple[AcceptRule, ...] = ()
+    """Parts of the desired state knowingly left unaudited (each with a reason); others make a target partial."""
+    evidence: EvidenceOptions = field(default_factory=EvidenceOptions)
+    """Evidence bundle signing and contents."""
     source_path: str = ""
     """The config file, for messages and the evidence bundle; empty for ad-hoc runs."""
     raw: bytes = b""
@@ -116,6 +131,9 @@ _TOP_KEYS = (
     "policy",
     "change_control",
     "flux",
+    "argocd",
+    "accept_unrendered",
+    "evidence",
 )
 _TARGET_KEYS = ("name", "env", "region", "path", "context", "snapshot", "repo", "ref", "namespace", "labels")
 
@@ -151,7 +169,7 @@ def parse_config(raw: bytes, *, source: str, base_dir: Path) -> RunConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        value, lines = load_with_lines(text, source)
+        value, lines = load_with_lines(text, source, strict_keys=True)
     except YamlError as exc:
         raise ConfigError(str(exc)) from None
     root = Node(value, (), source, lines).mapping(_TOP_KEYS)
@@ -189,12 +207,18 @@ def parse_config(raw: bytes, *, source: str, base_dir: Path) -> RunConfig:
         cfg,
         policy=parse_policy(root.get("policy"), cfg.resolve),
         flux=replace(parse_flux(root.get("flux"), cfg.resolve), helm_path=cfg.tools.helm),
+        argocd=replace(parse_argocd(root.get("argocd"), cfg.resolve), helm_path=cfg.tools.helm),
+        paths=PathOptions(helm_path=cfg.tools.helm),
+        accept_unrendered=parse_accept_unrendered(root),
+        evidence=parse_evidence(root.get("evidence"), cfg.resolve),
     )
     if cfg.source.cache_dir:
         cfg = replace(cfg, source=replace(cfg.source, cache_dir=str(cfg.resolve(cfg.source.cache_dir))))
     if cfg.source.render_cache not in ("", "off"):
         cfg = replace(cfg, source=replace(cfg.source, render_cache=str(cfg.resolve(cfg.source.render_cache))))
     targets = tuple(_parse_target(node, cfg) for node in root.items("targets"))
+    named = [cfg.repo_location(cfg.repo), *(t.repo for t in targets)]
+    cfg = replace(cfg, source=with_credential_hosts(cfg.source, named))
     seen: dict[str, int] = {}
     for i, t in enumerate(targets):
         if t.name in seen:
@@ -263,9 +287,42 @@ def select_targets(targets: Sequence[Target], sel: Selection) -> tuple[Target, .
         and (not sel.regions or t.region in sel.regions)
     ]
     if not out:
-        known = ", ".join(f"{t.name} ({t.live_source})" for t in targets) or "none"
-        raise UsageError(f"select targets: no target matches the given filters (targets: {known})")
+        raise UsageError(f"select targets: {_no_match(targets, sel)}")
     return tuple(out)
+
+
+def _known(values: Sequence[str], limit: int = 20) -> str:
+    """``a, b, c`` (sorted, unique, capped) or ``none``."""
+    unique = sorted({v for v in values if v})
+    more = f", … ({len(unique) - limit} more)" if len(unique) > limit else ""
+    return ", ".join(unique[:limit]) + more if unique else "none"
+
+
+def _no_match(targets: Sequence[Target], sel: Selection) -> str:
+    """Which filter matched nothing, with the values that exist for it (never every target's details)."""
+    dims = (
+        ("--target", "targets", sel.names, [t.name for t in targets]),
+        ("--context", "contexts", sel.contexts, [t.context for t in targets]),
+        ("--env", "envs", sel.envs, [t.env for t in targets]),
+        ("--region", "regions", sel.regions, [t.region for t in targets]),
+    )
+    for flag, plural, wanted, have in dims:
+        unknown = [w for w in wanted if w not in have]
+        if wanted and len(unknown) == len(wanted):
+            given = ", ".join(f"{flag} {w}" for w in unknown)
+            return f"{given}: no target matches (known {plural}: {_known(have)})"
+    given = " and ".join(f"{flag} {'|'.join(wanted)}" for flag, _p, wanted, _h in dims if wanted)
+    return f"no target matches {given} together (targets: {_known([t.name for t in targets])})"
+
+
+def with_credential_hosts(source: SourceOptions, locations: list[str]) -> SourceOptions:
+    """``source`` plus the http(s) hosts of the repositories the user named (env-var credentials go only there)."""
+    hosts = set(source.credential_hosts)
+    for loc in locations:
+        parts = urllib.parse.urlsplit(loc)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            hosts.add(f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else ""))
+    return replace(source, credential_hosts=tuple(sorted(hosts)))
 
 
 def adhoc_config(
@@ -279,13 +336,15 @@ def adhoc_config(
     region: str,
     namespace: str,
     cwd: Path,
+    values: tuple[str, ...] = (),
 ) -> RunConfig:
     """A one-target config from command-line flags alone (no config file)."""
     if not path:
-        raise UsageError("ad-hoc target: --path is required with --repo (the overlay to render)")
+        raise UsageError("ad-hoc target: --path is required with --repo (the overlay, chart or directory to render)")
     if bool(context) == bool(snapshot):
         raise UsageError("ad-hoc target: give exactly one of --context or --snapshot")
-    cfg = RunConfig(base_dir=cwd, repo=repo, ref=ref or "HEAD", default_namespace=namespace or "default")
+    cfg = RunConfig(base_dir=cwd, repo=repo, ref=ref or "HEAD", default_namespace=namespace or "default",
+                    paths=PathOptions(helm_values=tuple(values)))
     name = context or Path(snapshot).name or "adhoc"
     safe = re.sub(r"[^A-Za-z0-9._-]", "-", name)[:63] or "adhoc"
     target = Target(
@@ -299,4 +358,4 @@ def adhoc_config(
         ref=cfg.ref,
         namespace=cfg.default_namespace,
     )
-    return replace(cfg, targets=(target,))
+    return replace(cfg, targets=(target,), source=with_credential_hosts(cfg.source, [target.repo]))

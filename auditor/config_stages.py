@@ -17,27 +17,35 @@ from auditor.config_schema import Node
 from auditor.diff.options import (
     DEFAULT_APPLIER_MANAGERS,
     DEFAULT_KNOWN_CONTROLLERS,
+    DEFAULT_ORPHAN_KINDS,
     DriftOptions,
     IgnoreRule,
 )
 from auditor.model import Severity
 from auditor.policy.options import PolicyOptions, Waiver
-from auditor.source.cc_options import ChangeControlOptions
-from auditor.source.flux_options import ClusterOverride, FluxOptions
-from auditor.source.options import SourceOptions
+from auditor.provenance.options import ApprovalOptions, ChangeControlOptions
+from auditor.render.argocd.options import ArgoCluster, ArgoOptions
+from auditor.render.flux.options import ClusterOverride, FluxOptions
+from auditor.render.options import AcceptRule
+from auditor.repo.options import SourceOptions
+from auditor.report.options import DEFAULT_KEY_ENV, EvidenceOptions
 
 _SEVERITIES = tuple(s.value for s in Severity)
 
 
 def parse_source(node: Node) -> SourceOptions:
     """``source:`` — clone cache, timeouts, allow-listed remote bases."""
-    node.mapping(("cache_dir", "render_cache", "render_timeout", "git_timeout", "allow_remote_bases"))
+    node.mapping(("cache_dir", "render_cache", "render_timeout", "git_timeout", "allow_remote_bases",
+                  "allow_remote_repos", "repo_urls", "tool_memory_mb"))
     return SourceOptions(
         cache_dir=node.string("cache_dir"),
         render_cache=node.string("render_cache"),
         render_timeout=node.number("render_timeout", 120.0, minimum=1),
         git_timeout=node.number("git_timeout", 300.0, minimum=1),
         allow_remote_bases=node.strings("allow_remote_bases"),
+        allow_remote_repos=node.strings("allow_remote_repos"),
+        repo_urls=node.strings("repo_urls"),
+        tool_memory_mb=node.integer("tool_memory_mb", 2048, minimum=0),
     )
 
 
@@ -53,21 +61,10 @@ def parse_cluster(node: Node) -> tuple[ClusterOptions, tuple[tuple[str, str, str
             "page_size",
             "secrets",
             "extra_kinds",
+            "allow_exec_plugins",
         )
     )
-    extra: list[tuple[str, str, str]] = []
-    for i, text in enumerate(node.strings("extra_kinds")):
-        parts = text.split("/")
-        if len(parts) == 2:
-            extra.append(("", parts[0], parts[1]))
-        elif len(parts) == 3:
-            extra.append((parts[0], parts[1], parts[2]))
-        else:
-            raise node.error(
-                f"expected apiVersion/Kind such as 'v1/ConfigMap' or 'networking.k8s.io/v1/NetworkPolicy', "
-                f"got {text!r}",
-                (*node.path, "extra_kinds", i),
-            )
+    extra = _kinds(node, "extra_kinds")
     opts = ClusterOptions(
         kubeconfig=node.string("kubeconfig"),
         request_timeout=node.number("request_timeout", 10.0, minimum=0.1),
@@ -76,8 +73,29 @@ def parse_cluster(node: Node) -> tuple[ClusterOptions, tuple[tuple[str, str, str
         parallel_lists=node.integer("parallel_lists", 4, minimum=1),
         page_size=node.integer("page_size", 500, minimum=1),
         secrets=node.string("secrets", "metadata", choices=SECRET_MODES),
+        allow_exec_plugins=node.boolean("allow_exec_plugins", True),
     )
     return opts, tuple(extra)
+
+
+def _kinds(node: Node, key: str, default: tuple[tuple[str, str, str], ...] = ()) -> tuple[tuple[str, str, str], ...]:
+    """A list of ``apiVersion/Kind`` strings as (group, version, kind); ``default`` when the key is absent."""
+    if node.get(key).value is None:
+        return default
+    out: list[tuple[str, str, str]] = []
+    for i, text in enumerate(node.strings(key)):
+        parts = text.split("/")
+        if len(parts) == 2:
+            out.append(("", parts[0], parts[1]))
+        elif len(parts) == 3:
+            out.append((parts[0], parts[1], parts[2]))
+        else:
+            raise node.error(
+                f"expected apiVersion/Kind such as 'v1/ConfigMap' or 'networking.k8s.io/v1/NetworkPolicy', "
+                f"got {text!r}",
+                (*node.path, key, i),
+            )
+    return tuple(out)
 
 
 _IGNORE_KEYS = (
@@ -95,7 +113,8 @@ _IGNORE_KEYS = (
 def parse_drift(node: Node) -> DriftOptions:
     """``drift:`` — Argo CD-style ``ignoreDifferences``, appliers, controllers, orphan settings."""
     node.mapping(
-        ("ignore_differences", "applier_managers", "known_controllers", "orphans", "extra_system_objects")
+        ("ignore_differences", "applier_managers", "known_controllers", "orphans", "extra_system_objects",
+         "orphan_kinds", "ignore_aggregated_roles", "mutation_webhook_managers", "ignore_extraneous")
     )
     rules = []
     for item in node.items("ignore_differences"):
@@ -124,6 +143,10 @@ def parse_drift(node: Node) -> DriftOptions:
         known_controllers=node.strings("known_controllers", DEFAULT_KNOWN_CONTROLLERS),
         orphans=node.boolean("orphans", True),
         extra_system_objects=node.strings("extra_system_objects"),
+        orphan_kinds=_kinds(node, "orphan_kinds", DEFAULT_ORPHAN_KINDS),
+        ignore_aggregated_roles=node.boolean("ignore_aggregated_roles", True),
+        mutation_webhook_managers=node.strings("mutation_webhook_managers"),
+        ignore_extraneous=node.boolean("ignore_extraneous", True),
     )
 
 
@@ -133,7 +156,10 @@ _WAIVER_KEYS = ("rule", "reason", "owner", "expires", "target", "env", "kind", "
 def parse_policy(node: Node, resolve: Callable[[str], Path]) -> PolicyOptions:
     """``policy:`` — user policy dirs, data, namespaces, engine, waivers. Paths are config-relative."""
     node.mapping(
-        ("dirs", "builtin", "data", "namespaces", "all_namespaces", "engine", "opa_url", "waivers", "workers")
+        (
+            "dirs", "builtin", "data", "namespaces", "all_namespaces", "engine", "opa_url", "opa_library",
+            "waivers", "workers",
+        )
     )
     waivers = []
     for item in node.items("waivers"):
@@ -157,8 +183,9 @@ def parse_policy(node: Node, resolve: Callable[[str], Path]) -> PolicyOptions:
                 name=item.string("name"),
             )
         )
-    engine = node.string("engine", "embedded", choices=("embedded", "opa"))
+    engine = node.string("engine", "embedded", choices=("embedded", "opa-go", "opa"))
     opa_url = node.string("opa_url")
+    opa_library = node.string("opa_library")
     if engine == "opa" and not opa_url:
         raise node.error("engine 'opa' needs opa_url (e.g. http://127.0.0.1:8181)", (*node.path, "engine"))
     # `auto` (the default) is one worker process per core, up to 4; 0 evaluates in the audit process.
@@ -174,6 +201,7 @@ def parse_policy(node: Node, resolve: Callable[[str], Path]) -> PolicyOptions:
         all_namespaces=node.boolean("all_namespaces", False),
         engine=engine,
         opa_url=opa_url,
+        opa_library=str(resolve(opa_library)) if opa_library else "",
         waivers=tuple(waivers),
         workers=workers,
     )
@@ -193,6 +221,7 @@ def parse_change_control(node: Node, protected_envs: tuple[str, ...]) -> ChangeC
             "unowned_severity",
             "unapproved_severity",
             "unsigned_severity",
+            "approvals",
         )
     )
     identities_node = node.get("identities")
@@ -213,6 +242,44 @@ def parse_change_control(node: Node, protected_envs: tuple[str, ...]) -> ChangeC
         unowned_severity=Severity(node.string("unowned_severity", "medium", choices=_SEVERITIES)),
         unapproved_severity=Severity(node.string("unapproved_severity", "high", choices=_SEVERITIES)),
         unsigned_severity=Severity(node.string("unsigned_severity", "medium", choices=_SEVERITIES)),
+        approvals=parse_approvals(node.get("approvals")),
+    )
+
+
+def parse_approvals(node: Node) -> ApprovalOptions:
+    """``change_control.approvals:`` — GitHub/GitLab API for pull-request approvals."""
+    node.mapping(("provider", "api_url", "repository", "token_env", "cache_dir", "timeout", "max_wait", "max_pages"))
+    provider = node.string("provider", "", choices=("", "github", "gitlab"))
+    repository = node.string("repository")
+    if provider and not repository:
+        raise node.error("required with a provider: owner/name (GitHub) or group/project (GitLab)",
+                         (*node.path, "repository"))
+    api_url = node.string("api_url")
+    if api_url and not re.match(r"https?://", api_url):
+        raise node.error(f"expected an http(s) URL, got {api_url!r}", (*node.path, "api_url"))
+    return ApprovalOptions(
+        provider=provider,
+        api_url=api_url,
+        repository=repository,
+        token_env=node.string("token_env"),
+        cache_dir=node.string("cache_dir"),
+        timeout=node.number("timeout", 10.0, minimum=0.1),
+        max_wait=node.number("max_wait", 60.0, minimum=0),
+        max_pages=node.integer("max_pages", 50, minimum=1),
+    )
+
+
+def parse_evidence(node: Node, resolve: Callable[[str], Path]) -> EvidenceOptions:
+    """``evidence:`` — signing key (file, env var, mounted Secret directory), what the bundle holds."""
+    node.mapping(("signing_key_file", "signing_key_env", "signing_key_dir", "require_signature", "include_state"))
+    key_file = node.string("signing_key_file")
+    key_dir = node.string("signing_key_dir")
+    return EvidenceOptions(
+        signing_key_file=str(resolve(key_file)) if key_file else "",
+        signing_key_env=node.string("signing_key_env", DEFAULT_KEY_ENV),
+        signing_key_dir=str(resolve(key_dir)) if key_dir else "",
+        require_signature=node.boolean("require_signature", False),
+        include_state=node.boolean("include_state", True),
     )
 
 
@@ -221,7 +288,7 @@ FLUX_KEYS = (
     "repo_sources", "allow_cluster_substitution", "strict_substitution", "helm_charts", "kustomize_helm",
     "helm_timeout", "helm_kube_version", "render_workers", "root_name",
 )
-_OVERRIDE_KEYS = ("env", "region", "context", "snapshot", "namespace", "name")
+_OVERRIDE_KEYS = ("env", "region", "context", "snapshot", "namespace", "name", "source_paths")
 
 
 def parse_flux(node: Node, resolve: Any) -> FluxOptions:
@@ -230,14 +297,7 @@ def parse_flux(node: Node, resolve: Any) -> FluxOptions:
     Written against :class:`~auditor.config_schema.Node` so it can move to ``config_stages.py`` as is.
     """
     node.mapping(FLUX_KEYS)
-    overrides: dict[str, ClusterOverride] = {}
-    over = node.get("overrides").mapping(tuple(str(k) for k in (node.get("overrides").value or {})))
-    for name in over.value or {}:
-        o = over.get(str(name)).mapping(_OVERRIDE_KEYS)
-        snap = o.string("snapshot")
-        overrides[str(name)] = ClusterOverride(
-            env=o.string("env"), region=o.string("region"), context=o.string("context"),
-            snapshot=str(resolve(snap)) if snap else "", namespace=o.string("namespace"), name=o.string("name"))
+    overrides = _overrides(node, resolve)
     pattern = node.string("name_pattern")
     if pattern:
         try:
@@ -245,10 +305,7 @@ def parse_flux(node: Node, resolve: Any) -> FluxOptions:
         except re.error as exc:
             raise node.error(f"invalid regular expression: {exc}", (*node.path, "name_pattern")) from None
     snapshot = node.string("snapshot")
-    source_paths = {k: str(resolve(v)) for k, v in node.string_map("source_paths").items()}
-    for key in source_paths:
-        if key.count("/") != 2:
-            raise node.error(f"source key {key!r} must read Kind/namespace/name", (*node.path, "source_paths", key))
+    source_paths = _source_paths(node, resolve)
     return FluxOptions(
         clusters=node.string("clusters"),
         name_pattern=pattern,
@@ -268,3 +325,77 @@ def parse_flux(node: Node, resolve: Any) -> FluxOptions:
         helm_kube_version=node.string("helm_kube_version"),
         root_name=node.string("root_name", "flux-system"),
     )
+
+
+def _source_paths(node: Node, resolve: Any) -> dict[str, str]:
+    source_paths = {k: str(resolve(v)) for k, v in node.string_map("source_paths").items()}
+    for key in source_paths:
+        if key.count("/") != 2:
+            raise node.error(f"source key {key!r} must read Kind/namespace/name", (*node.path, "source_paths", key))
+    return source_paths
+
+
+def _overrides(node: Node, resolve: Any) -> dict[str, ClusterOverride]:
+    """``overrides.<cluster>``: env, region, context, snapshot, namespace, name (and Flux source paths)."""
+    overrides: dict[str, ClusterOverride] = {}
+    over = node.get("overrides").mapping(tuple(str(k) for k in (node.get("overrides").value or {})))
+    for name in over.value or {}:
+        o = over.get(str(name)).mapping(_OVERRIDE_KEYS)
+        snap = o.string("snapshot")
+        overrides[str(name)] = ClusterOverride(
+            env=o.string("env"), region=o.string("region"), context=o.string("context"),
+            snapshot=str(resolve(snap)) if snap else "", namespace=o.string("namespace"), name=o.string("name"),
+            source_paths=_source_paths(o, resolve))
+    return overrides
+
+
+ARGOCD_KEYS = (
+    "apps", "root", "root_values", "root_destination", "namespace", "revision", "context", "snapshot", "overrides",
+    "clusters", "tracking", "instance_label", "helm_kube_version", "helm_timeout", "jsonnet_timeout", "max_depth",
+)
+
+
+def parse_argocd(node: Node, resolve: Any) -> ArgoOptions:
+    """The ``argocd:`` config section → ArgoOptions (``resolve`` turns config-relative paths absolute)."""
+    node.mapping(ARGOCD_KEYS)
+    clusters = []
+    for item in node.items("clusters"):
+        item.mapping(("name", "server", "labels", "annotations"))
+        clusters.append(ArgoCluster(name=item.string("name", required=True),
+                                    server=item.string("server", required=True),
+                                    labels=item.string_map("labels"), annotations=item.string_map("annotations")))
+    apps = node.string("apps")
+    root = node.string("root")
+    for key, value in (("apps", apps), ("root", root)):
+        if value.startswith("/") or ".." in value.split("/"):
+            raise node.error(f"{value!r} must be a path or glob inside the repository", (*node.path, key))
+    snapshot = node.string("snapshot")
+    return ArgoOptions(
+        apps=apps,
+        root=root.strip("/"),
+        root_values=node.strings("root_values"),
+        root_destination=node.string("root_destination", ArgoOptions.root_destination),
+        namespace=node.string("namespace", "argocd"),
+        revision=node.string("revision", "HEAD"),
+        context=node.string("context"),
+        snapshot=str(resolve(snapshot)) if snapshot else "",
+        overrides=_overrides(node, resolve),
+        clusters=tuple(clusters),
+        tracking=node.string("tracking", "annotation", choices=("annotation", "label", "annotation+label")),
+        instance_label=node.string("instance_label", ArgoOptions.instance_label),
+        helm_kube_version=node.string("helm_kube_version"),
+        helm_timeout=node.number("helm_timeout", 120.0, minimum=1),
+        jsonnet_timeout=node.number("jsonnet_timeout", 60.0, minimum=1),
+        max_depth=node.integer("max_depth", 10, minimum=1),
+    )
+
+
+def parse_accept_unrendered(node: Node) -> tuple[AcceptRule, ...]:
+    """Top-level ``accept_unrendered:`` (``node`` is the config root): parts knowingly left unaudited, with reasons."""
+    rules = []
+    for item in node.items("accept_unrendered"):
+        item.mapping(("kind", "name", "target", "reason", "reason_contains"))
+        rules.append(AcceptRule(reason=item.string("reason", required=True), kind=item.string("kind"),
+                                name=item.string("name"), target=item.string("target"),
+                                reason_contains=item.string("reason_contains")))
+    return tuple(rules)

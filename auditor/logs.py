@@ -5,27 +5,18 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
+
+from auditor.util.redact import redact_text
+from auditor.util.text import encodable, terminal_safe
 
 run_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("run_id", default="")
 target_var: contextvars.ContextVar[str] = contextvars.ContextVar("target", default="")
 
-# Last line of defence: whatever reaches a log line, credentials shaped like these are masked.
-_REDACT = (
-    re.compile(r"(?i)(authorization:\s*bearer\s+)[^\s'\"]+"),
-    re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"(?i)((?:token|password|client-key-data|client-certificate-data)[\"']?\s*[:=]\s*[\"']?)[^\s'\",}]+"),
-    re.compile(r"(://[^/\s:@]+:)[^@\s/]+(@)"),
-)
-
-
 def redact(text: str) -> str:
-    """Mask bearer tokens, passwords and URL credentials in free text."""
-    for pattern in _REDACT:
-        text = pattern.sub(lambda m: m.group(1) + "***" + (m.group(2) if m.lastindex == 2 else ""), text)
-    return text
+    """Last line of defence: mask bearer tokens, passwords and URL credentials in a log line."""
+    return redact_text(text)
 
 
 class _ContextFilter(logging.Filter):
@@ -39,7 +30,9 @@ class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         target = getattr(record, "target", "")
         prefix = f"[{target}] " if target else ""
-        return redact(f"gitops-audit: {record.levelname.lower()}: {prefix}{record.getMessage()}")
+        # Messages quote repositories and API servers: no escape sequence reaches the terminal.
+        text = redact(f"gitops-audit: {record.levelname.lower()}: {prefix}{record.getMessage()}")
+        return terminal_safe(text)
 
 
 class _JsonFormatter(logging.Formatter):
@@ -50,13 +43,13 @@ class _JsonFormatter(logging.Formatter):
             "logger": record.name,
             "run_id": getattr(record, "run_id", ""),
             "target": getattr(record, "target", ""),
-            "msg": redact(record.getMessage()),
+            "msg": encodable(redact(record.getMessage())),
         }
         return json.dumps(doc, ensure_ascii=False)
 
 
 def configure(*, verbose: int = 0, fmt: str = "text") -> None:
-    """Install the stderr handler once; ``verbose`` 0 → warnings, 1 → info, 2+ → debug."""
+    """Install the stderr handler once; ``verbose`` -1 (``-q``) → errors, 0 → warnings, 1 → info, 2+ → debug."""
     root = logging.getLogger("gitops_audit")
     for h in list(root.handlers):
         root.removeHandler(h)
@@ -64,5 +57,19 @@ def configure(*, verbose: int = 0, fmt: str = "text") -> None:
     handler.addFilter(_ContextFilter())
     handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
     root.addHandler(handler)
-    root.setLevel(logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG)
+    root.setLevel(logging.ERROR if verbose < 0 else logging.WARNING if verbose == 0
+                  else logging.INFO if verbose == 1 else logging.DEBUG)
     root.propagate = False
+    # Libraries (kubernetes, urllib3) log warnings and errors to the root logger; without a handler Python
+    # prints them raw. Give them the same redaction and terminal safety as our own lines.
+    top = logging.getLogger()
+    for h in list(top.handlers):
+        if getattr(h, "_gitops_audit", False):
+            top.removeHandler(h)
+    if not top.handlers:
+        library = logging.StreamHandler(sys.stderr)
+        library._gitops_audit = True  # type: ignore[attr-defined]
+        library.setLevel(logging.WARNING)
+        library.addFilter(_ContextFilter())
+        library.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
+        top.addHandler(library)

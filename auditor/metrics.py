@@ -5,10 +5,10 @@ Series (all gauges):
 - ``gitops_audit_last_success_timestamp_seconds``: when the last successful run finished (only written
   by a successful run; a failed run carries the previous value forward, see :func:`render_textfile`);
 - ``gitops_audit_run_duration_seconds``: wall time of this run;
-- ``gitops_audit_target_up{target}``: 1 when the target was audited, 0 when it was skipped;
-- ``gitops_audit_findings{target,category,severity}``: counted (not suppressed) findings, every
+- ``gitops_audit_target_up{target,env,region}``: 1 when the target was audited, 0 when it was skipped;
+- ``gitops_audit_findings{target,env,region,category,severity}``: counted (not suppressed) findings, every
   category and severity pair of every audited target, zeros included, so alerts see 0 rather than nothing;
-- ``gitops_audit_objects{target,source}``: desired (rendered) and live objects per audited target.
+- ``gitops_audit_objects{target,env,region,source}``: desired (rendered) and live objects per audited target.
 
 Alert on staleness with ``time() - gitops_audit_last_success_timestamp_seconds > 26 * 3600``.
 """
@@ -110,7 +110,9 @@ def families(report: AuditReport, *, success: bool, last_success: float | None =
     objects: list[tuple[tuple[tuple[str, str], ...], float]] = []
     for result in report.results:
         name = result.target.name
-        up.append(((("target", name),), 1.0 if result.audited else 0.0))
+        # env and region on every per-target series, so alerts and dashboards can aggregate by them.
+        where = (("target", name), ("env", result.target.env), ("region", result.target.region))
+        up.append((where, 1.0 if result.audited else 0.0))
         if not result.audited:
             continue  # counts of a skipped target would read as "clean"; target_up says why they are absent
         counts: dict[tuple[str, str], int] = {}
@@ -120,10 +122,10 @@ def families(report: AuditReport, *, success: bool, last_success: float | None =
                 counts[key] = counts.get(key, 0) + 1
         for cat in Category:
             for sev in Severity:
-                labels = (("target", name), ("category", cat.value), ("severity", sev.value))
+                labels = (*where, ("category", cat.value), ("severity", sev.value))
                 findings.append((labels, float(counts.get((cat.value, sev.value), 0))))
-        objects.append(((("target", name), ("source", "desired")), float(result.desired_count)))
-        objects.append(((("target", name), ("source", "live")), float(result.live_count)))
+        objects.append(((*where, ("source", "desired")), float(result.desired_count)))
+        objects.append(((*where, ("source", "live")), float(result.live_count)))
     out.append(Family(PREFIX + "target_up", "1 when the target was audited in the last run, 0 when skipped.",
                       tuple(up)))
     out.append(Family(PREFIX + "findings", "Counted (not suppressed) findings of the last run.", tuple(findings)))

@@ -146,6 +146,9 @@ class FileProvenance:
     line: int | None = None
     """1-based line of the object (or field) in ``path`` when known."""
     owners: tuple[str, ...] = ()
+    repo: str = ""
+    """Where ``path`` lives when it is not the audited repository at the audited commit:
+    ``<url>@<ref>`` of another branch, tag or repository a source read (empty: the audited commit)."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,23 @@ class Provenance:
             if f.role == "resource":
                 return f
         return self.files[0] if self.files else None
+
+
+@dataclass(frozen=True)
+class Credit:
+    """Who a finding is credited to; the git side and the cluster side are separate fields (DESIGN §4b).
+
+    ``Finding.provenance`` is the object's own provenance (every file that produced it); the credit
+    names the one change the finding is about.
+    """
+
+    git: FileProvenance | None = None
+    """What git says: the file and line that set the value the finding is about (field blame for a
+    modified field, else the object's origin file), the commit that last wrote it and that file's owners."""
+    live: LiveProvenance | None = None
+    """What the cluster says: the field manager, operation and time of the live change."""
+    approval: str = ""
+    """How the credited commit was approved, from the change ledger (empty when not in the ledger)."""
 
 
 @dataclass(frozen=True)
@@ -275,6 +295,12 @@ class Finding:
     status: FindingStatus = FindingStatus.NEW
     details: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     """Extra structured data (e.g. policy result metadata, remediation)."""
+    credit: Credit = field(default_factory=Credit, compare=False)
+    """The change this finding is credited to (git line and live write), separate from ``provenance``."""
+    first_seen: str = ""
+    """UTC time of the first run of the same scope that reported this finding (ISO-8601, ``Z``)."""
+    last_seen: str = ""
+    """UTC time of the latest run that reported it (this run for current findings)."""
 
     @property
     def counts(self) -> bool:
@@ -321,6 +347,86 @@ class ListRecord:
 
 
 @dataclass(frozen=True)
+class AppObject:
+    """One object of a target seen as part of an application, so targets can be lined up side by side."""
+
+    ref: ObjectRef
+    app: str
+    """Workload identity: ``app.kubernetes.io/name`` (or ``app``) label, else the name without the overlay's
+    prefix/suffix and generator hash."""
+    key: str
+    """``Kind/name`` without the overlay's prefix/suffix/namespace: the same object on every target."""
+    state: DriftKind
+    chart: str = ""
+    """``helm.sh/chart`` label (``name-version``) when the object came from a Helm chart."""
+    version: str = ""
+    """``app.kubernetes.io/version`` label, when set."""
+
+
+@dataclass(frozen=True)
+class FleetField:
+    """A desired field of one app object whose value differs between the run's targets."""
+
+    key: str
+    """:attr:`AppObject.key` of the object."""
+    path: str
+    """Dotted path, list items by ``[name=…]`` or ``[index]``."""
+    values: tuple[tuple[str, Any], ...]
+    """(target, desired value) for each target holding the object; ``None`` when the field is absent there."""
+
+
+@dataclass(frozen=True)
+class InventoryItem:
+    """One desired object of a target: its verdict and where it came from (object → files → commits)."""
+
+    ref: ObjectRef
+    drift: str
+    """The object's :class:`DriftKind` value (``in-sync``, ``modified``, ``missing``…)."""
+    files: tuple[FileProvenance, ...] = ()
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One approval of a commit, and the source that proves it."""
+
+    approver: str
+    """``Name <email>`` or ``@login``."""
+    source: str
+    """``github-review``, ``gitlab-approval``, ``trailer``, ``merge-commit`` or ``author-is-owner``."""
+    reference: str = ""
+    """What proves it: a pull request review URL or id, the trailer line, the merge commit sha."""
+    time: str = ""
+    """When it was given (UTC ISO-8601 ``Z``), when known."""
+    code_owner: str = ""
+    """The CODEOWNERS owner the approver stands for (empty: not an owner of the touched files)."""
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One commit of the audit window that touched files feeding a protected target (the change ledger)."""
+
+    commit: CommitInfo
+    files: tuple[str, ...]
+    targets: tuple[str, ...]
+    """Protected targets the touched files feed."""
+    owners: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(file, owners) from the CODEOWNERS in force at the commit's base (its first parent)."""
+    codeowners_rules: tuple[tuple[str, str], ...] = ()
+    """(file, ``CODEOWNERS:line pattern``) of the rule that decided each file's owners."""
+    pull_request: str = ""
+    """Pull/merge request that brought the commit in (``#42``, ``!7`` or a URL), when known."""
+    approvals: tuple[Approval, ...] = ()
+    independent_approval: bool = False
+    """True when an approver is a code owner of the touched files other than the author."""
+    verdict: str = ""
+    """``approved``, ``author-is-owner``, ``unapproved`` or ``unowned`` (no file has an owner)."""
+    approval_source: str = ""
+    """Which source proved the verdict (an :attr:`Approval.source`), or ``none``."""
+    lookup_error: str = ""
+    """Why the hosting platform could not be asked (rate limit, network), when it could not."""
+
+
+@dataclass(frozen=True)
 class TargetResult:
     """Everything the audit learned about one target; a skipped target is data, not an exception."""
 
@@ -342,6 +448,21 @@ class TargetResult:
     """(workload subject, container, desired image, live image) for the version-skew table."""
     timings: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)
     """Seconds per stage (render, live, drift, policy…)."""
+    not_audited: tuple[str, ...] = ()
+    """Parts of an audited target's desired state that were not rendered (what and why): the target is
+    partial unless the config accepted each of them (accepted ones are not listed here)."""
+    apps: tuple[AppObject, ...] = ()
+    """Every desired or orphaned object with its workload identity and drift state (fleet matrix, skew)."""
+    inventory: tuple[InventoryItem, ...] = ()
+    """Every desired object with its drift verdict and its source files (in-sync objects included)."""
+    incomplete: tuple[str, ...] = ()
+    """Parts of an audited target whose result is unknown (e.g. a policy rule that failed on a document):
+    the target counts as partial (exit 3); each part also has a finding."""
+
+    @property
+    def partial(self) -> bool:
+        """True when the target was not audited, or audited without part of its desired state or checks."""
+        return not self.audited or bool(self.not_audited) or bool(self.incomplete)
 
 
 @dataclass(frozen=True)
@@ -375,6 +496,14 @@ class AuditReport:
     """Change-control window examined (start commit or date, and why it was chosen)."""
     resolved: tuple[Finding, ...] = ()
     """Findings of the previous run that no longer occur."""
+    fleet_fields: tuple[FleetField, ...] = ()
+    """Desired fields whose value is not the same on every target of the run (environment comparison)."""
+    ledger: tuple[LedgerEntry, ...] = ()
+    """Change ledger: every commit of the window that touched files feeding a protected target."""
+    scope: str = ""
+    """Identity of what this run covers (config + selected targets): runs are compared only within one scope."""
+    signing_key_id: str = ""
+    """Key id of the Ed25519 key that signs the evidence bundle; empty when the run is unsigned."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -385,8 +514,8 @@ class AuditReport:
 
     @property
     def partial(self) -> bool:
-        """True when at least one target could not be audited."""
-        return any(not r.audited for r in self.results)
+        """True when at least one target could not be audited, or was audited without part of its desired state."""
+        return any(r.partial for r in self.results)
 
     def failing(self, fail_on: Severity | None = None) -> tuple[Finding, ...]:
         """Counted findings at or above the threshold."""
@@ -410,6 +539,11 @@ class CoverageGap:
     namespace: str
     reason: str
     """e.g. ``forbidden``, ``kind not served by the cluster``, ``external source, not rendered``."""
+    name: str = ""
+    """Name of the object that was not rendered (a Flux Kustomization, an Argo CD Application…), when one."""
+    informational: bool = False
+    """True for notes that leave nothing unknown (a suspended Kustomization, an object applied twice):
+    render gaps make a target partial unless informational or accepted by config."""
 
 
 @dataclass(frozen=True)
@@ -422,11 +556,13 @@ class LiveState:
     identity: str = ""
     reads: tuple[ListRecord, ...] = ()
     gaps: tuple[CoverageGap, ...] = ()
+    insecure: tuple[str, ...] = ()
+    """Transport weaknesses of the read (``plain-http``, ``tls-not-verified``): each is a finding."""
 
 
 @dataclass(frozen=True)
 class RenderedSet:
-    """The desired state of one overlay at one commit, as the source stage rendered it."""
+    """The desired state of one overlay at one commit, as the render stage rendered it."""
 
     path: str
     """Repository-relative overlay path."""
@@ -435,3 +571,25 @@ class RenderedSet:
     tree_hash: str = ""
     """Git tree id of the rendered inputs, the cache key for renders."""
     gaps: tuple[CoverageGap, ...] = ()
+    sources: tuple[SourceRevision, ...] = ()
+    """Other revisions the render read (another branch of the audited repository, another repository):
+    part of what determines the render (a cached render is stale once one of them moves)."""
+
+
+@dataclass(frozen=True)
+class SourceRevision:
+    """A repository revision a render read besides the audited commit (Flux GitRepository, Argo CD source)."""
+
+    url: str
+    """Repository URL (credentials removed) or local path."""
+    ref: str
+    """The ref as the source names it (``main``, ``refs/tags/v1``, a semver range, a sha)."""
+    commit: str
+    """The commit it resolved to."""
+    git_dir: str = ""
+    """Local git directory holding ``commit`` (the audited repository's, or a cache clone): provenance reads it."""
+
+    @property
+    def label(self) -> str:
+        """``<url>@<ref>``: what ``FileProvenance.repo`` holds for files read from this revision."""
+        return f"{self.url}@{self.ref}"

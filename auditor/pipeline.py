@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from auditor import __version__, render_cache
+from auditor import __version__, pipeline_hygiene, render_cache
 from auditor.cluster.kube import check_contexts
 from auditor.config import Selection, select_targets
 from auditor.errors import RenderError, SourceError, ToolError, UsageError
@@ -28,23 +28,42 @@ from auditor.model import (
     AuditReport,
     Category,
     Finding,
+    LedgerEntry,
+    Manifest,
     RenderedSet,
     Severity,
     Target,
     TargetResult,
 )
-from auditor.pipeline_target import Progress, RepoWork, RunOptions, Shared, audit_target, live_scope
+from auditor.pipeline_fleet import fleet_fields, line_up
+from auditor.pipeline_target import (
+    EvidenceSink,
+    Progress,
+    RepoWork,
+    RunOptions,
+    Shared,
+    audit_target,
+    file_roles,
+    live_scope,
+)
 from auditor.policy.audit import load_policies
+from auditor.provenance.approvals import make_lookup
+from auditor.provenance.changecontrol import resolve_window, target_paths
+from auditor.provenance.changeinputs import PlatformLookup, gather
+from auditor.provenance.codeowners import load_codeowners
+from auditor.provenance.index import build_index
+from auditor.provenance.ledger import approval_text, build_ledger, merge_ledgers
+from auditor.render import sops
+from auditor.render.kustomize.build import prepare_tree
+from auditor.render.registry import target_sources
+from auditor.render.secretscan import secret_values
+from auditor.render.source import RenderContext, TargetSource, source_for
+from auditor.render.tools import KustomizeTool, find_kustomize
+from auditor.repo.git import describe_url, open_repo, origin_url, resolve_ref
+from auditor.repo.options import SourceOptions
 from auditor.shard import select_shard, shard_of
-from auditor.source.changecontrol import resolve_window
-from auditor.source.codeowners import load_codeowners
-from auditor.source.flux import discover_targets, is_flux_target, render_flux_target
-from auditor.source.git import describe_url, open_repo, resolve_ref
-from auditor.source.helm import find_helm
-from auditor.source.options import SourceOptions
-from auditor.source.provenance import build_index
-from auditor.source.render import prepare_tree, render_overlay
-from auditor.source.tools import KustomizeTool, find_kustomize
+from auditor.util import stop
+from auditor.util.redact import mask_tool_message
 from auditor.util.secrets import new_run_key
 
 log = logging.getLogger("gitops_audit")
@@ -58,7 +77,7 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 def _utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 _T = TypeVar("_T")
@@ -81,14 +100,23 @@ def _render_cache_dir(source: SourceOptions) -> Path | None:
     return Path(source.render_cache) if source.render_cache else render_cache.default_dir()
 
 
-def _render_cache_key(tool: KustomizeTool, work: RepoWork, target: Target, shared: Shared) -> str:
-    """What determines a render: tool versions, the whole repository tree, the path and the renderer options."""
-    if work.tree is None or work.tree.worktree:
+def _render_cache_key(opts: RunOptions, tool: KustomizeTool, work: RepoWork, target: Target,
+                      source: TargetSource) -> str:
+    """What determines a render: tool versions, the whole repository tree, the path and the source's options.
+
+    The hook for finer keys (issue 19): ``source.cache_parts`` names what besides the tree determines the
+    render, and ``source.cache_valid`` re-checks the other revisions a cached render read.
+    """
+    if work.tree is None or work.tree.worktree or work.ctx is None:
         return ""
-    parts = [tool.info.version, work.tree.dir_ids.get("", ""), target.path or ".", target.namespace]
-    if is_flux_target(target):
-        helm = " ".join(t.version for t in shared.tools)
-        parts += ["flux", helm, work.url, repr(shared.opts.config.flux)]
+    extra = source.cache_parts(work.ctx, target)
+    if extra is None:
+        return ""
+    parts = [tool.info.version, work.tree.dir_ids.get("", ""), target.path or ".", target.namespace,
+             # What the render was allowed to do belongs to the key: a permissive run must never serve a
+             # strict one (remote bases, plugins, exec functions, Helm, load restrictor, network).
+             render_cache.security_settings(opts.source, opts.config.flux),
+             source.kind, *extra]
     return render_cache.cache_key(parts)
 
 
@@ -101,6 +129,9 @@ def _prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> RepoWor
         work.url = describe_url(work.handle)
         work.commit = resolve_ref(work.handle, ref)
         work.tree = prepare_tree(work.handle, work.commit, dest, opts.source)
+        aliases = tuple(u for u in (origin_url(work.handle), *opts.source.repo_urls) if u)
+        work.ctx = RenderContext(tool=_tool(opts), tree=work.tree, options=opts.source, handle=work.handle,
+                                 url=work.url, aliases=aliases, ref=ref)
         # One pass over history serves every target of this repository (not one git call per file).
         work.index = build_index(work.handle.git_dir, work.commit)
         work.codeowners = load_codeowners(work.tree.root)
@@ -111,24 +142,46 @@ def _prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> RepoWor
     return work
 
 
-def render_target(opts: RunOptions, tool: KustomizeTool, work: RepoWork, target: Target) -> RenderedSet:
-    """Render one target from a prepared repository (Flux targets like kustomize-controller, others with kustomize).
+def _tool(opts: RunOptions) -> KustomizeTool:
+    return find_kustomize(opts.source)
 
-    Raises RenderError/SourceError/ToolError; shared by the audit and the ``render`` command.
+
+def sources_of(opts: RunOptions) -> tuple[TargetSource, ...]:
+    """The run's target sources (Flux, Argo CD, plain paths), configured from the config."""
+    cfg = opts.config
+    return target_sources(cfg.flux, cfg.argocd, cfg.paths)
+
+
+def render_target(opts: RunOptions, tool: KustomizeTool, work: RepoWork, target: Target,
+                  sources: tuple[TargetSource, ...] | None = None) -> RenderedSet:
+    """Render one target from a prepared repository with the target source that handles it.
+
+    Raises RenderError/SourceError/ToolError, whose message never holds a Secret value of the repository
+    (tools echo what they choke on); shared by the audit and the ``render`` command.
     """
-    if work.tree is None:
+    if work.tree is None or work.ctx is None:
         raise SourceError(work.error or f"render {target.path}: repository not prepared")
-    if is_flux_target(target):
-        return render_flux_target(
-            tool,
-            work.tree,
-            target.path,
-            default_namespace=target.namespace,
-            options=opts.config.flux,
-            source_options=opts.source,
-            repo_url=work.url,
-        )
-    return render_overlay(tool, work.tree, target.path, default_namespace=target.namespace, options=opts.source)
+    source = source_for(sources or sources_of(opts), target)
+    try:
+        rs = source.render(replace(work.ctx, tool=tool), target)
+    except (RenderError, SourceError, ToolError) as exc:
+        raise type(exc)(mask_tool_message(str(exc), secret_values(work.tree.root))) from None
+    if rs.gaps:  # reasons quote tools too (a HelmRelease or Kustomization that did not render)
+        secrets = secret_values(work.tree.root)  # scanned once per prepared tree
+        rs = replace(rs, gaps=tuple(replace(g, reason=mask_tool_message(g.reason, secrets)) for g in rs.gaps))
+    return rs
+
+
+def _cacheable(rs: RenderedSet, source: TargetSource, opts: RunOptions) -> bool:
+    """Renders that read remote content (which may move between runs) are never kept.
+
+    A plain kustomize render says so itself (no tree hash with remote bases); a Flux or Argo CD render
+    may build many overlays, so any allow-listed remote base rules it out. Other branches and
+    repositories it read are pinned by commit in ``RenderedSet.sources`` and re-checked on load.
+    """
+    if source.kind != "path":
+        return not opts.source.allow_remote_bases
+    return bool(rs.tree_hash)
 
 
 def prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> RepoWork:
@@ -136,25 +189,41 @@ def prepare_repo(opts: RunOptions, key: tuple[str, str], dest: Path) -> RepoWork
     return _prepare_repo(opts, key, dest)
 
 
-def discover(opts: RunOptions, work: RepoWork) -> list[Target]:
-    """Flux-discovered targets of a prepared repository (none without ``flux.clusters``); raises when unreadable."""
-    if not opts.config.flux.clusters:
+def discover(opts: RunOptions, work: RepoWork, sources: tuple[TargetSource, ...] | None = None) -> list[Target]:
+    """Targets the configured sources discover in a prepared repository; raises when it is unreadable."""
+    sources = sources or sources_of(opts)
+    if not any(s.configured() for s in sources):
         return []
     if work.error:
         raise SourceError(work.error)
-    found, _failed = _discover(opts, work)
+    found, _failed = _discover(opts, work, sources)
     return found
 
 
-def _discover(opts: RunOptions, work: RepoWork) -> tuple[list[Target], list[TargetResult]]:
-    """Flux cluster targets of the run's repository; when it cannot be read, one not-audited placeholder."""
-    flux = opts.config.flux
-    if work.error or work.tree is None:
-        placeholder = Target(name=f"flux:{flux.clusters}", repo=work.location, ref=work.ref, path=flux.clusters)
-        reason = f"discover Flux clusters {flux.clusters}: {work.error}"
-        return [], [TargetResult(target=placeholder, audited=False, skip_reason=reason)]
-    defaults = Target(name="defaults", repo=work.location, ref=work.ref, namespace=opts.config.default_namespace)
-    return list(discover_targets(work.tree.root, flux, defaults)), []
+def _discover(opts: RunOptions, work: RepoWork,
+              sources: tuple[TargetSource, ...]) -> tuple[list[Target], list[TargetResult]]:
+    """Targets of the configured sources in the run's repository; what cannot be read becomes not-audited results."""
+    found: list[Target] = []
+    failed: list[TargetResult] = []
+    for source in sources:
+        if not source.configured():
+            continue
+        if work.error or work.ctx is None:
+            placeholder = Target(name=f"{source.kind}:discovery", repo=work.location, ref=work.ref)
+            reason = f"discover {source.kind} targets: {work.error}"
+            failed.append(TargetResult(target=placeholder, audited=False, skip_reason=reason))
+            continue
+        defaults = Target(name="defaults", repo=work.location, ref=work.ref, namespace=opts.config.default_namespace)
+        try:
+            disc = source.discover(work.ctx, defaults)
+        except (RenderError, SourceError, ToolError) as exc:
+            placeholder = Target(name=f"{source.kind}:discovery", repo=work.location, ref=work.ref)
+            failed.append(TargetResult(target=placeholder, audited=False,
+                                       skip_reason=f"discover {source.kind} targets: {exc}"))
+            continue
+        found += disc.targets
+        failed += [TargetResult(target=t, audited=False, skip_reason=why) for t, why in disc.failed]
+    return found, failed
 
 
 def run_audit(
@@ -162,12 +231,16 @@ def run_audit(
     targets: Sequence[Target],
     progress: Progress | None = None,
     selection: Selection | None = None,
+    spool: EvidenceSink | None = None,
 ) -> AuditReport:
-    """Audit ``targets`` (plus Flux-discovered ones) and return the report (not yet written).
+    """Audit ``targets`` (plus the ones Flux/Argo CD discovery finds) and return the report (not yet written).
 
-    ``selection`` filters the targets after Flux discovery (configured targets are already filtered
-    when no discovery is configured). Raises only for run-wide problems: no kustomize, policies that
-    do not compile, unknown kubeconfig contexts, a selection that matches nothing.
+    ``selection`` filters the targets after discovery (configured targets are already filtered
+    when no discovery is configured). ``progress`` is called with (target, stage); when it also has
+    ``begin(total)`` and ``finished(result)`` methods, they are called with the number of targets to
+    audit and with each target's result as it completes (the CLI's progress display). Raises only for
+    run-wide problems: no kustomize, policies that do not compile, unknown kubeconfig contexts, a
+    selection that matches nothing.
     """
     say = progress or (lambda _t, _m: None)
     started = _utc_now()
@@ -176,28 +249,30 @@ def run_audit(
     tool = find_kustomize(opts.source)  # a missing tool is exit 2, before any work
     # Policies that do not compile make the whole run meaningless: PolicyError (exit 2) before any work.
     policies = load_policies(opts.config.policy) if (opts.config.policy.builtin or opts.config.policy.dirs) else None
-    shared = Shared(opts, policies, new_run_key(), say)
-    flux = opts.config.flux
+    sources = sources_of(opts)
+    shared = Shared(opts, policies, new_run_key(), say, sources=sources, today=datetime.now(UTC).date(), spool=spool)
+    lookup = make_lookup(opts.config.change_control.approvals)  # a missing token is exit 2, before any work
+    discovering = any(s.configured() for s in sources)
 
     # The policy set may start worker processes: they stop with the run, whatever happens.
     stop_policies = contextlib.closing(policies) if policies is not None else contextlib.nullcontext()
     with tempfile.TemporaryDirectory(prefix="gitops-audit-") as tmp, stop_policies:
         repos: dict[tuple[str, str], RepoWork] = {}
-        flux_key = (opts.config.repo_location(opts.config.repo), opts.config.ref)
-        keys = [(t.repo, t.ref) for t in targets] + ([flux_key] if flux.clusters else [])
+        run_key = (opts.config.repo_location(opts.config.repo), opts.config.ref)
+        keys = [(t.repo, t.ref) for t in targets] + ([run_key] if discovering else [])
         for key in dict.fromkeys(keys):
             repos[key] = _prepare_repo(opts, key, Path(tmp) / f"tree-{len(repos)}")
 
         skipped: list[TargetResult] = []
         all_targets = list(targets)
-        if flux.clusters:
-            found, failed = _discover(opts, repos[flux_key])
+        if discovering:
+            found, failed = _discover(opts, repos[run_key], sources)
             all_targets += found
             skipped += failed
         if selection is not None and not selection.empty:
             all_targets = list(select_targets(all_targets, selection))
         if not all_targets and not skipped:
-            raise UsageError("select targets: the config defines no targets and Flux discovery found none")
+            raise UsageError("select targets: the config defines no targets and discovery found none")
         if opts.shard is not None:
             k, n = opts.shard
             all_targets = list(select_shard(all_targets, k, n))
@@ -205,49 +280,65 @@ def run_audit(
         contexts = sorted({t.context for t in all_targets if t.context})
         if contexts:
             check_contexts(contexts, opts.cluster)  # unknown context: exit 2 before any API call
-        if flux.clusters and any(is_flux_target(t) for t in all_targets):
-            helm = find_helm(flux.helm_path)
-            shared.tools.extend([helm.info] if helm is not None else [])
+        begin = getattr(progress, "begin", None)
+        if callable(begin):
+            begin(len(all_targets))
 
-        # Render each distinct (repository, commit, path) once; targets sharing an overlay share it.
+        # Render each distinct (source, repository, commit, render key) once; targets sharing an overlay share it.
         # The default namespace is part of the key: it changes what the render produces.
-        RenderKey = tuple[str, str, str, str, bool]
+        RenderKey = tuple[str, str, str, str]
+
+        def render_key(t: Target) -> RenderKey:
+            w = repos[(t.repo, t.ref)]
+            source = source_for(sources, t)
+            return (source.kind, w.location, w.commit, source.render_key(t))
+
         renders: dict[RenderKey, RenderedSet | str] = {}
-        jobs = {
-            (w.location, w.commit, t.path, t.namespace, is_flux_target(t)): (w, t)
-            for t in all_targets
-            if not (w := repos[(t.repo, t.ref)]).error
-        }
+        jobs = {render_key(t): (w, t) for t in all_targets if not (w := repos[(t.repo, t.ref)]).error}
 
         cache_dir = _render_cache_dir(opts.source)
 
         def render_one(key: RenderKey) -> tuple[RenderKey, RenderedSet | str]:
             w, t = jobs[key]
-            assert w.tree is not None  # jobs only hold repositories that were prepared
+            assert w.tree is not None and w.ctx is not None  # jobs only hold repositories that were prepared
             target_var.set(t.name)
-            ckey = _render_cache_key(tool, w, t, shared) if cache_dir is not None else ""
-            cached = render_cache.load(cache_dir, ckey) if cache_dir is not None else None
-            if cached is not None:
+            if stop.requested():
+                return key, f"render {t.path}: {stop.reason()}"
+            source = source_for(sources, t)
+            ckey = _render_cache_key(opts, tool, w, t, source) if cache_dir is not None else ""
+            need_values = opts.cluster.secrets == "hash"
+            cached = render_cache.load(cache_dir, ckey, need_secret_values=need_values) if cache_dir else None
+            if cached is not None and source.cache_valid(w.ctx, cached):
                 say(t.name, f"render {t.path} (cached)")
-                return key, replace(cached, commit=w.commit)
+                return key, sops.prepare(replace(cached, commit=w.commit), values_compared=need_values)
             say(t.name, f"render {t.path}")
             value = render_fresh(w, t)
-            if cache_dir is not None and isinstance(value, RenderedSet):
+            if cache_dir is not None and isinstance(value, RenderedSet) and _cacheable(value, source, opts):
                 render_cache.store(cache_dir, ckey, value)
+            if isinstance(value, RenderedSet):
+                value = sops.prepare(value, values_compared=need_values)
             return key, value
 
         def render_fresh(w: RepoWork, t: Target) -> RenderedSet | str:
             try:
-                return render_target(opts, tool, w, t)
+                return render_target(opts, tool, w, t, sources)
             except (RenderError, SourceError, ToolError) as exc:
                 return str(exc)
 
         with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
-            for render_key, value in pool.map(_in_context(render_one), sorted(jobs)):
-                renders[render_key] = value
+            for done_key, value in pool.map(_in_context(render_one), sorted(jobs)):
+                renders[done_key] = value
+        used = {source_for(sources, t).kind for t in all_targets}
+        shared.tools.extend(dict.fromkeys(info for s in sources if s.kind in used for info in s.tools()))
         if policies is not None:  # policy workers start while the clusters are read
             policies.runner.start_pool(max((len(r.objects) for r in renders.values() if isinstance(r, RenderedSet)),
                                            default=0))
+
+        _gather_change_inputs(opts, repos, all_targets, lambda t: renders.get(render_key(t)), lookup)
+        if spool is not None:
+            spool.write_change(repos, policies)
+
+        finished = getattr(progress, "finished", None)
 
         def audit_one(t: Target) -> TargetResult:
             target_var.set(t.name)
@@ -255,27 +346,47 @@ def run_audit(
             if result.audited:
                 log.info("audited: %d desired, %d live, %d findings", result.desired_count, result.live_count,
                          len(result.findings))
+                for part in result.not_audited:
+                    log.warning("not audited: %s", part)
             else:
                 log.warning("not audited: %s", result.skip_reason)
+            if callable(finished):
+                finished(result)
             return result
+
+        def renders_of(r: TargetResult) -> tuple[Manifest, ...]:
+            w = repos[(r.target.repo, r.target.ref)]
+            rendered = renders.get(render_key(r.target)) if not w.error else None
+            return rendered.objects if isinstance(rendered, RenderedSet) else ()
 
         def _audit_one(t: Target) -> TargetResult:
             w = repos[(t.repo, t.ref)]
+            if stop.requested():
+                return TargetResult(target=t, audited=False, skip_reason=stop.reason(), commit=w.commit)
             if w.error:
                 return TargetResult(target=t, audited=False, skip_reason=w.error)
-            rendered = renders[(w.location, w.commit, t.path, t.namespace, is_flux_target(t))]
+            rendered = renders[render_key(t)]
             if isinstance(rendered, str):
                 return TargetResult(target=t, audited=False, skip_reason=rendered, commit=w.commit)
-            return audit_target(shared, t, rendered, w)
+            return audit_target(shared, t, rendered, w, source_for(sources, t))
 
         with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
             audited = pool.map(_in_context(audit_one), all_targets)
             results = _report_unmatched_rules((*audited, *skipped), shared.unmatched)
+        lined = line_up([(r.target.name, r.apps) for r in results if r.apps])
+        results = tuple(replace(r, apps=lined[r.target.name]) if r.target.name in lined else r for r in results)
+        fields = fleet_fields([(r.target.name, renders_of(r), r.apps) for r in results if r.audited and r.apps])
+        results = tuple(pipeline_hygiene.shown_result(r) for r in results)
 
     if policies is not None:
         st = policies.runner.stats
         log.info("policy: %d documents, %d evaluated (%d in worker processes), %d from the run's cache",
                  st.documents, st.evaluated, st.in_workers, st.cached)
+    ledger = merge_ledgers([
+        build_ledger(w.change, w.protected_paths, opts.config.change_control)
+        for w in repos.values() if w.change is not None
+    ])
+    results = credit_approvals(results, ledger)
     commits = sorted({w.commit for w in repos.values() if w.commit})
     urls = sorted({w.url for w in repos.values() if w.url})
     refs = sorted({w.ref for w in repos.values()})
@@ -293,7 +404,60 @@ def run_audit(
         config_path=opts.config.source_path,
         config_sha256=opts.config.sha256,
         audit_window="; ".join(sorted({w.window.description for w in repos.values() if w.window})),
+        fleet_fields=fields,
+        ledger=ledger,
+        scope=opts.scope,
     )
+
+
+def _gather_change_inputs(
+    opts: RunOptions,
+    repos: Mapping[tuple[str, str], RepoWork],
+    targets: Sequence[Target],
+    rendered_of: Callable[[Target], RenderedSet | str | None],
+    lookup: PlatformLookup | None,
+) -> None:
+    """Once per repository: the change-control inputs of all its protected targets.
+
+    One history walk, one CODEOWNERS read per base commit, one platform lookup per commit.
+    """
+    cc = opts.config.change_control
+    main = (opts.config.repo_location(opts.config.repo), opts.config.ref)
+    for key, w in repos.items():
+        if w.error or w.index is None or w.window is None:
+            continue
+        for t in targets:
+            if (t.repo, t.ref) != key or t.env not in cc.protected_envs:
+                continue
+            rendered = rendered_of(t)
+            if isinstance(rendered, RenderedSet):
+                roles = file_roles(rendered)
+                w.protected_paths[t.name] = target_paths(sorted(roles), w.codeowners, cc, roles)[0]
+        paths = sorted({p for ps in w.protected_paths.values() for p in ps})
+        # The platform repository in config is the run's own repository: other repositories (Flux
+        # sources) are judged on trailers and merge commits.
+        use = lookup if key == main else None
+        w.change = gather(w.index, w.codeowners, paths, w.window.start,
+                          platform=opts.config.change_control.approvals.provider if use else "", lookup=use)
+
+
+def credit_approvals(results: tuple[TargetResult, ...], ledger: Sequence[LedgerEntry]) -> tuple[TargetResult, ...]:
+    """Each finding's credited commit gets its approval from the change ledger (none when not in it)."""
+    by_sha = {e.commit.sha: e for e in ledger}
+    out = []
+    for r in results:
+        changed = False
+        findings = []
+        for f in r.findings:
+            git = f.credit.git
+            entry = by_sha.get(git.commit.sha) if git is not None and git.commit is not None else None
+            text = approval_text(entry)
+            if text != f.credit.approval:
+                f = replace(f, credit=replace(f.credit, approval=text))
+                changed = True
+            findings.append(f)
+        out.append(replace(r, findings=tuple(findings)) if changed else r)
+    return tuple(out)
 
 
 def _report_unmatched_rules(

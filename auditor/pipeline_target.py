@@ -7,12 +7,16 @@ what happens to one rendered target, and the run-wide state it reads.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
+from typing import Protocol
 
-from auditor import pipeline_flux
+from auditor import pipeline_apply, pipeline_hygiene
+from auditor.cluster.objects import REASON_NOT_IN_SNAPSHOT, REASON_NOT_SERVED
 from auditor.cluster.options import ClusterOptions, LiveScope
 from auditor.config import RunConfig
 from auditor.diff.engine import diff_target
@@ -21,8 +25,11 @@ from auditor.errors import AuditorError
 from auditor.model import (
     Category,
     CoverageGap,
+    Credit,
     DriftKind,
+    FileProvenance,
     Finding,
+    InventoryItem,
     LiveState,
     Manifest,
     ObjectDrift,
@@ -30,18 +37,22 @@ from auditor.model import (
     Provenance,
     RenderedSet,
     Severity,
+    SourceRevision,
     Target,
     TargetResult,
     ToolInfo,
 )
-from auditor.policy.audit import PolicySet, evaluate_target
-from auditor.source.blame import field_origin
-from auditor.source.changecontrol import AuditWindow, check_target
-from auditor.source.codeowners import CodeOwners, owners_of
-from auditor.source.git import RepoHandle
-from auditor.source.options import SourceOptions
-from auditor.source.provenance import ProvenanceIndex, attach, removal_of
-from auditor.source.render import PreparedTree
+from auditor.pipeline_fleet import app_objects
+from auditor.policy.audit import PolicySet, evaluate_target, incomplete_reasons
+from auditor.provenance.blame import field_origin
+from auditor.provenance.changecontrol import AuditWindow, judge, target_paths
+from auditor.provenance.changeinputs import ChangeInputs
+from auditor.provenance.codeowners import CodeOwners, owners_of
+from auditor.provenance.index import ProvenanceIndex, attach, build_index, removal_of
+from auditor.render.kustomize.build import PreparedTree
+from auditor.render.source import RenderContext, TargetSource
+from auditor.repo.git import RepoHandle
+from auditor.repo.options import SourceOptions
 from auditor.util.kinds import container_images, is_namespaced
 
 log = logging.getLogger("gitops_audit")
@@ -63,6 +74,8 @@ class RunOptions:
     """Commit audited by the previous run in the report history: the default change-control window start."""
     shard: tuple[int, int] | None = None
     """(K, N): audit only the targets of shard K of N (after Flux discovery and selection)."""
+    scope: str = ""
+    """Identity of what this run covers (config + selection), recorded so history compares like with like."""
 
 
 @dataclass
@@ -78,6 +91,12 @@ class RepoWork:
     index: ProvenanceIndex | None = None
     codeowners: CodeOwners | None = None
     window: AuditWindow | None = None
+    ctx: RenderContext | None = None
+    """What target sources render from (the prepared tree and the repository)."""
+    change: ChangeInputs | None = None
+    """Change-control inputs (window commits, CODEOWNERS, approvals), gathered once for all its targets."""
+    protected_paths: dict[str, list[str]] = field(default_factory=dict)
+    """Protected target name → its change-controlled paths (for the ledger)."""
     error: str = ""
 
 
@@ -91,20 +110,88 @@ class Shared:
     say: Progress
     tools: list[ToolInfo] = field(default_factory=list)
     """Tools found during the run besides kustomize (helm for Flux targets)."""
+    sources: tuple[TargetSource, ...] = ()
+    """The run's target sources."""
     unmatched: dict[str, frozenset[str]] = field(default_factory=dict)
     """Target name → ignore rules that matched nothing there (filled by the target audits)."""
+    indexes: dict[tuple[str, str], ProvenanceIndex | None] = field(default_factory=dict)
+    """(git dir, commit) of other revisions renders read → their history index (built on first use)."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    today: date | None = None
+    """The run's date (UTC) for waiver expiry, so a replay judges waivers as the run did."""
+    spool: EvidenceSink | None = None
+    """Where each target's desired and live state is written for the evidence bundle (None: not kept)."""
+
+
+    def index_of(self, rev: SourceRevision) -> ProvenanceIndex | None:
+        """The history index of another revision a render read (per repository and commit, built once)."""
+        key = (rev.git_dir, rev.commit)
+        with self.lock:
+            if key not in self.indexes:
+                try:
+                    self.indexes[key] = build_index(Path(rev.git_dir), rev.commit)
+                except AuditorError as exc:
+                    log.warning("provenance of %s: %s", rev.label, exc)
+                    self.indexes[key] = None
+            return self.indexes[key]
+
+
+class EvidenceSink(Protocol):
+    """Receives each audited target's state for the evidence bundle (``pipeline_evidence.Spool``)."""
+
+    def write_target(self, target: Target, rendered: RenderedSet, live: LiveState, secret_key: bytes) -> None:
+        """Keep one target's rendered desired state and live state (Secret values hashed)."""
+
+    def write_change(self, repos: Mapping[tuple[str, str], RepoWork], policies: PolicySet | None) -> None:
+        """Keep each repository's change-control inputs and the policy sources."""
 
 
 def live_scope(
-    desired: Sequence[Manifest], target: Target, extra_kinds: Sequence[tuple[str, str, str]] = ()
+    desired: Sequence[Manifest],
+    target: Target,
+    extra_kinds: Sequence[tuple[str, str, str]] = (),
+    orphan_kinds: Sequence[tuple[str, str, str]] = (),
 ) -> LiveScope:
-    """What to read live: the kinds present in desired (plus configured extras), in the managed namespaces."""
-    kinds = sorted({(m.ref.group, m.api_version.rpartition("/")[2], m.ref.kind) for m in desired} | set(extra_kinds))
-    namespaces = {m.ref.namespace for m in desired if m.ref.namespace}
+    """What to read live, in the managed namespaces: desired's kinds, extras, default orphan kinds.
+
+    Default orphan kinds are namespaced and read only where the target manages a namespace.
+    Cluster-scoped objects written with a ``namespace:`` (the API server drops it), including
+    instances of ``scope: Cluster`` CRDs in desired, do not make that namespace managed.
+    """
+    cluster = frozenset(crd_cluster_kinds(desired))
+    kinds = {(m.ref.group, m.api_version.rpartition("/")[2], m.ref.kind) for m in desired} | set(extra_kinds)
+    namespaces = {m.ref.namespace for m in desired
+                  if m.ref.namespace and is_namespaced(m.ref.group, m.ref.kind, cluster)}
     namespaces |= {m.ref.name for m in desired if m.ref.kind == "Namespace" and not m.ref.group}
-    if not namespaces and any(is_namespaced(m.ref.group, m.ref.kind) for m in desired):
+    if not namespaces and any(is_namespaced(m.ref.group, m.ref.kind, cluster) for m in desired):
         namespaces.add(target.namespace)
-    return LiveScope(kinds=tuple(kinds), namespaces=tuple(sorted(namespaces)))
+    if namespaces:
+        kinds |= set(orphan_kinds)
+    if any(not _builtin_group(m.ref.group) for m in desired):
+        # Custom resources: their CRDs give list semantics (x-kubernetes-list-type) and scope.
+        kinds.add(CRD_KIND)
+    return LiveScope(kinds=tuple(sorted(kinds)), namespaces=tuple(sorted(namespaces)),
+                     cluster_scoped=tuple(sorted(cluster)))
+
+
+CRD_KIND = ("apiextensions.k8s.io", "v1", "CustomResourceDefinition")
+
+
+def _builtin_group(group: str) -> bool:
+    return "." not in group or group.endswith(".k8s.io")
+
+
+def crd_cluster_kinds(desired: Sequence[Manifest]) -> set[tuple[str, str]]:
+    """(group, kind) of custom resources whose CRD in desired says ``scope: Cluster``."""
+    out: set[tuple[str, str]] = set()
+    for m in desired:
+        if m.ref.kind == "CustomResourceDefinition" and m.ref.group == "apiextensions.k8s.io":
+            spec = m.body.get("spec") or {}
+            kind = (spec.get("names") or {}).get("kind") if isinstance(spec, dict) else None
+            if isinstance(spec, dict) and spec.get("scope") == "Cluster" and spec.get("group") and kind:
+                out.add((str(spec["group"]), str(kind)))
+    return out
 
 
 def _read_live(opts: RunOptions, target: Target, scope: LiveScope, secret_key: bytes) -> LiveState:
@@ -119,28 +206,47 @@ def _read_live(opts: RunOptions, target: Target, scope: LiveScope, secret_key: b
     return read_cluster(target.context, scope, replace(opts.cluster, secret_key=secret_key))
 
 
-def _gap_findings(target: Target, gaps: Sequence[CoverageGap]) -> list[Finding]:
-    return [
-        Finding(
-            target=target.name,
-            category=Category.COVERAGE,
-            rule_id="coverage.not-audited",
-            severity=Severity.MEDIUM,
-            message=f"{g.group_kind}{' in ' + g.namespace if g.namespace else ''} not audited: {g.reason}",
-            path=f"{g.group_kind}/{g.namespace}",
-        )
-        for g in gaps
-    ]
+def _orphan_only(desired: Sequence[Manifest], opts: RunOptions) -> frozenset[str]:
+    """``Kind.group`` of kinds git does not hold that are read only to find orphans (or CRD schemas)."""
+    held = {(m.ref.group, m.ref.kind) for m in desired} | {(g, k) for g, _, k in opts.config.extra_kinds}
+    auxiliary = [*opts.drift.orphan_kinds, CRD_KIND]
+    return frozenset(f"{k}.{g}" if g else k for g, _, k in auxiliary if (g, k) not in held)
 
 
-def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: RepoWork) -> TargetResult:
+def _gap_findings(
+    target: Target, gaps: Sequence[CoverageGap], orphan_only: frozenset[str] = frozenset()
+) -> list[Finding]:
+    """A finding per coverage gap.
+
+    A kind read only to find orphans (git holds none) is low: only its orphans went unchecked,
+    nothing git declares went unread (e.g. Secrets under the default role, which grants none); not
+    served by the cluster, or not in a snapshot, it has no objects to be orphaned: no finding.
+    """
+    out = []
+    for g in gaps:
+        where = f" in {g.namespace}" if g.namespace else ""
+        if g.group_kind in orphan_only:
+            if g.reason in (REASON_NOT_SERVED, REASON_NOT_IN_SNAPSHOT):
+                continue  # nothing of that kind to be orphaned, as far as the cluster or snapshot shows
+            severity = Severity.LOW
+            message = f"{g.group_kind}{where} not read: {g.reason} (git holds none; read only to find orphans or " \
+                      "custom resource schemas; grant get/list, or drop it from drift.orphan_kinds)"
+        else:
+            severity = Severity.MEDIUM
+            message = f"{g.group_kind}{where} not audited: {g.reason}"
+        out.append(Finding(target=target.name, category=Category.COVERAGE, rule_id="coverage.not-audited",
+                           severity=severity, message=message, path=f"{g.group_kind}/{g.namespace}"))
+    return out
+
+
+def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: RepoWork,
+                 source: TargetSource) -> TargetResult:
     """Read live state and run every check on one rendered target; an unreadable cluster is a skipped result."""
     opts = shared.opts
-    timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    view = pipeline_flux.split(rendered.objects)
-    desired = view.desired
-    scope = live_scope(desired, target, opts.config.extra_kinds)
+    desired = source.controller(rendered).desired
+    scope = live_scope(desired, target, opts.config.extra_kinds,
+                       opts.drift.orphan_kinds if opts.drift.orphans else ())
     shared.say(target.name, f"read live state from {target.live_source}")
     try:
         live = _read_live(opts, target, scope, shared.secret_key)
@@ -152,31 +258,61 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
             commit=rendered.commit,
             desired_count=len(desired),
         )
-    timings["live"] = time.perf_counter() - t0
+    if shared.spool is not None:
+        shared.spool.write_target(target, rendered, live, shared.secret_key)
+    return check_state(shared, target, rendered, live, work, source, {"live": time.perf_counter() - t0})
 
+
+def check_state(
+    shared: Shared,
+    target: Target,
+    rendered: RenderedSet,
+    live: LiveState,
+    work: RepoWork,
+    source: TargetSource,
+    timings: dict[str, float] | None = None,
+) -> TargetResult:
+    """Every check on one target's desired and live state: drift, policy, change control, provenance.
+
+    No I/O besides git provenance (skipped when ``work.index`` is None): ``gitops-audit replay``
+    calls this with the state and change-control inputs of an evidence bundle.
+    """
+    opts = shared.opts
+    timings = dict(timings or {})
+    view = source.controller(rendered)
+    desired = view.desired
     t1 = time.perf_counter()
-    drift_opts = pipeline_flux.drift_options(replace(opts.drift, secret_hash_key=shared.secret_key), view, live.objects)
+    drift_opts = pipeline_apply.drift_options(replace(opts.drift, secret_hash_key=shared.secret_key), view,
+                                              live.objects)
     outcome = diff_target(target, desired, live, drift_opts)
-    # Only configured rules are reported; Flux's own rules are derived from git and may rightly match nothing.
-    shared.unmatched[target.name] = frozenset(r for r in outcome.unmatched_rules if not r.startswith("flux: "))
-    findings = pipeline_flux.adjust_findings(outcome.findings, view, live.objects)
+    # Only configured rules are reported; the controller's own rules come from git and may rightly match nothing.
+    shared.unmatched[target.name] = frozenset(r for r in outcome.unmatched_rules
+                                              if not pipeline_apply.is_controller_rule(r, view))
+    findings = pipeline_apply.adjust_findings(outcome.findings, view, live.objects)
     timings["drift"] = time.perf_counter() - t1
 
+    incomplete: tuple[str, ...] = ()
     if shared.policies is not None:
         t2 = time.perf_counter()
-        findings += evaluate_target(
+        policy_findings = evaluate_target(
             shared.policies, target, desired, live.objects,
-            live_changed=_live_for_policy(desired, live, outcome.drifts),
+            live_changed=_live_for_policy(desired, live, outcome.drifts), today=shared.today,
         )
+        findings += policy_findings
+        incomplete = incomplete_reasons(policy_findings)  # a rule that failed on a document: partial, exit 3
         timings["policy"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
     findings += _change_control(opts, target, rendered, work)
     by_ref = {m.ref: m.provenance for m in desired}
-    findings = [_with_provenance(f, work, by_ref) for f in findings]
+    others = {rev.label: rev for rev in rendered.sources}
+    findings = [_with_provenance(f, work, by_ref, shared, others) for f in findings]
     timings["provenance"] = time.perf_counter() - t3
 
-    findings += _gap_findings(target, (*rendered.gaps, *live.gaps))
+    gap_findings, not_rendered = pipeline_apply.render_gaps(target, rendered.gaps, opts.config.accept_unrendered)
+    findings += gap_findings
+    findings += _gap_findings(target, live.gaps, _orphan_only(desired, opts))
+    findings += pipeline_hygiene.input_findings(target, desired, live)
     findings.sort(key=Finding.sort_key)
     return TargetResult(
         target=target,
@@ -191,6 +327,10 @@ def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: Re
         reads=live.reads,
         images=_image_rows(desired, live.objects),
         timings=timings,
+        not_audited=not_rendered,
+        apps=app_objects(desired, live.objects, outcome.drifts),
+        inventory=inventory(desired, outcome.drifts, work),
+        incomplete=incomplete,
     )
 
 
@@ -224,36 +364,41 @@ def _image_rows(desired: Sequence[Manifest], live: Sequence[Manifest]) -> tuple[
     return tuple(sorted(rows))
 
 
-def _change_control(opts: RunOptions, target: Target, rendered: RenderedSet, work: RepoWork) -> list[Finding]:
-    """CODEOWNERS coverage and commit approval for the files that feed this target."""
-    if work.index is None or work.window is None:
-        return []
+def file_roles(rendered: RenderedSet) -> dict[str, str]:
+    """Repository files that feed a rendered target, with their role (first role seen wins)."""
     roles: dict[str, str] = {}
     for m in rendered.objects:
         for f in m.provenance.files:
-            roles.setdefault(f.path, f.role)
-    return list(
-        check_target(
-            target,
-            sorted(roles),
-            work.index,
-            work.codeowners,
-            opts.config.change_control,
-            window_start=work.window.start,
-            roles=roles,
-        )
-    )
+            if not f.repo:  # files of other branches/repositories are not changes to this repository
+                roles.setdefault(f.path, f.role)
+    return roles
 
 
-def _with_provenance(finding: Finding, work: RepoWork, desired: Mapping[ObjectRef, Provenance]) -> Finding:
-    """Fill last commits and owners of a finding's files; blame the line that sets a modified field.
+def _change_control(opts: RunOptions, target: Target, rendered: RenderedSet, work: RepoWork) -> list[Finding]:
+    """CODEOWNERS coverage and commit approval for the files that feed this target (from gathered inputs)."""
+    cc = opts.config.change_control
+    if work.change is None or target.env not in cc.protected_envs:
+        return []
+    roles = file_roles(rendered)
+    paths, role_of = target_paths(sorted(roles), work.change.codeowners, cc, roles)
+    return list(judge(target, paths, work.change, cc, role_of))
+
+
+def _with_provenance(finding: Finding, work: RepoWork, desired: Mapping[ObjectRef, Provenance],
+                     shared: Shared | None = None, others: Mapping[str, SourceRevision] | None = None) -> Finding:
+    """Fill last commits and owners of a finding's files, and credit the finding to one change.
 
     Findings on live documents (policy on live state) carry no files of their own: they get the
     files of the desired object with the same identity. A stale orphan gets the commit that removed
-    the file which defined it, so the report says when it left git.
+    the file which defined it, so the report says when it left git. The credit is kept apart from
+    the object's provenance: for a modified field, the line that sets the desired value (blamed to
+    the commit that wrote it), else the object's origin file; on the cluster side, the manager that
+    wrote the live value.
     """
+    live_credit = finding.provenance.live[0] if finding.category is Category.DRIFT and finding.provenance.live \
+        else None
     if work.index is None:
-        return finding
+        return replace(finding, credit=Credit(live=live_credit))
     prov = finding.provenance
     if not prov.files and finding.ref is not None:
         if finding.ref in desired:
@@ -263,11 +408,13 @@ def _with_provenance(finding: Finding, work: RepoWork, desired: Mapping[ObjectRe
             if removed is not None:
                 prov = replace(prov, files=(removed,))
     if not prov.files:
-        return finding
-    if finding.rule_id == "drift.modified" and finding.path and work.handle is not None:
+        return replace(finding, credit=Credit(live=live_credit))
+    own_files = tuple(f for f in prov.files if not f.repo)
+    origin = None
+    if finding.rule_id == "drift.modified" and finding.path and work.handle is not None and own_files:
         origin = field_origin(
             work.tree.root if work.tree else None,
-            prov.files,
+            own_files,
             finding.details.get("segments") or finding.path,
             finding.expected,
             work.handle.git_dir,
@@ -275,11 +422,42 @@ def _with_provenance(finding: Finding, work: RepoWork, desired: Mapping[ObjectRe
             ref=finding.ref,
             index=work.index,
         )
-        if origin is not None:
-            prov = replace(prov, files=(replace(origin, role="field"), *prov.files))
-    prov = attach(prov, work.index, work.codeowners)
+    prov = _attach(prov, work, shared, others or {})
+    git = attach(Provenance(files=(origin,)), work.index, work.codeowners).files[0] if origin else prov.primary
     owners = finding.owners
-    primary = prov.primary
-    if not owners and primary is not None and work.codeowners is not None:
-        owners = owners_of(work.codeowners, primary.path) or ()
-    return replace(finding, provenance=prov, owners=tuple(owners))
+    if not owners and git is not None:
+        owners = git.owners
+    if not owners and prov.primary is not None and work.codeowners is not None:
+        owners = owners_of(work.codeowners, prov.primary.path) or ()
+    return replace(finding, provenance=prov, owners=tuple(owners), credit=Credit(git=git, live=live_credit))
+
+
+def _attach(prov: Provenance, work: RepoWork, shared: Shared | None,
+            others: Mapping[str, SourceRevision]) -> Provenance:
+    """Last commits and owners, each file from the history of the repository and revision it was read from.
+
+    Files of other branches or repositories get their own index's commit and no owners (CODEOWNERS is the
+    audited repository's).
+    """
+    assert work.index is not None
+    if not any(f.repo for f in prov.files):
+        return attach(prov, work.index, work.codeowners)
+    files: list[FileProvenance] = []
+    for f in prov.files:
+        if not f.repo:
+            files.extend(attach(Provenance(files=(f,)), work.index, work.codeowners).files)
+            continue
+        rev = others.get(f.repo)
+        index = shared.index_of(rev) if shared is not None and rev is not None else None
+        files.append(replace(f, commit=f.commit or (index.last_commit(f.path) if index is not None else None)))
+    return replace(prov, files=tuple(files))
+
+
+def inventory(desired: Sequence[Manifest], drifts: Sequence[ObjectDrift], work: RepoWork) -> tuple[InventoryItem, ...]:
+    """Every desired object with its drift verdict and its files (last commit and owners filled)."""
+    verdict = {d.ref: d.kind.value for d in drifts}
+    out = []
+    for m in desired:
+        prov = _attach(m.provenance, work, None, {}) if work.index is not None else m.provenance
+        out.append(InventoryItem(m.ref, verdict.get(m.ref, ""), prov.files))
+    return tuple(sorted(out, key=lambda i: i.ref))

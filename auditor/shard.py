@@ -26,6 +26,8 @@ from auditor.model import Target
 
 INDEX_ENV = "JOB_COMPLETION_INDEX"
 """Set by Kubernetes in every pod of an Indexed Job (0 … completions-1)."""
+MAX_SHARDS = 10_000
+"""Upper bound of N checked before anything else (assigning a target costs one hash per shard)."""
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -43,6 +45,8 @@ def parse_shard(text: str) -> tuple[int, int]:
 def _check(k: int, n: int, what: str) -> tuple[int, int]:
     if n < 1:
         raise UsageError(f"{what}: the shard count must be at least 1")
+    if n > MAX_SHARDS:
+        raise UsageError(f"{what}: at most {MAX_SHARDS} shards")
     if not 0 <= k < n:
         raise UsageError(f"{what}: shard index must be 0..{n - 1} (shards are numbered from 0)")
     return k, n
@@ -70,9 +74,20 @@ def shard_of(name: str, n: int) -> int:
     return best
 
 
+def check_count(k: int, n: int, targets: int) -> None:
+    """Refuse more shards than targets (one line, exit 2): some shards would be empty by construction."""
+    if n > max(1, targets):
+        raise UsageError(f"shard {k}/{n}: {n} shards for {targets} target{'s' if targets != 1 else ''} "
+                         "(use at most one shard per target)")
+
+
 def select_shard(targets: Sequence[Target], k: int, n: int) -> tuple[Target, ...]:
-    """The targets of shard ``k`` of ``n``, in their given (config) order. May be empty."""
+    """The targets of shard ``k`` of ``n``, in their given (config) order. May be empty.
+
+    Raises :class:`UsageError` when ``n`` exceeds the number of targets.
+    """
     _check(k, n, f"shard {k}/{n}")
+    check_count(k, n, len(targets))
     return tuple(t for t in targets if shard_of(t.name, n) == k)
 
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import dataclasses
+import hashlib
+import json
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from auditor import shard
-from auditor.config import RunConfig
-from auditor.pipeline import Progress, RunOptions
+from auditor.config import RunConfig, Selection
+from auditor.pipeline import RunOptions
+from auditor.util import proc
 
 
 def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: str = "") -> RunOptions:
@@ -21,6 +26,7 @@ def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: st
     )
     if getattr(args, "no_render_cache", False):
         source = replace(source, render_cache="off")
+    proc.configure_memory(source.tool_memory_mb)
     cluster = cfg.cluster
     kubeconfig = getattr(args, "kubeconfig", None)
     if kubeconfig:
@@ -35,10 +41,37 @@ def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: st
     )
 
 
-def progress_printer() -> Progress:
-    """Progress lines on stderr (the CLI installs this only on a TTY)."""
+def run_scope(cfg: RunConfig, args: argparse.Namespace, selection: Selection | None = None) -> str:
+    """What a run covers: the config's identity plus the selected targets (and shard), as a short hash.
 
-    def show(target: str, message: str) -> None:
-        print(f"  {target}: {message}", file=sys.stderr, flush=True)
+    Runs are compared (new/resolved, first seen, trend) only within one scope, so an ad-hoc run of
+    one target written into the nightly reports directory does not look like everything else resolved.
+    """
+    if cfg.source_path:
+        identity: list[Any] = ["config", str(cfg.base_dir / Path(cfg.source_path).name)]
+    else:
+        identity = ["adhoc", cfg.repo, [(t.path, t.context, t.snapshot) for t in cfg.targets]]
+    sel = selection or Selection()
+    parts = [
+        identity,
+        sorted(t.name for t in cfg.targets),
+        [sorted(sel.names), sorted(sel.contexts), sorted(sel.envs), sorted(sel.regions)],
+        list(shard.from_args(args) or ()),
+    ]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
-    return show
+
+def effective_config(opts: RunOptions) -> dict[str, Any]:
+    """The settings a run used (config plus command-line overrides), JSON-ready, for the evidence bundle.
+
+    The raw config bytes and any key material are left out; credentials in URLs are redacted by the spool.
+    """
+    cfg = dataclasses.replace(opts.config, raw=b"")
+    return {
+        "config": dataclasses.asdict(cfg),
+        "source": dataclasses.asdict(opts.source),
+        "cluster": {k: v for k, v in dataclasses.asdict(opts.cluster).items() if k != "secret_key"},
+        "drift": {k: v for k, v in dataclasses.asdict(opts.drift).items() if k != "secret_hash_key"},
+        "shard": list(opts.shard or ()),
+        "scope": opts.scope,
+    }

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from auditor.source.provenance import build_index
+from auditor.provenance.index import build_index
 from auditor.util import proc
 
 AUTHORS = [("Alice", "alice@example.com"), ("Bob", "bob@example.com"), ("Carol", "carol@example.com"),

@@ -74,15 +74,16 @@ GROUPS: dict[str, Group] = {
         "tests/report/test_report_smoke.py")),
     "policy.waivers": Group("auditor/policy/waivers.py", (
         "tests/policy/test_waivers.py", "tests/policy/test_guards_waivers.py")),
-    "source.changecontrol": Group("auditor/source/changecontrol.py", (
-        "tests/source/test_changecontrol.py", "tests/source/test_guards_changecontrol.py")),
+    "provenance.changecontrol": Group("auditor/provenance/changecontrol.py", (
+        "tests/provenance/test_changecontrol.py", "tests/provenance/test_guards_changecontrol.py",
+        "tests/provenance/test_approvals.py")),
     "model.exit_code": Group("auditor/model.py", (
         "tests/test_guards_exit_code.py", "tests/report/test_report_formats.py"),
         _fn("auditor/model.py", "AuditReport.exit_code", "AuditReport.failing", "AuditReport.partial",
             "Finding.counts", "Severity.at_least", "Severity.rank")),
-    "source.codeowners": Group("auditor/source/codeowners.py", (
-        "tests/source/test_codeowners.py", "tests/source/test_guards_codeowners.py",
-        "tests/source/test_changecontrol.py")),
+    "provenance.codeowners": Group("auditor/provenance/codeowners.py", (
+        "tests/provenance/test_codeowners.py", "tests/provenance/test_guards_codeowners.py",
+        "tests/provenance/test_changecontrol.py")),
 }
 
 KILLED = {"killed", "timeout"}

@@ -45,6 +45,23 @@ def test_flux_clusters_alone_audits_every_cluster(flux_fleet: Path) -> None:
         ("drift.orphaned.unmanaged", "hand-made", ""),
     }
     assert not [f for f in by_target["staging"] if f["category"] == "drift"]
+    # the ingress-nginx chart is remote: part of the desired state is unknown, so the run is partial
+    assert code == 3
+    not_rendered = [f for f in prod if f["rule_id"] == "coverage.not-rendered"]
+    assert [f["path"] for f in not_rendered] == ["HelmRelease.helm.toolkit.fluxcd.io/infra/ingress-nginx"]
+    assert not not_rendered[0]["suppressed_by"]
+
+
+def test_accepted_unrendered_parts_leave_the_run_complete(flux_fleet: Path) -> None:
+    cfg = flux_fleet / "gitops-audit.yaml"
+    cfg.write_text(cfg.read_text() + "accept_unrendered:\n  - kind: HelmRelease\n    name: infra/ingress-nginx\n"
+                   "    reason: vendor chart, audited upstream\n")
+    code = main(["run", "--config", str(cfg), "--out", str(flux_fleet / "a"), "-q"])
+    prod = findings(flux_fleet / "a")["production"]
+    accepted = [f for f in prod if f["rule_id"] == "coverage.not-rendered"]
+    assert [f["suppressed_by"] for f in accepted] == ["accepted: vendor chart, audited upstream"]
+    doc = json.loads((flux_fleet / "a" / "latest" / "report.json").read_text())
+    assert doc["partial"] is False
     assert code == 1
 
 

@@ -54,7 +54,7 @@ def audit(cfg: Path, out: Path) -> tuple[int, list[dict], dict[str, int]]:
             stats = dict(zip(("documents", "evaluated", "in_workers", "cached"), map(int, m.groups()), strict=True))
     doc = json.loads((out / "latest" / "report.json").read_text())
     findings = [
-        {k: v for k, v in f.items() if k not in ("status",)}
+        {k: v for k, v in f.items() if k not in ("status", "first_seen", "last_seen")}
         for t in doc["targets"] for f in t["findings"] if f["category"] == "policy"
     ]
     return proc.returncode, findings, stats

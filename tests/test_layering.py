@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "auditor"
-STAGES = ("source", "cluster", "diff", "policy", "report")
-WIRING = ("pipeline", "pipeline_target", "pipeline_flux", "wiring", "cli", "commands", "config", "render_cache")
+STAGES = ("render", "provenance", "cluster", "diff", "policy", "report")
+SHARED = ("repo",)
+"""Shared layers below the stages: git repository access, used by rendering and provenance alike."""
+WIRING = ("pipeline", "pipeline_target", "pipeline_apply", "pipeline_fleet", "pipeline_evidence", "pipeline_replay",
+          "pipeline_hygiene", "wiring", "cli", "commands", "config", "render_cache")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -39,9 +42,22 @@ def test_model_is_a_leaf() -> None:
     assert not [m for m in imported_modules(PACKAGE / "model.py") if m.startswith("auditor")]
 
 
+def test_shared_layers_import_no_stage_and_no_wiring() -> None:
+    forbidden = [f"auditor.{s}" for s in (*STAGES, *WIRING)] + ["auditor.demo"]
+    problems = [
+        f"{path.relative_to(PACKAGE.parent)} imports {mod}"
+        for shared in SHARED
+        for path in sorted((PACKAGE / shared).rglob("*.py"))
+        for mod in imported_modules(path)
+        if any(mod == f or mod.startswith(f + ".") for f in forbidden)
+    ]
+    assert not problems, "\n".join(problems)
+
+
 def test_config_imports_only_stage_options() -> None:
     for name in ("config.py", "config_stages.py"):
         for mod in imported_modules(PACKAGE / name):
             parts = mod.split(".")
-            if len(parts) > 1 and parts[0] == "auditor" and parts[1] in STAGES:
-                assert parts[2] in ("options", "cc_options", "flux_options"), f"{name} imports {mod}"
+            if len(parts) > 1 and parts[0] == "auditor" and parts[1] in (*STAGES, *SHARED):
+                # options modules are leaves (frozen dataclasses): auditor.<stage>[.<sub>].options
+                assert "options" in parts[2:4], f"{name} imports {mod}"

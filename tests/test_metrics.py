@@ -59,7 +59,7 @@ def _finding(target: str, cat: Category, sev: Severity, name: str, suppressed: s
 def make_report() -> AuditReport:
     odd = 'prod "eu"\\west'
     audited = TargetResult(
-        target=Target(name="prod-us", context="prod-us"),
+        target=Target(name="prod-us", context="prod-us", env="production", region="us-east"),
         audited=True,
         findings=(
             _finding("prod-us", Category.DRIFT, Severity.HIGH, "a"),
@@ -84,26 +84,30 @@ def test_success_metrics_values() -> None:
     assert fams["gitops_audit_last_success_timestamp_seconds"]["samples"][()] == FINISHED
     assert fams["gitops_audit_run_duration_seconds"]["samples"][()] == 125.0
     up = fams["gitops_audit_target_up"]["samples"]
-    assert up[(("target", "prod-us"),)] == 1.0
-    assert up[(("target", "dev"),)] == 0.0
+    assert up[(*PROD_US,)] == 1.0
+    assert up[(("target", "dev"), ("env", ""), ("region", ""))] == 0.0
     found = fams["gitops_audit_findings"]["samples"]
-    assert found[(("target", "prod-us"), ("category", "drift"), ("severity", "high"))] == 2.0
-    assert found[(("target", "prod-us"), ("category", "policy"), ("severity", "medium"))] == 1.0
+    assert found[(*PROD_US, ("category", "drift"), ("severity", "high"))] == 2.0
+    assert found[(*PROD_US, ("category", "policy"), ("severity", "medium"))] == 1.0
     # suppressed findings do not count
-    assert found[(("target", "prod-us"), ("category", "policy"), ("severity", "critical"))] == 0.0
+    assert found[(*PROD_US, ("category", "policy"), ("severity", "critical"))] == 0.0
     # every category x severity pair is present for audited targets, none for skipped ones
-    assert sum(1 for k in found if k[0] == ("target", "prod-us")) == len(Category) * len(Severity)
+    assert sum(1 for k in found if k[:3] == PROD_US) == len(Category) * len(Severity)
     assert not any(k[0] == ("target", "dev") for k in found)
     objs = fams["gitops_audit_objects"]["samples"]
-    assert objs[(("target", "prod-us"), ("source", "desired"))] == 12.0
-    assert objs[(("target", "prod-us"), ("source", "live"))] == 15.0
+    assert objs[(*PROD_US, ("source", "desired"))] == 12.0
+    assert objs[(*PROD_US, ("source", "live"))] == 15.0
+
+
+PROD_US = (("target", "prod-us"), ("env", "production"), ("region", "us-east"))
 
 
 def test_label_values_are_escaped() -> None:
     text = metrics.render_textfile(make_report(), success=True)
     assert 'target="prod \\"eu\\"\\\\west"' in text
     fams = parse(text)
-    assert (("target", 'prod \\"eu\\"\\\\west'),) in fams["gitops_audit_target_up"]["samples"]
+    odd = (("target", 'prod \\"eu\\"\\\\west'), ("env", ""), ("region", ""))
+    assert odd in fams["gitops_audit_target_up"]["samples"]
 
 
 def test_failed_run_has_no_success_timestamp_unless_carried() -> None:
@@ -138,8 +142,9 @@ def test_naming_rules() -> None:
             for key, _ in labels:
                 assert metrics.LABEL_NAME.match(key) and not key.startswith("__")
     assert set(k for lab in fams["gitops_audit_findings"]["samples"] for k, _ in lab) == {
-        "target", "category", "severity"}
-    assert set(k for lab in fams["gitops_audit_objects"]["samples"] for k, _ in lab) == {"target", "source"}
+        "target", "env", "region", "category", "severity"}
+    assert set(k for lab in fams["gitops_audit_objects"]["samples"] for k, _ in lab) == {
+        "target", "env", "region", "source"}
 
 
 def test_textfile_is_written_atomically_and_read_back(tmp_path: Path) -> None:

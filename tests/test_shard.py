@@ -85,3 +85,13 @@ def test_arguments() -> None:
     assert shard.from_args(p.parse_args(["--shard-count", "3"]), {"JOB_COMPLETION_INDEX": "1"}) == (1, 3)
     with pytest.raises(SystemExit):
         p.parse_args(["--shard", "1/2", "--shard-count", "2"])
+
+
+def test_shard_count_is_bounded_by_the_targets() -> None:
+    """Issue 16 item 12: more shards than targets is a usage error, and N is bounded before any hashing."""
+    targets = [Target(name=f"t{i}") for i in range(3)]
+    assert sum(len(shard.select_shard(targets, k, 3)) for k in range(3)) == 3
+    with pytest.raises(UsageError, match="4 shards for 3 targets"):
+        shard.select_shard(targets, 0, 4)
+    with pytest.raises(UsageError, match="at most 10000 shards"):
+        shard.parse_shard("1/100000000")

@@ -29,17 +29,25 @@ from auditor.cluster.kubeconfig import (
     KubeconfigSource,
     load_contexts,
     resolve_source,
+    user_entry,
     user_is_renewable,
 )
 from auditor.cluster.options import ClusterOptions
 from auditor.errors import ClusterError, ConfigError
+from auditor.util import stop as run_stop
+from auditor.util import yamlio
+from auditor.util.redact import redact_text
 
 log = logging.getLogger("auditor.cluster")
+warn = logging.getLogger("gitops_audit")
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _BACKOFF_BASE = 0.2
 _BACKOFF_CAP = 5.0
 _MAX_MESSAGE = 300
+MAX_BODY_BYTES = 512 * 1024 * 1024
+"""Largest response body read (a page of ``page_size`` objects is far smaller)."""
+_CHUNK = 256 * 1024
 
 
 class HttpStatusError(Exception):
@@ -55,7 +63,11 @@ class HttpStatusError(Exception):
 
 
 class Stopped(Exception):
-    """Another list of the same cluster failed; this one gives up quietly."""
+    """Another list of the same cluster failed (or the run is stopping); this one gives up quietly."""
+
+
+class _BadCredentials(Exception):
+    """A credential an HTTP header cannot carry (control characters, non-latin-1); never holds the value."""
 
 
 @dataclass
@@ -81,6 +93,8 @@ class _Client:
     """Credential strings to scrub from messages."""
     renewable: bool
     """Credentials come from a plugin or file that may hand out a new token (worth one reload on 401)."""
+    insecure: tuple[str, ...] = ()
+    """Transport weaknesses of this context: ``plain-http``, ``tls-not-verified``."""
 
 
 _CLIENTS: dict[tuple[Any, ...], _Client] = {}
@@ -119,6 +133,7 @@ class Connection:
         self._client = self._get_client(fresh=False)
         self.identity = self._client.identity
         self.server = self._client.server
+        self.insecure = self._client.insecure
 
     def _get_client(self, *, fresh: bool) -> _Client:
         key = _cache_key(self._source, self.context, self.options)
@@ -137,6 +152,15 @@ class Connection:
 
         source, context, known = self._source, self.context, self._known
         in_cluster = (context == IN_CLUSTER or not source.paths) and source.in_cluster and context not in known
+        if not in_cluster and not self.options.allow_exec_plugins:
+            name = context or self._current
+            user = str((known.get(name) or {}).get("user") or "")
+            program = _credential_program(user_entry(source, user))
+            if program:
+                raise ClusterError(
+                    f"read cluster {self.label}: user {user!r} gets its credentials by running {program}; "
+                    "refused (cluster.allow_exec_plugins is false)"
+                )
         config = Configuration()
         try:
             # Called under _CLIENTS_LOCK: the loader keeps a process-wide cache of temp files for
@@ -162,6 +186,20 @@ class Connection:
         config.retries = False
         # Several targets may read the same context at once: room for all their lists.
         config.connection_pool_maxsize = max(1, self.options.parallel_lists) * 4
+        insecure: list[str] = []
+        host = str(config.host)
+        if host.lower().startswith("http://"):
+            insecure.append("plain-http")
+        elif not config.verify_ssl:
+            insecure.append("tls-not-verified")
+        if insecure:
+            import urllib3
+
+            # Said once per context, in our words (and as a finding on each target), not once per request.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            what = ("plain HTTP: credentials and objects travel unencrypted" if "plain-http" in insecure
+                    else "TLS certificate not verified (insecure-skip-tls-verify)")
+            warn.warning("cluster %s at %s: %s", self.label, redact_text(host), what)
         if in_cluster:
             identity, renewable = "in-cluster service account", True
         else:
@@ -176,6 +214,7 @@ class Connection:
             identity=identity,
             secrets=_known_secrets(config),
             renewable=renewable,
+            insecure=tuple(insecure),
         )
 
     def scrub(self, text: str) -> str:
@@ -189,16 +228,21 @@ class Connection:
         self.stop.set()
 
     def _headers(self, accept: str) -> dict[str, str]:
+        """Request headers with the context's credentials; :class:`_BadCredentials` when one cannot be sent.
+
+        A token ending in a newline (``echo $T > token``) is trimmed as kubectl trims token files.
+        """
         headers = {"Accept": accept, "User-Agent": "gitops-audit (read-only)"}
         # auth_settings() runs the token refresh hook (exec plugins, expiring service-account tokens).
         config = self._client.config
         for auth in config.auth_settings().values():
             if auth.get("in") == "header" and auth.get("value"):
-                headers[str(auth["key"])] = str(auth["value"])
+                headers[str(auth["key"])] = _header_value(str(auth["value"]))
         if config.username and config.password:
             import urllib3
 
-            headers.update(urllib3.util.make_headers(basic_auth=f"{config.username}:{config.password}"))
+            basic = urllib3.util.make_headers(basic_auth=f"{config.username}:{config.password}")
+            headers.update({k: _header_value(v) for k, v in basic.items()})
         return headers
 
     def get_json(
@@ -219,7 +263,7 @@ class Connection:
         attempt = 0
         while attempt < attempts:
             attempt += 1
-            if self.stop.is_set():
+            if self.stop.is_set() or run_stop.requested():
                 raise Stopped()
             remaining = self.deadline.remaining()
             if remaining <= 0:
@@ -228,14 +272,12 @@ class Connection:
             retry_after: float | None = None
             began = time.monotonic()
             try:
-                resp = self._client.api.rest_client.pool_manager.request(
-                    "GET",
-                    url,
-                    headers=self._headers(accept),
-                    timeout=urllib3.Timeout(connect=timeout, read=timeout),
-                    retries=False,
-                    preload_content=True,
-                )
+                status, reason, data, retry_header = self._bounded_request(url, accept, timeout)
+            except _BadCredentials:
+                raise ClusterError(
+                    f"read cluster {self.label}: the credentials of {self.identity or 'this context'} contain "
+                    "characters an HTTP header cannot carry (a token must be printable ASCII)"
+                ) from None
             except urllib3.exceptions.SSLError as exc:
                 raise ClusterError(
                     f"read cluster {self.label}: TLS error talking to {self.server}: {self.scrub(_cause(exc))}"
@@ -246,22 +288,28 @@ class Connection:
                 last_problem = _connection_problem(exc, timeout)
                 last_status = None
                 log.debug("GET %s: %s (attempt %d/%d)", path, last_problem, attempt, attempts)
+            except (Stopped, ClusterError):
+                raise
+            except Exception as exc:  # the HTTP stack's own errors may quote request headers
+                raise ClusterError(
+                    f"read cluster {self.label}: GET {path} failed: {type(exc).__name__} (details withheld: "
+                    "they may quote credentials)"
+                ) from None
             else:
                 with self._count_lock:
                     self.requests += 1
-                status = int(resp.status)
                 log.debug("GET %s -> %d in %.3fs", path, status, time.monotonic() - began)
                 if 200 <= status < 300:
                     try:
-                        body = json.loads(resp.data)
-                    except ValueError:
+                        body = yamlio.parse_json(data, f"GET {path}")
+                    except yamlio.YamlError as exc:
                         raise ClusterError(
-                            f"read cluster {self.label}: GET {path}: response is not JSON"
+                            f"read cluster {self.label}: GET {path}: response is not usable JSON: {exc.problem}"
                         ) from None
                     if not isinstance(body, dict):
                         raise ClusterError(f"read cluster {self.label}: GET {path}: unexpected response")
                     return body
-                message = self.scrub(_status_message(resp.data))
+                message = self.scrub(_status_message(data))
                 if status == 401:
                     if not self._reloaded and self._client.renewable:
                         # Like kubectl: a token from an exec plugin or a token file may have been
@@ -276,10 +324,10 @@ class Connection:
                         "credentials rejected or expired"
                     )
                 if status not in _RETRY_STATUSES:
-                    raise HttpStatusError(status, str(resp.reason or ""), message)
+                    raise HttpStatusError(status, reason, message)
                 last_problem = f"HTTP {status}" + (f": {message}" if message else "")
-                last_status = HttpStatusError(status, str(resp.reason or ""), message, attempts=attempt)
-                retry_after = _retry_after(resp.headers.get("Retry-After"))
+                last_status = HttpStatusError(status, reason, message, attempts=attempt)
+                retry_after = _retry_after(retry_header)
                 log.debug("GET %s: %s (attempt %d/%d)", path, last_problem, attempt, attempts)
             if attempt == attempts:
                 break
@@ -288,7 +336,7 @@ class Connection:
                 delay = max(delay, retry_after)
             if delay >= self.deadline.remaining():
                 raise self.deadline_error(last_problem)
-            if self.stop.wait(delay):
+            if self.stop.wait(delay) or run_stop.requested():
                 raise Stopped()
         if self.deadline.remaining() <= 0.05:
             raise self.deadline_error(last_problem)  # the last attempt was cut short by the deadline
@@ -300,12 +348,104 @@ class Connection:
             f"read cluster {self.label}: {self.server} unreachable: {last_problem} (after {attempts} attempts)"
         )
 
+    def _bounded_request(self, url: str, accept: str, timeout: float) -> tuple[int, str, bytes, str | None]:
+        """One GET, finished within the read's deadline whatever the server does.
+
+        The request runs in a daemon thread and the caller waits no longer than the deadline (or a
+        stop request): a server that trickles its headers or body cannot hold the run, nor keep the
+        process from exiting. The body is read in chunks, each recv bounded by the time left, so the
+        thread itself also ends soon after the deadline.
+        """
+        headers = self._headers(accept)  # raises _BadCredentials here, in the caller's thread
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def call() -> None:
+            try:
+                box["value"] = self._request(url, headers, timeout)
+            except BaseException as exc:  # handed to the waiting thread
+                box["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=call, name=f"get-{self.label}", daemon=True).start()
+        while not done.wait(min(0.2, max(0.0, self.deadline.remaining()))):
+            if self.stop.is_set() or run_stop.requested():
+                raise Stopped()
+            if self.deadline.remaining() <= 0:
+                raise self.deadline_error("no complete response")
+        if "error" in box:
+            raise box["error"]
+        value: tuple[int, str, bytes, str | None] = box["value"]
+        return value
+
+    def _request(self, url: str, headers: dict[str, str], timeout: float) -> tuple[int, str, bytes, str | None]:
+        import urllib3
+
+        resp = self._client.api.rest_client.pool_manager.request(
+            "GET",
+            url,
+            headers=headers,
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+            retries=False,
+            preload_content=False,
+        )
+        try:
+            data = self._read_body(resp)
+        except BaseException:
+            resp.close()
+            raise
+        resp.release_conn()
+        return int(resp.status), str(resp.reason or ""), data, resp.headers.get("Retry-After")
+
+    def _read_body(self, resp: Any) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        read = getattr(resp, "read1", None) or resp.read
+        while True:
+            remaining = self.deadline.remaining()
+            if remaining <= 0 or self.stop.is_set() or run_stop.requested():
+                raise TimeoutError("deadline")
+            sock = getattr(getattr(resp, "connection", None), "sock", None)
+            if sock is not None:
+                sock.settimeout(max(0.05, min(self.options.request_timeout, remaining)))
+            chunk = read(_CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            total += len(chunk)
+            if total > MAX_BODY_BYTES:
+                raise OSError(f"response larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
+            chunks.append(chunk)
+
     def deadline_error(self, last_problem: str) -> ClusterError:
         """The error for a read that ran out of time (the last transient problem, when there was one)."""
         tail = f" (last problem: {last_problem})" if last_problem else ""
         return ClusterError(
             f"read cluster {self.label}: deadline of {self.options.deadline:g}s exceeded at {self.server}{tail}"
         )
+
+
+def _header_value(value: str) -> str:
+    """A credential header value trimmed like kubectl trims token files; raises when it cannot be sent."""
+    value = value.strip()
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or ord(c) > 0xFF for c in value):
+        raise _BadCredentials()
+    return value
+
+
+def _credential_program(user: dict[str, Any] | None) -> str:
+    """The program a kubeconfig user runs to get credentials (exec plugin, legacy auth-provider cmd-path)."""
+    if not user:
+        return ""
+    exec_spec = user.get("exec")
+    if isinstance(exec_spec, dict) and exec_spec.get("command"):
+        return f"exec plugin {str(exec_spec['command'])!r}"
+    provider = user.get("auth-provider")
+    if isinstance(provider, dict):
+        cmd = (provider.get("config") or {}).get("cmd-path") if isinstance(provider.get("config"), dict) else None
+        if cmd:
+            return f"auth-provider command {str(cmd)!r}"
+    return ""
 
 
 def _known_secrets(config: Any) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ from auditor.cluster.objects import (
 from auditor.cluster.options import SECRET_MODES, ClusterOptions, LiveScope
 from auditor.errors import ClusterError
 from auditor.model import CoverageGap, ListRecord, LiveState, Manifest, ObjectRef
+from auditor.util import stop as run_stop
 
 __all__ = ["APIResource", "check_contexts", "discover_all", "read_cluster"]
 
@@ -178,6 +179,8 @@ class _ListResult:
     objects: tuple[Manifest, ...] = ()
     record: ListRecord | None = None
     gap: CoverageGap | None = None
+    dropped: tuple[CoverageGap, ...] = ()
+    """Items the server listed that are not objects (no metadata.name…): reported, never silently lost."""
 
 
 class _Progress:
@@ -227,7 +230,8 @@ def read_cluster(context: str, scope: LiveScope, options: ClusterOptions) -> Liv
     except HttpStatusError as exc:
         raise ClusterError(f"read cluster {conn.label}: {conn.scrub(str(exc))}") from None
     except Stopped:
-        raise ClusterError(f"read cluster {conn.label}: stopped") from None
+        why = run_stop.reason() if run_stop.requested() else "stopped"
+        raise ClusterError(f"read cluster {conn.label}: {why}") from None
     finally:
         conn.close()
 
@@ -251,9 +255,15 @@ def _read(conn: Connection, scope: LiveScope, key: bytes) -> LiveState:
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"list-{conn.label}")
     try:
         futures: list[Future[_ListResult]] = [pool.submit(_list_one, conn, t, key, progress) for t in tasks]
-        # Wait no longer than the deadline, even if a response trickles in slower than the
-        # per-read socket timeout; work left behind stops at its next request.
-        _done, pending = wait(futures, timeout=max(0.0, conn.deadline.remaining()), return_when=FIRST_EXCEPTION)
+        # Wait no longer than the deadline (or a stop request), even if a response trickles in
+        # slower than the per-read socket timeout; work left behind stops at its next request.
+        while True:
+            _done, pending = wait(futures, timeout=max(0.0, min(0.25, conn.deadline.remaining())),
+                                  return_when=FIRST_EXCEPTION)
+            if not pending or any(f.exception() is not None for f in _done) or conn.deadline.remaining() <= 0:
+                break
+            if run_stop.requested():
+                raise Stopped()
         errors = [f.exception() for f in futures if f.done() and f.exception() is not None]
         # The root cause, not a list that merely stopped because of it.
         failed = next((e for e in errors if not isinstance(e, Stopped)), errors[0] if errors else None)
@@ -271,6 +281,7 @@ def _read(conn: Connection, scope: LiveScope, key: bytes) -> LiveState:
     for r in results:
         if r.gap is not None:
             gaps.append(r.gap)
+        gaps.extend(r.dropped)
         if r.record is not None:
             reads.append(r.record)
         for m in r.objects:
@@ -281,7 +292,19 @@ def _read(conn: Connection, scope: LiveScope, key: bytes) -> LiveState:
         identity=conn.identity,
         reads=tuple(reads),
         gaps=tuple(gaps),
+        insecure=conn.insecure,
     )
+
+
+def _describe_item(item: Any) -> str:
+    """Whatever identifies an unnamed list item (uid, generateName, namespace), without its content."""
+    if not isinstance(item, dict):
+        return f"(a {type(item).__name__}, not an object)"
+    meta = item.get("metadata")
+    if not isinstance(meta, dict):
+        return "(no metadata)"
+    parts = [f"{k}={str(meta[k])[:80]!r}" for k in ("namespace", "generateName", "uid") if meta.get(k)]
+    return "(" + ", ".join(parts) + ")" if parts else "(no name, uid or generateName)"
 
 
 def _now() -> str:
@@ -299,6 +322,8 @@ def _list_one(conn: Connection, task: _ListTask, key: bytes, progress: _Progress
         while True:
             started = _now()
             items: list[Manifest] = []
+            dropped: list[CoverageGap] = []
+            listed = 0
             query: dict[str, str | int] = {"limit": max(1, conn.options.page_size)}
             resource_version = ""
             try:
@@ -307,7 +332,9 @@ def _list_one(conn: Connection, task: _ListTask, key: bytes, progress: _Progress
                     meta = page.get("metadata") or {}
                     if not resource_version:
                         resource_version = str(meta.get("resourceVersion") or "")
-                    items.extend(_to_manifests(res, page.get("items") or [], secret, key))
+                    raw_items = page.get("items") or []
+                    items.extend(_to_manifests(res, raw_items, secret, key, dropped, task.namespace, listed))
+                    listed += len(raw_items) if isinstance(raw_items, list) else 0
                     token = meta.get("continue")
                     if not token:
                         break
@@ -328,7 +355,7 @@ def _list_one(conn: Connection, task: _ListTask, key: bytes, progress: _Progress
             time=started,
             count=len(items),
         )
-        return _ListResult(objects=tuple(items), record=record)
+        return _ListResult(objects=tuple(items), record=record, dropped=tuple(dropped))
     except HttpStatusError as exc:
         gk = group_kind(res.group, res.kind)
         if exc.status == 403:
@@ -341,16 +368,23 @@ def _list_one(conn: Connection, task: _ListTask, key: bytes, progress: _Progress
         progress.step()
 
 
-def _to_manifests(res: APIResource, items: Iterable[Any], secret: bool, key: bytes) -> list[Manifest]:
-    """Live manifests from list items; the server omits apiVersion/kind on items of built-in lists."""
+def _to_manifests(res: APIResource, items: Iterable[Any], secret: bool, key: bytes,
+                  dropped: list[CoverageGap] | None = None, namespace: str = "", offset: int = 0) -> list[Manifest]:
+    """Live manifests from list items; the server omits apiVersion/kind on items of built-in lists.
+
+    Items that are not objects (not a mapping, no ``metadata.name``) cannot be compared: each is
+    appended to ``dropped`` as a coverage gap naming it, so the report says what was not audited.
+    """
     out: list[Manifest] = []
-    for item in items:
-        if not isinstance(item, dict):
+    for index, item in enumerate(items, start=offset):
+        meta = item.get("metadata") if isinstance(item, dict) else None
+        name = meta.get("name") if isinstance(meta, dict) else None
+        if not isinstance(name, str) or not name:
+            if dropped is not None:
+                dropped.append(CoverageGap(group_kind(res.group, res.kind), namespace,
+                                           f"list item {index} {_describe_item(item)} dropped: no metadata.name"))
             continue
-        meta = item.get("metadata") or {}
-        name = meta.get("name")
-        if not isinstance(name, str):
-            continue
+        assert isinstance(meta, dict)
         body = {"apiVersion": res.group_version, "kind": res.kind}
         body.update((k, v) for k, v in item.items() if k not in ("apiVersion", "kind"))
         if secret:

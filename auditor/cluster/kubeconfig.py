@@ -79,6 +79,15 @@ def load_contexts(source: KubeconfigSource) -> tuple[dict[str, dict[str, Any]], 
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.kube_config import KubeConfigMerger
 
+    for path in source.paths:
+        # The kubernetes loader parses without bounds: an alias bomb or a self-referencing alias in a
+        # kubeconfig would take the process down. Our parser refuses both first, with file:line.
+        try:
+            yamlio.load_one(Path(path).read_bytes(), path)
+        except yamlio.YamlError as exc:
+            raise ConfigError(f"load kubeconfig {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"load kubeconfig {path}: {exc.strerror or exc}") from None
     try:
         # The merger alone (not the loader): the loader insists on a valid current-context.
         merged = KubeConfigMerger(source.joined).config
@@ -134,20 +143,27 @@ def check_contexts(contexts: Sequence[str], options: ClusterOptions) -> None:
             raise ConfigError(f"unknown kubeconfig context {ctx!r} in {source.description} (known: {names})")
 
 
-def user_is_renewable(source: KubeconfigSource, user: str) -> bool:
-    """True when a kubeconfig user's token comes from an exec plugin, auth provider or token file."""
+def user_entry(source: KubeconfigSource, user: str) -> dict[str, Any] | None:
+    """The ``user:`` mapping of a kubeconfig user (first file that defines it, as kubectl merges), or None."""
     if not source.paths or not user:
-        return False
+        return None
     from kubernetes.config.kube_config import KubeConfigMerger
 
     try:
         merged = KubeConfigMerger(source.joined).config
         users = (merged.value if merged is not None else {}).get("users") or []
-    except Exception:  # already loaded successfully once; a re-read failure only disables the refresh
-        return False
+    except Exception:  # already loaded successfully once; a re-read failure only loses this detail
+        return None
     for node in users:
         entry = getattr(node, "value", node)
         if isinstance(entry, dict) and entry.get("name") == user:
             spec = entry.get("user") or {}
-            return isinstance(spec, dict) and any(k in spec for k in ("exec", "auth-provider", "tokenFile"))
-    return False
+            spec = getattr(spec, "value", spec)
+            return dict(spec) if isinstance(spec, dict) else None
+    return None
+
+
+def user_is_renewable(source: KubeconfigSource, user: str) -> bool:
+    """True when a kubeconfig user's token comes from an exec plugin, auth provider or token file."""
+    spec = user_entry(source, user)
+    return spec is not None and any(k in spec for k in ("exec", "auth-provider", "tokenFile"))

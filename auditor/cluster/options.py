@@ -52,3 +52,6 @@ class ClusterOptions:
     """Per-run key for keyed hashes (:mod:`auditor.util.secrets`), set by the pipeline."""
     progress: bool | None = None
     """Show progress on stderr: ``None`` means only when stderr is a TTY."""
+    allow_exec_plugins: bool = True
+    """Run kubeconfig exec credential plugins (and legacy auth-provider ``cmd-path`` commands) as kubectl
+    does. ``False`` refuses contexts whose user needs one: for kubeconfigs you do not trust."""

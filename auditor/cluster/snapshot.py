@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from auditor.cluster.objects import (
     REASON_FORBIDDEN,
     REASON_NOT_IN_SNAPSHOT,
@@ -125,15 +127,20 @@ def read_snapshot(directory: Path, scope: LiveScope, *, secret_key: bytes = b"")
     chosen: dict[ObjectRef, tuple[int, Manifest]] = {}
     reads: list[ListRecord] = []
     seen_cluster_scoped: set[tuple[str, str]] = set()
+    ambiguous: list[CoverageGap] = []
     for path in _iter_files(directory):
         rel = path.relative_to(directory).as_posix()
+        duplicates: yamlio.DuplicateKeys = []
         try:
             data = path.read_bytes()
-            docs = yamlio.load_json_or_yaml(data, str(path))
+            docs = yamlio.load_json_or_yaml(data, str(path), duplicates=duplicates)
         except yamlio.YamlError as exc:
             raise ClusterError(f"read snapshot {directory}: {exc}") from None
         except OSError as exc:
             raise ClusterError(f"read snapshot {directory}: {path}: {exc.strerror}") from None
+        if duplicates:
+            # PyYAML and json keep the last value silently; kubectl would have refused the file.
+            ambiguous.extend(_duplicate_gaps(rel, data, duplicates))
         count = 0
         resource_version = ""
         file_namespaces: set[str] = set()
@@ -185,8 +192,44 @@ def read_snapshot(directory: Path, scope: LiveScope, *, secret_key: bytes = b"")
         source=str(directory),
         identity=index.identity if index else "",
         reads=tuple(reads),
-        gaps=gaps,
+        gaps=(*gaps, *ambiguous),
     )
+
+
+def _duplicate_gaps(rel: str, data: bytes, duplicates: yamlio.DuplicateKeys) -> list[CoverageGap]:
+    """One coverage gap per duplicate key, naming the file, line and (for YAML) the object that holds it."""
+    holders: list[tuple[int, int, str, str]] = []  # (first line, last line, Kind, namespace/name)
+    if any(line for line, _ in duplicates):
+        try:
+            nodes = yamlio.compose_all(data, rel)
+        except yamlio.YamlError:
+            nodes = []
+        for node in nodes:
+            items = _node_get(node, "items")
+            for obj in items.value if isinstance(items, yaml.SequenceNode) else [node]:
+                meta = _node_get(obj, "metadata")
+                name = _scalar(_node_get(meta, "name"))
+                ns = _scalar(_node_get(meta, "namespace"))
+                holders.append((obj.start_mark.line + 1, obj.end_mark.line + 1, _scalar(_node_get(obj, "kind")),
+                                f"{ns}/{name}" if ns else name))
+    out = []
+    for line, key in duplicates:
+        holder = next(((k, n) for first, last, k, n in holders if first <= line <= last), None)
+        where = f"snapshot {rel}:{line}" if line else f"snapshot {rel}"
+        what = f" in {holder[0]}/{holder[1]}" if holder and holder[0] else ""
+        reason = f"{where}: duplicate key {key!r}{what}; the file is ambiguous (the last value was used)"
+        out.append(CoverageGap(holder[0] if holder and holder[0] else f"file {rel}", "", reason))
+    return out
+
+
+def _node_get(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    return next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+
+
+def _scalar(node: yaml.Node | None) -> str:
+    return str(node.value) if isinstance(node, yaml.ScalarNode) else ""
 
 
 def _coverage_gaps(

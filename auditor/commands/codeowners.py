@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import SourceError
-from auditor.source.codeowners import (
+from auditor.provenance.codeowners import (
     CODEOWNERS_LOCATIONS,
     CodeOwners,
     load_codeowners,

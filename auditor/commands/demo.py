@@ -31,14 +31,33 @@ def handler(args: argparse.Namespace) -> int:
 
     Exits 0 when the audit ran: a demo that finds drift has succeeded.
     """
+    import shutil
+
     from auditor.config import load_config
     from auditor.demo.fleet import create_demo
+    from auditor.errors import ToolError
+    from auditor.render.tools import find_kustomize
+    from auditor.repo.options import SourceOptions
 
+    # Tools first: a fleet built for an audit that cannot run would only be in the way of the next try.
+    if shutil.which("git") is None:
+        raise ToolError("demo: git not found on PATH (the demo fleet is a git repository)")
+    try:
+        find_kustomize(SourceOptions())
+    except ToolError as exc:
+        raise ToolError(f"demo: {exc}; 'gitops-audit tools install kubectl --dest ~/.local/bin' installs a pinned, "
+                        "checksum-verified kubectl (it includes kustomize)") from None
+    existed = Path(args.dir).exists()
     fleet = create_demo(Path(args.dir), force=args.force)
-    cfg = load_config(fleet.config)
-    run_args = argparse.Namespace(fail_on=None, out=None, keep=None, quiet=args.quiet, no_color=args.no_color,
-                                  kubeconfig=None, worktree=False)
-    outcome = execute(cfg, run_args)
+    try:
+        cfg = load_config(fleet.config)
+        run_args = argparse.Namespace(fail_on=None, out=None, keep=None, quiet=args.quiet, no_color=args.no_color,
+                                      kubeconfig=None, worktree=False, log_format=getattr(args, "log_format", "text"))
+        outcome = execute(cfg, run_args)
+    except BaseException:
+        if not existed:  # ours entirely: remove it, so running demo again just works
+            shutil.rmtree(fleet.root, ignore_errors=True)
+        raise
     print_outcome(outcome, run_args)
     if not args.quiet:
         config_arg = shlex.quote(str(Path(args.dir) / fleet.config.name))

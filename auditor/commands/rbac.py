@@ -1,7 +1,8 @@
 """``gitops-audit rbac``: print the minimal read-only ClusterRole for the kinds an audit reads.
 
 Kinds come from ``--kind`` and from manifest files (``-f``, e.g. ``kubectl kustomize overlays/prod |
-gitops-audit rbac -f -``); with neither, the default role of ``deploy/rbac.yaml`` is printed. Resource
+gitops-audit rbac -f -``; the default orphan kinds an audit also lists are added); with neither, the
+default role of ``deploy/rbac.yaml`` is printed. Resource
 names come from the cluster's discovery with ``--context``, else from the kind's usual plural.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.cluster.rbac import DEFAULT_RESOURCES, RbacSubject, render_rbac
+from auditor.diff.options import DEFAULT_ORPHAN_KINDS
 from auditor.errors import UsageError
 from auditor.model import split_api_version
 from auditor.util import yamlio
@@ -30,7 +32,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--kind", "-k", action="append", default=[], metavar="KIND",
                    help="Kind, Kind.group or group/version/Kind (repeatable)")
     p.add_argument("--filename", "-f", action="append", default=[], metavar="FILE",
-                   help="manifests whose kinds to grant (YAML/JSON, Lists, multi-document; '-' reads stdin)")
+                   help="manifests whose kinds to grant (repeatable; YAML/JSON, Lists, multi-document; "
+                   "'-' reads stdin)")
     p.add_argument("--context", metavar="CTX", help="resolve resource names through this cluster's discovery")
     p.add_argument("--kubeconfig", metavar="FILE", help="use only this kubeconfig file (with --context)")
     p.add_argument("--secrets", action="store_true",
@@ -116,6 +119,9 @@ def _plurals(kinds: set[tuple[str, str]], args: argparse.Namespace) -> tuple[lis
 def handler(args: argparse.Namespace) -> int:
     """Print the role; returns the exit code."""
     kinds = {parse_kind(k) for k in args.kind} | kinds_from_files(list(args.filename))
+    if args.filename and kinds:
+        # An audit of those manifests also lists the default orphan kinds in their namespaces.
+        kinds |= {(g, k) for g, _, k in DEFAULT_ORPHAN_KINDS}
     if kinds:
         resources, notes = _plurals(kinds, args)
     elif args.filename:

@@ -21,10 +21,13 @@ from auditor.errors import AuditorError, UsageError
 from auditor.model import Manifest, RenderedSet, Target
 from auditor.pipeline import RunOptions, discover, prepare_repo
 from auditor.pipeline import render_target as pipeline_render_target
-from auditor.source.flux_options import FluxOptions
-from auditor.source.options import SourceOptions
-from auditor.source.tools import find_kustomize
+from auditor.render.flux.options import FluxOptions
+from auditor.render.markers import split_markers
+from auditor.render.tools import find_kustomize
+from auditor.repo.options import SourceOptions
 from auditor.util import yamlio
+from auditor.util.secrets import mask_secret_values
+from auditor.util.text import terminal_safe
 
 
 def register(subparsers: Any) -> None:
@@ -32,15 +35,21 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "render",
         help="print the desired objects of one target as multi-document YAML",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description="Print what the auditor believes the desired state of one target is, as multi-document "
+        "YAML: the rendered overlay, or for a Flux cluster target everything its Kustomizations (and "
+        "local-chart HelmReleases) apply. What could not be rendered is listed on stderr. "
+        "Exit: 0 rendered, 2 usage/config/render error.",
     )
     p.add_argument("--config", "-c", metavar="FILE",
                    help="config file (default: $GITOPS_AUDIT_CONFIG, else ./gitops-audit.yaml)")
     p.add_argument("--target", "-t", required=True, metavar="NAME", help="target to render")
     p.add_argument("--show-origin", action="store_true",
                    help="precede each object with the files it comes from (# origin: FILE (ROLE))")
-    p.add_argument("--ref", default="", metavar="REF", help="render this branch, tag or commit instead of `ref`")
+    p.add_argument("--ref", default="", metavar="REF",
+                   help="render this branch, tag or commit instead of the config's ref")
     p.add_argument("--worktree", action="store_true", help="render the working tree (local repositories only)")
+    p.add_argument("--show-secrets", action="store_true",
+                   help="print Secret values as rendered (default: masked as ***; keys are always shown)")
     p.set_defaults(func=handler)
 
 
@@ -49,11 +58,12 @@ def origin_comments(m: Manifest) -> str:
     return "".join(f"# origin: {f.path}{f':{f.line}' if f.line else ''} ({f.role})\n" for f in m.provenance.files)
 
 
-def format_rendered(rs: RenderedSet, *, show_origin: bool) -> str:
-    """Multi-document YAML of the desired objects, optionally with origin comments."""
+def format_rendered(rs: RenderedSet, *, show_origin: bool, show_secrets: bool = False) -> str:
+    """Multi-document YAML of the desired objects, optionally with origin comments; Secret values masked."""
     parts = []
     for m in rs.objects:
-        doc = yamlio.dump_all([dict(m.body)])
+        body = dict(m.body) if show_secrets else mask_secret_values(m.body)
+        doc = yamlio.dump_all([body])
         parts.append((origin_comments(m) if show_origin else "") + doc)
     return "---\n".join(parts)
 
@@ -72,7 +82,7 @@ def render_target(cfg: RunConfig, flux: FluxOptions, name: str, *, ref: str = ""
         target = next((t for t in targets if t.name == name), None)
         if target is None:
             known = ", ".join(t.name for t in targets) or "none"
-            raise UsageError(f"render: no target named {name!r} (targets: {known})")
+            raise UsageError(f"no target named {name!r} (targets: {known})")
         if target.repo != location or (target.ref != cfg.ref and not ref):
             work = prepare_repo(opts, (target.repo, ref or target.ref), Path(tmp) / "tree-target")
         rs = pipeline_render_target(opts, tool, work, target)
@@ -84,14 +94,17 @@ def handler(args: argparse.Namespace) -> int:
     try:
         path = find_config(args.config)
         if path is None:
-            raise UsageError("render: no config file (give --config FILE or create ./gitops-audit.yaml)")
+            raise UsageError("no config file: give --config FILE, set $GITOPS_AUDIT_CONFIG or create "
+                             "./gitops-audit.yaml")
         cfg = load_config(path)
         _target, rs = render_target(cfg, cfg.flux, args.target, ref=args.ref, worktree=args.worktree)
     except AuditorError as exc:
-        print(f"gitops-audit render: {exc}", file=sys.stderr)
+        # Errors name their own action ("render overlays/prod: kustomize exited 1"): no second prefix.
+        print(terminal_safe(f"gitops-audit render: error: {exc}", one_line=True), file=sys.stderr)
         return exc.exit_code
-    sys.stdout.write(format_rendered(rs, show_origin=args.show_origin))
+    shown = replace(rs, objects=split_markers(rs.objects).desired)  # the audit's own bookkeeping stays out
+    sys.stdout.write(format_rendered(shown, show_origin=args.show_origin, show_secrets=args.show_secrets))
     for gap in rs.gaps:
         where = f" in {gap.namespace}" if gap.namespace else ""
-        print(f"# not rendered: {gap.group_kind}{where}: {gap.reason}", file=sys.stderr)
+        print(terminal_safe(f"# not rendered: {gap.group_kind}{where}: {gap.reason}", one_line=True), file=sys.stderr)
     return 0

@@ -23,6 +23,7 @@ from typing import Any
 
 from auditor.errors import ReportError, UsageError
 from auditor.model import AuditReport, Severity, TargetResult, ToolInfo
+from auditor.provenance.ledger import union_ledgers
 
 SEVERITY_CHOICES = tuple(s.value for s in Severity)
 
@@ -134,9 +135,14 @@ def merge_reports(
     parts: Sequence[AuditReport], *, run_id: str, order: Sequence[str] = ()
 ) -> AuditReport:
     """One report from checked parts: targets in ``order`` (then by name), times spanning every part."""
+    from auditor.pipeline_fleet import line_up
+
     position = {name: i for i, name in enumerate(order)}
     results: list[TargetResult] = [r for p in parts for r in p.results]
     results.sort(key=lambda r: (position.get(r.target.name, len(position)), r.target.name))
+    # Each shard lined its own targets up; line the whole fleet up again (fleet matrix, skew).
+    lined = line_up([(r.target.name, r.apps) for r in results if r.apps])
+    results = [dataclasses.replace(r, apps=lined[r.target.name]) if r.target.name in lined else r for r in results]
     tools: dict[tuple[str, str, str], ToolInfo] = {}
     for p in parts:
         for t in p.tools:
@@ -158,38 +164,45 @@ def merge_reports(
         config_path=first.config_path,
         config_sha256=first.config_sha256,
         audit_window=first.audit_window,
+        ledger=union_ledgers([p.ledger for p in parts]),
+        scope=first.scope,
     )
 
 
-def _config_order(config: str | None) -> tuple[tuple[str, ...], bytes]:
+def _config_order(config: str | None) -> tuple[tuple[str, ...], bytes, str]:
     from auditor.config import find_config, load_config
+    from auditor.wiring import run_scope
 
     path = find_config(config)
     if path is None:
         if config:
             raise UsageError(f"merge reports: config {config} not found")
-        return (), b""
+        return (), b"", ""
     cfg = load_config(path)
-    return tuple(t.name for t in cfg.targets), cfg.raw
+    return tuple(t.name for t in cfg.targets), cfg.raw, run_scope(cfg, argparse.Namespace())
 
 
 def handler(args: argparse.Namespace) -> int:
     """Merge, compare with the history in ``--out``, write every format; exit with the verdict."""
     from auditor import metrics
-    from auditor.pipeline import new_run_id
+    from auditor.pipeline import credit_approvals, new_run_id
     from auditor.report.history import compare_with_previous, previous_run, write_run
 
     if args.keep < 1:
         raise UsageError("--keep must be at least 1")
     parts = load_parts([Path(p) for p in args.parts])
     check_parts(parts, max_age=args.max_age)
-    order, raw = _config_order(args.config)
+    order, raw, scope = _config_order(args.config)
     check_coverage(parts, order)
     merged = merge_reports(parts, run_id=new_run_id(), order=order)
+    # Approvals of credited commits come from the whole run's ledger, not each shard's.
+    merged = dataclasses.replace(merged, results=credit_approvals(merged.results, merged.ledger))
     if args.fail_on:
         merged = dataclasses.replace(merged, fail_on=Severity(args.fail_on))
     out = Path(args.out)
-    merged = compare_with_previous(merged, previous_run(out))
+    # The merged run has the unsharded run's scope: it is compared with earlier whole runs.
+    merged = dataclasses.replace(merged, scope=scope)
+    merged = compare_with_previous(merged, previous_run(out, scope))
     # The config's bytes are the evidence only when they are the ones the shards hashed.
     config_bytes = raw if raw and merged.config_sha256 in ("", _sha(raw)) else b""
     paths = write_run(merged, out, keep=args.keep, config_bytes=config_bytes)

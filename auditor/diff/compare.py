@@ -196,12 +196,14 @@ class Comparer:
         # Atomic: walk lists of objects of equal length by index when the items still correspond
         # (share at least one field value, e.g. the same name or host), so the report points at the
         # field that changed; report anything else whole.
-        if len(dv) == len(lv) and all(
+        # Live may be longer: admission appends defaults to atomic lists (DefaultTolerationSeconds
+        # adds two tolerations to every pod); the tail is judged with the other atomic extras.
+        if len(dv) <= len(lv) and all(
             isinstance(a, dict) and isinstance(b, dict) and (a == b or _corresponds(a, b))
-            for a, b in zip(dv, lv, strict=True)
+            for a, b in zip(dv, lv, strict=False)
         ):
             before = len(res.changes)
-            for i, (a, b) in enumerate(zip(dv, lv, strict=True)):
+            for i, (a, b) in enumerate(zip(dv, lv, strict=False)):
                 if a != b:
                     self._map(a, b, child, (*path, f"[{i}]"), res)
             if len(res.changes) == before:

@@ -96,6 +96,20 @@ _RULES: tuple[tuple[tuple[str, ...], tuple[str, ...], Any], ...] = (
     (("Service",), ("nodePort",), ANY),
     (("Service",), ("healthCheckNodePort",), ANY),
     (("Service",), ("ports", "protocol"), "TCP"),
+    # Endpoints written by hand (a Service without selector): ports are an atomic list, defaulted inside
+    (("Endpoints",), ("ports", "protocol"), "TCP"),
+    # StatefulSet volumeClaimTemplates: the server defaults each template as a PersistentVolumeClaim
+    # (apiVersion/kind, volumeMode, an empty status) inside the atomic list
+    (("StatefulSet",), ("volumeClaimTemplates", "apiVersion"), "v1"),
+    (("StatefulSet",), ("volumeClaimTemplates", "kind"), "PersistentVolumeClaim"),
+    (("StatefulSet",), ("volumeClaimTemplates", "status"), ANY),
+    (("StatefulSet",), ("volumeClaimTemplates", "metadata", "creationTimestamp"), None),
+    (("StatefulSet",), ("volumeClaimTemplates", "spec", "volumeMode"), "Filesystem"),
+    # Pods: the DefaultTolerationSeconds admission plugin appends these two tolerations
+    (("Pod",), ("tolerations",), {"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                                  "effect": "NoExecute", "tolerationSeconds": 300}),
+    (("Pod",), ("tolerations",), {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                                  "effect": "NoExecute", "tolerationSeconds": 300}),
     # Storage, namespaces, secrets, policies
     (("PersistentVolumeClaim",), ("volumeMode",), "Filesystem"),
     (("PersistentVolumeClaim",), ("volumeName",), ANY),
@@ -150,4 +164,7 @@ def is_server_default(kind: str, path: tuple[str, ...], value: Any, parent: Any)
             return bool(value == parent.get("serviceAccountName"))
         if last == "targetPort" and kind == "Service":
             return bool(value == parent.get("port"))
+        if last == "apiGroup" and kind in ("RoleBinding", "ClusterRoleBinding") and "subjects" in keys:
+            # rbac/v1 SetDefaults_Subject: "" for a ServiceAccount, rbac.authorization.k8s.io otherwise
+            return bool(value == ("" if parent.get("kind") == "ServiceAccount" else "rbac.authorization.k8s.io"))
     return any(default is ANY or value == default for default in _defaults_for(kind, keys))

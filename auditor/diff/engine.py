@@ -4,19 +4,21 @@ Steps per object (fixed order, DESIGN §4): identity → normalize (Secrets hash
 compare with merge keys → managedFields attribution → fields added out-of-band → HPA and ignore
 rules mark suppressions → findings. Then orphans. Nothing here reads the network or writes files.
 
-Rule ids: ``drift.missing``, ``drift.modified``, ``drift.added``, ``drift.orphaned.stale``,
-``drift.orphaned.unmanaged`` (README.md documents them with the severity table).
+Rule ids: ``drift.missing``, ``drift.modified``, ``drift.added``, ``drift.stale-field``,
+``drift.orphaned.stale``, ``drift.orphaned.unmanaged``, and the informational ``drift.rollout-restart``
+(README.md documents them with the severity table).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+from auditor.diff import apply as _apply
 from auditor.diff import normalize
+from auditor.diff import server as _server
 from auditor.diff.compare import Comparer, RawChange, pointer_of
 from auditor.diff.defaults import is_server_default
 from auditor.diff.fieldsv1 import ManagerEntry, Ownership, decode_managed_fields, manager_names, owned_values
@@ -25,17 +27,18 @@ from auditor.diff.options import IGNORE_ANNOTATION, DriftOptions
 from auditor.diff.orphans import find_orphans
 from auditor.diff.schema import Schemas, crds_in
 from auditor.diff.severity import field_severity, object_severity
+from auditor.diff.text import attribution_text, format_path, format_value
 from auditor.model import (
     Category,
     DriftKind,
     FieldChange,
     Finding,
-    LiveProvenance,
     LiveState,
     Manifest,
     ObjectDrift,
     ObjectRef,
     Provenance,
+    Severity,
     Target,
     split_api_version,
 )
@@ -50,9 +53,12 @@ RULE_MODIFIED = "drift.modified"
 RULE_ADDED = "drift.added"
 RULE_ORPHANED_STALE = "drift.orphaned.stale"
 RULE_ORPHANED_UNMANAGED = "drift.orphaned.unmanaged"
+RULE_STALE_FIELD = "drift.stale-field"
+RULE_ROLLOUT_RESTART = "drift.rollout-restart"
+INFO_RULES = frozenset({RULE_ROLLOUT_RESTART})
+"""Rules that report events, not drift: their findings never make an object out of sync."""
 
 SECRET_CHANGED = f"{_secrets.MASK} (changed)"
-ABSENT = "(absent)"
 
 
 @dataclass(frozen=True)
@@ -67,40 +73,15 @@ class DriftOutcome:
     """Config ignore rules that matched nothing (with a reason when they could not be evaluated)."""
 
 
-def format_path(path: Sequence[str]) -> str:
-    """``spec.template.spec.containers[name=web].image``; keys with dots are quoted in brackets."""
-    out: list[str] = []
-    for seg in path:
-        if seg.startswith("["):
-            out.append(seg)
-        elif "." in seg or "[" in seg or " " in seg:
-            out.append(f'["{seg}"]')
-        else:
-            out.append(("." if out else "") + seg)
-    return "".join(out)
+class _Item(NamedTuple):
+    """One difference on its way to a FieldChange and a Finding."""
 
-
-def format_time(ts: str) -> str:
-    """ManagedFields time to minute precision: ``2026-11-20T03:12Z``."""
-    if len(ts) >= 16 and ts[10:11] == "T":
-        return ts[:16] + "Z"
-    return ts
-
-
-def format_value(value: Any, limit: int = 80) -> str:
-    """Compact one-line rendering of a value for messages."""
-    if value is None:
-        return ABSENT
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def attribution_text(live: LiveProvenance | None) -> str:
-    """``kubectl-scale, 2026-11-20T03:12Z`` (or '' when unknown)."""
-    if live is None:
-        return ""
-    parts = [live.manager] + ([format_time(live.time)] if live.time else [])
-    return ", ".join(parts)
+    change: RawChange
+    kind: DriftKind
+    owner: ManagerEntry | None
+    rule: str
+    how: str = ""
+    """For stale fields: the mechanism that will remove it (``server-side apply by …``)."""
 
 
 class _Engine:
@@ -116,6 +97,7 @@ class _Engine:
         self.applier = frozenset(options.applier_managers)
         self.controllers = frozenset(options.known_controllers)
         self.rank = {m: 0 for m in self.applier} | {m: 1 for m in self.controllers}
+        self.webhook_managers = frozenset(options.mutation_webhook_managers)
         self.gitops_labels = frozenset(options.gitops_labels)
         self.gitops_annotations = frozenset(options.gitops_annotations)
         self.ignorer = Ignorer(options.ignore)
@@ -128,7 +110,12 @@ class _Engine:
 
     # identity -----------------------------------------------------------------------------
     def _identity(self, ref: ObjectRef) -> ObjectRef:
-        if ref.namespace or not _kinds.is_namespaced(ref.group, ref.kind, self.schemas.cluster_scoped):
+        namespaced = _kinds.is_namespaced(ref.group, ref.kind, self.schemas.cluster_scoped)
+        if ref.namespace:
+            # The API server drops metadata.namespace of a cluster-scoped object (ClusterRole, an
+            # instance of a `scope: Cluster` CRD) written with one: identify it as the server does.
+            return ref if namespaced else dataclasses.replace(ref, namespace="")
+        if not namespaced:
             return ref
         return dataclasses.replace(ref, namespace=self.target.namespace)
 
@@ -173,7 +160,10 @@ class _Engine:
             dm = self.desired[key]
             lm = self.live.get(key)
             if lm is None:
-                if not self._covered_by_gap(dm.ref):
+                hook = _server.transient_hook(dm.body)
+                if hook:
+                    self.drifts.append(ObjectDrift(dm.ref, DriftKind.IN_SYNC, note=f"{hook}: absent live is normal"))
+                elif not self._covered_by_gap(dm.ref):
                     self._missing(dm.ref, dm)
                 continue
             matched.append(key)
@@ -223,6 +213,8 @@ class _Engine:
             who = f" by {attribution_text(live_prov[0])}" if live_prov else ""
             note = f"unmanaged: created out-of-band{who}"
         suppressed = self._whole_object_rule(ref, None, lm.body)
+        if not suppressed and self.options.ignore_extraneous and _server.ignore_extraneous(lm.body):
+            suppressed = f"{_server.ARGO_COMPARE_OPTIONS}: IgnoreExtraneous"
         self.drifts.append(ObjectDrift(ref, DriftKind.ORPHANED, note=note))
         self.findings.append(Finding(
             target=self.target.name, category=Category.DRIFT,
@@ -255,6 +247,9 @@ class _Engine:
                 note = "live Secret values hashed with another key: only keys compared"
             else:
                 lbody = normalize.normalize_secret(lbody, self.key)
+        if self.options.ignore_aggregated_roles and _server.is_aggregated_role(ref.group, ref.kind, dbody):
+            dbody, lbody = _server.without_rules(dbody), _server.without_rules(lbody)
+            note = "aggregated ClusterRole: rules are written by the clusterrole-aggregation-controller"
         if dm.api_version != lm.api_version and dm.api_version and lm.api_version:
             # Read at another version than git wrote (e.g. autoscaling/v1 vs v2): the shapes differ
             # and the conversion is the server's; compare what both versions share.
@@ -267,35 +262,49 @@ class _Engine:
         res = self.comparer.compare(dbody, lbody, ref.group, ref.kind)
         oob = False
         applier, controllers = self.applier, self.controllers
+        ssa: list[Mapping[str, Any]] = []  # the appliers' server-side apply entries
         for entry in (lbody.get("metadata") or {}).get("managedFields") or ():
             if type(entry) is dict:
                 m = entry.get("manager", "")
-                if m not in applier and m not in controllers and entry.get("subresource") != "status":
+                if m in applier:
+                    if entry.get("operation") == "Apply" and entry.get("subresource", "") != "status" \
+                            and type(entry.get("fieldsV1")) is dict:
+                        ssa.append(entry)
+                elif m not in controllers and entry.get("subresource") != "status":
                     oob = True
-                    break
+        stale = self._stale_fields(ref, dbody, lbody, ssa)
         rules: list[ActiveRule] = []
         if self.ignorer.rules or _has_ignore_annotation(dm.body):
             rules = self.ignorer.for_object(ref, dm.body, lm.body, [m for m, _ in manager_names(lbody)])
-        if not res.changes and not oob:
+        if not res.changes and not oob and not stale:
             self.drifts.append(ObjectDrift(ref, DriftKind.IN_SYNC, note=note))
             return
         # Decode only what is needed: every entry when a field changed (to attribute it), else
         # only the out-of-band ones (the common "nothing changed" case of an adopted object).
-        items: list[tuple[RawChange, DriftKind, ManagerEntry | None]] = []
-        if res.changes or (oob and res.atomic_extra):
+        items: list[_Item] = []
+        if res.changes or stale or (oob and res.atomic_extra):
             own = Ownership(decode_managed_fields(lbody), self.rank)
             for rc in res.changes:
-                items.append((rc, DriftKind.MODIFIED, own.owner_below(rc.path)))
+                # A field absent live was written by nobody: no manager is credited.
+                owner = own.owner_below(rc.path) if rc.actual is not None else None
+                items.append(_Item(rc, DriftKind.MODIFIED, owner, RULE_MODIFIED))
+            for path, value, entry, how in stale:
+                items.append(_Item(RawChange(path, None, value), DriftKind.MODIFIED, entry or own.owner(path),
+                                   RULE_STALE_FIELD, how))
             if oob:
-                for rc in res.atomic_extra:
-                    e = self._atomic_edit(own, rc.path)
-                    if e is not None:
-                        items.append((rc, DriftKind.MODIFIED, e))
+                items.extend(self._atomic_extras(ref, own, res.atomic_extra))
         if oob:
-            items.extend(self._added(ref, dbody, lbody))
+            stale_paths = {p for p, _, _, _ in stale}
+            for rc, kind, owner in self._added(ref, dbody, lbody):
+                if stale_paths and any(rc.path[:n] in stale_paths for n in range(1, len(rc.path) + 1)):
+                    continue  # the next apply removes it: reported once, as a stale field
+                rule = RULE_ROLLOUT_RESTART if _server.is_rollout_restart(rc.path) else RULE_ADDED
+                items.append(_Item(rc, kind, owner, rule))
         changes: list[FieldChange] = []
+        events: list[str] = []
         hpa = self.hpa.get(_ref_key(ref)) if self.hpa else None
-        for rc, kind, owner in items:
+        for it in items:
+            rc, kind, owner = it.change, it.kind, it.owner
             pointer = pointer_of(dbody, lbody, rc.path, self.schemas, ref.group, ref.kind)
             live_prov = owner.provenance if owner else None
             suppressed = ""
@@ -305,11 +314,17 @@ class _Engine:
             if not suppressed and rules:
                 suppressed = suppressing_rule(rules, pointer, rc.expected, rc.actual,
                                               owner.manager if owner else "")
+            if not suppressed and owner is not None and owner.manager in self.webhook_managers:
+                suppressed = f"mutation-webhook: {owner.manager}"
             expected, actual = self._mask(ref, rc, kind)
             fc = FieldChange(path=format_path(rc.path), expected=expected, actual=actual, kind=kind,
                              live=live_prov, suppressed_by=suppressed)
+            finding = self._field_finding(ref, dm, fc, rc, pointer, why, it)
+            self.findings.append(finding)
+            if it.rule in INFO_RULES:
+                events.append(finding.message)
+                continue  # an event (rollout restart), not a difference: the object stays as it is
             changes.append(fc)
-            self.findings.append(self._field_finding(ref, dm, fc, rc, pointer, why))
         counted = [c for c in changes if not c.suppressed_by]
         if not counted:
             verdict = DriftKind.IN_SYNC
@@ -320,7 +335,45 @@ class _Engine:
         if len(counted) < len(changes):
             n = len(changes) - len(counted)
             note = "; ".join(x for x in (note, f"{n} suppressed difference{'s' if n > 1 else ''}") if x)
+        if events:
+            note = "; ".join(x for x in (note, *events) if x)
         self.drifts.append(ObjectDrift(ref, verdict, tuple(changes), note))
+
+    def _stale_fields(
+        self, ref: ObjectRef, dbody: Mapping[str, Any], lbody: Mapping[str, Any], entries: list[Mapping[str, Any]]
+    ) -> list[tuple[tuple[str, ...], Any, ManagerEntry | None, str]]:
+        """Fields git no longer sets that the next apply removes (server-side or client-side apply).
+
+        ``entries``: the appliers' server-side apply entries (:func:`auditor.diff.apply.ssa_entries`).
+        """
+        if entries:
+            return [(p, v, e, f"{_apply.MECHANISM_SSA} by {e.manager}")
+                    for p, v, e in _apply.ssa_stale_fields(ref.kind, dbody, lbody, entries, self._ignored_path)]
+        if ref.kind == "Secret" and ref.group == "":
+            return []  # values are hashed and last-applied (clear text) was dropped: nothing to read
+        if _apply.LAST_APPLIED not in ((lbody.get("metadata") or {}).get("annotations") or {}):
+            return []
+        previous = _apply.last_applied(lbody)
+        if previous is None:
+            return []
+        return [(p, v, None, _apply.MECHANISM_CSA) for p, v in _apply.last_applied_stale_fields(
+            previous, dbody, lbody, self.schemas, ref.group, ref.kind, self._ignored_path)]
+
+    def _atomic_extras(self, ref: ObjectRef, own: Ownership, atomic: Sequence[RawChange]) -> list[_Item]:
+        """Atomic lists an out-of-band manager rewrote with more than git sets (defaults left out)."""
+        out: list[_Item] = []
+        paths = {rc.path for rc in atomic}
+        for rc in atomic:
+            if any(rc.path[:n] in paths for n in range(1, len(rc.path))):
+                continue  # a nested atomic list: its outermost list is the unit that was written
+            e = self._atomic_edit(own, rc.path)
+            if e is None:
+                continue
+            # The list is the unit that was written: report it whole (renderers explain the
+            # entries that differ), and only when something besides server defaults was added.
+            if next(_server.atomic_extras(ref.kind, rc.path, rc.expected, rc.actual), None) is not None:
+                out.append(_Item(rc, DriftKind.MODIFIED, e, RULE_MODIFIED))
+        return out
 
     def _atomic_edit(self, own: Ownership, path: tuple[str, ...]) -> ManagerEntry | None:
         """The out-of-band manager that last replaced this atomic list, if nobody re-applied it since.
@@ -361,6 +414,8 @@ class _Engine:
                     continue
                 if is_server_default(ref.kind, p, value, parent):
                     continue  # the API's own default, recorded for the object's creator
+                if _server.filled_after_create(ref.kind, p, value, parent):
+                    continue  # the creator recorded `{}`; admission (LimitRanger) filled it later
                 cur = candidates.get(p)
                 if cur is None or who.time > cur[0].time:
                     candidates[p] = (who, value)
@@ -403,21 +458,27 @@ class _Engine:
         return expected, actual
 
     def _field_finding(
-        self, ref: ObjectRef, dm: Manifest, fc: FieldChange, rc: RawChange, pointer: str, why: str
+        self, ref: ObjectRef, dm: Manifest, fc: FieldChange, rc: RawChange, pointer: str, why: str, it: _Item
     ) -> Finding:
         attribution = attribution_text(fc.live)
         path = fc.path
-        if fc.kind == DriftKind.ADDED:
+        rule = it.rule
+        severity = field_severity(ref, rc.path)
+        details: dict[str, Any] = {"drift_kind": fc.kind.value, "pointer": pointer, "segments": list(rc.path)}
+        if rule == RULE_STALE_FIELD:
+            msg = f"{path}: {format_value(fc.actual)} live, no longer in git → removed by the next {it.how}"
+            details["next_apply"] = it.how
+        elif rule == RULE_ROLLOUT_RESTART:
+            msg = f"{path}: kubectl rollout restart at {format_value(fc.actual)} (an event, not configuration drift)"
+            severity = Severity.INFO
+        elif fc.kind == DriftKind.ADDED:
             msg = f"{path}: added out-of-band → {format_value(fc.actual)}"
-            rule = RULE_ADDED
         else:
             msg = f"{path}: {format_value(fc.expected)} → {format_value(fc.actual)}"
-            rule = RULE_MODIFIED
         if attribution:
             msg += f" ({attribution})"
         if why:
             msg += f" [{why}]"
-        details: dict[str, Any] = {"drift_kind": fc.kind.value, "pointer": pointer, "segments": list(rc.path)}
         if fc.live is not None:
             details["attribution"] = {"manager": fc.live.manager, "operation": fc.live.operation,
                                       "time": fc.live.time}
@@ -425,7 +486,7 @@ class _Engine:
             details["note"] = why
         return Finding(
             target=self.target.name, category=Category.DRIFT, rule_id=rule,
-            severity=field_severity(ref, rc.path), message=msg, ref=ref, path=path,
+            severity=severity, message=msg, ref=ref, path=path,
             expected=fc.expected, actual=fc.actual,
             provenance=Provenance(files=dm.provenance.files, live=(fc.live,) if fc.live else ()),
             suppressed_by=fc.suppressed_by, details=details,

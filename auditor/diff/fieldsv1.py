@@ -94,7 +94,7 @@ _ABSENT: Any = object()
 
 
 def owned_values(
-    fields: Mapping[str, Any], live: Any, desired: Any = _ABSENT
+    fields: Mapping[str, Any], live: Any, desired: Any = _ABSENT, empty_is_set: bool = False
 ) -> Iterator[tuple[Path, Any, Any, bool]]:
     """(path, live value, live parent, set in git) of every field a FieldsV1 trie owns.
 
@@ -102,7 +102,8 @@ def owned_values(
     paths and looking each one up: keyed items are found by their key values (``k:{...}``; a key
     git omits takes its API default, e.g. ``protocol: TCP``), set items by value, others by
     index. Fields no longer present live are skipped; git's ``null``/``{}``/``[]``/``""`` count as
-    not set.
+    not set, unless ``empty_is_set`` (then only ``null`` does: ``emptyDir: {}`` is a value an
+    apply sends).
     """
     stack: list[tuple[Mapping[str, Any], Path, Any, Any, Any, bool]] = [(fields, (), live, None, desired, False)]
     while stack:
@@ -152,7 +153,7 @@ def owned_values(
                     continue
             if value is _ABSENT:
                 continue
-            if dval is not _ABSENT and is_unset(dval):
+            if dval is not _ABSENT and (dval is None if empty_is_set else is_unset(dval)):
                 dval = _ABSENT
             sub = (*path, seg)
             if isinstance(child, Mapping) and child:
@@ -204,7 +205,7 @@ class Ownership:
     """Who owns which live field, with a preference when several managers share one."""
 
     def __init__(self, entries: list[ManagerEntry], rank: Mapping[str, int]) -> None:
-        """``rank``: manager → preference (higher wins; out-of-band > controller > applier)."""
+        """``rank``: manager → preference on equal times (higher wins; out-of-band > controller > applier)."""
         self.entries = entries
         self._by_path: dict[Path, ManagerEntry] = {}
         self._all: dict[Path, list[ManagerEntry]] = {}
@@ -214,7 +215,9 @@ class Ownership:
             for p in e.paths:
                 self._all.setdefault(p, []).append(e)
                 cur = self._by_path.get(p)
-                if cur is None or (rank.get(e.manager, 2), e.time) > (rank.get(cur.manager, 2), cur.time):
+                # Credit the manager that wrote the field last (a later apply owns the value, not the
+                # earlier `kubectl create`); on equal times prefer out-of-band over controller over applier.
+                if cur is None or (e.time, rank.get(e.manager, 2)) > (cur.time, rank.get(cur.manager, 2)):
                     self._by_path[p] = e
 
     def owners_exact(self, path: Path) -> list[ManagerEntry]:

@@ -15,11 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from auditor.diff.normalize import numbers_equal
 from auditor.diff.options import IGNORE_ANNOTATION, IgnoreRule
 from auditor.model import ObjectRef
+from auditor.util import yamlio
 
 _jq: Any
 try:  # optional: the jq binding (PyPI `jq`) evaluates Argo CD's jqPathExpressions
@@ -66,8 +65,9 @@ def parse_annotation(value: str) -> IgnoreRule | None:
         ptrs = tuple(p.strip() for p in text.replace(",", "\n").splitlines() if p.strip())
         return IgnoreRule(json_pointers=ptrs, id=f"annotation {IGNORE_ANNOTATION}")
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
+        # Bounded parse: the annotation may come from the cluster (alias bombs, self-referencing aliases).
+        doc = yamlio.load_one(text, f"annotation {IGNORE_ANNOTATION}")
+    except yamlio.YamlError:
         return None
     if isinstance(doc, list):
         doc = {"jsonPointers": doc}

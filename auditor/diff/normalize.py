@@ -32,7 +32,7 @@ SERVER_ANNOTATIONS: frozenset[str] = frozenset(
         "volume.kubernetes.io/storage-provisioner",
         "volume.kubernetes.io/selected-node",
         "endpoints.kubernetes.io/last-change-trigger-time",
-        # kustomize build metadata, normally stripped by the source stage; harmless to skip twice.
+        # kustomize build metadata, normally stripped by the render stage; harmless to skip twice.
         "config.kubernetes.io/origin",
         "alpha.config.kubernetes.io/transformations",
     }

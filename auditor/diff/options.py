@@ -95,6 +95,27 @@ DEFAULT_GITOPS_ANNOTATIONS: tuple[str, ...] = (
 """Annotations the applier writes itself (tracking/bookkeeping); never compared, never "added"."""
 
 
+DEFAULT_ORPHAN_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("", "v1", "ConfigMap"),
+    ("", "v1", "Secret"),
+    ("", "v1", "Service"),
+    ("", "v1", "ServiceAccount"),
+    ("", "v1", "PersistentVolumeClaim"),
+    ("apps", "v1", "Deployment"),
+    ("apps", "v1", "StatefulSet"),
+    ("apps", "v1", "DaemonSet"),
+    ("batch", "v1", "Job"),
+    ("batch", "v1", "CronJob"),
+    ("networking.k8s.io", "v1", "Ingress"),
+    ("networking.k8s.io", "v1", "NetworkPolicy"),
+    ("rbac.authorization.k8s.io", "v1", "Role"),
+    ("rbac.authorization.k8s.io", "v1", "RoleBinding"),
+)
+"""(group, version, kind) read in every managed namespace for orphan detection even when git holds
+none of that kind (one list per kind and namespace, like any other read). Secrets are read as
+metadata only."""
+
+
 @dataclass(frozen=True)
 class DriftOptions:
     """How the drift engine decides what counts (DESIGN §4)."""
@@ -109,6 +130,18 @@ class DriftOptions:
     extra_system_objects: tuple[str, ...] = ()
     """More objects never reported as orphans, as globs ``Kind/namespace/name`` or ``Kind/name``
     (cluster-scoped), e.g. ``ConfigMap/*/istio-ca-root-cert``."""
+    orphan_kinds: tuple[tuple[str, str, str], ...] = DEFAULT_ORPHAN_KINDS
+    """Kinds read in managed namespaces for orphan detection whether or not git holds them
+    (``drift.orphan_kinds``; the pipeline adds them to the live read when ``orphans`` is on)."""
+    ignore_aggregated_roles: bool = True
+    """Never compare ``rules`` of a ClusterRole with ``aggregationRule`` (the clusterrole-aggregation
+    controller writes them; Argo CD's ``ignoreAggregatedRoles``)."""
+    mutation_webhook_managers: tuple[str, ...] = ()
+    """Field managers whose writes are admission/webhook mutations of what the applier sent
+    (e.g. a sidecar injector that patches objects): differences they wrote are shown suppressed."""
+    ignore_extraneous: bool = True
+    """Honour Argo CD's ``argocd.argoproj.io/compare-options: IgnoreExtraneous`` on live objects not
+    in git: such orphans are shown suppressed, not counted."""
     secret_hash_key: bytes = b""
     """Run key the cluster stage used to hash live Secret values (``auditor.util.secrets``). Set it
     (``dataclasses.replace``) when live Secrets arrive hashed; without it hashed live values cannot

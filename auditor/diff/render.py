@@ -7,18 +7,21 @@ Text form, one block per object that is not in sync::
       + spec.template.spec.containers[name=debug]: added out-of-band → {...} (kubectl-edit, …)
       ~ spec.replicas: 3 → 5 [suppressed by hpa:shop/web]
 
-When a changed value is a map or list, the lines under it say what differs inside it
-(rendered with deepdiff, which is the right tool for explaining an already-drifted value;
-it never runs on the comparison hot path).
+When a changed value is a map or list, the lines under it say what differs inside it, each
+with its full path in the same syntax (rendered with deepdiff, the right tool for explaining an
+already-drifted value; it never runs on the comparison hot path). Cluster-scoped objects are
+shown without a namespace (``ClusterRole/name``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
-from auditor.diff.engine import DriftOutcome, format_value
+from auditor.diff.defaults import is_server_default
+from auditor.diff.engine import INFO_RULES, DriftOutcome
+from auditor.diff.text import format_path, format_value
 from auditor.model import DriftKind, Finding, ObjectDrift, ObjectRef
 
 _HEADLINE = {
@@ -30,26 +33,35 @@ _HEADLINE = {
 }
 
 
-def inner_diff(expected: Any, actual: Any, limit: int = 8) -> list[str]:
-    """What differs inside two maps/lists, one short line each (deepdiff), for display only."""
+def inner_diff(expected: Any, actual: Any, base: Sequence[str] = (), kind: str = "", limit: int = 8) -> list[str]:
+    """What differs inside two maps/lists, one short line each, in the report's path syntax.
+
+    For display only (deepdiff explains an already-drifted value; it never runs on the comparison
+    hot path). ``base`` is the finding's path as segments, so each line carries the full path
+    (``rules[0].verbs[1]: added list``); with ``kind``, live-only fields that are the API's own
+    defaults are left out, as the comparison left them out (an atomic list is explained by the
+    entries that really differ).
+    """
     if not isinstance(expected, dict | list) or not isinstance(actual, dict | list):
         return []
     from deepdiff import DeepDiff  # imported lazily: only drifted values are ever explained
 
-    dd = DeepDiff(expected, actual, verbose_level=2)
+    dd = DeepDiff(expected, actual, view="tree")
     lines: list[str] = []
-    for kind, entries in dd.items():
-        if not isinstance(entries, Mapping):
-            continue
-        for where, change in entries.items():
-            where_s = str(where).replace("root", "", 1) or "."
-            if kind == "values_changed" or kind == "type_changes":
-                lines.append(f"{where_s}: {format_value(change.get('old_value'), 40)} → "
-                             f"{format_value(change.get('new_value'), 40)}")
-            elif kind.endswith("_added"):
-                lines.append(f"{where_s}: added {format_value(change, 60)}")
-            elif kind.endswith("_removed"):
-                lines.append(f"{where_s}: removed {format_value(change, 60)}")
+    for report, items in dd.items():
+        for item in items:
+            segs = [*base, *(f"[{p}]" if isinstance(p, int) else str(p) for p in item.path(output_format="list"))]
+            where = format_path(segs) or "."
+            if report in ("values_changed", "type_changes"):
+                lines.append(f"{where}: {format_value(item.t1, 40)} → {format_value(item.t2, 40)}")
+            elif report.endswith("_added"):
+                parent = item.up.t2 if item.up is not None else None
+                if kind and (is_server_default(kind, tuple(segs), item.t2, parent)
+                             or is_server_default(kind, tuple(segs[:-1]), parent, None)):
+                    continue
+                lines.append(f"{where}: added {format_value(item.t2, 60)}")
+            elif report.endswith("_removed"):
+                lines.append(f"{where}: removed {format_value(item.t1, 60)}")
     lines.sort()
     if len(lines) > limit:
         lines = [*lines[:limit], f"… {len(lines) - limit} more"]
@@ -65,7 +77,8 @@ def _finding_line(f: Finding) -> list[str]:
         text += f" [suppressed by {f.suppressed_by}]"
     lines = [f"  {prefix}{text}"]
     if f.ref is None or f.ref.kind != "Secret":
-        lines += [f"      {x}" for x in inner_diff(f.expected, f.actual)]
+        segments = f.details.get("segments") or []
+        lines += [f"      {x}" for x in inner_diff(f.expected, f.actual, segments, f.ref.kind if f.ref else "")]
     return lines
 
 
@@ -137,10 +150,15 @@ def _finding_dict(f: Finding) -> dict[str, Any]:
     }
 
 
+def in_sync(outcome: DriftOutcome) -> bool:
+    """No counted finding besides events (``drift.rollout-restart``): the verdict of ``diff``."""
+    return not any(f.counts and f.rule_id not in INFO_RULES for f in outcome.findings)
+
+
 def render_json(outcome: DriftOutcome) -> str:
     """Machine form: objects with their changes, findings, unmatched rules."""
     doc = {
-        "in_sync": not any(f.counts for f in outcome.findings),
+        "in_sync": in_sync(outcome),
         "objects": [_drift_dict(d) for d in outcome.drifts],
         "findings": [_finding_dict(f) for f in outcome.findings],
         "suppressed": sum(1 for f in outcome.findings if not f.counts),

@@ -10,8 +10,6 @@ Input contract (documented in README.md):
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -24,20 +22,21 @@ from auditor.policy.check import (
     CheckResult,
     NamespaceRules,
     RuleResult,
-    build_query,
+    build_plan,
     check_results,
     combined_kinds,
-    document_query,
+    document_plan,
     has_results,
     namespace_rules,
     packages_reading,
-    query_planner,
+    planner,
 )
 from auditor.policy.context_deps import CONTEXT_ROOT, context_fields
-from auditor.policy.engine import EvalError, Evaluator, RegorusEvaluator
+from auditor.policy.engine import EvalError, Evaluator, RegorusEvaluator, RuleError
 from auditor.policy.loader import RegoModule, discover_modules, load_data
 from auditor.policy.options import PolicyOptions
 from auditor.policy.runner import PolicyRunner, auto_workers
+from auditor.policy.sides import distinct_paths, merge_sides
 from auditor.policy.static_check import check_calls
 from auditor.policy.waivers import apply_waivers
 
@@ -70,8 +69,16 @@ def is_combined_namespace(namespace: str) -> bool:
     return namespace.rsplit(".", 1)[-1] == "combined"
 
 
+ENGINES = ("embedded", "opa-go", "opa")
+"""``policy.engine`` values: regorus in process (default), OPA's Go engine in process, an OPA server."""
+
+
 def compile_modules(modules: Sequence[RegoModule], data: Mapping[str, Any], options: PolicyOptions) -> Evaluator:
     """Build the evaluator selected by ``options.engine``."""
+    if options.engine == "opa-go":
+        from auditor.policy.opa_go import OpaGoEvaluator
+
+        return OpaGoEvaluator.compile(modules, data, library=options.opa_library)
     if options.engine == "embedded":
         evaluator = RegorusEvaluator.compile(modules, data)
         # regorus resolves calls only when a body runs: find unknown functions and wrong arities now,
@@ -84,7 +91,7 @@ def compile_modules(modules: Sequence[RegoModule], data: Mapping[str, Any], opti
         from auditor.policy.opa import OpaServerEvaluator
 
         return OpaServerEvaluator.compile(options.opa_url, modules, data)
-    raise PolicyError(f"load policies: unknown policy.engine {options.engine!r} (embedded, opa)")
+    raise PolicyError(f"load policies: unknown policy.engine {options.engine!r} ({', '.join(ENGINES)})")
 
 
 def _check_compiles(evaluator: Evaluator, spaces: Sequence[NamespaceRules]) -> None:
@@ -100,14 +107,15 @@ def _check_compiles(evaluator: Evaluator, spaces: Sequence[NamespaceRules]) -> N
     probes: tuple[Any, ...] = ({}, [])
     for active, probe in ((g, p) for g in groups if g for p in probes):
         try:
-            # The same queries evaluate_target runs, prepared on the base evaluator so that every
-            # per-target clone inherits the generated rules.
-            evaluator.query_always_defined(build_query(active), probe)
+            values = evaluator.evaluate(build_plan(active), probe)
         except EvalError as exc:
-            text = str(exc)
-            # Only "no such function" is a compile error; other messages on empty input are runtime matters.
-            if "could not find function" in text or "undefined function" in text:
-                raise PolicyError(f"{text} (compile policy)") from None
+            values = {"": {"": RuleError(str(exc))}}
+        for rules in values.values():
+            for value in rules.values():
+                text = value.message if isinstance(value, RuleError) else ""
+                # Only "no such function" is a compile error; other messages on empty input are runtime matters.
+                if "could not find function" in text or "undefined function" in text:
+                    raise PolicyError(f"{text} (compile policy)") from None
 
 
 def load_policies(options: PolicyOptions) -> PolicySet:
@@ -274,19 +282,29 @@ def _resolve(resource: Any, index: Mapping[tuple[str, str, str], Manifest]) -> M
     return found
 
 
-def _error_finding(target: Target, side: str, manifest: Manifest | None, exc: Exception) -> Finding:
+def _error_finding(target: Target, side: str, manifest: Manifest | None, error: str, rule: str = "") -> Finding:
+    """A rule (or the whole evaluation, without ``rule``) failed on one document: its results are unknown."""
     subject = manifest.ref.subject if manifest else "combined input"
+    what = f"{rule} on {side} {subject}" if rule else f"policies on {side} {subject}"
+    details: dict[str, Any] = {"source": side, "error": error}
+    if rule:
+        details["rule"] = rule
     return Finding(
         target=target.name,
         category=Category.POLICY,
         rule_id=ERROR_RULE,
         severity=Severity.HIGH,
-        message=f"evaluate policies on {side} {subject}: {exc}",
+        message=f"evaluate {what}: {error}",
         ref=manifest.ref if manifest else None,
         path=side,
         provenance=manifest.provenance if manifest else Provenance(),
-        details={"source": side, "error": str(exc)},
+        details=details,
     )
+
+
+def incomplete_reasons(findings: Sequence[Finding]) -> tuple[str, ...]:
+    """Why a target's policy results are incomplete: one line per rule that failed to evaluate on a document."""
+    return tuple(f.message for f in findings if f.rule_id == ERROR_RULE and f.category is Category.POLICY)
 
 
 def evaluate_target(
@@ -336,29 +354,33 @@ def evaluate_target(
         needed = {m.ref: m for m in (*per_doc, *in_combined)}
         inputs = {ref: policy_input(m, side) for ref, m in needed.items()}
         by_side.update(((side, ref), m) for ref, m in needed.items())
-        jobs: list[tuple[str, Any]] = []
+        jobs: list[tuple[Any, Any]] = []
         if policies.document_namespaces:
-            plan = query_planner(evaluator, policies.document_namespaces)
+            plan = planner(evaluator, policies.document_namespaces)
             jobs = [(plan(inputs[m.ref]), inputs[m.ref]) for m in per_doc]
         if combined_spaces:
             combined = [{"path": _filename(m), "contents": inputs[m.ref]} for m in in_combined]
-            jobs.append((document_query(evaluator, combined_spaces, combined), combined))
+            jobs.append((document_plan(evaluator, combined_spaces, combined), combined))
         values = policies.runner.run(evaluator, context, jobs)
         if policies.document_namespaces:
             for manifest, value in zip(per_doc, values, strict=False):
                 if isinstance(value, EvalError):
-                    findings.append(_error_finding(target, side, manifest, value))
+                    findings.append(_error_finding(target, side, manifest, str(value)))
                     continue
                 if not has_results(value):
                     continue  # the common case: nothing fired, no findings to build
                 checks = check_results(value, policies.document_namespaces, _filename(manifest))
                 findings.extend(_findings_from(target, checks, side, manifest))
+                findings.extend(
+                    _error_finding(target, side, manifest, error, rule) for chk in checks for rule, error in chk.errors
+                )
         if combined_spaces:
             value = values[-1]
             if isinstance(value, EvalError):
-                findings.append(_error_finding(target, side, None, value))
+                findings.append(_error_finding(target, side, None, str(value)))
                 continue
             for chk in check_results(value, combined_spaces, "Combined"):
+                findings.extend(_error_finding(target, side, None, error, rule) for rule, error in chk.errors)
                 results = [(r, "") for r in (*chk.failures, *chk.warnings)]
                 results += [(r, f"exception:data.{r.namespace}.exception") for r in chk.excepted]
                 for r, suppressed_by in results:
@@ -370,24 +392,7 @@ def evaluate_target(
                     elif live_changed is not None and key in desired_combined:
                         continue  # live state says what git says: the desired finding covers it
                     findings.append(f)
-    findings = apply_waivers(_distinct_paths(findings), by_side, target, policies.options.waivers, day)
+    findings = apply_waivers(distinct_paths(findings), by_side, target, policies.options.waivers, day)
+    findings = merge_sides(findings)
     findings.sort(key=Finding.sort_key)
     return tuple(findings)
-
-
-def _distinct_paths(findings: Sequence[Finding]) -> list[Finding]:
-    """Give findings that would share a fingerprint distinct paths (a short hash of the message).
-
-    One rule can report several messages on one object and side; each must be comparable across runs.
-    """
-    prints = [f.fingerprint for f in findings]
-    counts: dict[str, int] = {}
-    for fp in prints:
-        counts[fp] = counts.get(fp, 0) + 1
-    out = []
-    for f, fp in zip(findings, prints, strict=True):
-        if counts[fp] > 1:
-            digest = hashlib.sha256(f.message.encode()).hexdigest()[:8]
-            f = dataclasses.replace(f, path=f"{f.path}#{digest}")
-        out.append(f)
-    return out

@@ -9,18 +9,24 @@ are turned into exceptions; successes are counted per rule definition as conftes
 from __future__ import annotations
 
 import functools
-import json
 import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.errors import PolicyError
-from auditor.policy.engine import UNDEFINED, EvalError, Evaluator
+from auditor.policy.engine import (
+    KIND_GATE_RULE,
+    UNDEFINED,
+    EvalError,
+    Evaluator,
+    PackagePlan,
+    Plan,
+    RuleError,
+)
 from auditor.policy.loader import FAILURE_RULE, WARNING_RULE, RegoModule
 
-KIND_GATE_RULE = "gitops_audit_kinds"
-"""Optional set rule of a package: the only ``kind`` values its rules can fire on (a speed-up, per document)."""
+__all__ = ["KIND_GATE_RULE"]  # re-exported: callers name the gate rule through this module
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,8 @@ class CheckResult:
     exceptions: tuple[RuleResult, ...] = ()
     excepted: tuple[RuleResult, ...] = ()
     """Results hidden by an ``exception`` rule (not part of conftest's output; audits report them suppressed)."""
+    errors: tuple[tuple[str, str], ...] = ()
+    """``(data.<ns>.<rule>, error)`` of each rule that failed to evaluate: its results are unknown."""
 
     def merged(self, other: CheckResult) -> CheckResult:
         """Aggregate two results for the same file (multi-document YAML)."""
@@ -79,6 +87,7 @@ class CheckResult:
             self.warnings + other.warnings,
             self.exceptions + other.exceptions,
             self.excepted + other.excepted,
+            self.errors + other.errors,
         )
 
 
@@ -107,23 +116,17 @@ def namespace_rules(modules: Sequence[RegoModule]) -> dict[str, NamespaceRules]:
     }
 
 
-def build_query(spaces: Sequence[NamespaceRules], *, gates: bool = True) -> str:
-    """One query returning ``{namespace: {rule: value}}``; undefined rules are simply absent.
+def package_plan(ns: NamespaceRules, *, gate: bool = False) -> PackagePlan:
+    """The rules of ``ns`` to ask for by name (``exception`` last, when the package has one)."""
+    return PackagePlan(ns.namespace, ns.rules + (("exception",) if ns.has_exception else ()), gate)
+
+
+def build_plan(spaces: Sequence[NamespaceRules], *, gates: bool = True) -> Plan:
+    """What evaluates every rule of ``spaces`` on one input; with ``gates``, gated packages check the kind first.
 
     With ``gates=False`` the ``gitops_audit_kinds`` gates are left out (the caller already applied them).
     """
-    parts = []
-    for ns in spaces:
-        keys = list(ns.rules) + (["exception"] if ns.has_exception else [])
-        if not keys:
-            continue
-        # A gated package is skipped for other kinds before any of its rules runs (evaluating a rule
-        # body costs tens of microseconds even when its first statement fails).
-        gate = f"input.kind in data.{ns.namespace}.{KIND_GATE_RULE}; " if ns.kind_gate and gates else ""
-        parts.append(
-            f"{json.dumps(ns.namespace)}: {{k: v | {gate}some k in {json.dumps(keys)}; v := data.{ns.namespace}[k]}}"
-        )
-    return "{" + ", ".join(parts) + "}"
+    return tuple(package_plan(ns, gate=gates and ns.kind_gate) for ns in spaces if ns.rules)
 
 
 def _result(value: Any, rule: str, namespace: str) -> RuleResult | None:
@@ -132,7 +135,7 @@ def _result(value: Any, rule: str, namespace: str) -> RuleResult | None:
     if isinstance(value, Mapping):
         msg = value.get("msg")
         if not isinstance(msg, str):
-            raise EvalError(f"data.{namespace}.{rule}: result objects need a string 'msg' field")
+            raise EvalError("result objects need a string 'msg' field")
         loc = value.get("_loc")
         meta = {k: v for k, v in value.items() if k not in ("msg", "_loc")}
         return RuleResult(msg, rule, namespace, meta, loc if isinstance(loc, Mapping) else None)
@@ -157,7 +160,13 @@ def _strip_prefix(rule: str) -> str:
 
 def interpret(values: Mapping[str, Any], ns: NamespaceRules, filename: str) -> CheckResult:
     """Turn the raw rule values of one namespace into a conftest :class:`CheckResult`."""
-    excepted_names = _exception_names(values.get("exception")) if ns.has_exception else set()
+    errors: list[tuple[str, str]] = [
+        (f"data.{ns.namespace}.{rule}", value.message)
+        for rule, value in values.items()
+        if isinstance(value, RuleError) and rule not in ns.rules
+    ]  # the kind gate and the exception rule
+    exception_value = values.get("exception") if ns.has_exception else None
+    excepted_names = _exception_names(exception_value)
     successes = 0
     failures: list[RuleResult] = []
     warnings: list[RuleResult] = []
@@ -165,8 +174,15 @@ def interpret(values: Mapping[str, Any], ns: NamespaceRules, filename: str) -> C
     excepted: list[RuleResult] = []
     for rule in ns.rules:
         raw = values.get(rule, UNDEFINED)
+        if isinstance(raw, RuleError):
+            errors.append((f"data.{ns.namespace}.{rule}", raw.message))
+            continue
         items = raw if isinstance(raw, list) else []
-        results = [r for r in (_result(v, rule, ns.namespace) for v in items) if r is not None]
+        try:
+            results = [r for r in (_result(v, rule, ns.namespace) for v in items) if r is not None]
+        except EvalError as exc:
+            errors.append((f"data.{ns.namespace}.{rule}", str(exc)))
+            continue
         name = _strip_prefix(rule)
         if name in excepted_names:
             query = f'data.{ns.namespace}.exception[_][_] == "{name}"'
@@ -179,44 +195,48 @@ def interpret(values: Mapping[str, Any], ns: NamespaceRules, filename: str) -> C
             failures.extend(results)
         else:
             warnings.extend(results)
-    counted = len(failures) + len(warnings) + len(exceptions) + successes
+    counted = len(failures) + len(warnings) + len(exceptions) + successes + len(errors)
     if counted < ns.rule_count:
         successes += ns.rule_count - counted
     return CheckResult(
-        filename, ns.namespace, successes, tuple(failures), tuple(warnings), tuple(exceptions), tuple(excepted)
+        filename,
+        ns.namespace,
+        successes,
+        tuple(failures),
+        tuple(warnings),
+        tuple(exceptions),
+        tuple(excepted),
+        tuple(errors),
     )
 
 
 def evaluate_namespaces(
     evaluator: Evaluator, spaces: Sequence[NamespaceRules], input_doc: Any, filename: str
 ) -> list[CheckResult]:
-    """Evaluate all namespaces for one input with one query (``policy test``; audits batch via the runner)."""
-    query = document_query(evaluator, spaces, input_doc)
-    value = evaluator.query_always_defined(query, input_doc) if query else {}
+    """Evaluate all namespaces for one input, rule by rule (``policy test``; audits batch via the runner)."""
+    plan = document_plan(evaluator, spaces, input_doc)
+    value = evaluator.evaluate(plan, input_doc) if plan else {}
     return check_results(value, spaces, filename)
 
 
-def document_query(evaluator: Evaluator, spaces: Sequence[NamespaceRules], input_doc: Any) -> str:
-    """The one query that evaluates every package of ``spaces`` applying to ``input_doc`` ("" for none).
-
-    The query is always defined (an object literal); its value goes to :func:`check_results`.
-    """
-    return query_planner(evaluator, spaces)(input_doc)
+def document_plan(evaluator: Evaluator, spaces: Sequence[NamespaceRules], input_doc: Any) -> Plan:
+    """The rules of ``spaces`` that apply to ``input_doc`` (``()`` for none); evaluate with ``Evaluator.evaluate``."""
+    return planner(evaluator, spaces)(input_doc)
 
 
-def query_planner(evaluator: Evaluator, spaces: Sequence[NamespaceRules]) -> Callable[[Any], str]:
-    """:func:`document_query` for the many documents of one evaluator: gates resolved once, a query per kind."""
+def planner(evaluator: Evaluator, spaces: Sequence[NamespaceRules]) -> Callable[[Any], Plan]:
+    """:func:`document_plan` for the many documents of one evaluator: gates resolved once, a plan per kind."""
     active = tuple(ns for ns in spaces if ns.rules)
     if not active:
-        return lambda _doc: ""
+        return lambda _doc: ()
     gates = _kind_gates(evaluator, active)
     if gates is None:
-        query = _cached_query(active, True)
-        return lambda _doc: query
-    by_kind: dict[str | None, str] = {}
-    everything = _cached_query(active, False)
+        plan_all = _cached_plan(active, True)
+        return lambda _doc: plan_all
+    by_kind: dict[str | None, Plan] = {}
+    everything = _cached_plan(active, False)
 
-    def plan(input_doc: Any) -> str:
+    def plan(input_doc: Any) -> Plan:
         if not isinstance(input_doc, dict | Mapping):  # dict first: an ABC check per document adds up
             # A combined input (a list of documents): a gate names the kinds a package reads, and such
             # an input holds many kinds, so every package runs (as conftest --combine would run them).
@@ -224,13 +244,13 @@ def query_planner(evaluator: Evaluator, spaces: Sequence[NamespaceRules]) -> Cal
         kind = input_doc.get("kind")
         if not isinstance(kind, str):
             kind = None  # a gate admits no such document, as `input.kind in <set of strings>` would
-        query = by_kind.get(kind)
-        if query is None:
+        found = by_kind.get(kind)
+        if found is None:
             # Gates applied here: a package skipped for this kind costs nothing, and a document no
             # package applies to is not evaluated at all.
             admitted = tuple(ns for ns in active if _gate_admits(gates.get(ns.namespace), kind))
-            query = by_kind[kind] = _cached_query(admitted, False) if admitted else ""
-        return query
+            found = by_kind[kind] = _cached_plan(admitted, False) if admitted else ()
+        return found
 
     return plan
 
@@ -263,17 +283,18 @@ def packages_reading(
 
 
 def has_results(value: Any) -> bool:
-    """Whether a query value holds any rule result (else every namespace simply passed)."""
+    """Whether a plan's value holds any rule result or error (else every namespace simply passed)."""
     if not isinstance(value, dict):  # values come from JSON: plain dicts
         return False
     return any(
-        isinstance(rules, dict) and any(v for k, v in rules.items() if k != "exception")
+        isinstance(rules, dict)
+        and any((v and k != "exception") or isinstance(v, RuleError) for k, v in rules.items())
         for rules in value.values()
     )
 
 
 def check_results(value: Any, spaces: Sequence[NamespaceRules], filename: str) -> list[CheckResult]:
-    """Conftest results per namespace from the value of a :func:`document_query` query."""
+    """Conftest results per namespace from the value of a plan (:meth:`Evaluator.evaluate`)."""
     if value is UNDEFINED or not isinstance(value, Mapping):
         value = {}
     out = []
@@ -286,9 +307,9 @@ def check_results(value: Any, spaces: Sequence[NamespaceRules], filename: str) -
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_query(spaces: tuple[NamespaceRules, ...], gates: bool) -> str:
+def _cached_plan(spaces: tuple[NamespaceRules, ...], gates: bool) -> Plan:
     # Few distinct combinations of packages occur (one per kind family): build each once.
-    return build_query(spaces, gates=gates)
+    return build_plan(spaces, gates=gates)
 
 
 _ALWAYS = None
@@ -309,9 +330,9 @@ def _kind_gates(
     """Kinds each package applies to (``None`` = all), evaluated once per evaluator; ``None`` when unknown.
 
     ``gitops_audit_kinds`` is evaluated once per evaluator (target and side) without input: it must be
-    a constant set of kind names. Evaluating it in the per-document query cost up to 0.2 ms per package
+    a constant set of kind names. Evaluating it in the per-document evaluation cost up to 0.2 ms per package
     and document, most of a non-workload document's time. When a gate is not a set of strings or fails
-    to evaluate, the gates stay in the query (the previous, exact behaviour).
+    to evaluate (or is undefined without input), each document evaluates the gate first (exact, slower).
     """
     if not any(ns.kind_gate for ns in spaces):
         return None
@@ -325,13 +346,15 @@ def _kind_gates(
             found[ns.namespace] = _ALWAYS
             continue
         try:
-            value = evaluator.query(f"data.{ns.namespace}.{KIND_GATE_RULE}", {})
+            value = evaluator.rule(f"data.{ns.namespace}.{KIND_GATE_RULE}", {})
         except EvalError:
             usable = False
             break
         if value is UNDEFINED:
-            found[ns.namespace] = frozenset()  # `input.kind in <undefined>` never holds
-        elif isinstance(value, list) and all(isinstance(k, str) for k in value):
+            # Undefined without input: it may depend on the document, so it is checked per document.
+            usable = False
+            break
+        if isinstance(value, list) and all(isinstance(k, str) for k in value):
             found[ns.namespace] = frozenset(value)
         else:  # an object or mixed values: keep Rego's own `in`
             usable = False

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from auditor.errors import PolicyError
-from auditor.policy.audit import compile_modules
+from auditor.policy.audit import compile_modules, is_combined_namespace
+from auditor.policy.builtin import BUILTIN_NAMESPACE_PREFIX, builtin_policy_dir
 from auditor.policy.check import (
     CheckResult,
+    NamespaceRules,
     RuleResult,
     evaluate_namespaces,
     namespace_rules,
@@ -21,6 +24,7 @@ from auditor.policy.engine import UNDEFINED, EvalError
 from auditor.policy.loader import SKIPPED_TEST_RULE, TEST_RULE, discover_modules, load_data
 from auditor.policy.options import PolicyOptions
 from auditor.util import yamlio
+from auditor.util.secrets import is_secret, mask_secret_values
 
 _CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -96,28 +100,115 @@ def combine_configs(configs: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]
     return [{"path": name, "contents": doc} for name in sorted(configs) for doc in configs[name]]
 
 
+class NoRulesError(PolicyError):
+    """Policies were given but none of their deny/violation/warn rules is in a selected namespace (exit 2)."""
+
+
+def _is_builtin_dir(path: str) -> bool:
+    try:
+        return Path(path).resolve() == builtin_policy_dir().resolve()
+    except OSError:
+        return False
+
+
+def policy_dirs(options: PolicyOptions) -> tuple[str, ...]:
+    """Policy paths of a ``policy test``/``verify`` run: ``-p`` paths, plus the built-in pack with ``--builtin``."""
+    dirs = tuple(options.dirs)
+    if options.builtin and not any(_is_builtin_dir(d) for d in dirs):
+        dirs = (str(builtin_policy_dir()), *dirs)
+    return dirs
+
+
+def _selected(
+    options: PolicyOptions, spaces: Mapping[str, NamespaceRules], dirs: Sequence[str], *, combine: bool
+) -> list[NamespaceRules]:
+    """Conftest's namespace selection, plus the built-in pack's packages when the pack is among the policies.
+
+    The pack's per-document packages are selected for a run on files, its ``*.combined`` packages for a
+    ``--combine`` run (the input each expects, as in an audit).
+    """
+    chosen = select_namespaces(spaces, options.namespaces, options.all_namespaces)
+    if options.all_namespaces or not (options.builtin or any(_is_builtin_dir(d) for d in dirs)):
+        return chosen
+    names = [ns.namespace for ns in chosen]
+    names += sorted(
+        ns for ns in spaces
+        if ns.startswith(BUILTIN_NAMESPACE_PREFIX) and is_combined_namespace(ns) == combine and ns not in names
+    )
+    return select_namespaces(spaces, names, False)
+
+
+def _no_rules(spaces: Sequence[NamespaceRules], found: Mapping[str, NamespaceRules], dirs: Sequence[str]) -> str:
+    wanted = ", ".join(ns.namespace for ns in spaces) or "(none)"
+    packages = sorted(ns for ns, rules in found.items() if rules.rules)
+    have = f"packages with rules: {', '.join(packages)}" if packages else "no package has deny/violation/warn rules"
+    hint = "; select them with --namespace NS or --all-namespaces"
+    if any(_is_builtin_dir(d) for d in dirs) or any(p.startswith(BUILTIN_NAMESPACE_PREFIX) for p in packages):
+        hint += " (the built-in pack: --builtin)"
+    return (
+        f"evaluate policies in {', '.join(dirs)}: no rule evaluated: no deny/violation/warn rule in namespace(s) "
+        f"{wanted} ({have}){hint if packages else ''}"
+    )
+
+
+def mask_secret_inputs(configs: dict[str, list[Any]]) -> int:
+    """Replace Secret values (``data``/``stringData``, also inside ``List`` items) by ``***`` in place; the count.
+
+    The audit hands policies the same masked Secrets, so a policy behaves alike in ``policy test`` and in a
+    run, and no policy message can print a value into a CI log.
+    """
+    masked = 0
+
+    def mask(doc: Any) -> Any:
+        nonlocal masked
+        if isinstance(doc, dict) and is_secret(doc):
+            masked += 1
+            return mask_secret_values(doc)
+        if isinstance(doc, dict) and isinstance(doc.get("items"), list):
+            return {**doc, "items": [mask(i) for i in doc["items"]]}
+        return doc
+
+    for name, docs in configs.items():
+        configs[name] = [mask(d) for d in docs]
+    return masked
+
+
 def run_test(
     files: Sequence[str],
     options: PolicyOptions,
     *,
     combine: bool = False,
+    mask_secrets: bool = True,
 ) -> list[CheckResult]:
     """``conftest test``: evaluate the chosen namespaces on every document; one result per file and namespace.
 
     Multi-document files are evaluated per document and aggregated under the file name, as conftest does.
-    An evaluation error raises :class:`PolicyError` (conftest stops on it too).
+    An evaluation error raises :class:`PolicyError` (conftest stops on it too), naming the file and the rule.
+    Policies whose selected namespaces hold no rule at all raise :class:`NoRulesError`: such a run would
+    pass without checking anything (conftest exits 0 there; we do not). Secret values are masked first
+    unless ``mask_secrets`` is False (conftest's raw input; a warning says so).
     """
     configs = read_configs(files)  # first, as conftest: a mistyped input path is reported before policy errors
-    modules = discover_modules(options.dirs)
+    if mask_secrets and (count := mask_secret_inputs(configs)):
+        logging.getLogger("gitops_audit").warning(
+            "policy test: the values of %d Secret%s were masked (***) before evaluation, as in an audit; "
+            "--show-secrets passes them as written", count, "s" if count != 1 else "")
+    dirs = policy_dirs(options)
+    modules = discover_modules(dirs)
     if not modules:
-        raise PolicyError(f"load policies: no policies found in {', '.join(options.dirs)}")
+        raise PolicyError(f"load policies: no policies found in {', '.join(dirs)}")
     evaluator = compile_modules(modules, load_data(options.data), options)
-    spaces = select_namespaces(namespace_rules(modules), options.namespaces, options.all_namespaces)
+    found = namespace_rules(modules)
+    spaces = _selected(options, found, dirs, combine=combine)
+    if not any(ns.rule_count for ns in spaces):
+        raise NoRulesError(_no_rules(spaces, found, dirs))
     if combine:
         try:
-            return evaluate_namespaces(evaluator, spaces, combine_configs(configs), "Combined")
+            combined = evaluate_namespaces(evaluator, spaces, combine_configs(configs), "Combined")
         except EvalError as exc:
             raise PolicyError(f"evaluate policies on the combined input: {exc}") from exc
+        _raise_rule_errors(combined, "the combined input")
+        return combined
     results: list[CheckResult] = []
     for name, docs in configs.items():
         # An empty top-level list is no document: conftest still lists the file, with no result.
@@ -129,10 +220,17 @@ def run_test(
         except EvalError as exc:
             # Name the input: the message alone (e.g. a value the engine cannot take) does not say which file.
             raise PolicyError(f"evaluate policies on {name}: {exc}") from exc
+        _raise_rule_errors(per_ns.values(), name)
         results.extend(per_ns.values())
     # conftest loops over namespaces, then files: results are grouped by namespace (files keep their order).
     order = {ns.namespace: i for i, ns in enumerate(spaces)}
     return sorted(results, key=lambda r: order[r.namespace])
+
+
+def _raise_rule_errors(results: Iterable[CheckResult], where: str) -> None:
+    for res in results:
+        for rule, error in res.errors:
+            raise PolicyError(f"evaluate {rule} on {where}: {error}")
 
 
 def run_verify(options: PolicyOptions) -> list[TestOutcome]:
@@ -140,9 +238,10 @@ def run_verify(options: PolicyOptions) -> list[TestOutcome]:
 
     ``todo_test_*`` rules are reported as skipped without being evaluated, as OPA's tester does.
     """
-    modules = discover_modules(options.dirs, include_tests=True)
+    dirs = policy_dirs(options)
+    modules = discover_modules(dirs, include_tests=True)
     if not modules:
-        raise PolicyError(f"load policies: no policies found in {', '.join(options.dirs)}")
+        raise PolicyError(f"load policies: no policies found in {', '.join(dirs)}")
     evaluator = compile_modules(modules, load_data(options.data), options)
     outcomes: list[TestOutcome] = []
     for mod in modules:

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from auditor.errors import PolicyError
-from auditor.policy.engine import UNDEFINED, EvalError, Evaluator
+from auditor.policy.engine import UNDEFINED, EvalError, Evaluator, Plan, PlanResult, plan_query, plan_value
 from auditor.policy.loader import RegoModule
 
 POLICY_ID_PREFIX = "gitops-audit/"
@@ -295,6 +295,20 @@ class OpaServerEvaluator(Evaluator):
         if not rows or "__r" not in rows[0]:
             return UNDEFINED
         return rows[0]["__r"]
+
+    def evaluate(self, plan: Plan, input_doc: Any) -> PlanResult:
+        """See :meth:`Evaluator.evaluate`: one request per document, every rule read by its full name.
+
+        A failing query (one rule's runtime error fails all of it) is retried rule by rule, so that only the
+        failing rules become errors.
+        """
+        if not plan:
+            return {}
+        try:
+            value = self.query(plan_query(plan), input_doc)
+        except EvalError:
+            return super().evaluate(plan, input_doc)
+        return plan_value(plan, value)
 
     def with_data(self, overlay: Mapping[str, Any]) -> OpaServerEvaluator:
         """See :meth:`Evaluator.with_data`."""

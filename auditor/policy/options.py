@@ -68,7 +68,9 @@ class PolicyOptions:
     all_namespaces: bool = False
     """Evaluate every package found (``conftest --all-namespaces``)."""
     engine: str = "embedded"
-    """``embedded`` (regorus, in process) or ``opa`` (an OPA server at ``opa_url``)."""
+    """``embedded`` (regorus, in process), ``opa-go`` (OPA's Go engine, in process) or ``opa`` (an OPA server)."""
+    opa_library: str = ""
+    """``libopabridge.so`` (file or directory) for ``engine: opa-go``; empty = look it up (``opa_go.find_library``)."""
     opa_url: str = ""
     """Base URL of the OPA server for ``engine: opa``, e.g. ``http://127.0.0.1:8181``."""
     waivers: tuple[Waiver, ...] = ()

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.policy import worker
-from auditor.policy.engine import EvalError, Evaluator
+from auditor.policy.engine import EvalError, Evaluator, Plan
 from auditor.policy.loader import RegoModule
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,10 @@ USE_POOL_AT = 32
 _CHUNK = (16, 200)
 """Bounds of documents per pool task: small enough to spread over workers, large enough to amortize."""
 
-Job = tuple[str, Any]
-"""``(query, input)``; an empty query means "no package applies" and evaluates to ``{}``."""
-_Key = tuple[str, str, bytes]
-"""(context key, query, document digest)."""
+Job = tuple[Plan, Any]
+"""``(plan, input)``; an empty plan means "no package applies" and evaluates to ``{}``."""
+_Key = tuple[str, Plan, bytes]
+"""(context key, plan, document digest)."""
 
 
 @dataclass(frozen=True)
@@ -91,18 +91,38 @@ def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> int | None:
     return max(1, math.ceil(quota / period))
 
 
-def digest(doc: Any) -> bytes:
-    """Digest of ``doc``'s exact value: its marshal (pickle for other types), types and key order included.
+_MARSHAL_VERSION = 2
+"""marshal format without back-references or interning flags (both came with version 3).
 
-    Exact, so two documents share a digest only when they are equal as Python values (``{1: "a"}`` and
-    ``{"1": "a"}`` differ, as they do in Rego). Equal documents whose bytes differ (key order, shared
-    sub-objects) only miss the cache. Several times cheaper than canonical JSON, and any YAML value works.
+From version 3 on, marshal marks an object it may meet again only when its reference count is above one,
+and flags interned strings: the bytes of one value then depend on what else holds it (another thread, a
+cache), which made cache keys differ between runs. Version 2 writes every value in full, so its bytes
+depend on the value alone (types, and dict order, included)."""
+
+
+def digest(doc: Any) -> bytes:
+    """Digest of ``doc``'s exact value: marshal format 2 (pickle for other types), types and key order included.
+
+    Depends on the value only: not on reference counts, string interning or shared sub-objects (see
+    :data:`_MARSHAL_VERSION`). Exact, so two documents share a digest only when they are equal as Python
+    values of the same types (``{1: "a"}`` and ``{"1": "a"}`` differ, as they do in Rego; so do ``1`` and
+    ``True``). Equal documents in another key order only miss the cache. About 2x cheaper than canonical
+    JSON (6 vs 14 us per manifest, ``bench/bench_policy.py --digest``), and any YAML value works.
     """
     try:
-        data = b"m" + marshal.dumps(doc)
+        data = b"m" + marshal.dumps(doc, _MARSHAL_VERSION)
     except ValueError:  # a type marshal does not know (a dict subclass): pickle is exact too
-        data = b"p" + pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
+        data = b"p" + pickle.dumps(_plain(doc), protocol=pickle.HIGHEST_PROTOCOL)
     return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _plain(doc: Any) -> Any:
+    """``doc`` with mappings and sequences as plain dicts and lists, so pickle's memo sees no shared objects."""
+    if isinstance(doc, Mapping):
+        return {"__mapping__": [(_plain(k), _plain(v)) for k, v in doc.items()]}
+    if isinstance(doc, list | tuple):
+        return [type(doc).__name__, [_plain(v) for v in doc]]
+    return doc
 
 
 @dataclass
@@ -203,9 +223,9 @@ class PolicyRunner:
                     self.stats.worker_cpu += cpu
             for claim in owned:
                 if not claim.future.done():
-                    query, doc = claim.job
+                    plan, doc = claim.job
                     try:
-                        claim.future.set_result(evaluator.query_always_defined(query, doc))
+                        claim.future.set_result(evaluator.evaluate(plan, doc))
                     except EvalError as exc:
                         # A fresh error: the raised one's traceback would keep this thread's engine alive in
                         # the cache, and the binding's engines must not be dropped by another thread.

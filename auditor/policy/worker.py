@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from auditor.policy.context_deps import CONTEXT_ROOT
-from auditor.policy.engine import EvalError, RegorusEvaluator
+from auditor.policy.engine import EvalError, Plan, RegorusEvaluator
 from auditor.policy.loader import RegoModule
 
 _MAX_CONTEXTS = 32
@@ -41,8 +41,8 @@ def _evaluator(context: Mapping[str, Any]) -> RegorusEvaluator:
     return found
 
 
-def evaluate(context: Mapping[str, Any], jobs: Sequence[tuple[str, Any]]) -> tuple[list[tuple[bool, Any]], float]:
-    """Evaluate ``(query, input)`` jobs with ``context`` as ``data.gitops_audit`` (``target``, ``side``).
+def evaluate(context: Mapping[str, Any], jobs: Sequence[tuple[Plan, Any]]) -> tuple[list[tuple[bool, Any]], float]:
+    """Evaluate ``(plan, input)`` jobs with ``context`` as ``data.gitops_audit`` (``target``, ``side``).
 
     Returns ``(True, value)`` or ``(False, error message)`` per job, in order (one document's runtime
     error must not lose the others' results), and the CPU seconds this call used.
@@ -50,9 +50,9 @@ def evaluate(context: Mapping[str, Any], jobs: Sequence[tuple[str, Any]]) -> tup
     started = time.process_time()
     evaluator = _evaluator(context)
     out: list[tuple[bool, Any]] = []
-    for query, doc in jobs:
+    for plan, doc in jobs:
         try:
-            out.append((True, evaluator.query_always_defined(query, doc)))
+            out.append((True, evaluator.evaluate(plan, doc)))
         except EvalError as exc:
             out.append((False, str(exc)))
     return out, time.process_time() - started

@@ -15,6 +15,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from auditor.model import AuditReport, Category, Finding, ObjectRef, Severity, Target, TargetResult
 from auditor.util.secrets import HASH_PREFIX, MASK
+from auditor.util.text import visible, xml_safe
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -54,7 +55,6 @@ CATEGORIES: tuple[Category, ...] = tuple(Category)
 # Secret payload fields. A value under these paths is never shown, whatever the diff stage did:
 # masking here is a second line of defence, not the primary one.
 _SECRET_PATH = re.compile(r"^(data|stringData)([.\[]|$)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _is_secret_kind(ref: ObjectRef | None) -> bool:
@@ -100,9 +100,17 @@ def masked(finding: Finding) -> tuple[Any, Any]:
     return mask_value(finding, finding.expected), mask_value(finding, finding.actual)
 
 
+def plural(n: int, word: str, many: str = "") -> str:
+    """``1 finding``, ``2 findings`` (``many`` when the plural is not ``word + "s"``)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
 def clean_text(text: str) -> str:
-    """Drop control characters that XML 1.0 and terminals cannot carry (keeps tab/newline)."""
-    return _CONTROL.sub("", text)
+    """Text XML 1.0 can carry and a reader sees as it is.
+
+    Controls and bidi characters are shown as ``<U+001B>``; U+FFFE/U+FFFF and lone surrogates become U+FFFD.
+    """
+    return xml_safe(visible(text))
 
 
 def show(value: Any) -> str:
@@ -318,3 +326,28 @@ def dumps_pretty(value: Any, compact_depth: int = 4, _level: int = 0) -> str:
         return "{\n" + ",\n".join(items) + "\n" + "  " * _level + "}"
     rows = [f"{pad}{dumps_pretty(v, compact_depth, _level + 1)}" for v in value]
     return "[\n" + ",\n".join(rows) + "\n" + "  " * _level + "]"
+
+
+def utc_z(text: str) -> str:
+    """An ISO-8601 time in UTC with ``Z`` (``2026-10-12T13:45:00Z``); unparseable text is returned as is."""
+    dt = parse_time(text)
+    if dt is None:
+        return text
+    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def side_and_field(f: Finding) -> tuple[str, str]:
+    """(side, field path) of a finding: ``Finding.path`` split into its single meanings.
+
+    Drift findings name a field; policy findings a side (``desired``/``live``), optionally with the
+    field a rule reported (``live:spec.x``) and a message hash that keeps fingerprints apart
+    (``desired#1a2b3c4d``); change-control and coverage paths are a file, a commit or a kind, which
+    other columns carry.
+    """
+    if f.category is Category.DRIFT:
+        return "", f.path
+    if f.category is Category.POLICY:
+        head = f.path.split("#", 1)[0]
+        side, _, field_path = head.partition(":")
+        return side, field_path
+    return "", ""

@@ -25,16 +25,19 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from auditor.errors import ReportError
-from auditor.model import AuditReport, FindingStatus
-from auditor.report import bundle, csv_report, html_report, json_report, junit, sarif
-from auditor.report._common import fingerprint, gc_paused, totals
+from auditor.model import AuditReport, Finding, FindingStatus
+from auditor.report import bundle, csv_report, html_report, json_report, junit, ledger_csv, oscal, sarif
+from auditor.report._common import fingerprint, gc_paused, parse_time, totals
+from auditor.report.signing import SigningKey
 from auditor.util.fs import atomic_write
+from auditor.util.text import encodable, json_safe
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ FILES = {
     "csv": "findings.csv",
     "junit": "junit.xml",
     "sarif": "report.sarif",
+    "ledger": "ledger.csv",
+    "oscal": "oscal.json",
 }
 BUNDLE = "evidence.zip"
 
@@ -71,6 +76,8 @@ class RunSummary:
     not_audited: int = 0
     new: int = 0
     resolved: int = 0
+    scope: str = ""
+    """Scope of the run (config + selected targets): trends and comparisons stay within one scope."""
 
     @classmethod
     def from_report(cls, report: AuditReport) -> RunSummary:
@@ -93,6 +100,7 @@ class RunSummary:
             if report.previous_run_id
             else 0,
             resolved=len(report.resolved),
+            scope=report.scope,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -119,6 +127,7 @@ class RunSummary:
             not_audited=int(d.get("not_audited", 0)),
             new=int(d.get("new", 0)),
             resolved=int(d.get("resolved", 0)),
+            scope=str(d.get("scope", "")),
         )
 
 
@@ -136,6 +145,8 @@ class RunPaths:
     summary: Path
     index: Path
     latest: Path
+    key_id: str = ""
+    """Key id that signed the evidence bundle; empty when it is unsigned."""
 
 
 def _check_run_id(run_id: str) -> None:
@@ -172,12 +183,22 @@ def latest_run_id(out_dir: Path) -> str | None:
     return dirs[-1].name if dirs else None
 
 
-def previous_run(out_dir: Path) -> AuditReport | None:
-    """The report ``reports/latest`` points at, or None (no history, or unreadable: logged)."""
-    run_id = latest_run_id(Path(out_dir))
+def previous_run(out_dir: Path, scope: str = "") -> AuditReport | None:
+    """The newest earlier run of the same ``scope`` (any run ``latest`` points at when no scope is given).
+
+    Runs of another scope (an ad-hoc single-target run written into the same directory) are never
+    compared with: their findings would show up as resolved, and their absence as new. Unreadable
+    history is logged and only loses the comparison.
+    """
+    out_dir = Path(out_dir)
+    if scope:
+        candidates = [s.run_id for s in load_summaries(out_dir) if s.scope == scope]
+        run_id = candidates[-1] if candidates else None
+    else:
+        run_id = latest_run_id(out_dir)
     if run_id is None:
         return None
-    path = Path(out_dir) / run_id / FILES["json"]
+    path = out_dir / run_id / FILES["json"]
     try:
         return json_report.load(path.read_bytes())
     except (OSError, ReportError) as exc:
@@ -186,38 +207,55 @@ def previous_run(out_dir: Path) -> AuditReport | None:
         return None
 
 
+def _utc_z(text: str) -> str:
+    dt = parse_time(text)
+    if dt is None:
+        return text
+    # Keep the precision runs are stamped with (milliseconds), so first_seen equals that run's start.
+    spec = "milliseconds" if dt.microsecond else "seconds"
+    return dt.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
+
+
 @gc_paused
 def compare_with_previous(report: AuditReport, previous: AuditReport | None) -> AuditReport:
-    """Mark each finding new/persisting by fingerprint and list the previous run's resolved findings.
+    """Mark each finding new/persisting by fingerprint, date it (first/last seen), list resolved findings.
 
-    A previous finding only counts as resolved when its target was audited this time: a target
-    that could not be read proves nothing.
+    ``first_seen`` carries over from the previous run's finding (its run time when older reports
+    lack it); ``last_seen`` is this run's start. A previous finding only counts as resolved when its
+    target was audited this time: a target that could not be read proves nothing. The caller passes
+    a previous run of the same scope (:func:`previous_run`).
     """
+    now = _utc_z(report.started)
     if previous is None:
         results = tuple(
             dataclasses.replace(
-                r, findings=tuple(dataclasses.replace(f, status=FindingStatus.NEW) for f in r.findings)
+                r,
+                findings=tuple(
+                    dataclasses.replace(f, status=FindingStatus.NEW, first_seen=now, last_seen=now)
+                    for f in r.findings
+                ),
             )
             for r in report.results
         )
         return dataclasses.replace(report, results=results, resolved=(), previous_run_id="")
-    before = {fingerprint(f) for r in previous.results for f in r.findings}
-    results = tuple(
-        dataclasses.replace(
-            r,
-            findings=tuple(
-                dataclasses.replace(
-                    f,
-                    status=FindingStatus.PERSISTING if fingerprint(f) in before else FindingStatus.NEW,
-                )
-                for f in r.findings
-            ),
-        )
-        for r in report.results
-    )
-    now = {fingerprint(f) for r in results for f in r.findings}
+    then = _utc_z(previous.started)
+    before = {fingerprint(f): f for r in previous.results for f in r.findings}
+
+    def dated(f: Finding) -> Finding:
+        old = before.get(fingerprint(f))
+        if old is None:
+            return dataclasses.replace(f, status=FindingStatus.NEW, first_seen=now, last_seen=now)
+        return dataclasses.replace(f, status=FindingStatus.PERSISTING, first_seen=old.first_seen or then,
+                                   last_seen=now)
+
+    results = tuple(dataclasses.replace(r, findings=tuple(dated(f) for f in r.findings)) for r in report.results)
+    current = {fingerprint(f) for r in results for f in r.findings}
     audited = {r.target.name for r in report.results if r.audited}
-    resolved = tuple(f for f in previous.findings if fingerprint(f) not in now and f.target in audited)
+    resolved = tuple(
+        dataclasses.replace(f, first_seen=f.first_seen or then, last_seen=f.last_seen or then)
+        for f in previous.findings
+        if fingerprint(f) not in current and f.target in audited
+    )
     return dataclasses.replace(report, results=results, resolved=resolved, previous_run_id=previous.run_id)
 
 
@@ -237,18 +275,37 @@ def load_summaries(out_dir: Path) -> list[RunSummary]:
     return out
 
 
+def render_reports(
+    report: AuditReport, history: Sequence[RunSummary] = (), *, controls: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, bytes]:
+    """Every report format of one run, by file name (no bundle)."""
+    # Text from repositories and clusters may hold lone surrogates (not encodable) and bidi controls.
+    return {
+        FILES["html"]: encodable(html_report.render(report, history)).encode("utf-8"),
+        FILES["json"]: json_safe(json_report.render(report)).encode("utf-8"),
+        FILES["csv"]: encodable(csv_report.render(report)).encode("utf-8"),
+        FILES["junit"]: encodable(junit.render(report)).encode("utf-8"),
+        FILES["sarif"]: json_safe(sarif.render(report)).encode("utf-8"),
+        FILES["ledger"]: encodable(ledger_csv.render(report)).encode("utf-8"),
+        FILES["oscal"]: json_safe(oscal.render(report, controls)).encode("utf-8"),
+    }
+
+
+def bundle_members(reports: Mapping[str, bytes], state: Mapping[str, bundle.Source] | None = None) -> dict[
+    str, bundle.Source
+]:
+    """Bundle member names: reports under ``reports/``, the run's state files (already named ``state/…``)."""
+    members: dict[str, bundle.Source] = {f"reports/{name}": data for name, data in reports.items()}
+    members.update(state or {})
+    return members
+
+
 def render_all(
     report: AuditReport, history: Sequence[RunSummary] = (), *, config_sha256: str = ""
 ) -> dict[str, bytes]:
-    """Every format of one run, by file name (bundle included)."""
-    files: dict[str, bytes] = {
-        FILES["html"]: html_report.render(report, history).encode("utf-8"),
-        FILES["json"]: json_report.render(report).encode("utf-8"),
-        FILES["csv"]: csv_report.render(report).encode("utf-8"),
-        FILES["junit"]: junit.render(report).encode("utf-8"),
-        FILES["sarif"]: sarif.render(report).encode("utf-8"),
-    }
-    files[BUNDLE] = bundle.build(report, files, config_sha256=config_sha256)
+    """Every format of one run, by file name (bundle included, unsigned, without state)."""
+    files = render_reports(report, history)
+    files[BUNDLE] = bundle.build(report, bundle_members(files), config_sha256=config_sha256)
     return files
 
 
@@ -306,17 +363,31 @@ def write_index(out_dir: Path) -> Path:
     """(Re)write ``reports/index.html`` from the run summaries."""
     summaries = load_summaries(out_dir)
     latest = latest_run_id(out_dir) or ""
-    path = atomic_write(Path(out_dir) / INDEX, html_report.render_index(summaries, latest=latest))
+    scope = next((s.scope for s in summaries if s.run_id == latest), "")
+    # The trend follows the latest run's scope: an ad-hoc run of one target is listed, not charted.
+    trend_runs = [s for s in summaries if s.scope == scope]
+    page = html_report.render_index(summaries, latest=latest, trend_runs=trend_runs)
+    path = atomic_write(Path(out_dir) / INDEX, page)
     os.chmod(path, 0o644)
     return path
 
 
 @gc_paused
-def write_run(report: AuditReport, out_dir: Path, *, keep: int = 30, config_bytes: bytes = b"") -> RunPaths:
+def write_run(
+    report: AuditReport,
+    out_dir: Path,
+    *,
+    keep: int = 30,
+    config_bytes: bytes = b"",
+    state: Mapping[str, bundle.Source] | None = None,
+    signing_key: SigningKey | None = None,
+    controls: Mapping[str, Sequence[str]] | None = None,
+) -> RunPaths:
     """Write every format of ``report`` into ``out_dir/<run-id>/`` and update the history.
 
-    Points ``latest`` at the run, rewrites the index and drops runs beyond the newest ``keep``
-    (0 keeps all).
+    The evidence bundle holds the reports and ``state`` (name → bytes or file, the run's evidence
+    spool) and is signed with ``signing_key`` when one is given. Points ``latest`` at the run,
+    rewrites the index and drops runs beyond the newest ``keep`` (0 keeps all).
     """
     out_dir = Path(out_dir)
     _check_run_id(report.run_id)
@@ -325,9 +396,14 @@ def write_run(report: AuditReport, out_dir: Path, *, keep: int = 30, config_byte
     if config_sha != report.config_sha256:
         # The bytes the run actually read are the authority for the evidence manifest.
         report = dataclasses.replace(report, config_sha256=config_sha)
-    history = [s for s in load_summaries(out_dir) if s.run_id != report.run_id]
+    key_id = signing_key.key_id if signing_key is not None else ""
+    if report.signing_key_id != key_id:
+        report = dataclasses.replace(report, signing_key_id=key_id)
+    # Trends and the HTML history compare like with like: runs of the same scope only.
+    history = [s for s in load_summaries(out_dir) if s.run_id != report.run_id and s.scope == report.scope]
     summary = RunSummary.from_report(report)
-    files = render_all(report, history, config_sha256=config_sha)
+    files = render_reports(report, history, controls=controls)
+    members = bundle_members(files, state)
     files[SUMMARY] = (json.dumps(summary.as_dict(), indent=2, sort_keys=True) + "\n").encode()
 
     run_dir = out_dir / report.run_id
@@ -336,7 +412,16 @@ def write_run(report: AuditReport, out_dir: Path, *, keep: int = 30, config_byte
         for name, data in files.items():
             # Reports are read by the report server and by auditors (they hold no secret values):
             # world-readable like any file written under a default umask, not mkstemp's 0600.
-            os.chmod(atomic_write(stage / name, data), 0o644)
+            try:
+                os.chmod(atomic_write(stage / name, data), 0o644)
+            except OSError as exc:  # name the file the user will look for, not the staging copy
+                raise OSError(exc.errno, exc.strerror, str(run_dir / name)) from None
+        try:
+            with open(stage / BUNDLE, "wb") as fh:  # streamed: the state members can be large
+                bundle.build_to(fh, report, members, config_sha256=config_sha, key=signing_key)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(run_dir / BUNDLE)) from None
+        os.chmod(stage / BUNDLE, 0o644)
         # mkdtemp makes the directory 0700; a run directory is meant to be read by the report server.
         os.chmod(stage, 0o755)  # noqa: S103
         if run_dir.exists():
@@ -359,4 +444,5 @@ def write_run(report: AuditReport, out_dir: Path, *, keep: int = 30, config_byte
         summary=run_dir / SUMMARY,
         index=index,
         latest=latest,
+        key_id=key_id,
     )

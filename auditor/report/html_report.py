@@ -14,6 +14,7 @@ Security model of the page:
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import re
@@ -27,6 +28,7 @@ import jinja2
 from markupsafe import Markup
 
 from auditor.model import AuditReport, Category, Finding, FindingStatus, TargetResult
+from auditor.report import fleet_view
 from auditor.report._common import (
     CATEGORIES,
     SEVERITIES,
@@ -34,19 +36,19 @@ from auditor.report._common import (
     fingerprint,
     gc_paused,
     human_duration,
-    image_rows,
     mask_for,
     masked,
+    parse_time,
     remediation,
     rule_description,
-    show,
     totals,
 )
+from auditor.report.html_evidence import evidence_view
+from auditor.util.text import visible
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; history imports this module at run time
     from auditor.report.history import RunSummary
 
-MAX_SKEW_ROWS = 400
 MAX_RESOLVED_ROWS = 500
 MAX_GAP_ROWS = 500
 
@@ -60,7 +62,7 @@ def script_json(value: Any) -> Markup:
     the block; U+2028/2029 are escaped for old JavaScript parsers. The result is valid JSON
     and is marked safe because it has been escaped for exactly this context.
     """
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = visible(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     for ch, esc in _LINE_SEPARATORS.items():
         text = text.replace(ch, esc)
@@ -91,6 +93,8 @@ def _env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Controls and bidi characters from a repository or cluster are shown (<U+202E>), never obeyed.
+        finalize=lambda v: visible(v) if isinstance(v, str) and not isinstance(v, Markup) else v,
     )
 
 
@@ -178,66 +182,23 @@ def _matrix(report: AuditReport) -> dict[str, Any]:
     }
 
 
-_CONTAINER_IMAGE = re.compile(r"(?:initContainers|containers)\[name=([^\]]+)\]\.image$")
+def _run_time(p: RunSummary) -> str:
+    """``YYYY-MM-DD HH:MM`` of a run: its start time, else the time its id begins with."""
+    when = parse_time(p.started)
+    if when is None:
+        m = _RUN_ID_TIME.match(p.run_id)
+        if m is None:
+            return p.run_id
+        return f"{m[1]}-{m[2]}-{m[3]} {m[4]}:{m[5]}"
+    return when.strftime("%Y-%m-%d %H:%M")
 
 
-def _skew(report: AuditReport) -> dict[str, Any]:
-    """Image per workload container per target.
-
-    Taken from ``TargetResult.images`` when the pipeline provides it, else from image drift
-    (desired vs live) found in drift results and findings.
-    """
-    table: dict[tuple[str, str], dict[str, dict[str, str]]] = defaultdict(dict)
-    for r in report.results:
-        # Proposed model extension: TargetResult.images =
-        # ((workload subject, container, desired image, live image), ...).
-        for item in image_rows(r):
-            workload, container, desired, live = item
-            table[(str(workload), str(container))][r.target.name] = {
-                "desired": str(desired or ""),
-                "live": str(live or ""),
-            }
-        for d in r.drift:
-            for c in d.changes:
-                m = _CONTAINER_IMAGE.search(c.path)
-                if m and not c.suppressed_by:
-                    table[(d.ref.subject, m.group(1))].setdefault(
-                        r.target.name, {"desired": show(c.expected), "live": show(c.actual)}
-                    )
-        for f in r.findings:
-            m = _CONTAINER_IMAGE.search(f.path)
-            if m and f.ref is not None and f.category is Category.DRIFT:
-                table[(f.ref.subject, m.group(1))].setdefault(
-                    r.target.name, {"desired": show(f.expected), "live": show(f.actual)}
-                )
-    targets = [r.target.name for r in report.results]
-    rows: list[dict[str, Any]] = []
-    for (workload, container), per_target in table.items():
-        images = {v["live"] or v["desired"] for v in per_target.values()}
-        drifted = any(v["live"] and v["desired"] and v["live"] != v["desired"] for v in per_target.values())
-        rows.append(
-            {
-                "workload": workload,
-                "container": container,
-                "cells": [per_target.get(t) for t in targets],
-                "skew": len(images) > 1,
-                "drifted": drifted,
-            }
-        )
-    rows.sort(key=lambda x: (not x["skew"], not x["drifted"], x["workload"], x["container"]))
-    used = [i for i, t in enumerate(targets) if any(row["cells"][i] for row in rows)]
-    for row in rows:
-        row["cells"] = [row["cells"][i] for i in used]
-    return {
-        "targets": [targets[i] for i in used],
-        "rows": rows[:MAX_SKEW_ROWS],
-        "total": len(rows),
-    }
+_RUN_ID_TIME = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})")
 
 
 def _trend(points: Sequence[RunSummary]) -> dict[str, Any]:
-    """Inline-SVG trend geometry: one polyline per severity band plus the total."""
-    width, height, pad_l, pad_r, pad_t, pad_b = 720, 180, 44, 12, 12, 28
+    """Inline-SVG trend geometry: one polyline per severity band plus the total, dates on the x-axis."""
+    width, height, pad_l, pad_r, pad_t, pad_b = 720, 190, 44, 40, 12, 34
     if not points:
         return {"series": [], "width": width, "height": height}
     n = len(points)
@@ -249,6 +210,7 @@ def _trend(points: Sequence[RunSummary]) -> dict[str, Any]:
         y = pad_t + plot_h - plot_h * v / top
         return round(x, 1), round(y, 1)
 
+    times = [_run_time(p) for p in points]
     series = []
     for key in ("total", *[s.value for s in SEVERITIES]):
         values = [p.counted if key == "total" else dict(p.by_severity).get(key, 0) for p in points]
@@ -260,22 +222,31 @@ def _trend(points: Sequence[RunSummary]) -> dict[str, Any]:
                 "key": key,
                 "points": " ".join(f"{x},{y}" for x, y in coords),
                 "dots": [
-                    {"x": x, "y": y, "label": f"{points[i].run_id}: {values[i]} {key}"}
+                    {"x": x, "y": y, "label": f"{times[i]} UTC (run {points[i].run_id}): {values[i]} {key}"}
                     for i, (x, y) in enumerate(coords)
                 ],
             }
         )
     ticks = [{"y": round(pad_t + plot_h - plot_h * v / top, 1), "label": v} for v in sorted({0, top // 2, top})]
+    # Up to 6 dated ticks, evenly spread; the time of day only when two ticks fall on one day.
+    picks = sorted({round(i * (n - 1) / 5) for i in range(6)}) if n > 1 else [0]
+    days = [times[i][:10] for i in picks]
+    same_day = len(set(days)) < len(days)
+    xticks = [
+        {"x": xy(i, 0)[0], "label": times[i] if same_day else times[i][:10],
+         "anchor": "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"}
+        for i in picks
+    ]
     return {
         "series": series,
         "width": width,
         "height": height,
         "ticks": ticks,
+        "xticks": xticks,
         "x0": pad_l,
         "x1": width - pad_r,
-        "first": points[0].run_id,
-        "last": points[-1].run_id,
-        "base_y": height - 8,
+        "base_y": height - 12,
+        "axis_y": pad_t + plot_h,
         "n": n,
     }
 
@@ -287,7 +258,8 @@ def _provenance(f: Finding, commits: dict[str, int], table: list[dict[str, Any]]
     and each file refers to its index: at 50,000 findings this keeps the page a third smaller.
     """
     out: list[list[Any]] = []
-    for p in f.provenance.files:
+    credited = (dataclasses.replace(f.credit.git, role="credited: set the value"),) if f.credit.git else ()
+    for p in (*credited, *f.provenance.files):
         c = p.commit
         index = -1
         if c is not None:
@@ -383,6 +355,8 @@ def payload(report: AuditReport) -> dict[str, Any]:
         "details": details,
         "rules": rules,
         "commits": commits,
+        "targets": [r.target.name for r in report.results],
+        "fleet": fleet_view.env_payload(report),
     }
 
 
@@ -415,6 +389,9 @@ def view_model(report: AuditReport, history: Sequence[RunSummary] = ()) -> dict[
                 "live": r.live_count,
                 "counted": rt.counted,
                 "suppressed": rt.suppressed,
+                "drift": rt.category(Category.DRIFT),
+                "policy": rt.category(Category.POLICY),
+                "change_control": rt.category(Category.CHANGE_CONTROL),
                 "worst": _worst_class(r.findings) if r.audited else "skipped",
             }
         )
@@ -442,7 +419,9 @@ def view_model(report: AuditReport, history: Sequence[RunSummary] = ()) -> dict[
         "gaps": gaps[:MAX_GAP_ROWS],
         "gaps_total": len(gaps),
         "matrix": _matrix(report),
-        "skew": _skew(report),
+        "overview": fleet_view.overview(report),
+        "fleet": fleet_view.fleet_matrix(report),
+        "skew": fleet_view.version_skew(report),
         "new": status.get(FindingStatus.NEW.value, 0) if report.previous_run_id else 0,
         "persisting": status.get(FindingStatus.PERSISTING.value, 0),
         "resolved": [
@@ -475,19 +454,27 @@ def render(report: AuditReport, history: Sequence[RunSummary] = ()) -> str:
         data=script_json(payload(report)),
         fail_on=report.fail_on.value,
         **vm,
+        **evidence_view(report),
     )
 
 
-def render_index(summaries: Sequence[RunSummary], *, latest: str = "") -> str:
-    """The history index page: runs (newest first) with totals, and the trend chart. No script."""
+def render_index(
+    summaries: Sequence[RunSummary], *, latest: str = "", trend_runs: Sequence[RunSummary] | None = None
+) -> str:
+    """The history index page: runs (newest first) with totals, and the trend chart. No script.
+
+    ``trend_runs`` (default: all) are the runs charted: the latest run's scope, so that runs of
+    another scope do not distort the trend.
+    """
     css = _asset("report.css")
     ordered = sorted(summaries, key=lambda s: s.run_id)
+    charted = sorted(trend_runs, key=lambda s: s.run_id) if trend_runs is not None else ordered
     return _env().get_template("index.html.j2").render(
         csp=csp(None, css),
         css=Markup(css),  # noqa: S704 - static asset shipped with the package, not data
         runs=list(reversed(ordered)),
         latest=latest,
-        trend=_trend(ordered),
+        trend=_trend(charted),
         severities=[s.value for s in SEVERITIES],
         categories=[c.value for c in CATEGORIES],
     )

@@ -16,14 +16,20 @@ from typing import Any
 
 from auditor.errors import ReportError
 from auditor.model import (
+    AppObject,
+    Approval,
     AuditReport,
     Category,
     CommitInfo,
+    Credit,
     DriftKind,
     FieldChange,
     FileProvenance,
     Finding,
     FindingStatus,
+    FleetField,
+    InventoryItem,
+    LedgerEntry,
     ListRecord,
     LiveProvenance,
     ObjectDrift,
@@ -82,19 +88,52 @@ def _live(lp: LiveProvenance | None) -> dict[str, Any] | None:
     return {"manager": lp.manager, "operation": lp.operation, "time": lp.time}
 
 
+def _file(f: FileProvenance) -> dict[str, Any]:
+    return {"path": f.path, "role": f.role, "commit": _commit(f.commit), "line": f.line, "owners": list(f.owners),
+            **({"repo": f.repo} if f.repo else {})}
+
+
 def _provenance(p: Provenance) -> dict[str, Any]:
+    return {"files": [_file(f) for f in p.files], "live": [_live(lp) for lp in p.live]}
+
+
+def _credit(c: Credit) -> dict[str, Any]:
+    return {"git": _file(c.git) if c.git is not None else None, "live": _live(c.live), "approval": c.approval}
+
+
+def _approval(a: Approval) -> dict[str, Any]:
+    return {"approver": a.approver, "source": a.source, "reference": a.reference, "time": a.time,
+            "code_owner": a.code_owner}
+
+
+def ledger_dict(e: LedgerEntry) -> dict[str, Any]:
+    """One change-ledger entry as a JSON-ready dict."""
     return {
+        "commit": _commit(e.commit),
+        "files": list(e.files),
+        "targets": list(e.targets),
+        "owners": {f: list(o) for f, o in e.owners},
+        "codeowners_rules": {f: r for f, r in e.codeowners_rules},
+        "pull_request": e.pull_request,
+        "approvals": [_approval(a) for a in e.approvals],
+        "independent_approval": e.independent_approval,
+        "verdict": e.verdict,
+        "approval_source": e.approval_source,
+        "lookup_error": e.lookup_error,
+    }
+
+
+def _inventory(i: InventoryItem) -> dict[str, Any]:
+    # Commits by sha only: the full records are in the report-level ``commits`` table (an object of a
+    # large fleet has many files, and a fleet has few commits).
+    return {
+        "object": i.ref.as_dict(),
+        "drift": i.drift,
         "files": [
-            {
-                "path": f.path,
-                "role": f.role,
-                "commit": _commit(f.commit),
-                "line": f.line,
-                "owners": list(f.owners),
-            }
-            for f in p.files
+            {"path": f.path, "role": f.role, "line": f.line, "commit": f.commit.sha if f.commit else None,
+             "owners": list(f.owners), **({"repo": f.repo} if f.repo else {})}
+            for f in i.files
         ],
-        "live": [_live(lp) for lp in p.live],
     }
 
 
@@ -121,6 +160,9 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "owners": list(f.owners),
         "suppressed_by": f.suppressed_by,
         "status": f.status.value,
+        "first_seen": f.first_seen,
+        "last_seen": f.last_seen,
+        "credit": _credit(f.credit),
         "details": dict(f.details),
     }
 
@@ -166,6 +208,10 @@ def _result(r: TargetResult) -> dict[str, Any]:
         "target": _target(r.target),
         "audited": r.audited,
         "skip_reason": r.skip_reason,
+        "partial": r.partial,
+        "not_audited": list(r.not_audited),
+        # Only when set: a complete target's entry (and the golden files) stay as they were.
+        **({"incomplete": list(r.incomplete)} if r.incomplete else {}),
         "commit": r.commit,
         "desired_count": r.desired_count,
         "live_count": r.live_count,
@@ -185,8 +231,14 @@ def _result(r: TargetResult) -> dict[str, Any]:
         "timings": {k: float(v) for k, v in r.timings.items()},
         "totals": totals(r.findings).as_dict(),
         "images": [list(row) for row in image_rows(r)],
+        "apps": [
+            {"object": a.ref.as_dict(), "app": a.app, "key": a.key, "state": a.state.value, "chart": a.chart,
+             "version": a.version}
+            for a in r.apps
+        ],
         "drift": [_drift(d) for d in r.drift],
         "findings": [finding_dict(f) for f in findings],
+        "inventory": [_inventory(i) for i in r.inventory],
     }
 
 
@@ -212,9 +264,34 @@ def to_dict(report: AuditReport) -> dict[str, Any]:
         "exit_code": report.exit_code(),
         "tools": [{"name": t.name, "path": t.path, "version": t.version} for t in report.tools],
         "totals": totals(report.findings).as_dict(),
+        "scope": report.scope,
+        "signing_key_id": report.signing_key_id,
         "targets": [_result(r) for r in report.results],
         "resolved": [finding_dict(f) for f in sorted(report.resolved, key=Finding.sort_key)],
+        "fleet_fields": [
+            {"key": f.key, "path": f.path, "values": [[t, _masked_field(f.key, f.path, v)] for t, v in f.values]}
+            for f in report.fleet_fields
+        ],
+        "ledger": [ledger_dict(e) for e in report.ledger],
+        "commits": _commit_table(report),
     }
+
+
+def _masked_field(key: str, path: str, value: Any) -> Any:
+    """A fleet field value as it may be written (Secret payloads never, whatever the pipeline kept)."""
+    kind = key.partition("/")[0]
+    return mask_for(ObjectRef("", kind, "", ""), path, value)
+
+
+def _commit_table(report: AuditReport) -> dict[str, Any]:
+    """Every commit the inventories name, by sha."""
+    table: dict[str, Any] = {}
+    for r in report.results:
+        for item in r.inventory:
+            for f in item.files:
+                if f.commit is not None and f.commit.sha not in table:
+                    table[f.commit.sha] = _commit(f.commit)
+    return dict(sorted(table.items()))
 
 
 @gc_paused
@@ -250,19 +327,50 @@ def _load_live(d: Mapping[str, Any] | None) -> LiveProvenance | None:
     return LiveProvenance(manager=d["manager"], operation=d.get("operation", ""), time=d.get("time", ""))
 
 
+def _load_file(f: Mapping[str, Any], commits: Mapping[str, CommitInfo] | None = None) -> FileProvenance:
+    raw = f.get("commit")
+    commit = (commits or {}).get(raw) if isinstance(raw, str) else _load_commit(raw)
+    return FileProvenance(
+        path=f["path"], role=f.get("role", "resource"), commit=commit, line=f.get("line"),
+        owners=tuple(f.get("owners", ())), repo=str(f.get("repo", "")),
+    )
+
+
+def _load_credit(d: Mapping[str, Any] | None) -> Credit:
+    if not d:
+        return Credit()
+    git = d.get("git")
+    return Credit(git=_load_file(git) if git else None, live=_load_live(d.get("live")),
+                  approval=str(d.get("approval", "")))
+
+
+def _load_approval(d: Mapping[str, Any]) -> Approval:
+    return Approval(str(d["approver"]), str(d["source"]), str(d.get("reference", "")), str(d.get("time", "")),
+                    str(d.get("code_owner", "")))
+
+
+def _load_ledger(d: Mapping[str, Any]) -> LedgerEntry:
+    commit = _load_commit(d["commit"])
+    assert commit is not None
+    return LedgerEntry(
+        commit=commit,
+        files=tuple(d.get("files", ())),
+        targets=tuple(d.get("targets", ())),
+        owners=tuple((str(f), tuple(o)) for f, o in (d.get("owners") or {}).items()),
+        codeowners_rules=tuple((str(f), str(r)) for f, r in (d.get("codeowners_rules") or {}).items()),
+        pull_request=str(d.get("pull_request", "")),
+        approvals=tuple(_load_approval(a) for a in d.get("approvals", ())),
+        independent_approval=bool(d.get("independent_approval", False)),
+        verdict=str(d.get("verdict", "")),
+        approval_source=str(d.get("approval_source", "")),
+        lookup_error=str(d.get("lookup_error", "")),
+    )
+
+
 def _load_provenance(d: Mapping[str, Any] | None) -> Provenance:
     if not d:
         return Provenance()
-    files = tuple(
-        FileProvenance(
-            path=f["path"],
-            role=f.get("role", "resource"),
-            commit=_load_commit(f.get("commit")),
-            line=f.get("line"),
-            owners=tuple(f.get("owners", ())),
-        )
-        for f in d.get("files", ())
-    )
+    files = tuple(_load_file(f) for f in d.get("files", ()))
     live = tuple(x for x in (_load_live(lp) for lp in d.get("live", ())) if x is not None)
     return Provenance(files=files, live=live)
 
@@ -290,6 +398,9 @@ def load_finding(d: Mapping[str, Any]) -> Finding:
         suppressed_by=d.get("suppressed_by", ""),
         status=FindingStatus(d.get("status", "new")),
         details=dict(d.get("details") or {}),
+        credit=_load_credit(d.get("credit")),
+        first_seen=str(d.get("first_seen", "")),
+        last_seen=str(d.get("last_seen", "")),
     )
 
 
@@ -329,7 +440,13 @@ def _load_target(d: Mapping[str, Any]) -> Target:
     )
 
 
-def _load_result(d: Mapping[str, Any]) -> TargetResult:
+def _load_inventory(d: Mapping[str, Any], commits: Mapping[str, CommitInfo]) -> InventoryItem:
+    ref = _load_ref(d["object"])
+    assert ref is not None
+    return InventoryItem(ref, str(d.get("drift", "")), tuple(_load_file(f, commits) for f in d.get("files", ())))
+
+
+def _load_result(d: Mapping[str, Any], commits: Mapping[str, CommitInfo] | None = None) -> TargetResult:
     extra: dict[str, Any] = {}
     if "images" in _RESULT_FIELDS:
         extra["images"] = tuple(tuple(str(x) for x in row) for row in d.get("images", ()))
@@ -338,6 +455,7 @@ def _load_result(d: Mapping[str, Any]) -> TargetResult:
         target=_load_target(d["target"]),
         audited=d["audited"],  # never bool(): "false" is truthy; the shape check refuses a non-boolean
         skip_reason=d.get("skip_reason", ""),
+        incomplete=tuple(str(x) for x in d.get("incomplete", ())),
         commit=d.get("commit", ""),
         findings=tuple(load_finding(f) for f in d.get("findings", ())),
         drift=tuple(_load_drift(x) for x in d.get("drift", ())),
@@ -357,7 +475,18 @@ def _load_result(d: Mapping[str, Any]) -> TargetResult:
             for x in d.get("reads", ())
         ),
         timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
+        not_audited=tuple(str(x) for x in d.get("not_audited", ())),
+        apps=tuple(_load_app(a) for a in d.get("apps", ())),
+        inventory=tuple(_load_inventory(i, commits or {}) for i in d.get("inventory", ())),
     )
+
+
+def _load_app(d: Mapping[str, Any]) -> AppObject:
+    ref = _load_ref(d["object"])
+    assert ref is not None
+    return AppObject(ref=ref, app=str(d.get("app", "")), key=str(d.get("key", "")),
+                     state=DriftKind(d.get("state", "in-sync")), chart=str(d.get("chart", "")),
+                     version=str(d.get("version", "")))
 
 
 _RESULT_FIELDS = frozenset(f.name for f in dataclasses.fields(TargetResult))
@@ -368,6 +497,7 @@ def from_dict(d: Mapping[str, Any]) -> AuditReport:
     version = d.get("schema_version")
     if not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
         raise ReportError(f"load report: unsupported schema_version {version!r} (this tool reads 1)")
+    commits = {str(sha): c for sha, raw in (d.get("commits") or {}).items() if (c := _load_commit(raw))}
     return AuditReport(
         run_id=d["run_id"],
         tool_version=d.get("tool_version", ""),
@@ -376,7 +506,7 @@ def from_dict(d: Mapping[str, Any]) -> AuditReport:
         repo_url=d.get("repo_url", ""),
         commit=d.get("commit", ""),
         ref=d.get("ref", ""),
-        results=tuple(_load_result(r) for r in d.get("targets", ())),
+        results=tuple(_load_result(r, commits) for r in d.get("targets", ())),
         fail_on=Severity(d.get("fail_on", "high")),
         tools=tuple(ToolInfo(t["name"], t.get("path", ""), t.get("version", "")) for t in d.get("tools", ())),
         config_path=d.get("config_path", ""),
@@ -384,6 +514,13 @@ def from_dict(d: Mapping[str, Any]) -> AuditReport:
         previous_run_id=d.get("previous_run_id", ""),
         audit_window=d.get("audit_window", ""),
         resolved=tuple(load_finding(f) for f in d.get("resolved", ())),
+        fleet_fields=tuple(
+            FleetField(key=str(f["key"]), path=str(f["path"]), values=tuple((str(t), v) for t, v in f["values"]))
+            for f in d.get("fleet_fields", ())
+        ),
+        ledger=tuple(_load_ledger(e) for e in d.get("ledger", ())),
+        scope=str(d.get("scope", "")),
+        signing_key_id=str(d.get("signing_key_id", "")),
     )
 
 
@@ -394,6 +531,8 @@ def load(text: str | bytes) -> AuditReport:
         data = json.loads(text)
     except ValueError as exc:
         raise ReportError(f"load report: invalid JSON: {exc}") from None
+    except RecursionError:  # a crafted part given to `report merge`
+        raise ReportError("load report: nested too deeply to be a report") from None
     if not isinstance(data, dict):
         raise ReportError("load report: expected a JSON object")
     try:

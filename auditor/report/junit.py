@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
 from auditor.model import AuditReport, Finding, Severity
-from auditor.report._common import clean_text, duration_seconds, fingerprint, gc_paused, masked, show
+from auditor.report._common import clean_text, duration_seconds, fingerprint, gc_paused, masked, show, utc_z
 
 
 def _case_name(f: Finding) -> str:
@@ -28,12 +28,23 @@ def _text(f: Finding) -> str:
     if expected is not None or actual is not None:
         lines.append(f"expected: {show(expected) if expected is not None else '(absent)'}")
         lines.append(f"actual: {show(actual) if actual is not None else '(absent)'}")
+    git, live = f.credit.git, f.credit.live
+    if git is not None:
+        where = git.path + (f":{git.line}" if git.line else "")
+        lines.append(f"git: {where}")
+        if git.commit is not None:
+            c = git.commit
+            lines.append(f"git commit: {c.sha} {c.author_name} <{c.author_email}> {utc_z(c.author_date)} {c.subject}")
+        if git.owners:
+            lines.append("git owners: " + ", ".join(git.owners))
+    if f.credit.approval:
+        lines.append(f"approval: {f.credit.approval}")
+    if live is not None:
+        lines.append(f"live: {live.manager}" + (f" {live.operation}" if live.operation else "")
+                     + (f" at {utc_z(live.time)}" if live.time else ""))
     prim = f.provenance.primary
-    if prim is not None:
-        where = prim.path + (f":{prim.line}" if prim.line else "")
-        lines.append(f"source: {where}")
-        if prim.commit is not None:
-            lines.append(f"commit: {prim.commit.sha} {prim.commit.author_name} {prim.commit.subject}")
+    if prim is not None and (git is None or prim.path != git.path):
+        lines.append(f"object source: {prim.path}" + (f":{prim.line}" if prim.line else ""))
     if f.owners:
         lines.append("owners: " + ", ".join(f.owners))
     lines.append(f"fingerprint: {fingerprint(f)}")

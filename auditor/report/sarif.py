@@ -14,7 +14,16 @@ import re
 from typing import Any
 
 from auditor.model import AuditReport, Finding, Severity, TargetResult
-from auditor.report._common import dumps_pretty, fingerprint, gc_paused, masked, remediation, rule_description, show
+from auditor.report._common import (
+    dumps_pretty,
+    fingerprint,
+    gc_paused,
+    masked,
+    remediation,
+    rule_description,
+    show,
+    utc_z,
+)
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -38,7 +47,8 @@ _SECURITY_SEVERITY = {
 
 
 def _location(f: Finding, r: TargetResult) -> dict[str, Any]:
-    prim = f.provenance.primary
+    # The credited line (the overlay line that set a drifted value) before the object's origin file.
+    prim = f.credit.git if f.credit.git is not None and f.credit.git.path else f.provenance.primary
     if prim is not None and prim.path:
         uri, line = prim.path, prim.line or 1
     else:
@@ -55,6 +65,35 @@ def _location(f: Finding, r: TargetResult) -> dict[str, Any]:
             {"name": f.ref.name, "fullyQualifiedName": f.ref.subject, "kind": "resource"}
         ]
     return loc
+
+
+def _credit(f: Finding) -> dict[str, Any]:
+    """The finding's credit as result properties: git side and cluster side in separate keys."""
+    out: dict[str, Any] = {}
+    git, live = f.credit.git, f.credit.live
+    if git is not None:
+        out["gitFile"] = git.path
+        if git.line:
+            out["gitLine"] = git.line
+        if git.commit is not None:
+            out["gitCommit"] = git.commit.sha
+            out["gitAuthor"] = f"{git.commit.author_name} <{git.commit.author_email}>"
+            out["gitDate"] = utc_z(git.commit.author_date)
+        if git.owners:
+            out["gitOwners"] = list(git.owners)
+    if f.credit.approval:
+        out["approval"] = f.credit.approval
+    if live is not None:
+        out["liveManager"] = live.manager
+        if live.operation:
+            out["liveOperation"] = live.operation
+        if live.time:
+            out["liveTime"] = utc_z(live.time)
+    if f.first_seen:
+        out["firstSeen"] = f.first_seen
+    if f.last_seen:
+        out["lastSeen"] = f.last_seen
+    return out
 
 
 def _rule_name(rule_id: str) -> str:
@@ -120,6 +159,7 @@ def _run(report: AuditReport, r: TargetResult) -> dict[str, Any]:
             del res["baselineState"]
         if f.owners:
             res["properties"]["owners"] = list(f.owners)
+        res["properties"].update(_credit(f))
         if f.suppressed_by:
             res["suppressions"] = [{"kind": "external", "justification": f.suppressed_by}]
         results.append(res)

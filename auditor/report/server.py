@@ -20,6 +20,7 @@ import binascii
 import hmac
 import logging
 import os
+import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +31,9 @@ from typing import Any
 
 from auditor.errors import ReportError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("gitops_audit.serve")
+access_log = logging.getLogger("gitops_audit.access")
+"""One line per request (client, request line, status, bytes, seconds); ``serve`` turns it on."""
 
 LATEST = "latest"
 CHUNK = 256 * 1024
@@ -172,9 +175,26 @@ def make_handler(config: ServerConfig) -> type[BaseHTTPRequestHandler]:
         timeout = 30  # seconds per socket read: an idle or trickling client cannot hold a thread forever
 
         def log_message(self, format: str, *args: Any) -> None:
-            log.info("%s %s", self.address_string(), format % args)
+            access_log.info("%s %s", self.address_string(), format % args)
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            """The access-log line: client, request line (never headers: no token), status, bytes, seconds."""
+            took = time.monotonic() - getattr(self, "_started", time.monotonic())
+            sent = getattr(self, "_length", size)
+            status = code.value if isinstance(code, HTTPStatus) else code
+            access_log.info('%s "%s" %s %s %.3fs', self.address_string(), self.requestline[:300], status, sent, took)
+
+        def handle_one_request(self) -> None:
+            self._started = time.monotonic()
+            self._length: int | str = "-"
+            try:
+                super().handle_one_request()
+            except (ConnectionError, TimeoutError):
+                # The client went away mid-response (closed tab, curl | head): nothing to report.
+                self.close_connection = True
 
         def _headers(self, status: int, ctype: str, length: int, extra: tuple[tuple[str, str], ...] = ()) -> None:
+            self._length = length if self.command != "HEAD" else 0
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(length))
@@ -237,11 +257,24 @@ def make_handler(config: ServerConfig) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One log line instead of socketserver's traceback on stderr; disconnects are not errors."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return
+        log.error("serve: request from %s failed: %s: %s", client_address[0], type(exc).__name__, exc)
+
+
 def make_server(config: ServerConfig, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
     """A bound (not yet serving) threaded HTTP server; port 0 picks a free port."""
     if not config.reports.is_dir():
-        raise ReportError(f"serve {config.reports}: not a directory")
-    server = ThreadingHTTPServer((host, port), make_handler(config))
+        where = config.reports.absolute()
+        what = "is not a directory" if config.reports.exists() else "does not exist"
+        raise ReportError(f"serve --reports {config.reports}: {where} {what}")
+    server = _Server((host, port), make_handler(config))
     server.daemon_threads = True
     return server
 

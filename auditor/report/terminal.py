@@ -8,7 +8,15 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from auditor.model import AuditReport, Category, Severity, TargetResult
-from auditor.report._common import CATEGORIES, SEVERITIES, clean_text, duration_seconds, human_duration, totals
+from auditor.report._common import (
+    CATEGORIES,
+    SEVERITIES,
+    duration_seconds,
+    human_duration,
+    plural,
+    totals,
+)
+from auditor.util.text import terminal_safe
 
 _RESET = "\x1b[0m"
 _COLORS: Mapping[str, str] = {
@@ -29,6 +37,10 @@ _CAT_SHORT: Mapping[Category, str] = {
 }
 
 
+def _one_line(text: str) -> str:
+    return terminal_safe(text, one_line=True)
+
+
 def _paint(text: str, key: str, color: bool) -> str:
     return f"{_COLORS[key]}{text}{_RESET}" if color else text
 
@@ -44,17 +56,18 @@ def _worst(result: TargetResult) -> Severity | None:
 def summary(report: AuditReport, *, color: bool) -> str:
     """A few lines: one per target (status, counts per category, worst severity), then totals.
 
-    Text that came from git or the cluster (target names, skip reasons) is stripped of control
-    characters, so a crafted name cannot move the cursor or recolour the terminal.
+    Text that came from git or the cluster (target names, skip reasons) loses escape sequences and
+    control characters, and shows bidi characters as ``<U+202E>``: a crafted name cannot move the
+    cursor, retitle or clear the terminal, or reorder what is read.
     """
-    width = max([len(r.target.name) for r in report.results] + [6])
+    width = max([len(terminal_safe(r.target.name, one_line=True)) for r in report.results] + [6])
     lines: list[str] = []
     head = f"gitops-audit {report.tool_version}  run {report.run_id}  commit {report.commit[:12] or '-'}"
     lines.append(_paint(head, "bold", color))
     for r in report.results:
-        name = clean_text(r.target.name).ljust(width)
+        name = terminal_safe(r.target.name, one_line=True).ljust(width)
         if not r.audited:
-            reason = clean_text(r.skip_reason).replace("\n", " ")
+            reason = terminal_safe(r.skip_reason, one_line=True)
             lines.append(f"  {name}  {_paint('NOT AUDITED', 'skipped', color)}  {reason}")
             continue
         t = totals(r.findings)
@@ -70,7 +83,8 @@ def summary(report: AuditReport, *, color: bool) -> str:
         _paint(f"{s.value} {t.severity(s)}", s.value, color) if t.severity(s) else f"{s.value} 0"
         for s in SEVERITIES
     )
-    lines.append(f"Total {t.counted} findings: {sev}" + (f"  ({t.suppressed} suppressed)" if t.suppressed else ""))
+    suppressed = f"  ({t.suppressed} suppressed)" if t.suppressed else ""
+    lines.append(f"Total {plural(t.counted, 'finding')}: {sev}{suppressed}")
     if report.previous_run_id:
         new = sum(1 for f in report.findings if f.counts and f.status.value == "new")
         lines.append(
@@ -79,18 +93,48 @@ def summary(report: AuditReport, *, color: bool) -> str:
     skipped = [r for r in report.results if not r.audited]
     verdict = f"exit {report.exit_code()}"
     if skipped:
-        verdict += f" (partial: {len(skipped)} of {len(report.results)} targets not audited)"
+        verdict += f" (partial: {len(skipped)} of {plural(len(report.results), 'target')} not audited)"
     elif report.failing():
-        verdict += f" ({len(report.failing())} findings at or above {report.fail_on.value})"
+        verdict += f" ({plural(len(report.failing()), 'finding')} at or above {report.fail_on.value})"
     lines.append(f"Duration {human_duration(duration_seconds(report))}; {verdict}")
+    return "\n".join(lines)
+
+
+def top_findings(report: AuditReport, *, limit: int = 10, color: bool = False) -> str:
+    """The findings behind exit code 1, worst first, one line each (severity, target, object, rule, message).
+
+    Empty when nothing is at or above ``fail_on``. Text from git or the cluster is stripped of control
+    characters; long messages are cut so each finding stays on one line of a CI log.
+    """
+    order = {r.target.name: i for i, r in enumerate(report.results)}
+    failing = sorted(report.failing(),
+                     key=lambda f: (-f.severity.rank, order.get(f.target, 0), *f.sort_key()))
+    if not failing:
+        return ""
+    shown = failing[:limit]
+    rows = [
+        (f.severity.value, _one_line(f.target), _one_line(f.ref.subject if f.ref else "(repository)"),
+         _one_line(f.rule_id), _one_line(f.message))
+        for f in shown
+    ]
+    w = [min(max(len(r[i]) for r in rows), cap) for i, cap in ((1, 28), (2, 48), (3, 36))]
+    more = f", showing {len(shown)}" if len(failing) > len(shown) else ""
+    lines = [f"Findings at or above {report.fail_on.value} ({len(failing)}{more}):"]
+    for sev, target, subject, rule, message in rows:
+        text = f"{target:<{w[0]}}  {subject:<{w[1]}}  {rule:<{w[2]}}  {message}"
+        if len(text) > 200:
+            text = text[:199] + "…"
+        lines.append(f"  {_paint(sev.ljust(8), sev, color)}  {text}")
+    if more:
+        lines.append(f"  … {plural(len(failing) - len(shown), 'more finding')} in the reports")
     return "\n".join(lines)
 
 
 def progress(target: str, stage: str, *, stream: TextIO | None = None, color: bool = False) -> None:
     """One progress line while targets are processed (``[target] reading live state…``) on stderr."""
     out = stream if stream is not None else sys.stderr
-    label = _paint(f"[{clean_text(target)}]", "bold", color)
-    out.write(f"{label} {clean_text(stage)}\n")
+    label = _paint(f"[{terminal_safe(target, one_line=True)}]", "bold", color)
+    out.write(f"{label} {terminal_safe(stage, one_line=True)}\n")
     out.flush()
 
 

@@ -23,6 +23,21 @@ def keyed_hash(key: bytes, value: bytes) -> str:
     return HASH_PREFIX + hmac.new(key, value, hashlib.sha256).hexdigest()
 
 
+def decoded_secret_value(b64: Any) -> bytes:
+    """Bytes of one ``data`` value; ``null`` is empty bytes.
+
+    Server behaviour: ``data`` is ``map[string][]byte``; a value written as ``""`` is stored as
+    empty bytes and read back as ``null`` (Go encodes an empty/nil byte slice as ``null``), so git's
+    ``""`` and live ``null`` are the same value.
+    """
+    if b64 is None:
+        return b""
+    try:
+        return base64.b64decode(str(b64), validate=False)
+    except (ValueError, TypeError):
+        return str(b64).encode()
+
+
 def hash_secret_object(obj: Mapping[str, Any], key: bytes) -> dict[str, Any]:
     """Copy of a Secret with ``data``/``stringData`` values replaced by keyed hashes of the decoded bytes.
 
@@ -33,13 +48,9 @@ def hash_secret_object(obj: Mapping[str, Any], key: bytes) -> dict[str, Any]:
     out = {k: v for k, v in obj.items() if k not in ("data", "stringData")}
     hashed: dict[str, str] = {}
     for name, b64 in (obj.get("data") or {}).items():
-        try:
-            raw = base64.b64decode(str(b64), validate=False)
-        except (ValueError, TypeError):
-            raw = str(b64).encode()
-        hashed[name] = keyed_hash(key, raw)
+        hashed[name] = keyed_hash(key, decoded_secret_value(b64))
     for name, text in (obj.get("stringData") or {}).items():
-        hashed[name] = keyed_hash(key, str(text).encode())
+        hashed[name] = keyed_hash(key, b"" if text is None else str(text).encode())
     if hashed:
         out["data"] = hashed
     meta = obj.get("metadata")
@@ -52,6 +63,26 @@ def hash_secret_object(obj: Mapping[str, Any], key: bytes) -> dict[str, Any]:
         else:
             meta.pop("annotations", None)
         out["metadata"] = meta
+    return out
+
+
+def mask_secret_values(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``obj`` that shows no Secret value.
+
+    For a core/v1 Secret, ``data``/``stringData`` values become ``***`` (keys kept) and the last-applied
+    annotation (which holds them in clear text) is removed; other objects are returned as they are.
+    """
+    out = dict(obj)
+    if not is_secret(obj):
+        return out
+    for field in ("data", "stringData"):
+        values = out.get(field)
+        if isinstance(values, Mapping):
+            out[field] = {str(k): MASK for k in values}
+    meta = out.get("metadata")
+    if isinstance(meta, Mapping) and isinstance(meta.get("annotations"), Mapping):
+        ann = {k: v for k, v in meta["annotations"].items() if k != "kubectl.kubernetes.io/last-applied-configuration"}
+        out["metadata"] = {**meta, "annotations": ann}
     return out
 
 

@@ -72,6 +72,8 @@ class Case:
     expect: list[dict[str, Any]]
     suppressed: list[dict[str, Any]] = field(default_factory=list)
     ignore: tuple[IgnoreRule, ...] = ()
+    run_expect: list[dict[str, Any]] | None = None
+    """Findings through ``gitops-audit run`` when they differ from ``expect`` (what run reads)."""
 
     @property
     def id(self) -> str:
@@ -83,6 +85,9 @@ def _load_docs(path: Path) -> list[dict[str, Any]]:
 
 
 def load_cases() -> list[Case]:
+    """Every case of every corpus directory: ``ops``/``managedFields`` change live, ``desired_ops``
+    change git (both on the object named by ``object``), ``add_live``/``remove_live`` add or drop
+    live objects, ``expect`` lists the findings that count (``in-sync``: none)."""
     cases: list[Case] = []
     for d in sorted(p for p in CORPUS.iterdir() if p.is_dir()):
         desired = _load_docs(d / "desired.yaml")
@@ -109,11 +114,21 @@ def load_cases() -> list[Case]:
                 for entry in spec.get("managedFields", []):
                     entry = {"apiVersion": body["apiVersion"], "fieldsType": "FieldsV1", **entry}
                     body["metadata"].setdefault("managedFields", []).append(entry)
+            for body in dv:
+                if target and (body["metadata"]["name"] != target["name"]
+                               or body["kind"] != target.get("kind", body["kind"])):
+                    continue
+                for op in spec.get("desired_ops", []):
+                    apply_op(body, op)
             for rm in spec.get("remove_live", []):
                 lv = [b for b in lv if b["metadata"]["name"] != rm]
             lv.extend(spec.get("add_live", []))
             expect = [] if spec.get("expect") == "in-sync" else list(spec.get("expect") or [])
             rules = tuple(IgnoreRule(**{k: tuple(v) if isinstance(v, list) else v for k, v in r.items()})
                           for r in spec.get("ignore", []))
-            cases.append(Case(d.name, spec["name"], dv, lv, expect, list(spec.get("suppressed", [])), rules))
+            run_expect = None
+            if "run_expect" in spec:
+                run_expect = [] if spec["run_expect"] == "in-sync" else list(spec["run_expect"])
+            cases.append(Case(d.name, spec["name"], dv, lv, expect, list(spec.get("suppressed", [])), rules,
+                              run_expect))
     return cases

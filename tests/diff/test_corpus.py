@@ -38,7 +38,8 @@ def test_corpus_case(case: Case) -> None:
         if "actual" in e:
             assert f.actual == e["actual"]
     if not case.expect:
-        assert all(d.kind == DriftKind.IN_SYNC for d in out.drifts), out.drifts
+        hidden = {f.ref for f in out.findings if not f.counts}
+        assert all(d.kind == DriftKind.IN_SYNC for d in out.drifts if d.ref not in hidden), out.drifts
 
 
 def test_corpus_covers_every_kind_of_the_issue() -> None:

@@ -23,6 +23,6 @@ FILES = sorted(CORPUS.glob("*/desired.yaml")) + sorted(CORPUS.glob("*/live.yaml"
 def test_corpus_objects_validate(path: Path) -> None:
     kv = importlib.import_module("kubernetes_validate")
     for doc in yaml.safe_load_all(path.read_text()):
-        if not doc or doc["kind"] == "Widget":
+        if not doc or doc["apiVersion"].split("/")[0].endswith("example.com"):
             continue  # custom resource: validated by its CRD, not the built-in schemas
         kv.validate(doc, "1.31.0", strict=True)

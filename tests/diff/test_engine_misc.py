@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from auditor.diff.engine import diff_target, format_path, format_time, format_value
+from auditor.diff.engine import diff_target
 from auditor.diff.options import DriftOptions
+from auditor.diff.text import format_path, format_time, format_value
 from auditor.model import CoverageGap, DriftKind, LiveState, ObjectRef, Target
 
 from .corpus_support import to_manifest

@@ -45,7 +45,7 @@ def entry(manager: str, time: str, fields: dict, sub: str = "", op: str = "Updat
     return e
 
 
-def test_ownership_prefers_out_of_band_then_latest_and_skips_status() -> None:
+def test_ownership_credits_the_latest_writer_and_skips_status() -> None:
     body = {"metadata": {"managedFields": [
         entry("kustomize-controller", "2026-11-20T00:00:00Z", {"f:spec": {"f:replicas": {}, "f:rules": {}}},
               op="Apply"),
@@ -56,7 +56,8 @@ def test_ownership_prefers_out_of_band_then_latest_and_skips_status() -> None:
     entries = decode_managed_fields(body)
     assert [e.manager for e in entries] == ["kustomize-controller", "kubectl-edit", "kube-controller-manager"]
     own = Ownership(entries, {"kustomize-controller": 0, "kube-controller-manager": 1})
-    assert own.owner(("spec", "replicas")).manager == "kubectl-edit"
+    # The later apply owns the value, not the earlier edit; status writes never count.
+    assert own.owner(("spec", "replicas")).manager == "kustomize-controller"
     # Atomic list walked by index: the owner of the list explains the field inside it.
     assert own.owner(("spec", "rules", "[0]", "verbs")).manager == "kustomize-controller"
     assert own.owner(("spec", "other")) is None

@@ -234,9 +234,11 @@ def test_live_combined_findings_that_repeat_git_are_not_doubled() -> None:
     found = evaluate_target(ps, Target("dev", env="dev"), objs, objs, live_changed=frozenset())
     assert {f.path for f in found} == {"desired"}
     assert {f.rule_id for f in found} == {"resources.namespace_without_limitrange", "resources.namespace_without_quota"}
-    # Without the drift information (e.g. `policy` on a snapshot alone), both sides report.
+    # Without the drift information (e.g. `policy` on a snapshot alone), both sides are evaluated, and a live
+    # finding identical to the desired one is reported once, noting both sides (issue 18).
     both = evaluate_target(ps, Target("dev", env="dev"), objs, objs)
-    assert {f.path for f in both} == {"desired", "live"}
+    assert {f.path for f in both} == {"desired"}
+    assert all(f.details["sides"] == ["desired", "live"] for f in both)
 
 
 def test_unquoted_yaml_dates_are_strings_to_policies(tmp_path: Path) -> None:
@@ -297,3 +299,25 @@ def test_live_combined_package_runs_only_when_a_kind_it_reads_changed(tmp_path: 
     assert messages(live_changed={binding.ref}) == ["desired 2", "live 2"]
     assert messages(live=objs[:4], live_changed=set()) == ["desired 2", "live 1"]  # the binding is missing live
     assert messages() == ["desired 2", "live 2"]  # no drift information: every side runs
+
+
+def test_a_finding_on_both_sides_is_reported_once_and_live_only_ones_stay() -> None:
+    # Issue 18: an unrelated field of the Deployment drifted (replicas); the latest-tag finding is the same in git
+    # and in the cluster: one finding, noting both sides. A finding only the live object has stays on its own.
+
+    def deploy(image: str, replicas: int, privileged: bool) -> Manifest:
+        c: dict = {"name": "app", "image": image, "securityContext": {"privileged": privileged}}
+        body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "app"},
+                "spec": {"replicas": replicas, "template": {"spec": {"containers": [c]}}}}
+        group, _ = split_api_version(body["apiVersion"])
+        return Manifest(ObjectRef(group, "Deployment", "app", "web"), "apps/v1", body)
+
+    ps = load_policies(PolicyOptions(workers=0))
+    desired = deploy("nginx:latest", 2, False)
+    live = deploy("nginx:latest", 5, True)
+    found = evaluate_target(ps, Target("dev", env="dev"), [desired], [live], live_changed={live.ref})
+    latest = [f for f in found if "latest" in f.rule_id]
+    assert len(latest) == 1 and latest[0].path == "desired" and latest[0].details["sides"] == ["desired", "live"]
+    privileged = [f for f in found if "privileged" in f.rule_id]
+    assert [(f.path, f.details.get("sides")) for f in privileged] == [("live", None)]
+    assert all(f.details.get("source") == "desired" or "privileged" in f.rule_id for f in found), found

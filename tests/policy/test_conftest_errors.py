@@ -91,4 +91,4 @@ def test_evaluation_error_names_the_input_file(tmp_path: Path, capsys: pytest.Ca
     code = main(["policy", "test", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml"), "-p", str(tmp_path / "policy")])
     err = capsys.readouterr().err
     assert code == 2
-    assert f"evaluate policies on {tmp_path / 'b.yaml'}: {tmp_path / 'policy' / 'p.rego'}:7:" in err, err
+    assert f"evaluate data.main.deny on {tmp_path / 'b.yaml'}: {tmp_path / 'policy' / 'p.rego'}:7:" in err, err

@@ -12,7 +12,7 @@ import pytest
 from auditor.model import Manifest, ObjectRef, Target
 from auditor.policy.audit import PolicySet, evaluate_target, load_policies
 from auditor.policy.context_deps import context_fields
-from auditor.policy.engine import Evaluator
+from auditor.policy.engine import Evaluator, PackagePlan
 from auditor.policy.loader import parse_module
 from auditor.policy.options import PolicyOptions
 from auditor.policy.runner import PolicyRunner, cgroup_cpu_limit
@@ -168,12 +168,14 @@ def test_a_failed_evaluation_is_not_cached(tmp_path: Path) -> None:
     ps = policy_set(tmp_path, ENV_RULE)
     docs = configmaps(3)
     context = {"target": {"name": "a", "env": "production"}, "side": "desired"}
-    jobs = [("data.main.deny", m.body) for m in docs]
+    plan = (PackagePlan("main", ("deny",)),)
+    jobs = [(plan, m.body) for m in docs]
     with pytest.raises(RuntimeError):
         ps.runner.run(_Failing(), context, jobs)
     good = ps.evaluator.with_data({"gitops_audit": context})
     values = ps.runner.run(good, context, jobs)  # evaluated afresh, not the failure
-    assert values == [["cm0: debug mode in production"], [], []]
+    empty = {"main": {"deny": []}}
+    assert values == [{"main": {"deny": ["cm0: debug mode in production"]}}, empty, empty]
 
 
 @pytest.mark.parametrize(
@@ -217,3 +219,46 @@ def test_digest_is_exact() -> None:
     assert digest({"a": True}) != digest({"a": 1})
     assert digest({"a": 1.0}) != digest({"a": 1})
     assert digest(OrderedDict(a=1)) != digest({"a": 2})  # not marshallable: pickled, still exact
+
+
+def test_digest_depends_on_the_value_only() -> None:
+    # marshal >= 3 marked objects by reference count and flagged interned strings, so one value could get two
+    # digests depending on what else held it (issue 20): the workers test then counted 451 or 452 evaluations.
+    import sys
+
+    from auditor.policy.runner import digest
+
+    def build() -> dict:
+        name = "".join(["ng", "inx"])  # not interned
+        return {"kind": "Pod", "metadata": {"name": name, "labels": {"a": "b"}}, "spec": {"n": [1, 2.5, True, None]}}
+
+    plain = build()
+    before = digest(plain)
+    held = [plain["metadata"], plain["metadata"]["labels"], plain["spec"]["n"]]  # extra references elsewhere
+    assert digest(plain) == before
+    shared = build()
+    shared["spec"]["n"] = held[2]  # a sub-object shared with another document
+    shared["metadata"]["name"] = sys.intern(shared["metadata"]["name"])
+    assert digest(shared) == before
+    assert digest({"kind": "Pod", "x": 1}) != digest({"kind": "Pod", "x": True}) != digest({"kind": "Pod", "x": 1.0})
+    assert digest({1: "a"}) != digest({"1": "a"})
+    del held
+
+
+def test_a_rule_error_in_a_worker_fails_only_that_rule_on_that_document(tmp_path: Path) -> None:
+    rego = (
+        'deny contains msg if { to_number(input.data.i) > 0; msg := sprintf("%s", [input.metadata.name]) }\n'
+        'warn contains "w" if input.kind == "ConfigMap"\n'
+    )
+    ps = policy_set(tmp_path, rego, workers=1, start_pool_at=1)
+    try:
+        docs = configmaps(40)
+        docs[7].body["data"]["i"] = "seven"  # to_number fails on this one only
+        found = evaluate_target(ps, Target("t", env="dev"), docs, [])
+        assert ps.runner.stats.in_workers == 40
+    finally:
+        ps.close()
+    errors = [f for f in found if f.rule_id == "policy.error"]
+    assert [(f.ref.name if f.ref else "", f.details["rule"]) for f in errors] == [("cm7", "data.main.deny")]
+    assert len([f for f in found if f.rule_id == "main.warn"]) == 40  # the other rule, on every document
+    assert len([f for f in found if f.rule_id == "main.deny"]) == 38  # all but cm0 (i = 0) and cm7

@@ -6,13 +6,15 @@ Regenerate golden files with ``UPDATE_GOLDEN=1 python -m pytest tests/report``; 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from auditor.model import AuditReport
 
+from .browser_util import LAUNCH_ARGS, find_chromium, missing
 from .report_sample import make_report
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
@@ -37,3 +39,21 @@ def golden() -> Callable[[str, str], None]:
         assert text == expected, f"{name} differs from its golden file (UPDATE_GOLDEN=1 regenerates it)"
 
     return check
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (skipped when none is found, unless CI is set: then it fails)."""
+    why = missing()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run in CI: {why}")
+        pytest.skip(why)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=find_chromium(), args=LAUNCH_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -298,3 +298,79 @@ def make_report() -> AuditReport:
         previous_run_id=PREV_RUN_ID,
         resolved=resolved,
     )
+
+
+STAGING_EU = Target(
+    name="staging-eu-west",
+    env="staging",
+    region="eu-west",
+    path="overlays/staging/eu-west",
+    snapshot="snapshots/staging-eu-west",
+    namespace="shop-staging",
+)
+STAGING_WEB = ObjectRef("apps", "Deployment", "shop-staging", "staging-web")
+
+
+def make_fleet_report() -> AuditReport:
+    """:func:`make_report` plus an audited staging target, workload identities and differing git fields.
+
+    Lines one app (``web``) up across ``shop`` and ``shop-staging`` with a ``staging-`` name prefix,
+    with an XSS canary as an app name and a Secret value among the fleet fields (both must stay inert).
+    """
+    from dataclasses import replace
+
+    from auditor.model import AppObject, FleetField
+
+    base = make_report()
+    us, eu, staging_us = base.results
+    orphan = ObjectRef("", "ConfigMap", "shop", "=HYPERLINK(\"x\")")
+    us = replace(
+        us,
+        images=(("Deployment/shop/web", "web", "registry.local/web:1.4.2", "registry.local/web:1.4.3-hotfix"),),
+        apps=(
+            AppObject(WEB, "web", "Deployment/web", DriftKind.MODIFIED, chart="web-1.4.2"),
+            AppObject(ObjectRef("", "Service", "shop", "web"), "web", "Service/web", DriftKind.IN_SYNC),
+            AppObject(SECRET, "db-credentials", "Secret/db-credentials", DriftKind.MODIFIED),
+            AppObject(XSS_OBJ, XSS_IMG, f"ConfigMap/cm-{XSS_IMG}", DriftKind.MODIFIED),
+            AppObject(orphan, orphan.name, f"ConfigMap/{orphan.name}", DriftKind.ORPHANED),
+        ),
+    )
+    eu = replace(
+        eu,
+        images=(("Deployment/shop/web", "web", "registry.local/web:1.4.2", "registry.local/web:1.4.2"),),
+        apps=(
+            AppObject(WEB, "web", "Deployment/web", DriftKind.IN_SYNC, chart="web-1.4.2"),
+            AppObject(ObjectRef("", "Service", "shop", "web"), "web", "Service/web", DriftKind.MISSING),
+            AppObject(SECRET, "db-credentials", "Secret/db-credentials", DriftKind.IN_SYNC),
+        ),
+    )
+    staging_eu = TargetResult(
+        target=STAGING_EU,
+        audited=True,
+        commit=C1.sha,
+        desired_count=3,
+        live_count=3,
+        live_source="snapshots/staging-eu-west",
+        images=(("Deployment/shop-staging/staging-web", "web", "registry.local/web:1.5.0",
+                 "registry.local/web:1.5.0"),),
+        drift=(ObjectDrift(STAGING_WEB, DriftKind.IN_SYNC),),
+        apps=(
+            AppObject(STAGING_WEB, "web", "Deployment/web", DriftKind.IN_SYNC, chart="web-1.5.0"),
+            AppObject(ObjectRef("", "Service", "shop-staging", "staging-web"), "web", "Service/web",
+                      DriftKind.IN_SYNC),
+            AppObject(ObjectRef("", "Secret", "shop-staging", "staging-db-credentials"), "db-credentials",
+                      "Secret/db-credentials", DriftKind.IN_SYNC),
+        ),
+    )
+    fields = (
+        FleetField("Deployment/web", "metadata.annotations.note",
+                   ((PROD_US.name, XSS_SCRIPT), (PROD_EU.name, None), (STAGING_EU.name, None))),
+        FleetField("Deployment/web", "spec.replicas", ((PROD_US.name, 3), (PROD_EU.name, 3), (STAGING_EU.name, 1))),
+        FleetField("Deployment/web", "spec.template.spec.containers[name=web].image",
+                   ((PROD_US.name, "registry.local/web:1.4.2"), (PROD_EU.name, "registry.local/web:1.4.2"),
+                    (STAGING_EU.name, "registry.local/web:1.5.0"))),
+        # The pipeline never keeps Secret payloads; the report masks them again all the same.
+        FleetField("Secret/db-credentials", "data.password",
+                   ((PROD_US.name, SECRET_PLAIN), (PROD_EU.name, SECRET_HASH), (STAGING_EU.name, "x"))),
+    )
+    return replace(base, results=(us, eu, staging_us, staging_eu), fleet_fields=fields)

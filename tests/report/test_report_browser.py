@@ -1,15 +1,13 @@
 """The HTML report driven in real headless Chromium (Playwright, system chromium).
 
 Skipped only when Chromium or Playwright is missing AND the environment variable CI is unset;
-in CI a missing browser fails these tests. Never runs ``playwright install``: the browser is
-Debian's ``chromium`` package (override the path with GITOPS_AUDIT_CHROMIUM).
+in CI a missing browser fails these tests. Never runs ``playwright install``: the browser is found
+on PATH (see ``browser_util.find_chromium``; ``CHROME=/path/to/chrome`` overrides).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,73 +19,10 @@ from auditor.model import AuditReport, Category, Finding, ObjectRef, Severity
 from auditor.report import history
 from auditor.report.server import ServerConfig, make_server
 
+from .browser_util import Watched
 from .report_sample import PROD_US, SECRET_PLAIN, make_report
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("GITOPS_AUDIT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _missing() -> str:
-    if not Path(CHROMIUM).exists():
-        return f"chromium not found at {CHROMIUM}"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright (Python package) not installed"
-    return ""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    why = _missing()
-    if why:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run in CI: {why}")
-        pytest.skip(why)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-class Watched:
-    """A page plus every console error, page error and network request it made."""
-
-    def __init__(self, browser: Any, allowed_prefix: str) -> None:
-        self.context = browser.new_context(accept_downloads=True)
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.allowed_prefix = allowed_prefix
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type in ("error", "warning") else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: self.requests.append(r.url))
-
-    def open(self, url: str) -> Any:
-        self.page.goto(url)
-        self.page.wait_for_selector("html[data-ready='1']")
-        return self.page
-
-    def foreign_requests(self) -> list[str]:
-        return [u for u in self.requests if not u.startswith(self.allowed_prefix) and not u.startswith("data:")]
-
-    def close(self) -> None:
-        self.context.close()
-
 
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
@@ -103,8 +38,12 @@ def watched(browser: Any, run_dir: Path) -> Iterator[Watched]:
         w.close()
 
 
+ROWS = "#findings-body tr[data-index]"
+"""Finding rows (group header rows are ``tr.group``)."""
+
+
 def _visible_rows(page: Any) -> int:
-    return int(page.locator("#findings-body tr").count())
+    return int(page.locator(ROWS).count())
 
 
 def _expect_rows(page: Any, n: int, containing: str = "") -> None:
@@ -112,9 +51,9 @@ def _expect_rows(page: Any, n: int, containing: str = "") -> None:
     # wait_for_function would need eval, which the report's CSP rightly forbids.
     from playwright.sync_api import expect
 
-    expect(page.locator("#findings-body tr")).to_have_count(n)
+    expect(page.locator(ROWS)).to_have_count(n)
     if containing:
-        expect(page.locator("#findings-body tr").first).to_contain_text(containing)
+        expect(page.locator(ROWS).first).to_contain_text(containing)
 
 
 def test_loads_clean_no_errors_no_network(watched: Watched, run_dir: Path) -> None:
@@ -158,18 +97,18 @@ def test_filters(watched: Watched, run_dir: Path) -> None:
 
 
 def test_sorting(watched: Watched, run_dir: Path) -> None:
-    page = watched.open((run_dir / "report.html").as_uri())
-    first_sev = page.locator("#findings-body tr").first.locator("td").first.inner_text()
+    page = watched.open((run_dir / "report.html").as_uri() + "#group=none")
+    first_sev = page.locator(ROWS).first.locator("td").first.inner_text()
     assert first_sev == "critical"  # default: worst first
     header = page.locator("th[data-sort='severity']")
     header.click()
     assert header.get_attribute("aria-sort") == "ascending"
-    assert page.locator("#findings-body tr").first.locator("td").first.inner_text() == "info"
+    assert page.locator(ROWS).first.locator("td").first.inner_text() == "info"
     page.locator("th[data-sort='target']").click()
-    targets = page.locator("#findings-body tr td:nth-child(3)").all_inner_texts()
+    targets = page.locator(ROWS + " td:nth-child(3)").all_inner_texts()
     assert targets == sorted(targets)
     page.locator("th[data-sort='target']").click()
-    targets = page.locator("#findings-body tr td:nth-child(3)").all_inner_texts()
+    targets = page.locator(ROWS + " td:nth-child(3)").all_inner_texts()
     assert targets == sorted(targets, reverse=True)
     assert watched.errors == []
 
@@ -179,7 +118,7 @@ def test_details_view_and_canaries_inert(watched: Watched, run_dir: Path) -> Non
     assert page.locator("#details").is_hidden()
     page.fill("#f-text", "annotation added")
     _expect_rows(page, 1, "annotation added")
-    row = page.locator("#findings-body tr").first
+    row = page.locator(ROWS).first
     assert '<img src=x onerror="window.__xss=1">' in row.inner_text()  # shown as text
     row.click()
     details = page.locator("#details")
@@ -196,7 +135,7 @@ def test_details_view_and_canaries_inert(watched: Watched, run_dir: Path) -> Non
     # a Secret's details never show the value
     page.fill("#f-text", "db-credentials")
     _expect_rows(page, 1, "db-credentials")
-    page.locator("#findings-body tr").first.click()
+    page.locator(ROWS).first.click()
     assert page.locator("#d-expected").inner_text() == "***"
     assert page.locator("#d-actual").inner_text() == "***"
     assert SECRET_PLAIN not in page.content()
@@ -204,7 +143,7 @@ def test_details_view_and_canaries_inert(watched: Watched, run_dir: Path) -> Non
     # CSV-injection canary is plain text in the page
     page.fill("#f-text", "evil.example")
     _expect_rows(page, 1, "HYPERLINK")
-    assert page.locator("#findings-body tr td:nth-child(7)").inner_text().startswith('=HYPERLINK("')
+    assert page.locator(ROWS + " td:nth-child(6)").inner_text().startswith('=HYPERLINK("')
     assert page.evaluate("window.__xss") is None
     assert watched.errors == []
     assert watched.foreign_requests() == []
@@ -286,7 +225,7 @@ def test_deep_link_opens_details(watched: Watched, run_dir: Path) -> None:
     assert page.locator("#d-remediation").inner_text() == "Set resources.limits.memory on every container."
     page.click("#d-close")
     assert page.evaluate("location.hash") == ""
-    page.locator("#findings-body tr").first.click()
+    page.locator(ROWS).first.click()
     assert page.evaluate("location.hash").startswith("#f=")
     assert watched.errors == []
 
@@ -295,13 +234,13 @@ def test_structured_drift_shows_unified_diff(watched: Watched, run_dir: Path) ->
     page = watched.open((run_dir / "report.html").as_uri())
     page.fill("#f-text", "resource limits differ")
     _expect_rows(page, 1, "resource limits differ")
-    page.locator("#findings-body tr").first.click()
+    page.locator(ROWS).first.click()
     assert page.locator("#d-unified-wrap").is_visible()
     assert page.locator("#d-unified .del").all_inner_texts() == ['-   "cpu": "500m",']
     assert page.locator("#d-unified .add").all_inner_texts() == ['+   "cpu": "2",']
     page.click("#d-close")
     page.fill("#f-text", "image differs")
     _expect_rows(page, 1, "image differs")
-    page.locator("#findings-body tr").first.click()
+    page.locator(ROWS).first.click()
     assert page.locator("#d-unified-wrap").is_hidden()  # scalars: side by side only
     assert watched.errors == []

@@ -143,10 +143,14 @@ def test_csv_columns_and_rows(report: AuditReport) -> None:
     rows = _csv_rows(text)
     assert len(rows) == len(report.findings)
     assert [r["fingerprint"] for r in rows] == [f.fingerprint for f in report.findings]
-    web = next(r for r in rows if r["path"].endswith(".image"))
+    web = next(r for r in rows if r["field_path"].endswith(".image"))
     assert web["env"] == "production" and web["region"] == "us-east" and web["context"] == "prod-us"
-    assert web["commit"] == "1" * 40 and web["author"] == "Alice Admin <alice@example.com>"
     assert web["status"] == "persisting"
+    # One meaning per column: the policy side and the drift field never share a column.
+    policy = next(r for r in rows if r["category"] == "policy")
+    assert policy["side"] in ("desired", "live", "") and not policy["field_path"].startswith(("desired", "live"))
+    assert all(r["side"] == "" for r in rows if r["category"] != "policy")
+    assert all(not r["git_date"] or r["git_date"].endswith("Z") for r in rows)
 
 
 def test_csv_neutralises_formulas(report: AuditReport) -> None:

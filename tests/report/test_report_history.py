@@ -68,7 +68,8 @@ def test_write_run_files_latest_and_previous(tmp_path: Path, report: AuditReport
     p1 = history.write_run(first, tmp_path, config_bytes=b"version: 1\n")
     assert p1.run_dir == tmp_path / first.run_id
     assert {p.name for p in p1.run_dir.iterdir()} == {
-        "report.html", "report.json", "findings.csv", "junit.xml", "report.sarif", "evidence.zip", "summary.json"
+        "report.html", "report.json", "findings.csv", "junit.xml", "report.sarif", "evidence.zip", "summary.json",
+        "ledger.csv", "oscal.json"
     }
     assert (tmp_path / "latest").is_symlink()
     saved = json_report.load(p1.json.read_text("utf-8"))

@@ -154,9 +154,12 @@ def test_view_model(report: AuditReport) -> None:
         1 for f in report.findings if f.target == "production-us-east" and f.counts
     )
     skew = vm["skew"]
-    assert skew["targets"] == ["production-us-east", "production-eu-west"]
+    assert skew["envs"] == ["production"]  # one column per environment, regions folded in
     row = skew["rows"][0]
-    assert row["workload"] == "Deployment/shop/web" and row["skew"] and row["drifted"]
+    assert row["app"] == "Deployment/shop/web" and row["skew"] and row["drifted"]
+    cell = row["cells"][0]
+    assert cell["split"] and [i["where"] for i in cell["images"]] == [["eu-west"], ["us-east"]]
+    assert cell["drift"] == [{"where": "us-east", "git": "1.4.2", "image": "registry.local/web:1.4.2"}]
     assert vm["resolved_total"] == 1 and vm["not_audited"][0]["name"] == "staging-us-east"
 
 
@@ -182,10 +185,10 @@ def test_version_skew_from_images_field(report: AuditReport) -> None:
     us2 = dataclasses.replace(us, images=(("Deployment/shop/api", "api", "reg/api:2.0", "reg/api:2.0"),))
     eu2 = dataclasses.replace(eu, images=(("Deployment/shop/api", "api", "reg/api:1.9", "reg/api:1.9"),))
     r = dataclasses.replace(report, results=(us2, eu2, staging))
-    rows = {row["workload"]: row for row in html_report.view_model(r)["skew"]["rows"]}
-    api = rows["Deployment/shop/api"]
+    rows = {row["app"]: row for row in html_report.view_model(r)["skew"]["rows"]}
+    api = rows["Deployment/shop/api"]  # no AppObjects in this report: keyed by the workload itself
     assert api["skew"] and not api["drifted"]
-    assert [c["live"] for c in api["cells"]] == ["reg/api:2.0", "reg/api:1.9"]
+    assert [[i["image"] for i in c["images"]] for c in api["cells"]] == [["reg/api:1.9", "reg/api:2.0"]]
 
     from auditor.report import json_report
 

@@ -198,5 +198,9 @@ def test_serve_command_parses_and_rejects_missing_dir(tmp_path: Path) -> None:
     serve_cmd.register(parser.add_subparsers())
     args = parser.parse_args(["serve", "--reports", str(tmp_path / "nope"), "--port", "0"])
     assert args.func is serve_cmd.handler and args.host == "127.0.0.1"
-    with pytest.raises(ReportError, match="not a directory"):
+    with pytest.raises(ReportError, match=r"serve --reports .*nope: .*nope does not exist"):
+        serve_cmd.handler(args)
+    (tmp_path / "file").write_text("x")
+    args = parser.parse_args(["serve", "--reports", str(tmp_path / "file"), "--port", "0"])
+    with pytest.raises(ReportError, match="file is not a directory"):
         serve_cmd.handler(args)

@@ -1,0 +1,1 @@
+"""Git provenance and change control: file history index, field blame, CODEOWNERS, approvals."""

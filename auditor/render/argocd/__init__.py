@@ -1,0 +1,1 @@
+"""Argo CD target source: Applications and ApplicationSets rendered like Argo CD's repo-server."""

@@ -1,0 +1,1 @@
+"""Flux target source: cluster discovery and rendering like kustomize-controller and helm-controller."""

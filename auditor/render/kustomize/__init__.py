@@ -1,0 +1,1 @@
+"""Render a kustomize overlay with the real kustomize, with file provenance from its build annotations."""

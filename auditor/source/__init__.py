@@ -1,1 +1,0 @@
-"""Source stage: git access, rendering (kustomize/flux/helm), provenance, CODEOWNERS."""

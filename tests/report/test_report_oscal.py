@@ -1,0 +1,77 @@
+"""OSCAL 1.1 assessment results: valid against NIST's published schema; controls tied to findings."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from auditor.model import AuditReport
+from auditor.report import oscal
+
+SCHEMA = Path(__file__).parent / "fixtures" / "oscal" / "oscal_assessment-results_schema.json"
+
+
+def _python_patterns(node: Any) -> Any:
+    """``\\p{L}`` / ``\\p{N}`` (not in Python's ``re``) → equivalent classes; nothing else changes."""
+    if isinstance(node, dict):
+        out = {k: _python_patterns(v) for k, v in node.items()}
+        if isinstance(out.get("pattern"), str):
+            out["pattern"] = out["pattern"].replace(r"\p{L}", r"[^\W\d_]").replace(r"\p{N}", r"\d")
+        return out
+    if isinstance(node, list):
+        return [_python_patterns(v) for v in node]
+    return node
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft7Validator:
+    schema = _python_patterns(json.loads(SCHEMA.read_text()))
+    assert schema["$id"].endswith("/1.1.3/oscal-ar-schema.json")
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+
+
+def _errors(validator: jsonschema.Draft7Validator, doc: Any) -> list[str]:
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
+
+
+def test_sample_report_is_valid_oscal(report: AuditReport, validator: jsonschema.Draft7Validator) -> None:
+    doc = json.loads(oscal.render(report, {"k8s.resources.limits": ["CIS:5.2.1", "nist-800-53:cm-6"],
+                                           "drift/modified": ["nist-800-53:cm-3"]}))
+    assert _errors(validator, doc) == []
+    ar = doc["assessment-results"]
+    assert ar["metadata"]["oscal-version"] == "1.1.3"
+    result = ar["results"][0]
+    assert len(result["observations"]) == len(report.findings)
+    by_target = {f["target"]["target-id"]: f for f in result["findings"]}
+    # The change-control and drift rules carry their controls; a counted finding makes them not satisfied.
+    assert by_target["nist-800-53_cm-3"]["target"]["status"]["state"] == "not-satisfied"
+    assert by_target["CIS_5.2.1"]["target"]["status"]["state"] == "not-satisfied"
+    for f in result["findings"]:
+        assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9._-]*", c["control-id"])
+                   for sel in result["reviewed-controls"]["control-selections"] for c in sel["include-controls"])
+        obs = {o["uuid"] for o in result["observations"]}
+        assert all(r["observation-uuid"] in obs for r in f.get("related-observations", ()))
+
+
+def test_controls_without_findings_are_satisfied(report: AuditReport, validator: jsonschema.Draft7Validator) -> None:
+    doc = json.loads(oscal.render(report, {"k8s.never.fires": [{"framework": "PCI-DSS", "id": "2.2.1"}]}))
+    assert _errors(validator, doc) == []
+    found = {f["target"]["target-id"]: f for f in doc["assessment-results"]["results"][0]["findings"]}
+    assert found["pci-dss_2.2.1"]["target"]["status"]["state"] == "satisfied"
+    assert "related-observations" not in found["pci-dss_2.2.1"]
+
+
+def test_empty_report_is_valid(report: AuditReport, validator: jsonschema.Draft7Validator) -> None:
+    from dataclasses import replace
+
+    empty = replace(report, results=tuple(replace(r, findings=()) for r in report.results), resolved=())
+    assert _errors(validator, json.loads(oscal.render(empty))) == []
+
+
+def test_deterministic(report: AuditReport) -> None:
+    assert oscal.render(report) == oscal.render(report)

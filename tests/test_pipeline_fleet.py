@@ -1,0 +1,110 @@
+"""Lining targets up by workload identity (fleet matrix, skew, environment comparison)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.model import DriftKind, Manifest, ObjectDrift, ObjectRef, split_api_version
+from auditor.pipeline_fleet import NAMESPACE, app_objects, fleet_fields, line_up
+
+
+def m(api: str, kind: str, ns: str, name: str, labels: dict[str, str] | None = None, **body: Any) -> Manifest:
+    meta: dict[str, Any] = {"name": name, **({"namespace": ns} if ns else {}), **({"labels": labels} if labels else {})}
+    return Manifest(ObjectRef(split_api_version(api)[0], kind, ns, name), api,
+                    {"apiVersion": api, "kind": kind, "metadata": meta, **body})
+
+
+def deploy(ns: str, name: str, image: str, replicas: int, sa: str, labels: dict[str, str] | None = None) -> Manifest:
+    spec = {"replicas": replicas, "template": {"spec": {"serviceAccountName": sa,
+                                                         "containers": [{"name": "web", "image": image}]}}}
+    return m("apps/v1", "Deployment", ns, name, labels, spec=spec)
+
+
+def target(ns: str, prefix: str, tag: str, replicas: int, *, generated: str = "x") -> list[Manifest]:
+    return [
+        m("v1", "Namespace", "", ns),
+        deploy(ns, f"{prefix}web", f"reg/web:{tag}", replicas, f"{prefix}web"),
+        m("v1", "ServiceAccount", ns, f"{prefix}web"),
+        m("v1", "Service", ns, f"{prefix}api"),
+        m("v1", "ConfigMap", ns, f"region-config-{generated}"),  # generated below the prefix, with a hash
+        m("rbac.authorization.k8s.io/v1", "RoleBinding", ns, f"{prefix}web-edit",
+          subjects=[{"kind": "ServiceAccount", "name": f"{prefix}web", "namespace": ns}]),
+        m("v1", "Secret", ns, f"{prefix}db", data={"password": "c2VjcmV0"}),
+    ]
+
+
+FLEET = {
+    "dev-us": target("shop-dev", "dev-", "latest", 1, generated="7h2c9t8mkd"),
+    "dev-eu": target("shop-dev", "dev-", "latest", 1, generated="b5fd6k9c2g"),
+    "staging": target("shop-staging", "", "1.5.0", 2, generated="tt4g5cb6bk"),
+    "prod": target("shop", "", "1.4.2", 3, generated="m8dk7bhb4f"),
+}
+
+
+def lined_up() -> dict[str, tuple[Any, ...]]:
+    apps = {t: app_objects(objs, (), [ObjectDrift(o.ref, DriftKind.IN_SYNC) for o in objs])
+            for t, objs in FLEET.items()}
+    return line_up(list(apps.items()))
+
+
+def test_prefix_namespace_and_generator_hash_are_not_identity() -> None:
+    lined = lined_up()
+    keys = {t: sorted(a.key for a in apps) for t, apps in lined.items()}
+    assert keys["dev-us"] == keys["prod"] == keys["staging"] == sorted([
+        f"Namespace/{NAMESPACE}", "Deployment/web", "ServiceAccount/web", "Service/api", "ConfigMap/region-config",
+        "RoleBinding/web-edit", "Secret/db",
+    ])
+    web = next(a for a in lined["dev-us"] if a.key == "Deployment/web")
+    assert web.ref.name == "dev-web" and web.app == "web" and web.state is DriftKind.IN_SYNC
+
+
+def test_app_label_wins_over_the_name_and_charts_are_kept() -> None:
+    labelled = deploy("shop", "frontend-v2", "reg/web:1", 1, "x",
+                      {"app.kubernetes.io/name": "web", "helm.sh/chart": "web-1.2.3"})
+    (a,) = app_objects([labelled], (), ())
+    assert (a.app, a.key, a.chart) == ("web", "Deployment/frontend-v2", "web-1.2.3")
+
+
+def test_orphans_missing_and_drifted_states() -> None:
+    desired = [deploy("shop", "web", "i", 1, "web"), m("v1", "Service", "shop", "web")]
+    orphan = m("v1", "ConfigMap", "shop", "by-hand", {"app": "web"})
+    drifts = [ObjectDrift(desired[0].ref, DriftKind.ADDED), ObjectDrift(desired[1].ref, DriftKind.MISSING),
+              ObjectDrift(orphan.ref, DriftKind.ORPHANED)]
+    states = {a.key: (a.state, a.app) for a in app_objects(desired, [orphan], drifts)}
+    assert states == {"Deployment/web": (DriftKind.MODIFIED, "web"), "Service/web": (DriftKind.MISSING, "web"),
+                      "ConfigMap/by-hand": (DriftKind.ORPHANED, "web")}
+
+
+def test_fleet_fields_report_only_real_git_differences() -> None:
+    lined = lined_up()
+    fields = fleet_fields([(t, FLEET[t], lined[t]) for t in FLEET])
+    by = {(f.key, f.path): dict(f.values) for f in fields}
+    assert by[("Deployment/web", "spec.replicas")] == {"dev-us": 1, "dev-eu": 1, "staging": 2, "prod": 3}
+    assert by[("Deployment/web", "spec.template.spec.containers[name=web].image")]["prod"] == "reg/web:1.4.2"
+    # renamed references and the overlay's own namespace are the same object everywhere: no difference
+    assert ("Deployment/web", "spec.template.spec.serviceAccountName") not in by
+    assert ("RoleBinding/web-edit", "subjects[name=web].namespace") not in by
+    assert not any(path.startswith("subjects[name=") for _k, path in by)
+    # Secret payloads are never read, let alone kept
+    assert not any(k.startswith("Secret/") and p.startswith("data") for k, p in by)
+    assert "c2VjcmV0" not in repr(fields)
+
+
+def test_every_environment_prefixed_still_lines_up() -> None:
+    fleet = {
+        "dev-a": target("shop-dev", "dev-", "1", 1),
+        "dev-b": target("shop-dev", "dev-", "1", 1),  # a sibling with the same prefix must not keep it
+        "staging": target("shop-staging", "staging-", "2", 2),
+        "prod": target("shop", "prod-", "3", 3),
+    }
+    apps = {t: app_objects(objs, (), ()) for t, objs in fleet.items()}
+    lined = line_up(list(apps.items()))
+    keys = {t: sorted(a.key for a in lined[t]) for t in fleet}
+    assert keys["dev-a"] == keys["dev-b"] == keys["staging"] == keys["prod"]
+    assert "Deployment/web" in keys["prod"]
+
+
+def test_a_lone_target_keeps_its_names() -> None:
+    (only,) = [("dev", app_objects(target("shop-dev", "dev-", "1", 1), (), ()))]
+    lined = line_up([only])
+    assert "Deployment/dev-web" in {a.key for a in lined["dev"]}
