@@ -197,8 +197,25 @@ def test_atomic_lists_not_corresponding_reported_whole() -> None:
     d = rules({"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]})
     live = rules({"apiGroups": ["x"], "resources": ["y"], "verbs": ["z"]})
     assert changes(d, live, RBAC, "Role") == [(("rules",), d["rules"], live["rules"])]
-    live = rules({"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}, {"verbs": ["*"]})
+    # A rule in front of the desired one: the items no longer correspond, the list is reported whole.
+    live = rules({"verbs": ["*"]}, {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]})
     assert changes(d, live, RBAC, "Role") == [(("rules",), d["rules"], live["rules"])]
+
+
+def test_atomic_lists_longer_live_are_judged_as_atomic_extras() -> None:
+    # Admission may append to atomic lists (DefaultTolerationSeconds adds tolerations), so a longer live
+    # list whose head corresponds is not a change by itself: it is an atomic extra, which the engine reports
+    # when an out-of-band manager owns the list (issue 15's drift semantics, tests/diff/test_engine_*).
+    d = rules({"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]})
+    live = rules({"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}, {"verbs": ["*"]})
+    res = CMP.compare(d, live, RBAC, "Role")
+    assert res.changes == []
+    assert res.atomic_extra == [RawChange(("rules",), d["rules"], live["rules"])]
+    # ... but a changed field inside the corresponding head is still a change, pointed at
+    live = rules({"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}, {"verbs": ["*"]})
+    res = CMP.compare(d, live, RBAC, "Role")
+    assert [tuple(c) for c in res.changes] == [(("rules", "[0]", "verbs"), ["get"], ["get", "list"])]
+    assert res.atomic_extra == []
 
 
 def test_atomic_scalar_lists() -> None:
@@ -379,3 +396,15 @@ def test_metadata_schema_only_for_the_top_level_metadata() -> None:
             "spec": {"ownerReferences": [{"uid": "0"}, {"uid": "1"}]}}
     got = locate(body, ("spec", "ownerReferences", "[uid=1]"), SCHEMAS, "example.com", "Thing")
     assert got == (MISSING, "/spec/ownerReferences")
+
+
+@pytest.mark.xfail(strict=True, reason="an appended RBAC rule is drift only when managedFields name an out-of-band "
+                   "writer; without managedFields it passes as an admission default (found merging main, issue 20)")
+def test_appended_rbac_rule_without_managed_fields_is_drift() -> None:
+    # RBAC rules are never defaulted by admission: a wildcard rule added by hand must be reported even when
+    # the live object carries no managedFields (a snapshot, an API server that strips them).
+    from tests.diff.test_engine_misc import role, run
+
+    live = role(["get"])
+    live["rules"].append({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]})
+    assert [(f.rule_id, f.path) for f in run([role(["get"])], [live]).findings] == [("drift.modified", "rules")]
