@@ -76,22 +76,30 @@ def refused_url() -> Iterator[str]:
         sock.close()
 
 
+def _logger_state(name: str) -> tuple[logging.Logger, list[logging.Handler], int, bool, bool]:
+    logger = logging.getLogger(name)
+    return logger, list(logger.handlers), logger.level, logger.propagate, logger.disabled
+
+
+_PRODUCT_LOGGERS = ("gitops_audit", "auditor")
+_LOGGERS_AT_START = [_logger_state(name) for name in _PRODUCT_LOGGERS]
+"""The product's loggers as the session found them (conftest is imported before any test module)."""
+
+
 @pytest.fixture(autouse=True)
 def _restore_loggers() -> Iterator[None]:
-    """Undo what a test's ``main()`` call does to the product's loggers (handlers, level, propagation).
+    """After each test, put the product's loggers back as the session found them (handlers, level, propagation).
 
     ``auditor.logs.configure`` installs a stderr handler bound to the stream of the moment (pytest's
-    capture of *that* test) and turns propagation off; left in place, later tests log into a closed
-    capture and caplog sees nothing.
+    capture of *that* test), turns propagation off and gives the root logger a handler for library
+    warnings; left in place, later tests log into a closed capture and caplog sees nothing. The state
+    to return to is the session's, not the test's: a module- or session-scoped fixture that calls
+    ``main()`` runs before this fixture and would otherwise make its configuration the one restored.
     """
-    saved = []
-    for name in ("gitops_audit", "auditor"):
-        logger = logging.getLogger(name)
-        saved.append((logger, list(logger.handlers), logger.level, logger.propagate, logger.disabled))
     try:
         yield
     finally:
-        for logger, handlers, level, propagate, disabled in saved:
+        for logger, handlers, level, propagate, disabled in _LOGGERS_AT_START:
             for h in list(logger.handlers):
                 if h not in handlers:
                     logger.removeHandler(h)
@@ -101,3 +109,7 @@ def _restore_loggers() -> Iterator[None]:
             logger.setLevel(level)
             logger.propagate = propagate
             logger.disabled = disabled
+        top = logging.getLogger()
+        for h in list(top.handlers):
+            if getattr(h, "_gitops_audit", False):  # the library-warnings handler logs.configure adds
+                top.removeHandler(h)
