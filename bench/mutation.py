@@ -198,17 +198,21 @@ def main() -> int:
     except ImportError:
         print("mutation: mutmut is not installed: pip install -e '.[mutation]'", file=sys.stderr)
         return 2
-    results = []
+    merged: list[dict[str, object]] = []
     for name in args.groups or list(GROUPS):
         print(f"== {name}", file=sys.stderr, flush=True)
-        results.append(run_group(name, GROUPS[name], args.workers, args.survivors))
+        merged = _record(run_group(name, GROUPS[name], args.workers, args.survivors))
+    return _print(merged)
+
+
+def _record(result: dict[str, object]) -> list[dict[str, object]]:
+    """Merge one group's result into ``.mutation/summary.json`` at once (an interrupted run keeps what it did)."""
     WORK.mkdir(exist_ok=True)
     previous = json.loads((WORK / "summary.json").read_text()) if (WORK / "summary.json").is_file() else []
-    ran = {r["group"] for r in results}
-    merged = [r for r in previous if r.get("group") not in ran and r.get("group") in GROUPS] + results
+    merged = [r for r in previous if r.get("group") != result["group"] and r.get("group") in GROUPS] + [result]
     merged.sort(key=lambda r: list(GROUPS).index(r["group"]))
     (WORK / "summary.json").write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
-    return _print(merged)
+    return merged
 
 
 def _print(results: list[dict[str, object]]) -> int:
