@@ -43,6 +43,7 @@ from auditor.model import (
     TargetResult,
     ToolInfo,
 )
+from auditor.report import _shape
 from auditor.report._common import (
     controls,
     dumps_pretty,
@@ -328,7 +329,7 @@ def _load_commit(d: Mapping[str, Any] | None) -> CommitInfo | None:
         committer_email=d.get("committer_email", ""),
         commit_date=d.get("commit_date", ""),
         subject=d.get("subject", ""),
-        signed=bool(d.get("signed", False)),
+        signed=d.get("signed", False),
         trailers=tuple((str(k), str(v)) for k, v in d.get("trailers", [])),
         parents=int(d.get("parents", 1)),
     )
@@ -473,7 +474,7 @@ def _load_result(d: Mapping[str, Any], commits: Mapping[str, CommitInfo] | None 
     return TargetResult(
         **extra,
         target=_load_target(d["target"]),
-        audited=bool(d["audited"]),
+        audited=d["audited"],  # never bool(): "false" is truthy; the shape check refuses a non-boolean
         skip_reason=d.get("skip_reason", ""),
         incomplete=tuple(str(x) for x in d.get("incomplete", ())),
         commit=d.get("commit", ""),
@@ -560,6 +561,8 @@ def load(text: str | bytes) -> AuditReport:
     if not isinstance(data, dict):
         raise ReportError("load report: expected a JSON object")
     try:
-        return from_dict(data)
+        report = from_dict(data)
+        _shape.check(report)  # a value of the wrong type would crash a formatter or a merge later
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ReportError(f"load report: malformed report: {type(exc).__name__}: {exc}") from None
+    return report
