@@ -347,6 +347,17 @@ class ListRecord:
 
 
 @dataclass(frozen=True)
+class RuleCheck:
+    """One rule as run on one target: how many subjects it looked at (the denominator of passed checks)."""
+
+    rule_id: str
+    evaluated: int
+    """Subjects the rule was evaluated on: objects of its kinds, namespaces, files, or 1 for the target."""
+    controls: tuple[str, ...] = ()
+    """``framework:control`` ids the rule gives evidence for (from the rule catalogue)."""
+
+
+@dataclass(frozen=True)
 class AppObject:
     """One object of a target seen as part of an application, so targets can be lined up side by side."""
 
@@ -448,6 +459,8 @@ class TargetResult:
     """(workload subject, container, desired image, live image) for the version-skew table."""
     timings: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)
     """Seconds per stage (render, live, drift, policy…)."""
+    checks: tuple[RuleCheck, ...] = ()
+    """Rules with controls that ran on this target and how many subjects each looked at (framework view)."""
     not_audited: tuple[str, ...] = ()
     """Parts of an audited target's desired state that were not rendered (what and why): the target is
     partial unless the config accepted each of them (accepted ones are not listed here)."""

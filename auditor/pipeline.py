@@ -37,6 +37,7 @@ from auditor.model import (
     Target,
     TargetResult,
 )
+from auditor.pipeline_catalog import run_catalog
 from auditor.pipeline_fleet import fleet_fields, line_up
 from auditor.pipeline_schedule import stream
 from auditor.pipeline_target import (
@@ -74,8 +75,14 @@ log = logging.getLogger("gitops_audit")
 __all__ = ["Progress", "RunOptions", "live_scope", "new_run_id", "run_audit"]
 
 def new_run_id(now: datetime | None = None) -> str:
-    """Sortable run id: UTC ``YYYYMMDDTHHMMSSZ-<6 hex>``."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    """Sortable run id: UTC ``YYYYMMDDTHHMMSS.mmmZ-<6 hex>``.
+
+    Milliseconds, because history orders runs by id: two runs started in the same second (an ad-hoc
+    run right after the nightly one, shards) would otherwise sort by their random suffix, and the
+    "previous run" a comparison starts from could be the later one.
+    """
+    now = now or datetime.now(UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%S") + f".{now.microsecond // 1000:03d}Z"
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
@@ -265,7 +272,8 @@ def run_audit(
     # Policies that do not compile make the whole run meaningless: PolicyError (exit 2) before any work.
     policies = load_policies(opts.config.policy) if (opts.config.policy.builtin or opts.config.policy.dirs) else None
     sources = sources_of(opts)
-    shared = Shared(opts, policies, new_run_key(), say, sources=sources, today=datetime.now(UTC).date(), spool=spool)
+    shared = Shared(opts, policies, new_run_key(), say, sources=sources, today=datetime.now(UTC).date(), spool=spool,
+                    catalog=run_catalog(policies, opts.config.policy))
     lookup = make_lookup(opts.config.change_control.approvals)  # a missing token is exit 2, before any work
     discovering = any(s.configured() for s in sources)
 

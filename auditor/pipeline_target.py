@@ -36,12 +36,14 @@ from auditor.model import (
     ObjectRef,
     Provenance,
     RenderedSet,
+    RuleCheck,
     Severity,
     SourceRevision,
     Target,
     TargetResult,
     ToolInfo,
 )
+from auditor.pipeline_catalog import RunCatalog, annotate_all, target_checks
 from auditor.pipeline_fleet import app_objects
 from auditor.policy.audit import PolicySet, evaluate_target, incomplete_reasons
 from auditor.provenance.blame import field_origin
@@ -127,7 +129,8 @@ class Shared:
     """The run's date (UTC) for waiver expiry, so a replay judges waivers as the run did."""
     spool: EvidenceSink | None = None
     """Where each target's desired and live state is written for the evidence bundle (None: not kept)."""
-
+    catalog: RunCatalog | None = None
+    """The rule catalogue: controls for findings, checks per target (None: no annotation)."""
 
     def index_of(self, rev: SourceRevision) -> ProvenanceIndex | None:
         """The history index of another revision a render read (per repository and commit, built once)."""
@@ -318,6 +321,16 @@ def check_state(
     findings += gap_findings
     findings += _gap_findings(target, live.gaps, _orphan_only(desired, opts))
     findings += pipeline_hygiene.input_findings(target, desired, live)
+    checks: tuple[RuleCheck, ...] = ()
+    if shared.catalog is not None:
+        findings = annotate_all(shared.catalog, findings)
+        checks = target_checks(
+            shared.catalog, target, desired, live.objects, rendered,
+            change_control=opts.config.change_control,
+            change_control_ran=work.change is not None,
+            codeowners_found=work.change is not None and work.change.codeowners is not None,
+            orphans=opts.drift.orphans,
+        )
     findings.sort(key=Finding.sort_key)
     return TargetResult(
         target=target,
@@ -332,6 +345,7 @@ def check_state(
         reads=live.reads,
         images=_image_rows(desired, live.objects),
         timings=timings,
+        checks=checks,
         not_audited=not_rendered,
         apps=app_objects(desired, live.objects, outcome.drifts),
         inventory=inventory(desired, outcome.drifts, work),

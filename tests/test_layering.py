@@ -12,7 +12,9 @@ STAGES = ("render", "provenance", "cluster", "diff", "policy", "report")
 SHARED = ("repo",)
 """Shared layers below the stages: git repository access, used by rendering and provenance alike."""
 WIRING = ("pipeline", "pipeline_target", "pipeline_apply", "pipeline_fleet", "pipeline_evidence", "pipeline_replay",
-           "pipeline_hygiene", "pipeline_schedule", "wiring", "cli", "commands", "config", "render_cache")
+          "pipeline_hygiene", "pipeline_catalog", "pipeline_schedule", "wiring", "cli", "commands", "config", "render_cache")
+SHARED_LEAVES = ("catalog",)
+"""Packages any stage may read, like util: they import only model, errors, util and themselves."""
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -61,3 +63,14 @@ def test_config_imports_only_stage_options() -> None:
             if len(parts) > 1 and parts[0] == "auditor" and parts[1] in (*STAGES, *SHARED):
                 # options modules are leaves (frozen dataclasses): auditor.<stage>[.<sub>].options
                 assert "options" in parts[2:4], f"{name} imports {mod}"
+
+
+@pytest.mark.parametrize("leaf", SHARED_LEAVES)
+def test_shared_leaf_imports_only_model_errors_util(leaf: str) -> None:
+    allowed = ("auditor.model", "auditor.errors", "auditor.util", f"auditor.{leaf}")
+    problems = []
+    for path in sorted((PACKAGE / leaf).rglob("*.py")):
+        for mod in imported_modules(path):
+            if mod.startswith("auditor") and not any(mod == a or mod.startswith(a + ".") for a in allowed):
+                problems.append(f"{path.relative_to(PACKAGE.parent)} imports {mod}")
+    assert not problems, "\n".join(problems)

@@ -237,22 +237,20 @@ def test_push_basic_auth_from_url_never_in_errors(gateway: Gateway) -> None:
     assert "s3cr" not in msg and "bot" not in msg and "\n" not in msg
 
 
-def test_push_unreachable_and_bad_url() -> None:
-    from tests.cluster.fakeapi import refused_url
-
+def test_push_unreachable_and_bad_url(refused_url: str) -> None:
     with pytest.raises(ReportError, match="push metrics"):
-        metrics.push(refused_url(), "x 1\n", "j", timeout=2)
+        metrics.push(refused_url, "x 1\n", "j", timeout=2)
     with pytest.raises(ReportError, match="not an http"):
         metrics.push("file:///etc/passwd", "x 1\n", "j")
 
 
-def test_emit_push_failure_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    from tests.cluster.fakeapi import refused_url
-
-    args = argparse.Namespace(metrics_file=None, pushgateway=refused_url(), pushgateway_job="j")
+def test_emit_push_failure_is_a_warning(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+                                        refused_url: str) -> None:
+    args = argparse.Namespace(metrics_file=None, pushgateway=refused_url, pushgateway_job="j")
     import logging
 
-    logging.getLogger("gitops_audit").propagate = True
+    # caplog listens on the root logger; the CLI's logging setup stops propagation. Restored after the test.
+    monkeypatch.setattr(logging.getLogger("gitops_audit"), "propagate", True)
     with caplog.at_level(logging.WARNING, logger="gitops_audit"):
         metrics.emit(make_report(), args, success=True)
     assert any("push metrics" in r.getMessage() for r in caplog.records)

@@ -108,3 +108,17 @@ def test_a_lone_target_keeps_its_names() -> None:
     (only,) = [("dev", app_objects(target("shop-dev", "dev-", "1", 1), (), ()))]
     lined = line_up([only])
     assert "Deployment/dev-web" in {a.key for a in lined["dev"]}
+
+
+def test_run_ids_sort_by_start_time_within_a_second() -> None:
+    from datetime import UTC, datetime
+
+    from auditor.pipeline import new_run_id
+    from auditor.report.history import RUN_ID_RE
+
+    second = datetime(2026, 12, 4, 3, 0, 0, tzinfo=UTC)
+    ids = [new_run_id(second.replace(microsecond=ms * 1000)) for ms in (999, 5, 120)]
+    assert all(RUN_ID_RE.match(i) for i in ids)
+    # Ordered by start, whatever the random suffixes are (history takes the last as "previous").
+    assert sorted(ids) == [ids[1], ids[2], ids[0]]
+    assert ids[1].startswith("20261204T030000.005Z-")

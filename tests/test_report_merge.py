@@ -105,6 +105,14 @@ def test_sharded_run_merged_equals_unsharded(runs: dict[str, Any], tmp_path: Pat
     # every format was written, and the metrics describe the merged run
     assert {"report.html", "report.json", "findings.csv", "junit.xml", "report.sarif"} <= {
         p.name for p in (merged_out / "latest").iterdir()}
+    # OSCAL: the merged run names the same controls with the same verdicts (from the shards' checks).
+    def verdicts(run_dir: Path) -> dict[str, str]:
+        doc = json.loads((run_dir / "oscal.json").read_text())
+        return {f["target"]["target-id"]: f["target"]["status"]["state"]
+                for f in doc["assessment-results"]["results"][0].get("findings", ())}
+
+    assert verdicts(merged_out / "latest") == verdicts(whole.run_dir)
+    assert "satisfied" in verdicts(merged_out / "latest").values()
     assert metrics.read_last_success(tmp_path / "m.prom") is not None
     prom = (tmp_path / "m.prom").read_text()
     for r in whole.report.results:

@@ -68,6 +68,27 @@ def register(subparsers: Any) -> None:
     _common(verify)
     verify.set_defaults(func=handler)
 
+    _register_doc(sub)
+
+
+def _register_doc(sub: Any) -> None:
+    """``policy doc``: the rule catalogue; the command lives in policy_doc.py, imported only when it runs."""
+    doc = sub.add_parser("doc", help="print the rule catalogue: titles, remediation, controls, equivalent checks")
+    doc.add_argument(
+        "-p", "--policy", action="append", default=[], metavar="DIR",
+        help="also read the METADATA of these policy files or directories (repeatable)",
+    )
+    doc.add_argument("--no-builtin", action="store_true", help="leave the built-in pack out")
+    doc.add_argument("-o", "--output", choices=("markdown", "json"), default="markdown")
+    doc.add_argument("--output-file", metavar="FILE", default="", help="write to FILE instead of stdout")
+    doc.set_defaults(func=_doc)
+
+
+def _doc(args: argparse.Namespace) -> int:
+    from auditor.commands.policy_doc import handler as doc_handler
+
+    return doc_handler(args)
+
 
 def _data_paths(given: list[str]) -> tuple[str, ...]:
     # conftest (test and verify) falls back to ./data when no -d is given and that directory exists.

@@ -302,6 +302,7 @@ def handler(args: argparse.Namespace) -> int:
     """Merge, compare with the history in ``--out``, write every format; exit with the verdict."""
     from auditor import metrics
     from auditor.pipeline import credit_approvals, new_run_id
+    from auditor.pipeline_catalog import evidenced_controls
     from auditor.report.history import compare_with_previous, previous_run, write_run
 
     if args.keep < 1:
@@ -336,7 +337,7 @@ def handler(args: argparse.Namespace) -> int:
     merged = compare_with_previous(merged, previous_run(out, scope))
     # The config's bytes are the evidence only when they are the ones the shards hashed.
     config_bytes = raw if raw and merged.config_sha256 in ("", _sha(raw)) else b""
-    written = write_run(merged, out, keep=args.keep, config_bytes=config_bytes)
+    written = write_run(merged, out, keep=args.keep, config_bytes=config_bytes, controls=evidenced_controls(merged))
     metrics.emit(merged, args, success=not merged.partial)
     if args.quiet:
         print(written.html)

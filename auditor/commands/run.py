@@ -144,6 +144,7 @@ def execute(cfg: RunConfig, args: argparse.Namespace, selection: Selection | Non
 
     from auditor import wiring
     from auditor.pipeline import run_audit
+    from auditor.pipeline_catalog import evidenced_controls
     from auditor.pipeline_evidence import Spool
     from auditor.report.history import compare_with_previous, previous_run, write_run
     from auditor.report.signing import load_signing_key
@@ -182,7 +183,8 @@ def execute(cfg: RunConfig, args: argparse.Namespace, selection: Selection | Non
             state = spool.finish({"run_id": report.run_id, "started": report.started, "scope": scope,
                                   "fail_on": fail_on.value})
         try:
-            paths = write_run(report, out_dir, keep=keep, config_bytes=cfg.raw, state=state, signing_key=key)
+            paths = write_run(report, out_dir, keep=keep, config_bytes=cfg.raw, state=state, signing_key=key,
+                              controls=evidenced_controls(report))
         except OSError as exc:  # ENOSPC, EFBIG (file size limit), EDQUOT, EROFS, EACCES: not a bug, say where
             raise _not_written(exc, out_dir, report) from None
     try:

@@ -209,9 +209,8 @@ class Comparer:
             if len(res.changes) == before:
                 res.atomic_extra.append(RawChange(path, dv, lv))
             return
-        if len(dv) == len(lv) and all(
-            a == b or numbers_equal(a, b) or quantities_equal(a, b) for a, b in zip(dv, lv, strict=True)
-        ):
+        # Scalars of an atomic list (args, command, hosts…) are text, never quantities: "1000" → "1k" is a change.
+        if len(dv) == len(lv) and all(a == b or numbers_equal(a, b) for a, b in zip(dv, lv, strict=True)):
             return
         res.changes.append(RawChange(path, dv, lv))
 

@@ -97,6 +97,8 @@ def apply_waivers(
             if not waiver_matches(w, target, f.ref, f.rule_id):
                 continue
             exp = _expiry(w)
+            if w.expires and exp is None:
+                continue  # an unreadable expiry never makes a waiver permanent (reported as invalid below)
             if exp is not None and exp <= today:
                 expired_hits.setdefault(i, []).append(f)
                 continue
@@ -212,7 +214,8 @@ def _waiver_findings(
             out.append(
                 Finding(
                     target.name, Category.POLICY, INVALID_RULE, Severity.MEDIUM,
-                    f"waiver {w.label}: expires {w.expires!r} is not an ISO date (YYYY-MM-DD)",
+                    f"waiver {w.label}: expires {w.expires!r} is not an ISO date (YYYY-MM-DD); "
+                    "the waiver is not applied",
                     path=w.label, details=info,
                 )
             )

@@ -280,7 +280,9 @@ def judge(
         else:
             owners_then = {p: (rule.owners if (rule := matching_rule(governing, p)) else ()) for p in files}
         verdict = commit_verdict(rec, files, owners_then, ids, options)
-        commit_findings.extend(_commit_findings(target, rec, files, touched_as, verdict, options, fp, window_start))
+        commit_findings.extend(
+            _commit_findings(target, rec, files, touched_as, verdict, owners_then, options, fp, window_start)
+        )
     findings.extend(commit_findings)
     unmapped = _unmapped_owners(owners_cache.values(), ids)
     if unmapped:
@@ -421,6 +423,7 @@ def _commit_findings(
     files: tuple[str, ...],
     touched_as: tuple[str, ...],
     verdict: Verdict,
+    owners_then: Mapping[str, tuple[str, ...]],
     options: ChangeControlOptions,
     fp: _Fp,
     window_start: str,
@@ -481,7 +484,8 @@ def _commit_findings(
                 message=f"commit {c.short} by {c.author_name} <{c.author_email}> to protected files "
                 f"of {target.name} is not signed",
                 path=c.sha,
-                provenance=Provenance(files=tuple(fp(p, c, ()) for p in files)),
+                # each file with the owners the commit was judged by, so the evidence names who should have signed
+                provenance=Provenance(files=tuple(fp(p, c, owners_then.get(p, ())) for p in files)),
                 details=base_details,
             )
         )

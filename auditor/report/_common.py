@@ -274,6 +274,12 @@ _DEFAULT_REMEDIATION: dict[Category, str] = {
 }
 
 
+def controls(finding: Finding) -> list[str]:
+    """The ``framework:control`` ids a finding gives evidence for (``details.controls``, set by the run)."""
+    val = finding.details.get("controls") if isinstance(finding.details, Mapping) else None
+    return [str(c) for c in val] if isinstance(val, list | tuple) else []
+
+
 def rule_description(finding: Finding) -> str:
     """A one-line description of the rule (from details, else derived from the drift kind/category)."""
     for key in ("description", "title", "rule_description"):

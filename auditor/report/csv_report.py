@@ -38,6 +38,7 @@ last_seen         latest run that reported it
 status            new | persisting
 suppressed_by     ignore rule / waiver hiding the finding (empty when it counts)
 remediation       what to do about it
+controls          ``framework:control`` ids the finding gives evidence for, ``;``-separated
 fingerprint       stable id of the finding across runs
 ================  ==================================================================
 
@@ -55,6 +56,7 @@ from collections.abc import Mapping
 
 from auditor.model import AuditReport, Finding, Target
 from auditor.report._common import (
+    controls,
     fingerprint,
     gc_paused,
     masked,
@@ -72,7 +74,7 @@ COLUMNS: tuple[str, ...] = (
     "kind", "namespace", "name", "side", "field_path", "message", "expected", "actual",
     "git_file", "git_line", "git_commit", "git_author", "git_date", "git_owners", "approval",
     "live_manager", "live_operation", "live_time", "object_file", "owners",
-    "first_seen", "last_seen", "status", "suppressed_by", "remediation", "fingerprint",
+    "first_seen", "last_seen", "status", "suppressed_by", "remediation", "controls", "fingerprint",
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
@@ -118,7 +120,8 @@ def row(report: AuditReport, f: Finding, targets: Mapping[str, Target] | None = 
         live.manager if live else "", live.operation if live else "", utc_z(live.time) if live else "",
         prim.path if prim else "",
         ";".join(f.owners),
-        f.first_seen, f.last_seen, f.status.value, f.suppressed_by, remediation(f), fingerprint(f),
+        f.first_seen, f.last_seen, f.status.value, f.suppressed_by, remediation(f),
+        ";".join(controls(f)), fingerprint(f),
     ]
 
 

@@ -43,6 +43,7 @@ from auditor.report._common import (
     rule_description,
     totals,
 )
+from auditor.report.frameworks_view import frameworks_view_model
 from auditor.report.html_evidence import evidence_view
 from auditor.util.text import visible
 
@@ -439,6 +440,7 @@ def view_model(report: AuditReport, history: Sequence[RunSummary] = ()) -> dict[
         "resolved_total": len(resolved),
         "trend": _trend(points),
         "history_runs": len(points),
+        "frameworks_view": frameworks_view_model(report),
     }
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
+from auditor.catalog.load import data_rules, frameworks
+from auditor.catalog.scoring import frameworks_json
 from auditor.errors import ReportError
 from auditor.model import (
     AppObject,
@@ -35,13 +37,16 @@ from auditor.model import (
     ObjectDrift,
     ObjectRef,
     Provenance,
+    RuleCheck,
     Severity,
     ShardInfo,
     Target,
     TargetResult,
     ToolInfo,
 )
+from auditor.report import _shape
 from auditor.report._common import (
+    controls,
     dumps_pretty,
     duration_seconds,
     fingerprint,
@@ -163,7 +168,9 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "first_seen": f.first_seen,
         "last_seen": f.last_seen,
         "credit": _credit(f.credit),
-        "details": dict(f.details),
+        # The controls are top-level (once): details.controls would repeat them in every finding.
+        "details": {k: v for k, v in f.details.items() if k != "controls"},
+        "controls": controls(f),
     }
 
 
@@ -238,8 +245,15 @@ def _result(r: TargetResult) -> dict[str, Any]:
         ],
         "drift": [_drift(d) for d in r.drift],
         "findings": [finding_dict(f) for f in findings],
+        "checks": [{"rule_id": c.rule_id, "evaluated": c.evaluated, "controls": list(c.controls)} for c in r.checks],
         "inventory": [_inventory(i) for i in r.inventory],
     }
+
+
+def frameworks_section(report: AuditReport) -> dict[str, Any]:
+    """The per-framework view (auditor.catalog.scoring): controls, checks passed and failed, scores."""
+    categories = {rule_id: info.category for rule_id, info in data_rules().items()}
+    return frameworks_json(report.results, frameworks()[0], categories)
 
 
 def to_dict(report: AuditReport) -> dict[str, Any]:
@@ -274,6 +288,7 @@ def to_dict(report: AuditReport) -> dict[str, Any]:
             {"key": f.key, "path": f.path, "values": [[t, _masked_field(f.key, f.path, v)] for t, v in f.values]}
             for f in report.fleet_fields
         ],
+        "frameworks": frameworks_section(report),
         "ledger": [ledger_dict(e) for e in report.ledger],
         "commits": _commit_table(report),
     }
@@ -317,7 +332,7 @@ def _load_commit(d: Mapping[str, Any] | None) -> CommitInfo | None:
         committer_email=d.get("committer_email", ""),
         commit_date=d.get("commit_date", ""),
         subject=d.get("subject", ""),
-        signed=bool(d.get("signed", False)),
+        signed=d.get("signed", False),
         trailers=tuple((str(k), str(v)) for k, v in d.get("trailers", [])),
         parents=int(d.get("parents", 1)),
     )
@@ -383,6 +398,13 @@ def _load_ref(d: Mapping[str, Any] | None) -> ObjectRef | None:
     return ObjectRef(d["group"], d["kind"], d["namespace"], d["name"])
 
 
+def _load_details(d: Mapping[str, Any]) -> dict[str, Any]:
+    details = dict(d.get("details") or {})
+    if d.get("controls"):
+        details["controls"] = list(d["controls"])
+    return details
+
+
 def load_finding(d: Mapping[str, Any]) -> Finding:
     """A finding from its JSON dict."""
     return Finding(
@@ -399,7 +421,7 @@ def load_finding(d: Mapping[str, Any]) -> Finding:
         owners=tuple(d.get("owners", ())),
         suppressed_by=d.get("suppressed_by", ""),
         status=FindingStatus(d.get("status", "new")),
-        details=dict(d.get("details") or {}),
+        details=_load_details(d),
         credit=_load_credit(d.get("credit")),
         first_seen=str(d.get("first_seen", "")),
         last_seen=str(d.get("last_seen", "")),
@@ -455,7 +477,7 @@ def _load_result(d: Mapping[str, Any], commits: Mapping[str, CommitInfo] | None 
     return TargetResult(
         **extra,
         target=_load_target(d["target"]),
-        audited=bool(d["audited"]),
+        audited=d["audited"],  # never bool(): "false" is truthy; the shape check refuses a non-boolean
         skip_reason=d.get("skip_reason", ""),
         incomplete=tuple(str(x) for x in d.get("incomplete", ())),
         commit=d.get("commit", ""),
@@ -477,6 +499,10 @@ def _load_result(d: Mapping[str, Any], commits: Mapping[str, CommitInfo] | None 
             for x in d.get("reads", ())
         ),
         timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
+        checks=tuple(
+            RuleCheck(str(c["rule_id"]), int(c.get("evaluated", 0)), tuple(str(x) for x in c.get("controls", ())))
+            for c in d.get("checks", ())
+        ),
         not_audited=tuple(str(x) for x in d.get("not_audited", ())),
         apps=tuple(_load_app(a) for a in d.get("apps", ())),
         inventory=tuple(_load_inventory(i, commits or {}) for i in d.get("inventory", ())),
@@ -549,6 +575,8 @@ def load(text: str | bytes) -> AuditReport:
     if not isinstance(data, dict):
         raise ReportError("load report: expected a JSON object")
     try:
-        return from_dict(data)
+        report = from_dict(data)
+        _shape.check(report)  # a value of the wrong type would crash a formatter or a merge later
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ReportError(f"load report: malformed report: {type(exc).__name__}: {exc}") from None
+    return report

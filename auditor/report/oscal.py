@@ -1,10 +1,12 @@
 """OSCAL 1.1 assessment results (``oscal.json``): one observation per finding, one OSCAL finding per control.
 
-Controls come from a rule id → control ids mapping (the policy pack's rule catalogue, passed in
-by the caller), from ``controls`` on a finding (``Finding.details["controls"]`` or a ``controls``
-attribute), and from :data:`DEFAULT_CONTROLS` for the drift and change-control rules built into
-the product. A control id is ``framework:id`` (``nist-800-53:cm-3``, ``soc2:cc8.1``); OSCAL wants a
-token, so ``target-id`` is ``nist-800-53_cm-3`` and the original text is kept as a property.
+Controls come from a rule id → control ids mapping (the rule catalogue's controls of the rules
+that ran, passed in by the caller: ``pipeline_catalog.evidenced_controls``), from ``controls`` on a
+finding (``Finding.details["controls"]`` or a ``controls`` attribute), and only where neither names
+any, from :data:`DEFAULT_CONTROLS` for the drift and change-control rules built into the product.
+The same control spelled in another case is one control. A control id is ``framework:id``
+(``nist-800-53:CM-3``, ``soc2:CC8.1``); OSCAL wants a token, so ``target-id`` is ``nist-800-53_CM-3``
+and the original text is kept as a property.
 
 For every control of a rule that ran, the OSCAL finding is ``not-satisfied`` when a counted
 (not suppressed) finding of this run maps to it, else ``satisfied``; its ``related-observations``
@@ -73,18 +75,32 @@ def _text(value: Any) -> str:
 
 
 def _controls_of(f: Finding, mapping: Mapping[str, Sequence[str]]) -> list[str]:
-    found: list[str] = []
-    sources: list[Iterable[Any]] = [mapping.get(f.rule_id, ()), DEFAULT_CONTROLS.get(f.rule_id, ())]
+    """The finding's controls: the catalogue's (mapping, ``details.controls``), else the built-in defaults.
+
+    The defaults only stand in when the catalogue says nothing about the rule: its ids are written
+    in another case (``soc2:cc8.1`` vs the catalogue's ``soc2:CC8.1``) and may name other controls,
+    so mixing them would list one control twice and claim controls the catalogue does not.
+    """
+    sources: list[Iterable[Any]] = [mapping.get(f.rule_id, ())]
     raw = f.details.get("controls") if isinstance(f.details, Mapping) else None
     if isinstance(raw, list | tuple):
         sources.append(raw)
     attr = getattr(f, "controls", None)
     if isinstance(attr, list | tuple):
         sources.append(attr)
+    found = _unique(sources)
+    return found or _unique([DEFAULT_CONTROLS.get(f.rule_id, ())])
+
+
+def _unique(sources: Iterable[Iterable[Any]]) -> list[str]:
+    """Control ids in first-seen order, one per id whatever its case (``SOC2:CC8.1`` = ``soc2:cc8.1``)."""
+    found: list[str] = []
+    seen: set[str] = set()
     for src in sources:
         for c in src:
             text = c if isinstance(c, str) else _control_from_mapping(c)
-            if text and text not in found:
+            if text and text.casefold() not in seen:
+                seen.add(text.casefold())
                 found.append(text)
     return found
 
@@ -154,8 +170,21 @@ def to_dict(report: AuditReport, controls: Mapping[str, Sequence[str]] | None = 
     observations: list[dict[str, Any]] = []
     by_control: dict[str, list[tuple[Finding, str]]] = {}
     titles: dict[str, str] = {}
+    # One OSCAL finding per control whatever its case: the catalogue's spelling (the mapping, then the
+    # findings' own controls) wins over the built-in defaults', in any finding order.
+    spelled: dict[str, str] = {}
+    catalogued = [c if isinstance(c, str) else _control_from_mapping(c) for ids in mapping.values() for c in ids]
+    catalogued += [c for f in report.findings if isinstance(f.details.get("controls"), list | tuple)
+                   for c in _unique([f.details["controls"]])]
+    for c in catalogued:
+        if c:
+            spelled.setdefault(c.casefold(), c)
+
+    def key(control: str) -> str:
+        return spelled.setdefault(control.casefold(), control)
+
     for f in report.findings:
-        ctl = _controls_of(f, mapping)
+        ctl = [key(c) for c in _controls_of(f, mapping)]
         obs = _observation(report, f, ctl)
         observations.append(obs)
         for c in ctl:
@@ -166,7 +195,7 @@ def to_dict(report: AuditReport, controls: Mapping[str, Sequence[str]] | None = 
         for c in rule_controls:
             text = c if isinstance(c, str) else _control_from_mapping(c)
             if text:
-                by_control.setdefault(text, [])
+                by_control.setdefault(key(text), [])
     findings = []
     for c in sorted(by_control):
         hits = by_control[c]

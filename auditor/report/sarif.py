@@ -15,6 +15,7 @@ from typing import Any
 
 from auditor.model import AuditReport, Finding, Severity, TargetResult
 from auditor.report._common import (
+    controls,
     dumps_pretty,
     fingerprint,
     gc_paused,
@@ -104,7 +105,7 @@ def _rule_name(rule_id: str) -> str:
 def _rule(f: Finding) -> dict[str, Any]:
     desc = rule_description(f)
     help_text = remediation(f) or desc
-    return {
+    rule: dict[str, Any] = {
         "id": f.rule_id,
         "name": _rule_name(f.rule_id),
         "shortDescription": {"text": desc},
@@ -117,6 +118,12 @@ def _rule(f: Finding) -> dict[str, Any]:
             "security-severity": _SECURITY_SEVERITY[f.severity],
         },
     }
+    ids = controls(f)
+    if ids:
+        # Code-scanning UIs filter by tag: each control is a tag too (``soc2:CC8.1``).
+        rule["properties"]["controls"] = ids
+        rule["properties"]["tags"] += ids
+    return rule
 
 
 def _message(f: Finding) -> str:

@@ -4,50 +4,66 @@ import data.gitops_audit.lib.fixtures
 import data.gitops_audit.probes
 import rego.v1
 
-without(field) := fixtures.deployment(object.remove(fixtures.good_container, [field]))
+results(doc) := r if {
+	r := probes.deny | probes.warn with input as doc
+}
+
+without(field) := fixtures.with_container({field: null})
 
 test_good_passes if {
-	count(probes.deny) == 0 with input as fixtures.good
-	count(probes.warn) == 0 with input as fixtures.good
+	count(results(fixtures.good)) == 0
 }
 
 test_readiness_missing if {
-	"probes.readiness_missing" in fixtures.ids(probes.deny) with input as without("readinessProbe")
+	"probes.readiness_missing" in fixtures.ids(results(without("readinessProbe")))
 }
 
 test_liveness_missing if {
-	"probes.liveness_missing" in fixtures.ids(probes.warn) with input as without("livenessProbe")
+	"probes.liveness_missing" in fixtures.ids(results(without("livenessProbe")))
 }
 
-test_statefulset_and_daemonset_checked if {
-	every kind in ["StatefulSet", "DaemonSet"] {
-		"probes.readiness_missing" in fixtures.ids(probes.deny) with input as object.union(without("readinessProbe"), {"kind": kind})
+test_null_probe_is_missing if {
+	"probes.readiness_missing" in fixtures.ids(results(fixtures.with_container({"readinessProbe": null})))
+}
+
+# Every long-running pod: controllers and bare Pods.
+test_long_running_kinds_checked if {
+	every kind in ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"] {
+		"probes.readiness_missing" in fixtures.ids(results(object.union(without("readinessProbe"), {"kind": kind})))
 	}
+	pod := json.patch(fixtures.as_kind("Pod"), [{"op": "remove", "path": "/spec/containers/0/readinessProbe"}])
+	"probes.readiness_missing" in fixtures.ids(results(pod))
 }
 
-test_job_not_checked if {
-	count(probes.deny) == 0 with input as object.union(without("readinessProbe"), {"kind": "Job"})
+# Jobs and CronJobs run to completion; a Pod a Job created too.
+test_jobs_not_checked if {
+	count(results(object.union(without("readinessProbe"), {"kind": "Job"}))) == 0
+	cron := json.patch(fixtures.as_kind("CronJob"), [{"op": "remove", "path": "/spec/jobTemplate/spec/template/spec/containers/0/readinessProbe"}])
+	count(results(cron)) == 0
+	job_pod := json.patch(fixtures.as_kind("Pod"), [
+		{"op": "remove", "path": "/spec/containers/0/readinessProbe"},
+		{"op": "add", "path": "/metadata/ownerReferences", "value": [{"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "1"}]},
+	])
+	count(results(job_pod)) == 0
 }
 
-test_probe_on_undeclared_named_port if {
-	c := object.union(fixtures.good_container, {"readinessProbe": {"httpGet": {"path": "/", "port": "metrics"}}})
-	"probes.undeclared_port" in fixtures.ids(probes.deny) with input as fixtures.deployment(c)
+test_init_containers_need_no_probes if {
+	doc := json.patch(fixtures.good, [{"op": "add", "path": "/spec/template/spec/initContainers", "value": [{"name": "init", "image": "busybox:1.36"}]}])
+	count(results(doc)) == 0
 }
 
-test_probe_on_undeclared_numbered_port if {
-	c := object.union(fixtures.good_container, {"livenessProbe": {"tcpSocket": {"port": 9090}}})
-	"probes.undeclared_port" in fixtures.ids(probes.deny) with input as fixtures.deployment(c)
+test_undeclared_port if {
+	"probes.undeclared_port" in fixtures.ids(results(fixtures.with_container({"readinessProbe": {"httpGet": {"path": "/", "port": 9090}}})))
+	"probes.undeclared_port" in fixtures.ids(results(fixtures.with_container({"livenessProbe": {"tcpSocket": {"port": "admin"}}})))
+	"probes.undeclared_port" in fixtures.ids(results(fixtures.with_container({"startupProbe": {"grpc": {"port": 9000}}})))
 }
 
-test_pod_and_cronjob_not_checked if {
-	bare := object.remove(fixtures.good_container, ["readinessProbe", "livenessProbe"])
-	pod := {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"containers": [bare]}}
-	cron := {
-		"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "web", "namespace": "shop"},
-		"spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": [bare]}}}}},
-	}
-	every doc in [pod, cron] {
-		count(probes.deny) == 0 with input as doc
-		count(probes.warn) == 0 with input as doc
-	}
+test_declared_ports_pass if {
+	count(results(fixtures.with_container({"readinessProbe": {"httpGet": {"path": "/", "port": 8080}}}))) == 0
+	count(results(fixtures.with_container({"readinessProbe": {"httpGet": {"path": "/", "port": "8080"}}}))) == 0
+	count(results(fixtures.with_container({"readinessProbe": {"exec": {"command": ["true"]}}}))) == 0
+}
+
+test_gate_names_long_running_kinds if {
+	probes.gitops_audit_kinds == data.gitops_audit.lib.k8s.long_running_kinds
 }

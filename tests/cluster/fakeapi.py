@@ -13,7 +13,6 @@ import base64
 import copy
 import json
 import re
-import socket
 import ssl
 import threading
 import time
@@ -426,15 +425,6 @@ def _matches(selector: str, labels: dict[str, str]) -> bool:
         elif term not in labels:
             return False
     return True
-
-
-def refused_url() -> str:
-    """A 127.0.0.1 URL where nothing listens (connection refused)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"https://127.0.0.1:{port}"
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:

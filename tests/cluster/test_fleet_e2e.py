@@ -12,7 +12,7 @@ import pytest
 from auditor.cli import main
 
 from .conftest import TOKEN, load_live_objects
-from .fakeapi import FakeAPIServer, refused_url
+from .fakeapi import FakeAPIServer
 from .pki import Pki, cluster_entry, write_kubeconfig
 
 FILES = {
@@ -70,11 +70,11 @@ def slow_api(pki: Pki) -> Iterator[FakeAPIServer]:
 
 @pytest.fixture
 def fleet(make_repo: Callable[..., Path], tmp_path: Path, pki: Pki, api: FakeAPIServer,
-          slow_api: FakeAPIServer) -> Path:
+          slow_api: FakeAPIServer, refused_url: str) -> Path:
     make_repo(FILES)
     write_kubeconfig(
         tmp_path / "kubeconfig",
-        [cluster_entry("prod", api.url, pki.ca_cert), cluster_entry("down", refused_url(), pki.ca_cert),
+        [cluster_entry("prod", api.url, pki.ca_cert), cluster_entry("down", refused_url, pki.ca_cert),
          cluster_entry("slow", slow_api.url, pki.ca_cert)],
         [{"name": "auditor", "user": {"token": TOKEN}}],
         [("prod", "prod", "auditor"), ("down", "down", "auditor"), ("slow", "slow", "auditor")],

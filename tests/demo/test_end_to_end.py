@@ -43,7 +43,6 @@ def _subject(target: str, d: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def audit(tmp_path_factory: pytest.TempPathFactory) -> tuple[AuditReport, Path]:
-    pytest.importorskip("auditor.commands.run")
     from auditor.commands.run import execute
     from auditor.config import load_config
 

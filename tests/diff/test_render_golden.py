@@ -30,7 +30,7 @@ def test_golden(fmt: str, name: str, capsys: pytest.CaptureFixture[str]) -> None
     code, out = run(fmt, capsys)
     assert code == 1
     path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
+    if os.environ.get("UPDATE_GOLDEN") == "1":  # exactly "1": UPDATE_GOLDEN=0 must not rewrite the golden file
         path.write_text(out)
     assert out == path.read_text()
 

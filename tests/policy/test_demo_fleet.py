@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from auditor.model import Manifest, ObjectRef, Target, split_api_version
 from auditor.policy.audit import evaluate_target, load_policies
 from auditor.policy.options import PolicyOptions
@@ -33,7 +31,6 @@ def _manifests(files: list[Path], default_ns: str) -> list[Manifest]:
     return out
 
 
-@pytest.mark.skipif(not (DEMO / "snapshots" / "production-us-east").is_dir(), reason="demo fleet not present")
 def test_demo_fleet_findings() -> None:
     desired = _manifests(
         [f for f in sorted((DEMO / "tree" / "base").rglob("*.yaml")) if f.name != "kustomization.yaml"], "shop"

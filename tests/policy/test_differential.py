@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,9 +36,7 @@ def opa_library() -> str:
     found = library_available()
     if found is None:
         message = "OPA's Go engine is not installed: run `gitops-audit tools install opa-go --dest DIR` (DIR on PATH)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        pytest.skip(message)  # a failure under CI (tests/ci_skips.py)
     return str(found)
 
 

@@ -231,7 +231,9 @@ def test_resolve_window(index: ProvenanceIndex, fleet: tuple[Repo, dict[str, str
     w = resolve_window(_opts(since="7d"), index, s["merge"], now=now)
     assert (w.start, w.source) == ("2026-02-22T00:00:00+00:00", "since")
     w = resolve_window(_opts(since=s["rename"][:8]), index, "", now=now)
-    assert w.start == s["rename"]
+    assert (w.start, w.source) == (s["rename"], "since")
+    w = resolve_window(_opts(since=s["rename"][:10].upper()), index, "", now=now)  # a sha as GitHub may show it
+    assert (w.start, w.source) == (s["rename"], "since")
 
 
 @pytest.mark.parametrize(
@@ -277,7 +279,7 @@ DEMO_IDENTITIES = {
 
 
 def test_demo_fleet_unapproved_production_change(tmp_path: Path) -> None:
-    fleet = pytest.importorskip("auditor.demo.fleet")
+    from auditor.demo import fleet
     from auditor.render.kustomize.build import prepare_tree, render_overlay
     from auditor.render.tools import find_kustomize
     from auditor.repo.git import open_repo
@@ -336,3 +338,44 @@ def test_commits_judged_by_the_codeowners_in_force_before_them(tmp_path: Path) -
     assert flagged[hijack].details["files"] == [".github/CODEOWNERS"]
     # ... while the later change is made under the (hijacked) rules in force at the time
     assert after not in flagged
+
+
+def test_target_level_findings_in_full(fleet: tuple[Repo, dict[str, str]], index: ProvenanceIndex) -> None:
+    """No CODEOWNERS, unowned files and unmapped owners: every field (mutation run of bench/mutation.py)."""
+    r, s = fleet
+    (none,) = check_target(PROD, ["/prod/a.yaml", "", "base/x.yaml"], index, None, _opts(), window_start=s["init"])
+    assert (none.target, none.category, none.rule_id, none.severity) == (
+        "prod-us", Category.CHANGE_CONTROL, RULE_NO_CODEOWNERS, Severity.HIGH)
+    assert none.message == ("protected target prod-us has no CODEOWNERS file (looked in .github/, the root and "
+                            "docs/): no file is owned and no change can be approved")
+    assert none.details == {"files": ["base/x.yaml", "prod/a.yaml"]}  # leading "/" dropped, empty ignored
+    assert [(p.path, p.role, p.owners, p.commit.sha if p.commit else None) for p in none.provenance.files] == [
+        ("base/x.yaml", "resource", (), s["pr_commit"]), ("prod/a.yaml", "resource", (), s["pr_commit"])]
+
+    co = load_codeowners_at(r.root, "HEAD")
+    found = check_target(PROD, FILES, index, co, _opts(identities={}), window_start=s["init"],
+                         roles={"prod/free.yaml": "patch"})
+    unowned = {f.path: f for f in _by_rule(found, RULE_UNOWNED)}
+    free = unowned["prod/free.yaml"]
+    assert (free.target, free.category) == ("prod-us", Category.CHANGE_CONTROL)
+    assert free.message.startswith("prod/free.yaml feeds protected target prod-us but is explicitly unowned")
+    assert free.details == {"file": "prod/free.yaml", "codeowners": ".github/CODEOWNERS", "rule_line": 3,
+                            "rule_pattern": free.details["rule_pattern"]}
+    assert free.details["rule_pattern"]
+    assert [(p.path, p.role, p.owners) for p in free.provenance.files] == [("prod/free.yaml", "patch", ())]
+    assert unowned["other/y.yaml"].details == {"file": "other/y.yaml", "codeowners": ".github/CODEOWNERS",
+                                               "rule_line": None, "rule_pattern": None}
+    assert unowned["other/y.yaml"].provenance.files[0].role == "resource"
+    assert {f.details["window_start"] for f in _by_rule(found, RULE_UNAPPROVED)} == {s["init"]}
+    (unmapped,) = _by_rule(found, RULE_UNMAPPED_OWNER)
+    commits = len(_by_rule(found, RULE_UNAPPROVED))
+    assert (unmapped.target, unmapped.category, unmapped.path) == (
+        "prod-us", Category.CHANGE_CONTROL, "@alice,@org/sre,@platform")
+    assert unmapped.details == {"owners": ["@alice", "@org/sre", "@platform"]}
+    assert unmapped.message == (
+        "owners of prod-us's files have no identities in change_control.identities: @alice, @org/sre, @platform; "
+        f"their commits and approvals cannot be recognised ({commits} commit finding(s) may be affected)")
+    # No commit in the window: the same finding without the note about commit findings.
+    quiet = check_target(PROD, FILES, index, co, _opts(identities={}), window_start=s["outside"])
+    (unmapped,) = _by_rule(quiet, RULE_UNMAPPED_OWNER)
+    assert unmapped.message.endswith("their commits and approvals cannot be recognised")

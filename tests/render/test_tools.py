@@ -42,11 +42,14 @@ def _standalone(directory: Path) -> Path:
 
 def test_kubectl_kustomize_is_found(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert KUBECTL is not None
-    monkeypatch.setenv("PATH", str(Path(KUBECTL).parent))
-    if shutil.which("kustomize"):
-        pytest.skip("a standalone kustomize shadows kubectl in this PATH")
+    # A PATH holding kubectl alone: a standalone kustomize next to kubectl must not decide this test.
+    only = tmp_path / "only-kubectl"
+    only.mkdir()
+    (only / "kubectl").symlink_to(KUBECTL)
+    monkeypatch.setenv("PATH", str(only))
+    assert shutil.which("kustomize") is None
     tool = tools.find_kustomize(SourceOptions())
-    assert tool.argv == (KUBECTL, "kustomize")
+    assert tool.argv == (str(only / "kubectl"), "kustomize")
     assert tool.info.name == "kustomize"
     assert tool.info.version.startswith("v5.")
     assert "(kubectl v1." in tool.info.version

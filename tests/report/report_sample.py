@@ -22,6 +22,7 @@ from auditor.model import (
     ObjectDrift,
     ObjectRef,
     Provenance,
+    RuleCheck,
     Severity,
     Target,
     TargetResult,
@@ -149,7 +150,8 @@ def findings_us() -> tuple[Finding, ...]:
             ref=WEB,
             provenance=_prov("base/web/deployment.yaml", C1, 20, ("@team-web",)),
             owners=("@team-web",),
-            details={"remediation": "Set resources.limits.memory on every container.", "policy": "limits.rego"},
+            details={"remediation": "Set resources.limits.memory on every container.", "policy": "limits.rego",
+                     "controls": ["nist-800-53:SC-6", "soc2:A1.1"]},
         ),
         Finding(
             target=PROD_US.name,
@@ -160,6 +162,7 @@ def findings_us() -> tuple[Finding, ...]:
             ref=ObjectRef("apps", "Deployment", "shop", "worker"),
             suppressed_by="waiver:WVR-12 until 2026-02-01",
             provenance=_prov("base/worker/deployment.yaml", C1, 8),
+            details={"controls": ["nist-800-53:SI-7", "soc2:CC8.1"]},
         ),
         Finding(
             target=PROD_US.name,
@@ -247,6 +250,11 @@ def make_report() -> AuditReport:
         identity="system:serviceaccount:audit:gitops-audit",
         reads=(ListRecord("https://10.0.0.1:6443", "apps/v1/deployments", "shop", "12345", "2026-01-01T02:00:05Z", 3),),
         timings={"render": 1.25, "live": 0.5},
+        # Framework view: 5 workloads checked for limits (1 fails) and image tags (1 waived).
+        checks=(
+            RuleCheck("k8s.image.latest", 5, ("nist-800-53:SI-7", "soc2:CC8.1")),
+            RuleCheck("k8s.resources.limits", 5, ("nist-800-53:SC-6", "soc2:A1.1")),
+        ),
     )
     eu = TargetResult(
         target=PROD_EU,

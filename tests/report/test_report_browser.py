@@ -61,7 +61,12 @@ def test_loads_clean_no_errors_no_network(watched: Watched, run_dir: Path) -> No
     assert _visible_rows(page) == len(make_report().findings)
     n = len(make_report().findings)
     assert page.locator("#match-count").inner_text() == f"{n} of {n} findings"
-    page.wait_for_timeout(200)  # let any late resource loads show up
+    # No fixed wait for late loads: wait for the load event (every resource the document asked for has
+    # finished), then ask the browser itself what it fetched. Request events reach Python asynchronously,
+    # but the evaluate's answer comes after every event the browser sent before it.
+    page.wait_for_load_state("load")
+    fetched = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+    assert fetched == []
     assert watched.errors == []
     assert watched.requests == [(run_dir / "report.html").as_uri()]
     assert page.evaluate("window.__xss") is None

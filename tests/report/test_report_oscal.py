@@ -75,3 +75,29 @@ def test_empty_report_is_valid(report: AuditReport, validator: jsonschema.Draft7
 
 def test_deterministic(report: AuditReport) -> None:
     assert oscal.render(report) == oscal.render(report)
+
+
+def test_catalogue_controls_replace_the_defaults_and_case_does_not_split_a_control(
+    report: AuditReport, validator: jsonschema.Draft7Validator
+) -> None:
+    from dataclasses import replace
+
+    from auditor.model import Category, Finding, Severity
+
+    drift = Finding(target=report.results[0].target.name, category=Category.DRIFT, rule_id="drift.modified",
+                    severity=Severity.MEDIUM, message="replicas: 2 → 5", path="spec.replicas",
+                    details={"controls": ["soc2:CC8.1", "nist-800-53:CM-3"]})
+    bare = replace(drift, rule_id="drift.added", path="metadata.labels.x", details={})  # no catalogue: defaults
+    first = replace(report.results[0], findings=(drift, bare))
+    doc = json.loads(oscal.render(replace(report, results=(first,), resolved=()),
+                                  {"drift.modified": ["soc2:CC8.1", "nist-800-53:CM-3"]}))
+    assert _errors(validator, doc) == []
+    result = doc["assessment-results"]["results"][0]
+    ids = [f["target"]["target-id"] for f in result["findings"]]
+    assert len(ids) == len({i.casefold() for i in ids})  # soc2:CC8.1 and the default soc2:cc8.1 are one control
+    assert "soc2_CC8.1" in ids and "soc2_cc8.1" not in ids
+    # The catalogue's controls only (the defaults would add CM-2, CM-6, CC7.1, A.8.9, A.8.32).
+    by_rule = {o["props"][0]["value"]: [p["value"] for p in o["props"] if p["name"] == "control"]
+               for o in result["observations"]}
+    assert by_rule["drift.modified"] == ["soc2:CC8.1", "nist-800-53:CM-3"]
+    assert "nist-800-53:cm-2" in by_rule["drift.added"]  # a rule the catalogue does not know keeps the defaults
