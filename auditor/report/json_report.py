@@ -401,7 +401,11 @@ def _load_ref(d: Mapping[str, Any] | None) -> ObjectRef | None:
 def _load_details(d: Mapping[str, Any]) -> dict[str, Any]:
     details = dict(d.get("details") or {})
     if d.get("controls"):
-        details["controls"] = list(d["controls"])
+        ids = d["controls"]
+        # details are free-form (not shape-checked): the top-level controls list is checked here
+        if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
+            raise TypeError(f"controls: expected a list of strings, got {type(ids).__name__}")
+        details["controls"] = list(ids)
     return details
 
 
