@@ -90,6 +90,8 @@ class RunConfig:
     """How plain path targets render Helm charts (ad-hoc ``--values``)."""
     accept_unrendered: tuple[AcceptRule, ...] = ()
     """Parts of the desired state knowingly left unaudited (each with a reason); others make a target partial."""
+    accept_unread: tuple[AcceptRule, ...] = ()
+    """Live kinds knowingly left unread (each with a reason), e.g. a namespace the auditor may not list."""
     evidence: EvidenceOptions = field(default_factory=EvidenceOptions)
     """Evidence bundle signing and contents."""
     source_path: str = ""
@@ -133,6 +135,7 @@ _TOP_KEYS = (
     "flux",
     "argocd",
     "accept_unrendered",
+    "accept_unread",
     "evidence",
 )
 _TARGET_KEYS = ("name", "env", "region", "path", "context", "snapshot", "repo", "ref", "namespace", "labels")
@@ -210,6 +213,7 @@ def parse_config(raw: bytes, *, source: str, base_dir: Path) -> RunConfig:
         argocd=replace(parse_argocd(root.get("argocd"), cfg.resolve), helm_path=cfg.tools.helm),
         paths=PathOptions(helm_path=cfg.tools.helm),
         accept_unrendered=parse_accept_unrendered(root),
+        accept_unread=parse_accept_unrendered(root, "accept_unread"),
         evidence=parse_evidence(root.get("evidence"), cfg.resolve),
     )
     if cfg.source.cache_dir:

@@ -390,10 +390,10 @@ def parse_argocd(node: Node, resolve: Any) -> ArgoOptions:
     )
 
 
-def parse_accept_unrendered(node: Node) -> tuple[AcceptRule, ...]:
-    """Top-level ``accept_unrendered:`` (``node`` is the config root): parts knowingly left unaudited, with reasons."""
+def parse_accept_unrendered(node: Node, key: str = "accept_unrendered") -> tuple[AcceptRule, ...]:
+    """Top-level ``accept_unrendered:`` or ``accept_unread:`` (``node``: the config root), with reasons."""
     rules = []
-    for item in node.items("accept_unrendered"):
+    for item in node.items(key):
         item.mapping(("kind", "name", "target", "reason", "reason_contains"))
         rules.append(AcceptRule(reason=item.string("reason", required=True), kind=item.string("kind"),
                                 name=item.string("name"), target=item.string("target"),

@@ -5,7 +5,8 @@ A target source describes its controller's semantics as a :class:`~auditor.rende
 ignores, objects it heals by itself). Here that view becomes drift ignore rules, orphan exclusions and
 finding adjustments, so the drift engine needs no controller knowledge and every suppressed difference
 stays visible with its reason. Render gaps become "not rendered" coverage findings: each makes the
-target partial unless the config accepts it (``accept_unrendered``).
+target partial unless the config accepts it (``accept_unrendered``); live state that could not be read
+likewise (``accept_unread``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import fnmatch
 from collections.abc import Sequence
 from dataclasses import replace
 
+from auditor.cluster.objects import REASON_NOT_IN_SNAPSHOT, REASON_NOT_SERVED
 from auditor.diff.options import DriftOptions, IgnoreRule
 from auditor.model import Category, CoverageGap, Finding, Manifest, Severity, Target
 from auditor.render.controller import ControllerView
@@ -21,6 +23,7 @@ from auditor.render.markers import DriftMarker
 from auditor.render.options import AcceptRule
 
 RULE_NOT_RENDERED = "coverage.not-rendered"
+RULE_NOT_AUDITED = "coverage.not-audited"
 RULE_RENDER_NOTE = "coverage.render-note"
 RULE_SELF_HEAL = "drift.self-heal-failed"
 _SELF_HEALED = frozenset({"drift.missing", "drift.modified"})
@@ -94,7 +97,7 @@ def adjust_findings(findings: Sequence[Finding], view: ControllerView, live: Seq
 
 
 def accepted_by(gap: CoverageGap, target: Target, rules: Sequence[AcceptRule]) -> AcceptRule | None:
-    """The first ``accept_unrendered`` rule that covers a render gap of ``target``, if any."""
+    """The first rule (``accept_unrendered`` or ``accept_unread``) that covers a gap of ``target``, if any."""
     kind = gap.group_kind.split(".", 1)[0]
     for rule in rules:
         if rule.target and not fnmatch.fnmatchcase(target.name, rule.target):
@@ -136,3 +139,38 @@ def render_gaps(target: Target, gaps: Sequence[CoverageGap],
         if rule is None:
             partial.append(what)
     return findings, tuple(partial)
+
+
+def live_gaps(
+    target: Target, gaps: Sequence[CoverageGap], orphan_only: frozenset[str], rules: Sequence[AcceptRule]
+) -> tuple[list[Finding], tuple[str, ...]]:
+    """Findings for live state that was not read, and the parts that leave the target partial (not accepted).
+
+    A kind git declares that could not be read (forbidden, missing from a snapshot, items dropped) is
+    unknown: medium, and the target is partial unless an ``accept_unread`` rule covers it. A kind the
+    cluster does not serve is known to hold nothing: still reported, not partial. A kind read only to
+    find orphans (git holds none) is low and never partial: nothing git declares went unread (e.g.
+    Secrets under the default role, which grants none); not served or not in a snapshot, it has no
+    objects to be orphaned: no finding.
+    """
+    out: list[Finding] = []
+    partial: list[str] = []
+    for g in gaps:
+        where = f" in {g.namespace}" if g.namespace else ""
+        if g.group_kind in orphan_only:
+            if g.reason in (REASON_NOT_SERVED, REASON_NOT_IN_SNAPSHOT):
+                continue  # nothing of that kind to be orphaned, as far as the cluster or snapshot shows
+            message = f"{g.group_kind}{where} not read: {g.reason} (git holds none; read only to find orphans or " \
+                      "custom resource schemas; grant get/list, or drop it from drift.orphan_kinds)"
+            out.append(Finding(target=target.name, category=Category.COVERAGE, rule_id=RULE_NOT_AUDITED,
+                               severity=Severity.LOW, message=message, path=f"{g.group_kind}/{g.namespace}"))
+            continue
+        rule = None if g.reason == REASON_NOT_SERVED else accepted_by(g, target, rules)
+        out.append(Finding(
+            target=target.name, category=Category.COVERAGE, rule_id=RULE_NOT_AUDITED, severity=Severity.MEDIUM,
+            message=f"{g.group_kind}{where} not audited: {g.reason}", path=f"{g.group_kind}/{g.namespace}",
+            suppressed_by=f"accepted: {rule.reason}" if rule is not None else "",
+        ))
+        if rule is None and g.reason != REASON_NOT_SERVED:
+            partial.append(f"live {g.group_kind}{where}: {g.reason}")
+    return out, tuple(partial)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Protocol
 
 from auditor import pipeline_apply, pipeline_hygiene
-from auditor.cluster.objects import REASON_NOT_IN_SNAPSHOT, REASON_NOT_SERVED
 from auditor.cluster.options import ClusterOptions, LiveScope
 from auditor.config import RunConfig
 from auditor.diff.engine import diff_target
@@ -24,7 +23,6 @@ from auditor.diff.options import DriftOptions
 from auditor.errors import AuditorError
 from auditor.model import (
     Category,
-    CoverageGap,
     Credit,
     DriftKind,
     FileProvenance,
@@ -37,7 +35,6 @@ from auditor.model import (
     Provenance,
     RenderedSet,
     RuleCheck,
-    Severity,
     SourceRevision,
     Target,
     TargetResult,
@@ -221,32 +218,6 @@ def _orphan_only(desired: Sequence[Manifest], opts: RunOptions) -> frozenset[str
     return frozenset(f"{k}.{g}" if g else k for g, _, k in auxiliary if (g, k) not in held)
 
 
-def _gap_findings(
-    target: Target, gaps: Sequence[CoverageGap], orphan_only: frozenset[str] = frozenset()
-) -> list[Finding]:
-    """A finding per coverage gap.
-
-    A kind read only to find orphans (git holds none) is low: only its orphans went unchecked,
-    nothing git declares went unread (e.g. Secrets under the default role, which grants none); not
-    served by the cluster, or not in a snapshot, it has no objects to be orphaned: no finding.
-    """
-    out = []
-    for g in gaps:
-        where = f" in {g.namespace}" if g.namespace else ""
-        if g.group_kind in orphan_only:
-            if g.reason in (REASON_NOT_SERVED, REASON_NOT_IN_SNAPSHOT):
-                continue  # nothing of that kind to be orphaned, as far as the cluster or snapshot shows
-            severity = Severity.LOW
-            message = f"{g.group_kind}{where} not read: {g.reason} (git holds none; read only to find orphans or " \
-                      "custom resource schemas; grant get/list, or drop it from drift.orphan_kinds)"
-        else:
-            severity = Severity.MEDIUM
-            message = f"{g.group_kind}{where} not audited: {g.reason}"
-        out.append(Finding(target=target.name, category=Category.COVERAGE, rule_id="coverage.not-audited",
-                           severity=severity, message=message, path=f"{g.group_kind}/{g.namespace}"))
-    return out
-
-
 def audit_target(shared: Shared, target: Target, rendered: RenderedSet, work: RepoWork,
                  source: TargetSource) -> TargetResult:
     """Read live state and run every check on one rendered target; an unreadable cluster is a skipped result."""
@@ -319,7 +290,10 @@ def check_state(
 
     gap_findings, not_rendered = pipeline_apply.render_gaps(target, rendered.gaps, opts.config.accept_unrendered)
     findings += gap_findings
-    findings += _gap_findings(target, live.gaps, _orphan_only(desired, opts))
+    live_findings, unread = pipeline_apply.live_gaps(target, live.gaps, _orphan_only(desired, opts),
+                                                     opts.config.accept_unread)
+    findings += live_findings
+    incomplete += unread  # a kind git declares that could not be read: its objects are unknown (DESIGN §4b)
     findings += pipeline_hygiene.input_findings(target, desired, live)
     checks: tuple[RuleCheck, ...] = ()
     if shared.catalog is not None:

@@ -12,7 +12,8 @@ STAGES = ("render", "provenance", "cluster", "diff", "policy", "report")
 SHARED = ("repo",)
 """Shared layers below the stages: git repository access, used by rendering and provenance alike."""
 WIRING = ("pipeline", "pipeline_target", "pipeline_apply", "pipeline_fleet", "pipeline_evidence", "pipeline_replay",
-          "pipeline_hygiene", "pipeline_catalog", "pipeline_schedule", "wiring", "cli", "commands", "config", "render_cache")
+          "pipeline_hygiene", "pipeline_catalog", "pipeline_schedule", "wiring", "cli", "commands", "config",
+          "render_cache")
 SHARED_LEAVES = ("catalog",)
 """Packages any stage may read, like util: they import only model, errors, util and themselves."""
 

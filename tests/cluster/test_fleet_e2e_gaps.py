@@ -14,8 +14,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from auditor.cli import main
 
 from .conftest import TOKEN
@@ -47,7 +45,7 @@ def test_forbidden_kind_is_a_coverage_finding_in_every_report(
     cfg = _fleet(make_repo, tmp_path, pki, api)
     out = tmp_path / "r"
     code = main(["run", "--config", str(cfg), "--out", str(out), "-q"])
-    assert code in (0, 1, 3)  # audited (see test_forbidden_kind_makes_the_run_partial for which one)
+    assert code == 3  # audited, but partial: the ConfigMaps git declares in shop are unknown
     assert [r.status for r in api.log if r.path.endswith("/configmaps")] == [403]  # no retry on 403
 
     run = out / "latest"
@@ -76,11 +74,33 @@ def test_forbidden_kind_is_a_coverage_finding_in_every_report(
     assert "ConfigMap in shop not audited: forbidden" in (run / "report.html").read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 3 / DESIGN §4b: a kind that could not be read makes the target "
-                   "partial (exit 3); today the gap is only a medium finding. Remove this marker with that fix.")
 def test_forbidden_kind_makes_the_run_partial(
     make_repo: Callable[..., Path], tmp_path: Path, pki: Pki, api: FakeAPIServer
 ) -> None:
     cfg = _fleet(make_repo, tmp_path, pki, api)
-    # critical: nothing here is critical, so only partiality can make this run fail.
+    # The fleet has a critical finding (exit 1 when complete): partial wins (DESIGN §5).
+    assert main(["run", "--config", str(cfg), "--out", str(tmp_path / "r"), "-q", "--fail-on", "critical"]) == 3
+    (target,) = json.loads((tmp_path / "r" / "latest" / "report.json").read_text())["targets"]
+    assert target["incomplete"] == ["live ConfigMap in shop: forbidden"]
+
+
+def test_accepted_unread_kind_is_shown_and_not_partial(
+    make_repo: Callable[..., Path], tmp_path: Path, pki: Pki, api: FakeAPIServer
+) -> None:
+    cfg = _fleet(make_repo, tmp_path, pki, api)
+    cfg.write_text(cfg.read_text() + "accept_unread:\n  - kind: ConfigMap\n    name: 'shop/*'\n"
+                   "    reason: the auditor may not read ConfigMaps in shop\n")
+    # 1, not 3: the run is complete as configured; its critical finding (an orphaned RoleBinding) remains.
+    assert main(["run", "--config", str(cfg), "--out", str(tmp_path / "r"), "-q", "--fail-on", "critical"]) == 1
+    (target,) = json.loads((tmp_path / "r" / "latest" / "report.json").read_text())["targets"]
+    assert "incomplete" not in target
+    (gap,) = [f for f in target["findings"] if f["category"] == "coverage"]
+    assert gap["suppressed_by"] == "accepted: the auditor may not read ConfigMaps in shop"
+
+
+def test_accept_unread_for_another_namespace_does_not_cover_the_gap(
+    make_repo: Callable[..., Path], tmp_path: Path, pki: Pki, api: FakeAPIServer
+) -> None:
+    cfg = _fleet(make_repo, tmp_path, pki, api)
+    cfg.write_text(cfg.read_text() + "accept_unread:\n  - {kind: ConfigMap, name: 'other/*', reason: elsewhere}\n")
     assert main(["run", "--config", str(cfg), "--out", str(tmp_path / "r"), "-q", "--fail-on", "critical"]) == 3
