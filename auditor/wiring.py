@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from auditor.errors import ReportError, UsageError
 from auditor.model import AuditReport
 from auditor.pipeline import RunOptions
 from auditor.util import proc
+
+log = logging.getLogger(__name__)
 
 
 def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: str = "",
@@ -55,8 +58,13 @@ def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: st
     )
 
 
-def load_costs_report(path: Path) -> AuditReport:
-    """The report ``--shard-costs`` names (a report.json, a run directory, or a reports directory's latest)."""
+def load_costs_report(path: Path) -> AuditReport | None:
+    """The report ``--shard-costs`` names (a report.json, a run directory, or a reports directory's latest).
+
+    A reports directory that holds no run yet (the first night of an Indexed Job whose shards balance
+    by the merged history) gives None: shards are assigned by name hash, which every shard computes
+    alike. A file or run that is named but absent or unreadable is an error.
+    """
     from auditor.report import json_report
     from auditor.report.history import latest_run_id
 
@@ -65,6 +73,10 @@ def load_costs_report(path: Path) -> AuditReport:
         file = path / "report.json"
         if not file.is_file():
             run_id = latest_run_id(path)
+            if run_id is None:
+                log.warning("--shard-costs %s: no earlier run in this reports directory; shards are assigned "
+                            "by name this time", path)
+                return None
             file = path / (run_id or "-") / "report.json"
     try:
         return json_report.load(file.read_bytes())

@@ -226,17 +226,25 @@ def test_indexed_job_overlay(rendered: dict[str, Any]) -> None:
     assert job["completionMode"] == "Indexed"
     n = job["completions"]
     assert job["parallelism"] == n and job["backoffLimitPerIndex"] <= 2
+    assert job["maxFailedIndexes"] == n  # findings fail an index: a lower bound would stop the other shards
     # One shard's findings must not stop the others: FailIndex, never FailJob.
     actions = {r["action"] for r in job["podFailurePolicy"]["rules"]}
     assert "FailIndex" in actions and "FailJob" not in actions
     args = job["template"]["spec"]["containers"][0]["args"]
     assert f"--shard-count={n}" in args
     assert "--out=/reports/shards/$(JOB_COMPLETION_INDEX)" in args
+    assert "--shard-costs=/reports" in args  # balanced by the merged history (tests/test_deploy_indexed_job.py)
     merge = crons["gitops-audit-merge"]["spec"]
     margs = merge["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert margs[:3] == ["--log-format=json", "report", "merge"]
     assert [a for a in margs if a.startswith("/reports/shards/")] == [f"/reports/shards/{k}" for k in range(n)]
-    assert any(a.startswith("--max-age=") for a in margs)
+    assert f"--shards={n}" in margs
+    wait = next(float(a.split("=", 1)[1]) for a in margs if a.startswith("--wait="))
+    max_age = next(float(a.split("=", 1)[1]) for a in margs if a.startswith("--max-age="))
+    # The merge waits as long as the audit may run, the first part stays fresh until the last one comes,
+    # and the merge Job outlives its wait.
+    assert wait >= job["activeDeadlineSeconds"] and max_age > wait
+    assert merge["jobTemplate"]["spec"]["activeDeadlineSeconds"] > wait
     assert merge["schedule"] != crons["gitops-audit"]["spec"]["schedule"]
     assert merge["jobTemplate"]["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "merge"
     (pvc,) = by_kind(docs, "PersistentVolumeClaim")

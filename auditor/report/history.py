@@ -155,13 +155,20 @@ def _check_run_id(run_id: str) -> None:
 
 
 def run_dirs(out_dir: Path) -> list[Path]:
-    """Run directories under ``out_dir``, oldest first (run ids sort by time)."""
+    """Run directories under ``out_dir``, oldest first (run ids sort by time).
+
+    A run directory holds its report or summary (runs are renamed into place complete). Other
+    directories beside the runs are not runs: an Indexed Job keeps ``shards/`` and ``metrics/`` in the
+    merged reports directory, and their names sort after every run id, so they were taken for the
+    newest run (``--shard-costs /reports`` on the first night, the history index, ``--keep``).
+    """
     if not out_dir.is_dir():
         return []
     dirs = [
         p
         for p in out_dir.iterdir()
         if p.name != LATEST and RUN_ID_RE.match(p.name) and p.is_dir() and not p.is_symlink()
+        and ((p / FILES["json"]).is_file() or (p / SUMMARY).is_file())
     ]
     return sorted(dirs, key=lambda p: p.name)
 

@@ -121,6 +121,20 @@ def test_retention_keeps_newest(tmp_path: Path, report: AuditReport) -> None:
     assert not (tmp_path / ids[-1]).exists()
 
 
+def test_directories_beside_the_runs_are_not_runs(tmp_path: Path, report: AuditReport) -> None:
+    """An Indexed Job's merged reports directory also holds shards/ and metrics/ (deploy/overlays/indexed-job)."""
+    (tmp_path / "shards" / "0").mkdir(parents=True)
+    (tmp_path / "metrics").mkdir()
+    assert history.run_dirs(tmp_path) == [] and history.latest_run_id(tmp_path) is None
+    ids = [f"2026010{i}T000000Z-00000{i}" for i in range(1, 4)]
+    for run_id in ids:
+        history.write_run(_run(report, run_id), tmp_path, keep=2)
+    (tmp_path / "latest").unlink()
+    assert [d.name for d in history.run_dirs(tmp_path)] == ids[-2:]  # two runs kept, not two names
+    assert history.latest_run_id(tmp_path) == ids[-1]
+    assert (tmp_path / "shards" / "0").is_dir() and (tmp_path / "metrics").is_dir()
+
+
 def test_previous_run_survives_damage(tmp_path: Path, report: AuditReport) -> None:
     paths = history.write_run(_run(report, "20260101T000000Z-000001"), tmp_path)
     paths.json.write_text("{broken")
