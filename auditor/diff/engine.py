@@ -276,13 +276,18 @@ class _Engine:
         rules: list[ActiveRule] = []
         if self.ignorer.rules or _has_ignore_annotation(dm.body):
             rules = self.ignorer.for_object(ref, dm.body, lm.body, [m for m, _ in manager_names(lbody)])
-        if not res.changes and not oob and not stale:
+        # Without managedFields (a snapshot taken with kubectl get, an API server that strips them) nobody
+        # can be shown to have replaced an atomic list: what it holds beyond git and the server's
+        # defaults is reported, unattributed, rather than assumed to be admission's.
+        blind = [] if oob or not res.atomic_extra or (lbody.get("metadata") or {}).get("managedFields") \
+            else self._written_extras(ref, res.atomic_extra)
+        if not res.changes and not oob and not stale and not blind:
             self.drifts.append(ObjectDrift(ref, DriftKind.IN_SYNC, note=note))
             return
         # Decode only what is needed: every entry when a field changed (to attribute it), else
         # only the out-of-band ones (the common "nothing changed" case of an adopted object).
         items: list[_Item] = []
-        if res.changes or stale or (oob and res.atomic_extra):
+        if res.changes or stale or (oob and res.atomic_extra) or blind:
             own = Ownership(decode_managed_fields(lbody), self.rank)
             for rc in res.changes:
                 # A field absent live was written by nobody: no manager is credited.
@@ -293,6 +298,7 @@ class _Engine:
                                    RULE_STALE_FIELD, how))
             if oob:
                 items.extend(self._atomic_extras(ref, own, res.atomic_extra))
+            items.extend(_Item(rc, DriftKind.MODIFIED, None, RULE_MODIFIED) for rc in blind)
         if oob:
             stale_paths = {p for p, _, _, _ in stale}
             for rc, kind, owner in self._added(ref, dbody, lbody):
@@ -362,18 +368,23 @@ class _Engine:
     def _atomic_extras(self, ref: ObjectRef, own: Ownership, atomic: Sequence[RawChange]) -> list[_Item]:
         """Atomic lists an out-of-band manager rewrote with more than git sets (defaults left out)."""
         out: list[_Item] = []
-        paths = {rc.path for rc in atomic}
-        for rc in atomic:
-            if any(rc.path[:n] in paths for n in range(1, len(rc.path))):
-                continue  # a nested atomic list: its outermost list is the unit that was written
+        for rc in self._written_extras(ref, atomic):
             e = self._atomic_edit(own, rc.path)
-            if e is None:
-                continue
-            # The list is the unit that was written: report it whole (renderers explain the
-            # entries that differ), and only when something besides server defaults was added.
-            if next(_server.atomic_extras(ref.kind, rc.path, rc.expected, rc.actual), None) is not None:
+            if e is not None:
                 out.append(_Item(rc, DriftKind.MODIFIED, e, RULE_MODIFIED))
         return out
+
+    @staticmethod
+    def _written_extras(ref: ObjectRef, atomic: Sequence[RawChange]) -> list[RawChange]:
+        """The outermost atomic lists holding more than git sets besides server defaults.
+
+        The list is the unit that was written: it is reported whole (renderers explain the entries
+        that differ), and only when something besides server defaults was added.
+        """
+        paths = {rc.path for rc in atomic}
+        return [rc for rc in atomic
+                if not any(rc.path[:n] in paths for n in range(1, len(rc.path)))  # nested: the outer list counts
+                and next(_server.atomic_extras(ref.kind, rc.path, rc.expected, rc.actual), None) is not None]
 
     def _atomic_edit(self, own: Ownership, path: tuple[str, ...]) -> ManagerEntry | None:
         """The out-of-band manager that last replaced this atomic list, if nobody re-applied it since.

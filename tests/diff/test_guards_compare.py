@@ -398,8 +398,6 @@ def test_metadata_schema_only_for_the_top_level_metadata() -> None:
     assert got == (MISSING, "/spec/ownerReferences")
 
 
-@pytest.mark.xfail(strict=True, reason="an appended RBAC rule is drift only when managedFields name an out-of-band "
-                   "writer; without managedFields it passes as an admission default (found merging main, issue 20)")
 def test_appended_rbac_rule_without_managed_fields_is_drift() -> None:
     # RBAC rules are never defaulted by admission: a wildcard rule added by hand must be reported even when
     # the live object carries no managedFields (a snapshot, an API server that strips them).
@@ -408,3 +406,25 @@ def test_appended_rbac_rule_without_managed_fields_is_drift() -> None:
     live = role(["get"])
     live["rules"].append({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]})
     assert [(f.rule_id, f.path) for f in run([role(["get"])], [live]).findings] == [("drift.modified", "rules")]
+
+
+def test_atomic_extras_without_managed_fields_are_reported_unless_server_defaults() -> None:
+    from auditor.model import DriftKind
+    from tests.diff.test_engine_misc import run
+
+    mine = {"key": "dedicated", "operator": "Equal", "value": "shop", "effect": "NoSchedule"}
+    defaulted = [{"effect": "NoExecute", "key": f"node.kubernetes.io/{k}", "operator": "Exists",
+                  "tolerationSeconds": 300} for k in ("not-ready", "unreachable")]
+
+    def pod(tolerations: list[dict[str, object]]) -> dict[str, object]:
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "shop"},
+                "spec": {"containers": [{"name": "c", "image": "x:1"}], "tolerations": tolerations}}
+
+    # DefaultTolerationSeconds appends these to every pod: admission, not drift, with or without managedFields.
+    out = run([pod([mine])], [pod([mine, *defaulted])])
+    assert out.findings == () and [d.kind for d in out.drifts] == [DriftKind.IN_SYNC]
+    by_hand = {"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}
+    out = run([pod([mine])], [pod([mine, *defaulted, by_hand])])
+    (f,) = out.findings
+    assert (f.rule_id, f.path) == ("drift.modified", "spec.tolerations")
+    assert f.credit is None or f.credit.live is None  # nobody can be named without managedFields
