@@ -36,6 +36,9 @@ from auditor.policy.loader import RegoModule
 log = logging.getLogger(__name__)
 
 START_POOL_AT = 400
+DIGEST_MEMO = 8192
+"""Desired documents whose digest is remembered (by identity): a few renders' worth. Targets sharing a render
+are audited close together (streaming); a document evicted early is digested again (~6 µs)."""
 """Documents to evaluate in one batch before a pool is worth starting (a worker starts in ~0.5 s)."""
 USE_POOL_AT = 32
 """Once the pool runs, smaller batches than this stay in process (the round trip costs more)."""
@@ -169,7 +172,10 @@ class PolicyRunner:
         self._pool: ProcessPoolExecutor | None = None
         self._pool_failed = False
         self._digests: dict[int, tuple[Any, bytes]] = {}
-        """id → (document, digest) of desired documents: targets sharing a render share the objects."""
+        """id → (document, digest) of desired documents: targets sharing a render share the objects.
+        Bounded (oldest out, :data:`DIGEST_MEMO`): each entry holds its document, and renders are
+        dropped after their last target (streaming), so an unbounded memo kept every render of the
+        fleet alive until the run ended."""
         self.stats = RunnerStats()
 
     def context_key(self, context: Mapping[str, Any]) -> str:
@@ -270,7 +276,11 @@ class PolicyRunner:
         if found is not None and found[0] is doc:  # the entry holds the document, so its id is not reused
             return found[1]
         value = digest(doc)
-        self._digests[id(doc)] = (doc, value)
+        with self._lock:
+            memo_ = self._digests
+            memo_[id(doc)] = (doc, value)
+            while len(memo_) > DIGEST_MEMO:
+                del memo_[next(iter(memo_))]  # insertion order: the oldest render's documents go first
         return value
 
     def start_pool(self, batch: int) -> None:

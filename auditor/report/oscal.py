@@ -17,14 +17,13 @@ published OSCAL 1.1.3 assessment-results JSON schema.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from auditor.model import AuditReport, Category, Finding
-from auditor.report._common import fingerprint, gc_paused, parse_time, remediation, rule_description
+from auditor.report._common import dumps_indented, fingerprint, gc_paused, parse_time, remediation, rule_description
 
 OSCAL_VERSION = "1.1.3"
 NS = "https://gitops-audit.io/ns/oscal"
@@ -273,4 +272,4 @@ def to_dict(report: AuditReport, controls: Mapping[str, Sequence[str]] | None = 
 
 def render(report: AuditReport, controls: Mapping[str, Sequence[str]] | None = None) -> str:
     """The OSCAL assessment results as JSON text (deterministic, newline-terminated)."""
-    return json.dumps(to_dict(report, controls), indent=2, ensure_ascii=False) + "\n"
+    return dumps_indented(to_dict(report, controls)) + "\n"

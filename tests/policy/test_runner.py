@@ -97,6 +97,31 @@ def test_changed_document_is_evaluated_again(tmp_path: Path) -> None:
     assert [f.message for f in found] == ["cm0: debug mode in production", "cm1: debug mode in production"]
 
 
+def test_digest_memo_is_bounded_and_releases_old_renders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo holds each document it remembers: unbounded, it kept every render of the fleet alive."""
+    import gc
+    import weakref
+
+    from auditor.policy import runner as runner_mod
+
+    monkeypatch.setattr(runner_mod, "DIGEST_MEMO", 10)
+    ps = policy_set(tmp_path, ENV_RULE)
+
+    class Body(dict):  # a plain dict cannot be weakly referenced
+        pass
+
+    first = [dataclasses.replace(m, body=Body(m.body)) for m in configmaps(6)]
+    gone = [weakref.ref(m.body) for m in first]
+    evaluate_target(ps, US, first, [])
+    later = configmaps(12)
+    assert len(evaluate_target(ps, US, later, [])) == 4 and len(evaluate_target(ps, EU, later, [])) == 4
+    assert ps.runner.stats.evaluated == 18 and ps.runner.stats.cached == 12  # still shared within the memo
+    del first
+    gc.collect()
+    assert [r() for r in gone] == [None] * 6  # the first render's documents were released
+    assert len(ps.runner._digests) == 10
+
+
 def test_concurrent_targets_evaluate_each_document_once(tmp_path: Path) -> None:
     ps = policy_set(tmp_path, ENV_RULE)
     docs = configmaps(200)
