@@ -8,7 +8,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
@@ -314,6 +314,24 @@ def fingerprint(f: Finding) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
+class Rows:
+    """A list whose items are made one at a time while :func:`dumps_pretty` writes them.
+
+    A report's targets as dicts are several times the size of their JSON text; made and written one
+    by one, only one target's dict is alive at a time.
+    """
+
+    def __init__(self, items: Sequence[Any], make: Callable[[Any], Any]) -> None:
+        """``make(item)`` is the JSON-ready value of each of ``items``."""
+        self._items, self._make = items, make
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self._make(item) for item in self._items)
+
+
 def dumps_pretty(value: Any, compact_depth: int = 4) -> str:
     """JSON indented down to ``compact_depth`` levels, one line per value below that.
 
@@ -329,7 +347,9 @@ def dumps_pretty(value: Any, compact_depth: int = 4) -> str:
 
 
 def _pretty(value: Any, compact_depth: int, level: int, out: list[str]) -> None:
-    if level >= compact_depth or not isinstance(value, dict | list) or not value:
+    if isinstance(value, Rows) and (level >= compact_depth or not value):
+        value = list(value)
+    if level >= compact_depth or not isinstance(value, dict | list | Rows) or not value:
         out.append(json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str))
         return
     pad = "  " * (level + 1)

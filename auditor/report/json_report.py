@@ -46,6 +46,7 @@ from auditor.model import (
 )
 from auditor.report import _shape
 from auditor.report._common import (
+    Rows,
     controls,
     dumps_pretty,
     duration_seconds,
@@ -256,8 +257,8 @@ def frameworks_section(report: AuditReport) -> dict[str, Any]:
     return frameworks_json(report.results, frameworks()[0], categories)
 
 
-def to_dict(report: AuditReport) -> dict[str, Any]:
-    """The whole report as a JSON-ready dict."""
+def to_dict(report: AuditReport, *, lazy_targets: bool = False) -> dict[str, Any]:
+    """The whole report as a JSON-ready dict (``lazy_targets``: targets made while :func:`render` writes them)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": report.run_id,
@@ -280,7 +281,7 @@ def to_dict(report: AuditReport) -> dict[str, Any]:
         "totals": totals(report.findings).as_dict(),
         "scope": report.scope,
         "signing_key_id": report.signing_key_id,
-        "targets": [_result(r) for r in report.results],
+        "targets": Rows(report.results, _result) if lazy_targets else [_result(r) for r in report.results],
         "resolved": [finding_dict(f) for f in sorted(report.resolved, key=Finding.sort_key)],
         **({"shard": {"index": report.shard.index, "count": report.shard.count, "basis": report.shard.basis}}
            if report.shard is not None else {}),
@@ -314,7 +315,7 @@ def _commit_table(report: AuditReport) -> dict[str, Any]:
 @gc_paused
 def render(report: AuditReport) -> str:
     """The report as pretty-printed JSON text (deterministic, newline-terminated)."""
-    return dumps_pretty(to_dict(report)) + "\n"
+    return dumps_pretty(to_dict(report, lazy_targets=True)) + "\n"
 
 
 # --------------------------------------------------------------------------- load

@@ -6,7 +6,7 @@ import json
 import random
 from typing import Any
 
-from auditor.report._common import dumps_indented, dumps_pretty
+from auditor.report._common import Rows, dumps_indented, dumps_pretty
 
 
 def _values(seed: int, count: int) -> list[Any]:
@@ -39,3 +39,19 @@ def test_dumps_pretty_layout() -> None:
     for value in _values(3, 500):  # any depth is valid JSON with the same value
         for depth in (1, 2, 4):
             assert json.loads(dumps_pretty(value, depth)) == value
+
+
+def test_rows_are_written_like_a_list_and_made_one_at_a_time() -> None:
+    made: list[int] = []
+
+    def make(i: int) -> dict[str, Any]:
+        made.append(i)
+        return {"i": i, "rows": [{"x": [i]}]}
+
+    items = [1, 2, 3]
+    for depth in (1, 2, 3, 6):
+        as_list = dumps_pretty({"targets": [make(i) for i in items], "n": 0}, depth)
+        made.clear()
+        assert dumps_pretty({"targets": Rows(items, make), "n": 0}, depth) == as_list
+        assert made == items  # each item made once, in order
+    assert dumps_pretty({"targets": Rows([], make)}) == dumps_pretty({"targets": []})
