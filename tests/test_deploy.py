@@ -185,6 +185,9 @@ def test_configmap_holds_a_valid_config(rendered: dict[str, Any], tmp_path: Path
     path.write_text(cm["data"]["gitops-audit.yaml"])
     cfg = load_config(path)
     assert cfg.targets and str(cfg.resolve(cfg.output.dir)) == "/reports"
+    # Renders survive the pod (incremental nights) in a dot directory of the PVC, which serve never serves.
+    cache = Path(cfg.resolve(cfg.source.render_cache))
+    assert cache.is_relative_to("/reports") and any(p.startswith(".") for p in cache.relative_to("/reports").parts)
     assert any(t.context == "in-cluster" for t in cfg.targets)
     assert cfg.cluster.secrets == "metadata"
 
