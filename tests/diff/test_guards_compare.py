@@ -428,3 +428,76 @@ def test_atomic_extras_without_managed_fields_are_reported_unless_server_default
     (f,) = out.findings
     assert (f.rule_id, f.path) == ("drift.modified", "spec.tolerations")
     assert f.credit is None or f.credit.live is None  # nobody can be named without managedFields
+
+
+# --------------------------------------------------------------------------- third mutation run
+
+
+def _crd(props: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "spec": {"group": "ex.com", "scope": "Namespaced", "names": {"kind": "Thing"}, "versions": [
+                {"name": "v1", "storage": True, "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": props}}}}}]}}
+
+
+def _thing(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "ex.com/v1", "kind": "Thing", "metadata": {"name": "t"}, "spec": spec}
+
+
+def test_locate_keyed_lists_under_a_map_of_any_key() -> None:
+    schemas = Schemas([_crd({"byZone": {"type": "object", "additionalProperties": {
+        "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+        "items": {"type": "object", "properties": {"name": {"type": "string"}}}}}})])
+    body = _thing({"byZone": {"eu": [{"name": "a"}, {"name": "b", "size": 2}]}})
+    assert locate(body, ("spec", "byZone", "eu", "[name=b]", "size"), schemas, "ex.com", "Thing") == (
+        2, "/spec/byZone/eu/1/size")
+
+
+def test_atomic_list_items_keep_their_schema_when_walked_by_index() -> None:
+    # An atomic list of objects whose items hold a set: the set is compared as a set inside each item.
+    schemas = Schemas([_crd({"rules": {"type": "array", "items": {"type": "object", "properties": {
+        "name": {"type": "string"},
+        "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}}}}}})])
+    cmp = Comparer(schemas)
+    d = _thing({"rules": [{"name": "r", "tags": ["x"]}]})
+    same_set = _thing({"rules": [{"name": "r", "tags": ["y", "x"]}]})
+    res = cmp.compare(d, same_set, "ex.com", "Thing")
+    assert res.changes == []
+    assert res.atomic_extra == [RawChange(("spec", "rules"), d["spec"]["rules"], same_set["spec"]["rules"])]
+    missing_tag = _thing({"rules": [{"name": "r", "tags": ["y"]}]})
+    assert [tuple(c) for c in cmp.compare(d, missing_tag, "ex.com", "Thing").changes] == [
+        (("spec", "rules", "[0]", "tags", "[x]"), "x", None)]
+
+
+_FINALIZERS_FIRST = """
+import json, sys
+from auditor.diff.compare import Comparer
+from auditor.diff.normalize import COMPARED_METADATA
+from auditor.diff.schema import Schemas
+d = {"apiVersion": "v1", "kind": "ConfigMap",
+     "metadata": {"name": "c", "finalizers": ["f/1"], "labels": {"a": "1"}, "annotations": {"n": "1"}}}
+live = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+got = sorted(list(c.path) for c in Comparer(Schemas()).compare(d, live, "", "ConfigMap").changes)
+print(json.dumps({"order": list(COMPARED_METADATA), "paths": got}))
+"""
+
+
+def test_metadata_keys_after_changed_finalizers_are_compared() -> None:
+    """COMPARED_METADATA is a set: its order is fixed per process by the hash seed, so the keys that follow a
+    changed ``finalizers`` are checked in a child process whose seed puts ``finalizers`` first."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    for seed in range(40):
+        out = subprocess.run([sys.executable, "-c", _FINALIZERS_FIRST], env={**env, "PYTHONHASHSEED": str(seed)},
+                             capture_output=True, text=True, check=True, timeout=60).stdout
+        got = json.loads(out)
+        assert sorted(got["order"]) == ["annotations", "finalizers", "labels"]
+        if got["order"][0] == "finalizers":
+            break
+    else:
+        pytest.fail("no hash seed in 0..39 orders finalizers first")
+    assert got["paths"] == [["metadata", "annotations", "n"], ["metadata", "finalizers"], ["metadata", "labels", "a"]]

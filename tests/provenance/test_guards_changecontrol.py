@@ -3,9 +3,13 @@ who a commit's author or a trailer's approver is, the audit window's description
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
 import pytest
 
-from auditor.model import Category, CommitInfo, FileProvenance, Severity, Target
+from auditor.model import Approval, Category, CommitInfo, FileProvenance, Severity, Target
 from auditor.provenance.changecontrol import (
     RULE_UNAPPROVED,
     RULE_UNSIGNED,
@@ -15,10 +19,13 @@ from auditor.provenance.changecontrol import (
     _commit_findings,
     _is_sha,
     _relation,
+    approval_evidence,
     check_codeowners_file,
     commit_verdict,
+    target_paths,
+    utc_iso,
 )
-from auditor.provenance.changeinputs import ChangeRecord
+from auditor.provenance.changeinputs import ChangeRecord, PlatformResult
 from auditor.provenance.codeowners import parse_codeowners
 from auditor.provenance.index import TouchedCommit
 from auditor.provenance.options import ChangeControlOptions
@@ -232,3 +239,95 @@ def test_email_owners_are_never_unmapped() -> None:
     ids = Identities({"@mapped": ["m@example.com"]})
     assert _unmapped_owners([("ops@example.com", "@mapped", "@ghost"), ("@org/team",)], ids) == [
         "@ghost", "@org/team"]
+
+
+# --------------------------------------------------------------------------- evidence records, dates, platform details
+
+
+def test_approval_evidence_records_platform_trailers_and_merge_in_order() -> None:
+    review = Approval("Bob <Bob@example.com>", "github-review", "https://git.example/pull/42#review-1",
+                      "2026-11-02T12:00:00Z")
+    bare = Approval("@Carol", "gitlab-approval")
+    merge = CommitInfo("c" * 40, "Alice", "Alice@example.com", "2026-11-03T09:00:00+02:00",
+                       commit_date="2026-11-03T12:30:00+01:00", trailers=(("reviewed-BY", "@dan"),))
+    c = commit("Mallory", "m@example.com", ("Approved-by", "Dan <dan@example.com>"), ("Signed-off-by", "@eve"))
+    rec = ChangeRecord(c, ("apps/web.yaml",), merged_by=merge, platform=PlatformResult("#42", "u", (review, bare)))
+    options = ChangeControlOptions(approval_trailers=(" Approved-By ", "Reviewed-by"))
+    assert [(e.person, e.how, e.approval) for e in approval_evidence(rec, options)] == [
+        (Person("Bob <Bob@example.com>", "bob@example.com"),
+         "github-review https://git.example/pull/42#review-1: Bob <Bob@example.com>", review),
+        (Person("@Carol", login="carol"), "gitlab-approval #42: @Carol", bare),
+        (Person("Dan <dan@example.com>", "dan@example.com"), "Approved-by: Dan <dan@example.com>",
+         Approval("Dan <dan@example.com>", "trailer", "Approved-by: Dan <dan@example.com>")),
+        (Person("Alice <Alice@example.com>", "alice@example.com"), "merge ccccccc by Alice",
+         Approval("Alice <Alice@example.com>", "merge-commit", "c" * 40, "2026-11-03T11:30:00Z")),
+        (Person("@dan", login="dan"), "reviewed-BY: @dan (on merge ccccccc)",
+         Approval("@dan", "trailer", "reviewed-BY: @dan (on merge ccccccc)")),
+    ]
+
+
+def test_merge_evidence_falls_back_to_the_author_date() -> None:
+    merge = CommitInfo("c" * 40, "Alice", "alice@example.com", "2026-11-03T09:00:00+02:00")
+    rec = ChangeRecord(commit("Mallory", "m@example.com"), ("apps/web.yaml",), merged_by=merge)
+    (ev,) = approval_evidence(rec, ChangeControlOptions())
+    assert ev.approval == Approval("Alice <alice@example.com>", "merge-commit", "c" * 40, "2026-11-03T07:00:00Z")
+
+
+@pytest.mark.parametrize(("text", "utc"), [
+    ("2026-11-02T10:00:00+02:00", "2026-11-02T08:00:00Z"),
+    ("2026-11-02T23:30:00-01:45", "2026-11-03T01:15:00Z"),
+    ("2026-11-02 10:00:00.000Z", "2026-11-02T10:00:00Z"),  # Z read as UTC, written back in the usual shape
+    ("2026-11-02T10:00:00Z", "2026-11-02T10:00:00Z"),
+    ("2026-11-02T10:00:00z", "2026-11-02T10:00:00z"),  # does not parse: unchanged
+    ("2026-11-02T10:00:00", "2026-11-02T10:00:00"),  # no offset: unchanged, never read as local time
+    ("not a date", "not a date"),
+    ("", ""),
+])
+def test_utc_iso(text: str, utc: str) -> None:
+    assert utc_iso(text) == utc
+
+
+@pytest.fixture
+def local_zone_ahead_of_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone at UTC+05:30 (a POSIX TZ string: no tz database needed)."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("time.tzset is POSIX only")
+    monkeypatch.setenv("TZ", "XST-5:30")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("local_zone_ahead_of_utc")
+def test_utc_iso_does_not_depend_on_the_local_zone() -> None:
+    assert datetime.now().astimezone().utcoffset() == timedelta(hours=5, minutes=30)
+    assert utc_iso("2026-11-02T10:00:00+02:00") == "2026-11-02T08:00:00Z"
+
+
+def test_platform_answer_in_commit_finding_details() -> None:
+    c = commit("Mallory", "m@example.com")
+    options = ChangeControlOptions(protected_envs=("production",), approval_trailers=KEYS)
+    owners = {"apps/web.yaml": OWNERS["apps/web.yaml"]}
+    seen = []
+    for platform in (None, PlatformResult("#42", "https://git.example/pull/42"),
+                     PlatformResult(error="HTTP 403: rate limited")):
+        rec = ChangeRecord(c, ("apps/web.yaml",), platform=platform)
+        verdict = commit_verdict(rec, rec.files, owners, IDS, options)
+        (f,) = _commit_findings(PROD, rec, rec.files, (), verdict, owners, options, fp, "a" * 40)
+        seen.append({k: v for k, v in f.details.items() if k in ("pull_request", "platform_error")})
+    assert seen == [{}, {"pull_request": "#42"}, {"pull_request": "", "platform_error": "HTTP 403: rate limited"}]
+
+
+def test_verdict_owned_only_when_a_touched_file_has_owners() -> None:
+    options = ChangeControlOptions()
+    rec = ChangeRecord(commit("Mallory", "m@example.com"), ("apps/free.yaml", "apps/web.yaml"))
+    unowned = commit_verdict(rec, ("apps/free.yaml",), {"apps/free.yaml": ()}, IDS, options)
+    assert (unowned.owned, unowned.unsatisfied, unowned.satisfied_by) == (False, {}, {})
+    owned = commit_verdict(rec, rec.files, {"apps/free.yaml": (), "apps/web.yaml": ("@acme/web",)}, IDS, options)
+    assert (owned.owned, owned.unsatisfied) == (True, {"apps/web.yaml": ("@acme/web",)})
+
+
+def test_target_paths_strip_only_leading_slashes() -> None:
+    assert target_paths(["/Xapps/web.yaml", "", "XX.yaml", "//apps/db.yaml"], None, ChangeControlOptions()) == (
+        ["XX.yaml", "Xapps/web.yaml", "apps/db.yaml"], {})

@@ -7,13 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from auditor.errors import ToolError
 from auditor.provenance.codeowners import (
     MAX_CODEOWNERS_BYTES,
+    PatternError,
     compile_pattern,
     load_codeowners,
+    load_codeowners_at,
+    load_codeowners_many,
     matching_rule,
     parse_codeowners,
 )
+from tests.gitfixtures import GitRepo
 
 
 @pytest.mark.parametrize(("line", "message"), [
@@ -107,3 +112,90 @@ def test_owners_of_many_paths() -> None:
     assert owners_many(co, ["a.yaml", "docs/x.md", "docs/free.md"]) == {
         "a.yaml": ("@all",), "docs/x.md": ("@docs",), "docs/free.md": ()}
     assert owners_many(parse_codeowners("/docs/ @docs\n"), ["a.yaml"]) == {"a.yaml": None}
+
+
+def test_empty_pattern_is_refused_by_name() -> None:
+    with pytest.raises(PatternError) as exc:
+        compile_pattern("")
+    assert str(exc.value) == "empty pattern"
+
+
+@pytest.mark.parametrize(("pattern", "yes", "no"), [
+    # an escaped trailing "/" is a literal slash, not a directory pattern, and anchors the pattern
+    ("a\\/", ["a\\/", "a\\//x"], ["d/a\\/", "d/a\\/x", "a\\", "a/x"]),
+    ("X/y", ["X/y", "X/y/z"], ["d/X/y", "y"]),  # a "/" right after leading X's still anchors
+])
+def test_escaped_trailing_slash_and_anchoring(pattern: str, yes: list[str], no: list[str]) -> None:
+    rx = compile_pattern(pattern)
+    assert [p for p in yes if not rx.match(p)] == []
+    assert [p for p in no if rx.match(p)] == []
+
+
+@pytest.mark.parametrize(("pattern", "regex"), [
+    ("a**", "(?:.*/)?a[^/]*(?:/.*)?\\Z"),
+    ("a*****", "(?:.*/)?a[^/]*(?:/.*)?\\Z"),
+    ("**b", "(?:.*/)?[^/]*b(?:/.*)?\\Z"),
+    ("a**b*?", "(?:.*/)?a[^/]*b[^/]*[^/](?:/.*)?\\Z"),
+])
+def test_a_run_of_stars_compiles_to_one(pattern: str, regex: str) -> None:
+    """One ``[^/]*`` per run: consecutive ones match the same paths but backtrack polynomially on hostile lines."""
+    assert compile_pattern(pattern).pattern == regex
+
+
+def test_codeowners_from_git_replace_invalid_bytes(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "r")
+    (repo.root / "CODEOWNERS").write_bytes(b"* @a\ncaf\xe9/ @b\n")
+    sha = repo.commit("invalid bytes")
+    for co in (load_codeowners_at(repo.root, sha), load_codeowners_many(repo.root, [sha])[sha]):
+        assert co is not None and co.path == "CODEOWNERS"
+        assert [(r.pattern, r.owners) for r in co.rules] == [("*", ("@a",)), ("caf\ufffd/", ("@b",))]
+
+
+def test_codeowners_from_git_at_exactly_the_size_limit(tmp_path: Path) -> None:
+    line = "* @a\n"
+    repo = GitRepo(tmp_path / "r")
+    sha = repo.commit("3 MB", {".github/CODEOWNERS": line + "#" * (MAX_CODEOWNERS_BYTES - len(line) - 1) + "\n"})
+    co = load_codeowners_many(repo.root, [sha])[sha]
+    assert co is not None and co.problems == () and [r.owners for r in co.rules] == [("@a",)]
+
+
+def test_codeowners_many_none_where_a_commit_has_none(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "r")
+    bare = repo.commit("nothing", {"f": "x\n"})
+    owned = repo.commit("owners", {"docs/CODEOWNERS": "* @d\n"})
+    got = load_codeowners_many(repo.root, [owned, bare, owned])
+    assert set(got) == {bare, owned} and got[bare] is None
+    co = got[owned]
+    assert co is not None and co.path == "docs/CODEOWNERS"
+
+
+def test_git_failures_name_what_was_read(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "r")
+    sha = repo.commit("owners", {".github/CODEOWNERS": "* @a\n"})
+    with pytest.raises(ToolError) as exc:
+        load_codeowners_at(repo.root, "deadbeef" * 5)
+    assert str(exc.value).startswith("read CODEOWNERS at deadbeefdead: git exited 128")
+    not_a_repo = tmp_path / "plain"
+    not_a_repo.mkdir()
+    with pytest.raises(ToolError) as exc:
+        load_codeowners_many(not_a_repo, [sha])
+    assert str(exc.value).startswith("locate CODEOWNERS history: git exited 128")
+    blob = repo.git("rev-parse", f"{sha}:.github/CODEOWNERS")
+    (repo.root / ".git" / "objects" / blob[:2] / blob[2:]).unlink()  # the tree still lists it
+    with pytest.raises(ToolError) as exc:
+        load_codeowners_at(repo.root, sha)
+    assert str(exc.value).startswith(f"read .github/CODEOWNERS at {sha[:12]}: git exited 128")
+
+
+def test_git_failure_reading_the_located_blobs_is_named(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "r")
+    text = "* @a\n" + "".join(f"# {k:08x} {k * 2654435761 % 2**32:08x}\n" for k in range(20000))
+    sha = repo.commit("owners", {"CODEOWNERS": text})
+    blob = repo.git("rev-parse", f"{sha}:CODEOWNERS")
+    loose = repo.root / ".git" / "objects" / blob[:2] / blob[2:]
+    data = loose.read_bytes()
+    loose.chmod(0o644)
+    loose.write_bytes(data[: len(data) // 2])  # the header still inflates (batch-check finds it), the body does not
+    with pytest.raises(ToolError) as exc:
+        load_codeowners_many(repo.root, [sha])
+    assert str(exc.value).startswith("read CODEOWNERS history: git exited 128")

@@ -93,3 +93,21 @@ def test_target_columns_with_and_without_an_index() -> None:
         assert (cells["env"], cells["region"], cells["context"], cells["owners"]) == ("", "", "", "")
     live = _cells(base, base.results[0].findings[0])
     assert live["context"] == "prod-us"  # a context wins over everything
+
+
+def test_git_and_live_credit_columns() -> None:
+    from auditor.model import CommitInfo, Credit, FileProvenance, LiveProvenance
+
+    report = make_report()
+    c = CommitInfo("f" * 40, "Bob Builder", "bob@example.com", "2026-11-02T10:00:00+02:00")
+    credit = Credit(git=FileProvenance("apps/web.yaml", commit=c, line=12, owners=("@a", "@org/b")),
+                    live=LiveProvenance("kubectl-edit", "Update", "2026-11-03T01:00:00+01:00"), approval="trailer")
+    f = dataclasses.replace(Finding(PROD_US.name, Category.DRIFT, "r", Severity.LOW, "m"), credit=credit)
+    cells = _cells(report, f)
+    assert [cells[k] for k in csv_report.COLUMNS[17:27]] == [
+        "apps/web.yaml", "12", "f" * 40, "Bob Builder <bob@example.com>", "2026-11-02T08:00:00Z", "@a;@org/b",
+        "trailer", "kubectl-edit", "Update", "2026-11-03T00:00:00Z"]
+    # a file without a known line or commit, and no live write: those cells stay empty
+    bare = dataclasses.replace(f, credit=Credit(git=FileProvenance("apps/web.yaml")))
+    cells = _cells(report, bare)
+    assert [cells[k] for k in csv_report.COLUMNS[17:27]] == ["apps/web.yaml", "", "", "", "", "", "", "", "", ""]
