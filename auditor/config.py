@@ -13,7 +13,7 @@ from pathlib import Path
 from auditor.cluster.options import ClusterOptions
 from auditor.config_schema import Node
 from auditor.config_stages import (
-    parse_accept_unrendered,
+    parse_accept_rules,
     parse_argocd,
     parse_change_control,
     parse_cluster,
@@ -212,8 +212,8 @@ def parse_config(raw: bytes, *, source: str, base_dir: Path) -> RunConfig:
         flux=replace(parse_flux(root.get("flux"), cfg.resolve), helm_path=cfg.tools.helm),
         argocd=replace(parse_argocd(root.get("argocd"), cfg.resolve), helm_path=cfg.tools.helm),
         paths=PathOptions(helm_path=cfg.tools.helm),
-        accept_unrendered=parse_accept_unrendered(root),
-        accept_unread=parse_accept_unrendered(root, "accept_unread"),
+        accept_unrendered=parse_accept_rules(root, "accept_unrendered"),
+        accept_unread=parse_accept_rules(root, "accept_unread"),
         evidence=parse_evidence(root.get("evidence"), cfg.resolve),
     )
     if cfg.source.cache_dir:

@@ -390,7 +390,7 @@ def parse_argocd(node: Node, resolve: Any) -> ArgoOptions:
     )
 
 
-def parse_accept_unrendered(node: Node, key: str = "accept_unrendered") -> tuple[AcceptRule, ...]:
+def parse_accept_rules(node: Node, key: str) -> tuple[AcceptRule, ...]:
     """Top-level ``accept_unrendered:`` or ``accept_unread:`` (``node``: the config root), with reasons."""
     rules = []
     for item in node.items(key):

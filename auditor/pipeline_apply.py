@@ -165,12 +165,13 @@ def live_gaps(
             out.append(Finding(target=target.name, category=Category.COVERAGE, rule_id=RULE_NOT_AUDITED,
                                severity=Severity.LOW, message=message, path=f"{g.group_kind}/{g.namespace}"))
             continue
-        rule = None if g.reason == REASON_NOT_SERVED else accepted_by(g, target, rules)
+        known_empty = g.reason == REASON_NOT_SERVED
+        rule = None if known_empty else accepted_by(g, target, rules)
         out.append(Finding(
             target=target.name, category=Category.COVERAGE, rule_id=RULE_NOT_AUDITED, severity=Severity.MEDIUM,
             message=f"{g.group_kind}{where} not audited: {g.reason}", path=f"{g.group_kind}/{g.namespace}",
             suppressed_by=f"accepted: {rule.reason}" if rule is not None else "",
         ))
-        if rule is None and g.reason != REASON_NOT_SERVED:
+        if not known_empty and rule is None:
             partial.append(f"live {g.group_kind}{where}: {g.reason}")
     return out, tuple(partial)

@@ -66,22 +66,17 @@ def load_costs_report(path: Path) -> AuditReport | None:
     alike. A file or run that is named but absent or unreadable is an error.
     """
     from auditor.report import json_report
-    from auditor.report.history import latest_run_id
+    from auditor.report.history import latest_run_id, report_file
 
-    file = path
-    if path.is_dir():
-        file = path / "report.json"
-        if not file.is_file():
-            run_id = latest_run_id(path)
-            if run_id is None:
-                log.warning("--shard-costs %s: no earlier run in this reports directory; shards are assigned "
-                            "by name this time", path)
-                return None
-            file = path / (run_id or "-") / "report.json"
+    file = report_file(path)
+    if file is None and path.is_dir() and latest_run_id(path) is None:
+        log.warning("--shard-costs %s: no earlier run in this reports directory; shards are assigned by name "
+                    "this time", path)
+        return None
+    if file is None:
+        raise UsageError(f"--shard-costs {path}: no report.json (a report, a run or a reports directory)")
     try:
         return json_report.load(file.read_bytes())
-    except FileNotFoundError:
-        raise UsageError(f"--shard-costs {path}: no report.json (a report, a run or a reports directory)") from None
     except (OSError, ReportError) as exc:
         raise UsageError(f"--shard-costs {path}: {exc}") from None
 

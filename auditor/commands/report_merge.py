@@ -71,16 +71,11 @@ def register(subparsers: Any) -> None:
 
 def resolve_part(path: Path) -> Path:
     """The report.json a PART names (file, run directory, or reports directory → latest run)."""
-    from auditor.report.history import latest_run_id
+    from auditor.report.history import report_file
 
-    if path.is_file():
-        return path
-    if (path / "report.json").is_file():
-        return path / "report.json"
-    if path.is_dir():
-        run_id = latest_run_id(path)
-        if run_id and (path / run_id / "report.json").is_file():
-            return path / run_id / "report.json"
+    file = report_file(path)
+    if file is not None:
+        return file
     raise UsageError(f"merge reports: {path}: no report.json (expected a report, a run or a reports directory)")
 
 

@@ -36,10 +36,10 @@ from auditor.policy.loader import RegoModule
 log = logging.getLogger(__name__)
 
 START_POOL_AT = 400
+"""Documents to evaluate in one batch before a pool is worth starting (a worker starts in ~0.5 s)."""
 DIGEST_MEMO = 8192
 """Desired documents whose digest is remembered (by identity): a few renders' worth. Targets sharing a render
 are audited close together (streaming); a document evicted early is digested again (~6 µs)."""
-"""Documents to evaluate in one batch before a pool is worth starting (a worker starts in ~0.5 s)."""
 USE_POOL_AT = 32
 """Once the pool runs, smaller batches than this stay in process (the round trip costs more)."""
 _CHUNK = (16, 200)
@@ -277,10 +277,9 @@ class PolicyRunner:
             return found[1]
         value = digest(doc)
         with self._lock:
-            memo_ = self._digests
-            memo_[id(doc)] = (doc, value)
-            while len(memo_) > DIGEST_MEMO:
-                del memo_[next(iter(memo_))]  # insertion order: the oldest render's documents go first
+            self._digests[id(doc)] = (doc, value)
+            while len(self._digests) > DIGEST_MEMO:
+                del self._digests[next(iter(self._digests))]  # insertion order: the oldest documents go first
         return value
 
     def start_pool(self, batch: int) -> None:

@@ -173,6 +173,18 @@ def run_dirs(out_dir: Path) -> list[Path]:
     return sorted(dirs, key=lambda p: p.name)
 
 
+def report_file(path: Path) -> Path | None:
+    """The report.json ``path`` names: the file itself, a run directory's, or a reports directory's latest run's."""
+    if path.is_file():
+        return path
+    if (path / FILES["json"]).is_file():
+        return path / FILES["json"]
+    run_id = latest_run_id(path) if path.is_dir() else None
+    if run_id and (path / run_id / FILES["json"]).is_file():
+        return path / run_id / FILES["json"]
+    return None
+
+
 def latest_run_id(out_dir: Path) -> str | None:
     """The run id ``reports/latest`` points at (symlink or pointer file); else the newest run dir."""
     link = out_dir / LATEST

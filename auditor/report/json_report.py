@@ -560,8 +560,10 @@ def from_dict(d: Mapping[str, Any]) -> AuditReport:
 
 def _load_shard(d: Any) -> ShardInfo | None:
     """The part of a sharded run a report says it is (absent for whole runs)."""
-    if not isinstance(d, Mapping):
+    if d is None:
         return None
+    if not isinstance(d, Mapping):
+        raise ReportError(f"load report: malformed shard: expected an object, got {type(d).__name__}")
     try:
         return ShardInfo(index=int(d["index"]), count=int(d["count"]), basis=str(d.get("basis", "name")))
     except (KeyError, TypeError, ValueError):

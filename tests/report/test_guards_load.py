@@ -49,6 +49,19 @@ def test_wrong_types_are_refused_naming_the_field(mutate, where: str | None) -> 
     assert str(err.value).startswith("load report: malformed report: ShapeError: " + where)
 
 
+@pytest.mark.parametrize(("shard", "message"), [
+    ("x", "load report: malformed shard: expected an object, got str"),
+    ([0, 2], "load report: malformed shard: expected an object, got list"),
+    ({"index": "one", "count": 2}, "load report: malformed shard {'index': 'one', 'count': 2}"),
+])
+def test_a_malformed_shard_is_refused_not_read_as_a_whole_run(shard: object, message: str) -> None:
+    doc = _doc()
+    doc["shard"] = shard
+    with pytest.raises(ReportError) as err:
+        json_report.load(json.dumps(doc))
+    assert str(err.value) == message
+
+
 def test_every_model_annotation_has_a_check() -> None:
     _shape.check(make_report())  # raises NotImplementedError for an annotation the checker does not know
     _shape.check(Finding("t", json_report.Category.DRIFT, "r", json_report.Severity.LOW, "m",
