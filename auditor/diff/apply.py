@@ -67,8 +67,9 @@ def ssa_stale_fields(
     candidates: dict[Path, tuple[Any, ManagerEntry]] = {}
     for entry in entries:
         who = ManagerEntry(str(entry.get("manager", "")), "Apply", str(entry.get("time", "") or ""), "", frozenset())
-        for p, value, parent, in_git in owned_values(entry["fieldsV1"], live, desired, empty_is_set=True):
-            if in_git or ignored(p) or is_server_default(kind, p, value, parent):
+        for p, value, parent, _ in owned_values(entry["fieldsV1"], live, desired, empty_is_set=True,
+                                                only_outside_git=True):
+            if ignored(p) or is_server_default(kind, p, value, parent):
                 continue
             candidates.setdefault(p, (value, who))
     if not candidates:

@@ -420,8 +420,8 @@ class _Engine:
                 continue
             who = ManagerEntry(manager, str(entry.get("operation", "")), str(entry.get("time", "") or ""), sub,
                                frozenset())
-            for p, value, parent, in_git in owned_values(fields, lbody, dbody):
-                if in_git or self._ignored_path(p):
+            for p, value, parent, _ in owned_values(fields, lbody, dbody, only_outside_git=True):
+                if self._ignored_path(p):
                     continue
                 if is_server_default(ref.kind, p, value, parent):
                     continue  # the API's own default, recorded for the object's creator

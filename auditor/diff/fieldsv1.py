@@ -14,6 +14,7 @@ of :mod:`auditor.diff.compare` so a change finds its owner by tuple lookup.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -65,6 +66,10 @@ def decode_segment(element: str) -> str | None:
     return element
 
 
+_segment = functools.lru_cache(maxsize=8192)(decode_segment)
+"""decode_segment of the elements that recur in every object of a fleet (``k:`` parses JSON), kept."""
+
+
 def decode_fields_v1(fields: Mapping[str, Any]) -> set[Path]:
     """Owned paths of one FieldsV1 trie: leaves, list items marked ``.``, and maps owned only as a whole.
 
@@ -77,7 +82,7 @@ def decode_fields_v1(fields: Mapping[str, Any]) -> set[Path]:
     while stack:
         node, path, is_item = stack.pop()
         for element, child in node.items():
-            seg = decode_segment(element)
+            seg = _segment(element)
             if seg is None:
                 if path and (is_item or len(node) == 1):
                     out.add(path)
@@ -91,10 +96,36 @@ def decode_fields_v1(fields: Mapping[str, Any]) -> set[Path]:
 
 
 _ABSENT: Any = object()
+_CONTAINERS = (dict, list)
+
+
+@functools.lru_cache(maxsize=8192)
+def _list_element(element: str) -> tuple[str, str, Any] | None:
+    """(head, path segment, parsed key) of a ``k:``/``v:``/``i:`` element; None when it names nothing.
+
+    The same few hundred elements (container names, ports, finalizers) recur in every object of a
+    fleet: parsing their JSON and building the segment once, not per object, is most of the walk.
+    The cache holds only the element text and what it parses to, never an object's values. For
+    ``k:`` the key is the (field, value, default when git omits it) triples.
+    """
+    try:
+        want = json.loads(element[2:])
+    except ValueError:
+        return None
+    head = element[:2]
+    if head == "k:" and type(want) is dict:
+        seg = "[" + ",".join(f"{k}={key_value_text(want[k])}" for k in sorted(want)) + "]"
+        return head, seg, tuple((k, v, KEY_DEFAULTS.get(k)) for k, v in want.items())
+    if head == "v:":
+        return head, "[" + key_value_text(want) + "]", want
+    if head == "i:" and type(want) is int:
+        return head, f"[{want}]", want
+    return None
 
 
 def owned_values(
-    fields: Mapping[str, Any], live: Any, desired: Any = _ABSENT, empty_is_set: bool = False
+    fields: Mapping[str, Any], live: Any, desired: Any = _ABSENT, empty_is_set: bool = False,
+    only_outside_git: bool = False,
 ) -> Iterator[tuple[Path, Any, Any, bool]]:
     """(path, live value, live parent, set in git) of every field a FieldsV1 trie owns.
 
@@ -103,62 +134,72 @@ def owned_values(
     git omits takes its API default, e.g. ``protocol: TCP``), set items by value, others by
     index. Fields no longer present live are skipped; git's ``null``/``{}``/``[]``/``""`` count as
     not set, unless ``empty_is_set`` (then only ``null`` does: ``emptyDir: {}`` is a value an
-    apply sends).
+    apply sends). ``only_outside_git`` leaves out the fields set in git (what both callers want).
     """
     stack: list[tuple[Mapping[str, Any], Path, Any, Any, Any, bool]] = [(fields, (), live, None, desired, False)]
     while stack:
         node, path, cur, parent, dcur, is_item = stack.pop()
         for element, child in node.items():
             if element == ".":
-                if path and (is_item or len(node) == 1):
+                if path and (is_item or len(node) == 1) and not (only_outside_git and dcur is not _ABSENT):
                     yield path, cur, parent, dcur is not _ABSENT
                 continue
-            head = element[:2]
             value: Any = _ABSENT
             dval: Any = _ABSENT
-            if head == "f:":
-                name = element[2:]
-                seg = name
+            if element[:2] == "f:":
+                is_list = False
+                seg = element[2:]
                 if type(cur) is dict:
-                    value = cur.get(name, _ABSENT)
-                if type(dcur) is dict:
-                    dval = dcur.get(name, _ABSENT)
-            else:
-                try:
-                    want = json.loads(element[2:])
-                except ValueError:
+                    value = cur.get(seg, _ABSENT)
+                if value is _ABSENT:
                     continue
-                if head == "k:" and type(want) is dict:
-                    seg = "[" + ",".join(f"{k}={key_value_text(want[k])}" for k in sorted(want)) + "]"
-                    if type(cur) is list:
-                        value = next((it for it in cur if type(it) is dict
-                                      and all(it.get(k) == v for k, v in want.items())), _ABSENT)
+                if type(dcur) is dict:
+                    dval = dcur.get(seg, _ABSENT)
+            else:
+                parsed = _list_element(element)
+                if parsed is None or type(cur) is not list:
+                    continue
+                is_list = True
+                head, seg, want = parsed
+                if head == "k:":
+                    for it in cur:
+                        if type(it) is dict:
+                            for k, v, _ in want:
+                                if it.get(k) != v:
+                                    break
+                            else:
+                                value = it
+                                break
+                    if value is _ABSENT:
+                        continue
                     if type(dcur) is list:
-                        dval = next((it for it in dcur if type(it) is dict
-                                     and all(it.get(k, KEY_DEFAULTS.get(k)) == v for k, v in want.items())),
-                                    _ABSENT)
+                        for it in dcur:
+                            if type(it) is dict:
+                                for k, v, default in want:
+                                    if it.get(k, default) != v:
+                                        break
+                                else:
+                                    dval = it
+                                    break
                 elif head == "v:":
-                    seg = "[" + key_value_text(want) + "]"
-                    if type(cur) is list and want in cur:
-                        value = want
+                    if want not in cur:
+                        continue
+                    # A fresh copy, as parsing gave before: the cached key is shared by every object.
+                    value = want if type(want) not in _CONTAINERS else json.loads(element[2:])
                     if type(dcur) is list and want in dcur:
                         dval = want
-                elif head == "i:" and type(want) is int:
-                    seg = f"[{want}]"
-                    if type(cur) is list and 0 <= want < len(cur):
-                        value = cur[want]
+                else:
+                    if not 0 <= want < len(cur):
+                        continue
+                    value = cur[want]
                     if type(dcur) is list and 0 <= want < len(dcur):
                         dval = dcur[want]
-                else:
-                    continue
-            if value is _ABSENT:
-                continue
             if dval is not _ABSENT and (dval is None if empty_is_set else is_unset(dval)):
                 dval = _ABSENT
             sub = (*path, seg)
-            if isinstance(child, Mapping) and child:
-                stack.append((child, sub, value, cur, dval, head != "f:"))
-            else:
+            if child and isinstance(child, Mapping):
+                stack.append((child, sub, value, cur, dval, is_list))
+            elif not (only_outside_git and dval is not _ABSENT):
                 yield sub, value, cur, dval is not _ABSENT
 
 
