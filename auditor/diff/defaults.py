@@ -148,23 +148,48 @@ def _defaults_for(kind: str, keys: tuple[str, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
+_SIBLING_RULES = frozenset({"imagePullPolicy", "serviceAccount", "targetPort", "apiGroup"})
+_Plan = tuple[str, tuple[str, ...], bool, tuple[Any, ...]]
+_PLANS: dict[tuple[str, tuple[str, ...]], _Plan] = {}
+_PLANS_MAX = 8192
+
+
+def _plan(kind: str, path: tuple[str, ...]) -> _Plan:
+    """(sibling rule, map keys, server-assigned, default values) of a field, for :func:`is_server_default`.
+
+    It runs on every field an out-of-band manager owns and git does not set, and the same paths
+    recur in every object of a kind: the plan depends on (kind, path) only, so it is kept, in a
+    table cleared when full (paths hold list item names, so their number has no static bound).
+    """
+    plan = _PLANS.get((kind, path))
+    if plan is None:
+        keys = tuple(s for s in path if s[:1] != "[")
+        last = keys[-1] if keys else ""
+        defaults = _defaults_for(kind, keys) if keys else ()
+        plan = (last if last in _SIBLING_RULES else "", keys, any(d is ANY for d in defaults),
+                tuple(d for d in defaults if d is not ANY))
+        if len(_PLANS) >= _PLANS_MAX:
+            _PLANS.clear()
+        _PLANS[(kind, path)] = plan
+    return plan
+
+
 def is_server_default(kind: str, path: tuple[str, ...], value: Any, parent: Any) -> bool:
     """True when ``value`` at ``path`` is what the API server would have put there by itself.
 
     ``parent`` is the live map holding the field (for defaults that depend on a sibling).
     """
-    keys = tuple(s for s in path if s[:1] != "[")
+    sibling, keys, assigned, defaults = _plan(kind, path)
     if not keys:
         return False
-    last = keys[-1]
-    if isinstance(parent, Mapping):
-        if last == "imagePullPolicy":
+    if sibling and isinstance(parent, Mapping):
+        if sibling == "imagePullPolicy":
             return bool(value == _image_pull_policy_default(parent))
-        if last == "serviceAccount":  # deprecated alias the server keeps in sync
+        if sibling == "serviceAccount":  # deprecated alias the server keeps in sync
             return bool(value == parent.get("serviceAccountName"))
-        if last == "targetPort" and kind == "Service":
+        if sibling == "targetPort" and kind == "Service":
             return bool(value == parent.get("port"))
-        if last == "apiGroup" and kind in ("RoleBinding", "ClusterRoleBinding") and "subjects" in keys:
+        if sibling == "apiGroup" and kind in ("RoleBinding", "ClusterRoleBinding") and "subjects" in keys:
             # rbac/v1 SetDefaults_Subject: "" for a ServiceAccount, rbac.authorization.k8s.io otherwise
             return bool(value == ("" if parent.get("kind") == "ServiceAccount" else "rbac.authorization.k8s.io"))
-    return any(default is ANY or value == default for default in _defaults_for(kind, keys))
+    return assigned or value in defaults

@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from auditor.diff import defaults as _defaults
 from auditor.diff import fieldsv1 as _fieldsv1
+from auditor.diff.defaults import is_server_default
 from auditor.diff.engine import diff_target
 from auditor.diff.fieldsv1 import decode_fields_v1, decode_segment, owned_values
 from auditor.diff.options import DriftOptions
@@ -106,3 +108,21 @@ def test_element_caches_are_bounded() -> None:
         assert info.maxsize is not None and info.currsize <= info.maxsize
     assert decode_segment(elements[0]) == "[name=c0]"
     assert decode_fields_v1({"f:items": {elements[0]: {}}}) == {("items", "[name=c0]")}
+
+
+def test_default_plans_hold_no_values_and_are_bounded() -> None:
+    path = ("spec", "template", "spec", "containers", "[name=web]", "imagePullPolicy")
+    assert is_server_default("Deployment", path, "Always", {"image": "nginx:latest"})
+    assert not is_server_default("Deployment", path, "Always", {"image": "nginx:1.25"})
+    assert is_server_default("Deployment", path, "IfNotPresent", {"image": "nginx:1.25"})
+    replicas = ("spec", "replicas")
+    assert is_server_default("Deployment", replicas, 1, None)
+    assert not is_server_default("Deployment", replicas, 2, None)
+    assert not is_server_default("DaemonSet", replicas, 1, None)  # the kind is part of the key
+    for i in range(_defaults._PLANS_MAX + 10):
+        is_server_default("Deployment", ("spec", "template", "spec", "containers", f"[name=c{i}]", "dnsPolicy"),
+                          "ClusterFirst", None)
+    assert len(_defaults._PLANS) <= _defaults._PLANS_MAX
+    assert is_server_default("Deployment", path, "Always", {"image": "nginx"})  # recomputed after a clear
+    assert is_server_default("Service", ("spec", "clusterIP"), "10.0.0.1", None)
+    assert not is_server_default("Deployment", ("spec", "clusterIP"), "10.0.0.1", None)
