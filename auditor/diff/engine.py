@@ -24,7 +24,7 @@ from auditor.diff.defaults import is_server_default
 from auditor.diff.fieldsv1 import ManagerEntry, Ownership, decode_managed_fields, manager_names, owned_values
 from auditor.diff.ignore import ActiveRule, Ignorer, suppressing_rule
 from auditor.diff.options import IGNORE_ANNOTATION, DriftOptions
-from auditor.diff.orphans import find_orphans
+from auditor.diff.orphans import find_orphans, gitops_pairs
 from auditor.diff.schema import Schemas, crds_in
 from auditor.diff.severity import field_severity, object_severity
 from auditor.diff.text import attribution_text, format_path, format_value
@@ -156,6 +156,10 @@ class _Engine:
     # main -----------------------------------------------------------------------------------
     def run(self) -> DriftOutcome:
         matched: list[Key] = []
+        # Each matched object's GitOps markers, read while _pair has its metadata at hand: a second
+        # pass over every live object for find_orphans costs more than the reading itself.
+        orphans, labels = self.options.orphans, self.options.gitops_labels
+        pairs: set[tuple[str, str]] = set()
         for key in sorted(self.desired):
             dm = self.desired[key]
             lm = self.live.get(key)
@@ -168,9 +172,11 @@ class _Engine:
                 continue
             matched.append(key)
             self._pair(dm.ref, dm, lm)
-        if self.options.orphans:
-            for o in find_orphans(self.desired.keys(), self.live, matched, self.options.gitops_labels,
-                                  self.options.extra_system_objects):
+            if orphans:
+                pairs |= gitops_pairs(lm, labels)
+        if orphans:
+            for o in find_orphans(self.desired.keys(), self.live, matched, labels,
+                                  self.options.extra_system_objects, pairs):
                 self._orphan(o.ref, o.manifest, o.stale, o.labels)
         self.drifts.sort(key=lambda d: _ref_key(d.ref))
         self.findings.sort(key=Finding.sort_key)

@@ -53,11 +53,13 @@ ARGO_TRACKING = "argocd.argoproj.io/tracking-id"
 """Argo CD annotation tracking (``<app>:<group>/<Kind>:<namespace>/<name>``): its app is a GitOps unit."""
 
 
-def _gitops_pairs(m: Manifest, keys: Sequence[str]) -> set[tuple[str, str]]:
+def gitops_pairs(m: Manifest, keys: Sequence[str]) -> set[tuple[str, str]]:
     """GitOps unit markers on an object: (label, value) pairs, plus Argo CD's tracked app name."""
-    labels = m.labels
-    pairs = {(k, str(labels[k])) for k in keys if k in labels}
-    tracking = m.annotations.get(ARGO_TRACKING)
+    # Manifest.labels/.annotations spelled out: this runs on every matched object of a target.
+    meta = m.body.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    pairs = {(k, str(labels[k])) for k in keys if k in labels} if labels else set()
+    tracking = (meta.get("annotations") or {}).get(ARGO_TRACKING)
     if isinstance(tracking, str) and ":" in tracking:
         pairs.add((ARGO_TRACKING, tracking.split(":", 1)[0]))
     return pairs
@@ -69,27 +71,31 @@ def find_orphans(
     matched: Iterable[tuple[str, str, str, str]],
     gitops_labels: Sequence[str],
     extra_system: Sequence[str] = (),
+    target_pairs: set[tuple[str, str]] | None = None,
 ) -> list[Orphan]:
     """Orphans among ``live``, keyed like ``desired_keys`` by (group, kind, namespace, name).
 
-    Each live Manifest's ``ref`` must be its identity (namespace defaulted).
+    Each live Manifest's ``ref`` must be its identity (namespace defaulted). ``target_pairs``: the
+    :func:`gitops_pairs` of the ``matched`` objects, when the caller gathered them already.
     """
     namespaces = {k[2] for k in desired_keys if k[2]}
     namespaces |= {k[3] for k in desired_keys if k[0] == "" and k[1] == "Namespace"}
     cluster_kinds = {(k[0], k[1]) for k in desired_keys if not k[2]}
-    target_pairs: set[tuple[str, str]] = set()
-    for key in matched:
-        m = live.get(key)
-        if m is not None:
-            target_pairs |= _gitops_pairs(m, gitops_labels)
+    if target_pairs is None:
+        target_pairs = set()
+        for key in matched:
+            m = live.get(key)
+            if m is not None:
+                target_pairs |= gitops_pairs(m, gitops_labels)
     strong = [*(k for k in gitops_labels if k not in WEAK_GITOPS_LABELS), ARGO_TRACKING]
 
-    services = {(k[2], k[3]) for k in (*desired_keys, *live) if k[0] == "" and k[1] == "Service"}
+    services = {(k[2], k[3]) for keys in (desired_keys, live) for k in keys if k[1] == "Service" and k[0] == ""}
     sts_prefixes = _statefulset_claim_prefixes(live.values())
 
     out: list[Orphan] = []
     for key, m in live.items():
-        # Scope first (cheap string checks), identity lookup second.
+        if key in desired_keys:
+            continue  # nearly every live object of a target: one set lookup, before the scope checks
         group, kind, namespace, _ = key
         is_ns = kind == "Namespace" and group == ""
         if namespace:
@@ -97,15 +103,13 @@ def find_orphans(
                 continue
         elif not is_ns and (group, kind) not in cluster_kinds:
             continue
-        if key in desired_keys:
-            continue
         ref = m.ref
         meta = m.body.get("metadata") or {}
         if meta.get("ownerReferences"):
             continue
         if is_system_object(ref, m, services, sts_prefixes) or _extra_system(ref, extra_system):
             continue
-        pairs = _gitops_pairs(m, gitops_labels)
+        pairs = gitops_pairs(m, gitops_labels)
         strong_pairs = {p for p in pairs if p[0] in strong}
         if strong_pairs:
             # Flux identifies its unit by name *and* namespace: all of them must be this target's.

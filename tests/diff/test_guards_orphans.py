@@ -11,7 +11,7 @@ from typing import Any
 
 from auditor.diff.engine import diff_target
 from auditor.diff.options import DriftOptions
-from auditor.diff.orphans import ARGO_TRACKING, find_orphans
+from auditor.diff.orphans import ARGO_TRACKING, find_orphans, gitops_pairs
 from auditor.model import LiveState, Manifest, Target
 
 from .corpus_support import to_manifest
@@ -110,7 +110,14 @@ def find(desired: list[dict[str, Any]], live: list[dict[str, Any]], extra: tuple
     desired_keys = {key_of(b) for b in desired}
     live_map: dict[tuple[str, str, str, str], Manifest] = {key_of(b): to_manifest(b) for b in live}
     matched = [k for k in live_map if k in desired_keys]
-    return {o.ref.subject: (o.stale, o.labels) for o in find_orphans(desired_keys, live_map, matched, labels, extra)}
+    got = {o.ref.subject: (o.stale, o.labels) for o in find_orphans(desired_keys, live_map, matched, labels, extra)}
+    # The engine hands over the matched objects' markers it gathered while diffing them: same answer.
+    pairs: set[tuple[str, str]] = set()
+    for k in matched:
+        pairs |= gitops_pairs(live_map[k], labels)
+    given = find_orphans(desired_keys, live_map, matched, labels, extra, pairs)
+    assert {o.ref.subject: (o.stale, o.labels) for o in given} == got
+    return got
 
 
 SHOP_DESIRED = [obj("Service", "web", spec={"ports": [{"port": 80}]}), obj("Namespace", "tools", ns=""),
