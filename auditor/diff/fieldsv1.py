@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.diff.normalize import KEY_DEFAULTS, is_unset, key_value_text
+from auditor.diff.normalize import KEY_DEFAULTS, key_value_text
 from auditor.model import LiveProvenance
 
 Path = tuple[str, ...]
@@ -88,7 +88,7 @@ def decode_fields_v1(fields: Mapping[str, Any]) -> set[Path]:
                     out.add(path)
                 continue
             sub = (*path, seg)
-            if isinstance(child, Mapping) and child:
+            if child and (type(child) is dict or isinstance(child, Mapping)):
                 stack.append((child, sub, element[:2] in ("k:", "v:", "i:")))
             else:
                 out.add(sub)
@@ -194,13 +194,15 @@ def owned_values(
                     value = cur[want]
                     if type(dcur) is list and 0 <= want < len(dcur):
                         dval = dcur[want]
-            if dval is not _ABSENT and (dval is None if empty_is_set else is_unset(dval)):
+            # normalize.is_unset spelled out, and dicts spared the Mapping ABC check: this runs for every
+            # owned field.
+            if dval is not _ABSENT and (dval is None if empty_is_set else
+                                        dval is None or dval == "" or dval == {} or dval == []):
                 dval = _ABSENT
-            sub = (*path, seg)
-            if child and isinstance(child, Mapping):
-                stack.append((child, sub, value, cur, dval, is_list))
-            elif not (only_outside_git and dval is not _ABSENT):
-                yield sub, value, cur, dval is not _ABSENT
+            if child and (type(child) is dict or isinstance(child, Mapping)):
+                stack.append((child, (*path, seg), value, cur, dval, is_list))
+            elif dval is _ABSENT or not only_outside_git:
+                yield (*path, seg), value, cur, dval is not _ABSENT
 
 
 def decode_managed_fields(
