@@ -292,8 +292,11 @@ class _Engine:
             return
         # Decode only what is needed: every entry when a field changed (to attribute it), else
         # only the out-of-band ones (the common "nothing changed" case of an adopted object).
+        # Atomic lists holding only git's values and server defaults need no owner: decoding waits
+        # for one holding more (most of those an out-of-band writer touched hold only defaults).
+        extras = self._written_extras(ref, res.atomic_extra) if oob and res.atomic_extra else []
         items: list[_Item] = []
-        if res.changes or stale or (oob and res.atomic_extra) or blind:
+        if res.changes or stale or extras or blind:
             own = Ownership(decode_managed_fields(lbody), self.rank)
             for rc in res.changes:
                 # A field absent live was written by nobody: no manager is credited.
@@ -302,8 +305,7 @@ class _Engine:
             for path, value, entry, how in stale:
                 items.append(_Item(RawChange(path, None, value), DriftKind.MODIFIED, entry or own.owner(path),
                                    RULE_STALE_FIELD, how))
-            if oob:
-                items.extend(self._atomic_extras(ref, own, res.atomic_extra))
+            items.extend(self._atomic_extras(own, extras))
             items.extend(_Item(rc, DriftKind.MODIFIED, None, RULE_MODIFIED) for rc in blind)
         if oob:
             stale_paths = {p for p, _, _, _ in stale}
@@ -371,10 +373,10 @@ class _Engine:
         return [(p, v, None, _apply.MECHANISM_CSA) for p, v in _apply.last_applied_stale_fields(
             previous, dbody, lbody, self.schemas, ref.group, ref.kind, self._ignored_path)]
 
-    def _atomic_extras(self, ref: ObjectRef, own: Ownership, atomic: Sequence[RawChange]) -> list[_Item]:
-        """Atomic lists an out-of-band manager rewrote with more than git sets (defaults left out)."""
+    def _atomic_extras(self, own: Ownership, extras: Sequence[RawChange]) -> list[_Item]:
+        """The atomic lists of :meth:`_written_extras` an out-of-band manager rewrote since the last apply."""
         out: list[_Item] = []
-        for rc in self._written_extras(ref, atomic):
+        for rc in extras:
             e = self._atomic_edit(own, rc.path)
             if e is not None:
                 out.append(_Item(rc, DriftKind.MODIFIED, e, RULE_MODIFIED))
