@@ -7,6 +7,7 @@ git and the API server spell the same value differently; each is handled here.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -199,9 +200,17 @@ def list_item_segment(item: Any, keys: tuple[str, ...]) -> str:
             v = KEY_DEFAULTS.get(keys[0])
         return f"[{keys[0]}={v if type(v) is str else key_value_text(v)}]"
     parts = []
-    for k in sorted(keys):
+    for k in _sorted_keys(keys):
         v = item.get(k)
         if v is None:
             v = KEY_DEFAULTS.get(k)
-        parts.append(f"{k}={key_value_text(v)}")
+        # key_value_text of the usual key values (names, port numbers) without the call
+        t = type(v)
+        parts.append(f"{k}={v if t is str else str(v) if t is int else key_value_text(v)}")
     return "[" + ",".join(parts) + "]"
+
+
+@functools.lru_cache(maxsize=1024)
+def _sorted_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Merge keys in segment order; the few key tuples of the schemas recur for every list item."""
+    return tuple(sorted(keys))

@@ -33,6 +33,9 @@ def test_key_value_text(value: object, text: str) -> None:
     ({}, ("protocol",), "[protocol=TCP]"),  # a single defaulted key, as managedFields spells it
     ({"protocol": "UDP"}, ("protocol",), "[protocol=UDP]"),
     ({"port": 53}, ("port", "protocol"), "[port=53,protocol=TCP]"),
+    # several keys: each value spelled as key_value_text spells it, keys sorted whatever their order
+    ({"b": True, "a": 1.5, "c": "x"}, ("c", "b", "a"), "[a=1.5,b=true,c=x]"),
+    ({"port": "80", "on": False}, ("port", "on", "gone"), "[gone=null,on=false,port=80]"),
     ({"ip": None, "x": 1}, ("ip",), "[ip=null]"),
     (7, ("name",), "[7]"),
     (True, (), "[true]"),
