@@ -136,25 +136,29 @@ def owned_values(
     not set, unless ``empty_is_set`` (then only ``null`` does: ``emptyDir: {}`` is a value an
     apply sends). ``only_outside_git`` leaves out the fields set in git (what both callers want).
     """
+    absent = _ABSENT  # a local: this loop runs for every field of every out-of-band manager
     stack: list[tuple[Mapping[str, Any], Path, Any, Any, Any, bool]] = [(fields, (), live, None, desired, False)]
     while stack:
         node, path, cur, parent, dcur, is_item = stack.pop()
+        cur_map = cur if type(cur) is dict else None
+        git_map = dcur if type(dcur) is dict else None
         for element, child in node.items():
-            if element == ".":
-                if path and (is_item or len(node) == 1) and not (only_outside_git and dcur is not _ABSENT):
-                    yield path, cur, parent, dcur is not _ABSENT
-                continue
-            value: Any = _ABSENT
-            dval: Any = _ABSENT
+            value: Any = absent
+            dval: Any = absent
             if element[:2] == "f:":
-                is_list = False
-                seg = element[2:]
-                if type(cur) is dict:
-                    value = cur.get(seg, _ABSENT)
-                if value is _ABSENT:
+                if cur_map is None:
                     continue
-                if type(dcur) is dict:
-                    dval = dcur.get(seg, _ABSENT)
+                seg = element[2:]
+                value = cur_map.get(seg, absent)
+                if value is absent:
+                    continue
+                if git_map is not None:
+                    dval = git_map.get(seg, absent)
+                is_list = False
+            elif element == ".":
+                if path and (is_item or len(node) == 1) and not (only_outside_git and dcur is not absent):
+                    yield path, cur, parent, dcur is not absent
+                continue
             else:
                 parsed = _list_element(element)
                 if parsed is None or type(cur) is not list:
@@ -170,7 +174,7 @@ def owned_values(
                             else:
                                 value = it
                                 break
-                    if value is _ABSENT:
+                    if value is absent:
                         continue
                     if type(dcur) is list:
                         for it in dcur:
@@ -194,15 +198,15 @@ def owned_values(
                     value = cur[want]
                     if type(dcur) is list and 0 <= want < len(dcur):
                         dval = dcur[want]
-            # normalize.is_unset spelled out, and dicts spared the Mapping ABC check: this runs for every
-            # owned field.
-            if dval is not _ABSENT and (dval is None if empty_is_set else
-                                        dval is None or dval == "" or dval == {} or dval == []):
-                dval = _ABSENT
+            # normalize.is_unset spelled out (a JSON value equal to "", {} or [] is falsy), and dicts
+            # spared the Mapping ABC check: this runs for every owned field.
+            if dval is not absent and (dval is None or (not (empty_is_set or dval)
+                                       and (dval == "" or dval == {} or dval == []))):
+                dval = absent
             if child and (type(child) is dict or isinstance(child, Mapping)):
                 stack.append((child, (*path, seg), value, cur, dval, is_list))
-            elif dval is _ABSENT or not only_outside_git:
-                yield (*path, seg), value, cur, dval is not _ABSENT
+            elif dval is absent or not only_outside_git:
+                yield (*path, seg), value, cur, dval is not absent
 
 
 def decode_managed_fields(

@@ -82,3 +82,20 @@ def test_owned_values_walks_live_and_desired() -> None:
         ("spec", "tags", "[a]"): ("a", True),
         ("spec", "tags", "[b]"): ("b", False),
     }
+
+
+def test_owned_values_empty_values_in_git() -> None:
+    from auditor.diff.fieldsv1 import owned_values
+
+    values: dict[str, object] = {"none": None, "str": "", "map": {}, "list": [], "zero": 0, "false": False,
+                                 "zerof": 0.0, "text": "x"}
+    fields = {"f:spec": {f"f:{k}": {} for k in values}}
+    live = {"spec": {k: "live" for k in values}}
+    desired = {"spec": values}
+    # "" {} [] null are not set in git; 0, false and 0.0 are values git sets.
+    unset = {("spec", "none"), ("spec", "str"), ("spec", "map"), ("spec", "list")}
+    got = {p: in_git for p, _v, _parent, in_git in owned_values(fields, live, desired)}
+    assert got == {("spec", k): ("spec", k) not in unset for k in values}
+    # empty_is_set (server-side apply sends `emptyDir: {}`): only null is not set.
+    got = {p: in_git for p, _v, _parent, in_git in owned_values(fields, live, desired, empty_is_set=True)}
+    assert got == {("spec", k): k != "none" for k in values}
