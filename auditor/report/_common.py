@@ -8,7 +8,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
@@ -312,78 +312,6 @@ def fingerprint(f: Finding) -> str:
     parts = (f.rule_id, f.target, ref.group if ref else "", ref.subject if ref else "", f.path)
     raw = "[" + ",".join(_encode_ascii(p) for p in parts) + "]"
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
-
-
-class Rows:
-    """A list whose items are made one at a time while :func:`dumps_pretty` writes them.
-
-    A report's targets as dicts are several times the size of their JSON text; made and written one
-    by one, only one target's dict is alive at a time.
-    """
-
-    def __init__(self, items: Sequence[Any], make: Callable[[Any], Any]) -> None:
-        """``make(item)`` is the JSON-ready value of each of ``items``."""
-        self._items, self._make = items, make
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[Any]:
-        return (self._make(item) for item in self._items)
-
-
-def dumps_pretty(value: Any, compact_depth: int = 4) -> str:
-    """JSON indented down to ``compact_depth`` levels, one line per value below that.
-
-    ``json.dumps(indent=...)`` falls back to the pure-Python encoder, which is ~10x slower; here
-    only the few outer levels are laid out in Python and each row (finding, SARIF result) is
-    encoded by the C encoder on one line, which also keeps diffs of golden files readable.
-    The text is joined once from its rows: joining level by level held a copy of the document per
-    level at once (~500 MB for a 64 MB report of 96 targets).
-    """
-    out: list[str] = []
-    _pretty(value, compact_depth, 0, out)
-    return "".join(out)
-
-
-def _pretty(value: Any, compact_depth: int, level: int, out: list[str]) -> None:
-    if isinstance(value, Rows) and (level >= compact_depth or not value):
-        value = list(value)
-    if level >= compact_depth or not isinstance(value, dict | list | Rows) or not value:
-        out.append(json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str))
-        return
-    pad = "  " * (level + 1)
-    if isinstance(value, dict):
-        out.append("{\n")
-        for i, (k, item) in enumerate(value.items()):
-            out.append((",\n" + pad if i else pad) + json.dumps(str(k), ensure_ascii=False) + ": ")
-            _pretty(item, compact_depth, level + 1, out)
-        out.append("\n" + "  " * level + "}")
-        return
-    out.append("[\n")
-    for i, item in enumerate(value):
-        out.append(",\n" + pad if i else pad)
-        _pretty(item, compact_depth, level + 1, out)
-    out.append("\n" + "  " * level + "]")
-
-
-def dumps_indented(value: Any, indent: int = 2) -> str:
-    """``json.dumps(value, indent=indent, ensure_ascii=False)``, without its list of every token.
-
-    ``json.dumps`` with an indent joins the pure-Python encoder's tokens from one list: millions of
-    small strings for a large report (~500 MB for a 69 MB OSCAL document). The same tokens are
-    joined in batches here; the text is identical.
-    """
-    encoder = json.JSONEncoder(indent=indent, ensure_ascii=False)
-    parts: list[str] = []
-    batch: list[str] = []
-    for token in encoder.iterencode(value):
-        batch.append(token)
-        if len(batch) >= 8192:
-            parts.append("".join(batch))
-            batch.clear()
-    parts.append("".join(batch))
-    return "".join(parts)
 
 
 def utc_z(text: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import os
@@ -25,7 +26,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -35,6 +36,7 @@ from auditor.errors import ReportError
 from auditor.model import AuditReport, Finding, FindingStatus
 from auditor.report import bundle, csv_report, html_report, json_report, junit, ledger_csv, oscal, sarif
 from auditor.report._common import fingerprint, gc_paused, parse_time, totals
+from auditor.report._text import Sink, TextFile
 from auditor.report.signing import SigningKey
 from auditor.util.fs import atomic_write
 from auditor.util.text import encodable, json_safe
@@ -294,23 +296,69 @@ def load_summaries(out_dir: Path) -> list[RunSummary]:
     return out
 
 
+Writer = tuple[str, Callable[[Sink], None], Callable[[str], str]]
+
+
+def _writers(
+    report: AuditReport, history: Sequence[RunSummary], controls: Mapping[str, Sequence[str]] | None
+) -> list[Writer]:
+    """(file name, writer, per-character cleaning) of every report format of one run.
+
+    Text from repositories and clusters may hold lone surrogates (not encodable) and bidi controls.
+    """
+    return [
+        (FILES["html"], lambda out: html_report.write(report, out, history), encodable),
+        (FILES["json"], lambda out: json_report.write(report, out), json_safe),
+        (FILES["csv"], lambda out: out.append(csv_report.render(report)), encodable),
+        (FILES["junit"], lambda out: out.append(junit.render(report)), encodable),
+        (FILES["sarif"], lambda out: sarif.write(report, out), json_safe),
+        (FILES["ledger"], lambda out: out.append(ledger_csv.render(report)), encodable),
+        (FILES["oscal"], lambda out: oscal.write(report, out, controls), json_safe),
+    ]
+
+
 def render_reports(
     report: AuditReport, history: Sequence[RunSummary] = (), *, controls: Mapping[str, Sequence[str]] | None = None
 ) -> dict[str, bytes]:
-    """Every report format of one run, by file name (no bundle)."""
-    # Text from repositories and clusters may hold lone surrogates (not encodable) and bidi controls.
-    return {
-        FILES["html"]: encodable(html_report.render(report, history)).encode("utf-8"),
-        FILES["json"]: json_safe(json_report.render(report)).encode("utf-8"),
-        FILES["csv"]: encodable(csv_report.render(report)).encode("utf-8"),
-        FILES["junit"]: encodable(junit.render(report)).encode("utf-8"),
-        FILES["sarif"]: json_safe(sarif.render(report)).encode("utf-8"),
-        FILES["ledger"]: encodable(ledger_csv.render(report)).encode("utf-8"),
-        FILES["oscal"]: json_safe(oscal.render(report, controls)).encode("utf-8"),
-    }
+    """Every report format of one run, by file name (no bundle), in memory (tests, small runs)."""
+    files: dict[str, bytes] = {}
+    for name, write, clean in _writers(report, history, controls):
+        buf = io.BytesIO()
+        sink = TextFile(buf, clean)
+        write(sink)
+        sink.flush()
+        files[name] = buf.getvalue()
+    return files
 
 
-def bundle_members(reports: Mapping[str, bytes], state: Mapping[str, bundle.Source] | None = None) -> dict[
+def write_reports(
+    report: AuditReport, folder: Path, history: Sequence[RunSummary] = (), *,
+    controls: Mapping[str, Sequence[str]] | None = None, shown: Path | None = None,
+) -> dict[str, Path]:
+    """Write every report format of one run into ``folder``, one format at a time, each as it is made.
+
+    Only one format's text is ever in memory, a batch at a time: a fleet's reports together are
+    hundreds of MB, and a run that held them all (and then the bundle's copy) peaked there.
+    ``shown`` is the run directory an error names (``folder`` may be a staging copy).
+    """
+    paths: dict[str, Path] = {}
+    for name, write, clean in _writers(report, history, controls):
+        path = folder / name
+        try:
+            with open(path, "wb") as fh:
+                sink = TextFile(fh, clean)
+                write(sink)
+                sink.flush()
+            # Reports are read by the report server and by auditors (they hold no secret values):
+            # world-readable like any file written under a default umask.
+            os.chmod(path, 0o644)
+        except OSError as exc:  # name the file the user will look for, not the staging copy
+            raise OSError(exc.errno, exc.strerror, str((shown or folder) / name)) from None
+        paths[name] = path
+    return paths
+
+
+def bundle_members(reports: Mapping[str, bundle.Source], state: Mapping[str, bundle.Source] | None = None) -> dict[
     str, bundle.Source
 ]:
     """Bundle member names: reports under ``reports/``, the run's state files (already named ``state/…``)."""
@@ -421,20 +469,16 @@ def write_run(
     # Trends and the HTML history compare like with like: runs of the same scope only.
     history = [s for s in load_summaries(out_dir) if s.run_id != report.run_id and s.scope == report.scope]
     summary = RunSummary.from_report(report)
-    files = render_reports(report, history, controls=controls)
-    members = bundle_members(files, state)
-    files[SUMMARY] = (json.dumps(summary.as_dict(), indent=2, sort_keys=True) + "\n").encode()
-
     run_dir = out_dir / report.run_id
     stage = Path(tempfile.mkdtemp(prefix=f".{report.run_id}.", dir=out_dir))
     try:
-        for name, data in files.items():
-            # Reports are read by the report server and by auditors (they hold no secret values):
-            # world-readable like any file written under a default umask, not mkstemp's 0600.
-            try:
-                os.chmod(atomic_write(stage / name, data), 0o644)
-            except OSError as exc:  # name the file the user will look for, not the staging copy
-                raise OSError(exc.errno, exc.strerror, str(run_dir / name)) from None
+        files = write_reports(report, stage, history, controls=controls, shown=run_dir)
+        members = bundle_members(files, state)
+        summary_text = json.dumps(summary.as_dict(), indent=2, sort_keys=True) + "\n"
+        try:
+            os.chmod(atomic_write(stage / SUMMARY, summary_text.encode()), 0o644)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(run_dir / SUMMARY)) from None
         try:
             with open(stage / BUNDLE, "wb") as fh:  # streamed: the state members can be large
                 bundle.build_to(fh, report, members, config_sha256=config_sha, key=signing_key)

@@ -18,8 +18,9 @@ import dataclasses
 import hashlib
 import json
 import re
+import secrets
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup
 
-from auditor.model import AuditReport, Category, Finding, FindingStatus, TargetResult
+from auditor.model import AuditReport, Category, Finding, FindingStatus, Target, TargetResult
 from auditor.report import fleet_view
 from auditor.report._common import (
     CATEGORIES,
@@ -43,6 +44,7 @@ from auditor.report._common import (
     rule_description,
     totals,
 )
+from auditor.report._text import Sink
 from auditor.report.frameworks_view import frameworks_view_model
 from auditor.report.html_evidence import evidence_view
 from auditor.util.text import visible
@@ -63,11 +65,7 @@ def script_json(value: Any) -> Markup:
     the block; U+2028/2029 are escaped for old JavaScript parsers. The result is valid JSON
     and is marked safe because it has been escaped for exactly this context.
     """
-    text = visible(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    for ch, esc in _LINE_SEPARATORS.items():
-        text = text.replace(ch, esc)
-    return Markup(text)  # noqa: S704 - escaped above for the script-data context
+    return Markup(_script_text(_compact(value)))  # noqa: S704 - escaped above for the script-data context
 
 
 def csp_hash(text: str) -> str:
@@ -300,37 +298,43 @@ ROW_COLUMNS = (
 )
 
 
-def payload(report: AuditReport) -> dict[str, Any]:
-    """The findings data the page's script reads: compact rows plus a details record per row."""
+def _row(f: Finding, targets: dict[str, Target]) -> list[Any]:
+    t = targets.get(f.target)
+    ref = f.ref
+    return [
+        f.severity.value,
+        f.category.value,
+        f.target,
+        t.env if t else "",
+        t.region if t else "",
+        ref.group_kind if ref else "",
+        ref.namespace if ref else "",
+        ref.name if ref else "",
+        f.path,
+        f.rule_id,
+        f.message,
+        f.status.value,
+        f.suppressed_by,
+        fingerprint(f),
+    ]
+
+
+def _payload_parts(report: AuditReport) -> Iterator[tuple[str, Any]]:
+    """The payload's members in order; ``rows`` and ``details`` as iterators (one item per finding).
+
+    ``rules`` and ``commits`` are filled while ``details`` is consumed, so each member must be
+    consumed before the next is asked for (both :func:`payload` and :func:`_write_data` do).
+    """
+    findings = report.findings
     targets = {r.target.name: r.target for r in report.results}
-    rows: list[list[Any]] = []
-    details: list[dict[str, Any]] = []
     # Rule description and remediation are the same for most findings of a rule: sent once per
     # rule, and per finding only where they differ (keeps a 50,000-finding page much smaller).
     rules: dict[str, list[str]] = {}
     commit_index: dict[str, int] = {}
     commits: list[dict[str, Any]] = []
-    for f in report.findings:
-        t = targets.get(f.target)
+
+    def detail(f: Finding) -> dict[str, Any]:
         ref = f.ref
-        rows.append(
-            [
-                f.severity.value,
-                f.category.value,
-                f.target,
-                t.env if t else "",
-                t.region if t else "",
-                ref.group_kind if ref else "",
-                ref.namespace if ref else "",
-                ref.name if ref else "",
-                f.path,
-                f.rule_id,
-                f.message,
-                f.status.value,
-                f.suppressed_by,
-                fingerprint(f),
-            ]
-        )
         expected, actual = masked(f)
         extra = {
             k: mask_for(f.ref, f.path, v)
@@ -349,16 +353,56 @@ def payload(report: AuditReport) -> dict[str, Any]:
         texts = [rule_description(f), remediation(f)]
         if rules.setdefault(f.rule_id, texts) != texts:
             record["rule"], record["remediation"] = texts
-        details.append(record)
-    return {
-        "columns": list(ROW_COLUMNS),
-        "rows": rows,
-        "details": details,
-        "rules": rules,
-        "commits": commits,
-        "targets": [r.target.name for r in report.results],
-        "fleet": fleet_view.env_payload(report),
-    }
+        return record
+
+    yield "columns", list(ROW_COLUMNS)
+    yield "rows", (_row(f, targets) for f in findings)
+    yield "details", (detail(f) for f in findings)
+    yield "rules", rules
+    yield "commits", commits
+    yield "targets", [r.target.name for r in report.results]
+    yield "fleet", fleet_view.env_payload(report)
+
+
+def payload(report: AuditReport) -> dict[str, Any]:
+    """The findings data the page's script reads: compact rows plus a details record per row."""
+    return {k: list(v) if isinstance(v, Iterator) else v for k, v in _payload_parts(report)}
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _script_text(text: str) -> str:
+    """JSON text made safe inside ``<script type="application/json">`` (see :func:`script_json`)."""
+    text = visible(text).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    for ch, esc in _LINE_SEPARATORS.items():
+        text = text.replace(ch, esc)
+    return text
+
+
+def _write_data(report: AuditReport, out: Sink) -> None:
+    """Append ``script_json(payload(report))``'s text, one finding's row or details at a time."""
+    pieces: list[str] = []
+
+    def emit(text: str) -> None:
+        pieces.append(text)
+        if len(pieces) >= 512:  # escaped per batch: every escape works per character
+            out.append(_script_text("".join(pieces)))
+            pieces.clear()
+
+    emit("{")
+    for i, (key, value) in enumerate(_payload_parts(report)):
+        emit(("," if i else "") + _compact(key) + ":")
+        if isinstance(value, Iterator):
+            emit("[")
+            for n, item in enumerate(value):
+                emit(("," if n else "") + _compact(item))
+            emit("]")
+        else:
+            emit(_compact(value))
+    emit("}")
+    out.append(_script_text("".join(pieces)))
 
 
 def view_model(report: AuditReport, history: Sequence[RunSummary] = ()) -> dict[str, Any]:
@@ -445,19 +489,35 @@ def view_model(report: AuditReport, history: Sequence[RunSummary] = ()) -> dict[
 
 
 @gc_paused
-def render(report: AuditReport, history: Sequence[RunSummary] = ()) -> str:
-    """The self-contained HTML report."""
+def write(report: AuditReport, out: Sink, history: Sequence[RunSummary] = ()) -> None:
+    """Append the self-contained HTML report; its findings data is written finding by finding.
+
+    The page is rendered around a random marker where the data goes (nothing in a report can
+    guess it), then written in three parts: the page before the marker, the data, the rest.
+    """
     css, js = _asset("report.css"), _asset("report.js")
     vm = view_model(report, history)
-    return _env().get_template("report.html.j2").render(
+    mark = f"gitops-audit-data-{secrets.token_hex(16)}"
+    page = _env().get_template("report.html.j2").render(
         csp=csp(js, css),
         css=Markup(css),  # noqa: S704 - static asset shipped with the package, not data
         js=Markup(js),  # noqa: S704 - static asset shipped with the package, not data
-        data=script_json(payload(report)),
+        data=Markup(mark),  # noqa: S704 - a random token of hex digits
         fail_on=report.fail_on.value,
         **vm,
         **evidence_view(report),
     )
+    head, tail = page.split(mark, 1)
+    out.append(head)
+    _write_data(report, out)
+    out.append(tail)
+
+
+def render(report: AuditReport, history: Sequence[RunSummary] = ()) -> str:
+    """The self-contained HTML report as one string (see :func:`write`)."""
+    out: list[str] = []
+    write(report, out, history)
+    return "".join(out)
 
 
 def render_index(

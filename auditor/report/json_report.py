@@ -46,9 +46,7 @@ from auditor.model import (
 )
 from auditor.report import _shape
 from auditor.report._common import (
-    Rows,
     controls,
-    dumps_pretty,
     duration_seconds,
     fingerprint,
     gc_paused,
@@ -57,6 +55,7 @@ from auditor.report._common import (
     masked,
     totals,
 )
+from auditor.report._text import Rows, Sink, write_pretty
 
 SCHEMA_VERSION = 1
 """Bumped on any incompatible change of the JSON layout; :func:`load` refuses newer versions."""
@@ -313,9 +312,17 @@ def _commit_table(report: AuditReport) -> dict[str, Any]:
 
 
 @gc_paused
+def write(report: AuditReport, out: Sink) -> None:
+    """Append the report as pretty-printed JSON text (deterministic, newline-terminated), target by target."""
+    write_pretty(to_dict(report, lazy_targets=True), out)
+    out.append("\n")
+
+
 def render(report: AuditReport) -> str:
-    """The report as pretty-printed JSON text (deterministic, newline-terminated)."""
-    return dumps_pretty(to_dict(report, lazy_targets=True)) + "\n"
+    """The report as one string (see :func:`write`)."""
+    out: list[str] = []
+    write(report, out)
+    return "".join(out)
 
 
 # --------------------------------------------------------------------------- load

@@ -23,7 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from auditor.model import AuditReport, Category, Finding
-from auditor.report._common import dumps_indented, fingerprint, gc_paused, parse_time, remediation, rule_description
+from auditor.report._common import fingerprint, gc_paused, parse_time, remediation, rule_description
+from auditor.report._text import Rows, Sink, write_pretty
 
 OSCAL_VERSION = "1.1.3"
 NS = "https://gitops-audit.io/ns/oscal"
@@ -122,6 +123,10 @@ def _props(*pairs: tuple[str, Any]) -> list[dict[str, str]]:
     return [p for name, value in pairs if (p := _prop(name, value)) is not None]
 
 
+def _observation_uuid(report: AuditReport, fp: str) -> str:
+    return _uuid(report.run_id, "observation", fp)
+
+
 def _observation(report: AuditReport, f: Finding, controls: Sequence[str]) -> dict[str, Any]:
     fp = fingerprint(f)
     subject = f.ref.subject if f.ref else "(repository)"
@@ -139,7 +144,7 @@ def _observation(report: AuditReport, f: Finding, controls: Sequence[str]) -> di
         *(("control", c) for c in controls),
     )
     obs: dict[str, Any] = {
-        "uuid": _uuid(report.run_id, "observation", fp),
+        "uuid": _observation_uuid(report, fp),
         "title": _text(f"{f.rule_id} {subject}"),
         "description": _text(f.message),
         "props": props,
@@ -163,10 +168,16 @@ def _observation(report: AuditReport, f: Finding, controls: Sequence[str]) -> di
 
 
 @gc_paused
-def to_dict(report: AuditReport, controls: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
-    """The assessment-results document as a dict (``{"assessment-results": …}``)."""
+def to_dict(
+    report: AuditReport, controls: Mapping[str, Sequence[str]] | None = None, *, lazy: bool = False
+) -> dict[str, Any]:
+    """The assessment-results document as a dict (``{"assessment-results": …}``).
+
+    ``lazy`` makes the observations (one per finding, most of the document) as :class:`Rows`, each
+    built only while :func:`write` writes it.
+    """
     mapping = dict(controls or {})
-    observations: list[dict[str, Any]] = []
+    observed: list[tuple[Finding, list[str]]] = []
     by_control: dict[str, list[tuple[Finding, str]]] = {}
     titles: dict[str, str] = {}
     # One OSCAL finding per control whatever its case: the catalogue's spelling (the mapping, then the
@@ -184,10 +195,10 @@ def to_dict(report: AuditReport, controls: Mapping[str, Sequence[str]] | None = 
 
     for f in report.findings:
         ctl = [key(c) for c in _controls_of(f, mapping)]
-        obs = _observation(report, f, ctl)
-        observations.append(obs)
+        observed.append((f, ctl))
+        obs_uuid = _observation_uuid(report, fingerprint(f))
         for c in ctl:
-            by_control.setdefault(c, []).append((f, obs["uuid"]))
+            by_control.setdefault(c, []).append((f, obs_uuid))
             titles.setdefault(c, rule_description(f))
     # Controls of rules that ran without a finding: their objectives are satisfied by this run.
     for rule_controls in mapping.values():
@@ -240,8 +251,9 @@ def to_dict(report: AuditReport, controls: Mapping[str, Sequence[str]] | None = 
             ]
         },
     }
-    if observations:
-        result["observations"] = observations
+    if observed:
+        result["observations"] = (Rows(observed, lambda pair: _observation(report, *pair)) if lazy
+                                  else [_observation(report, f, ctl) for f, ctl in observed])
     if findings:
         result["findings"] = findings
     return {
@@ -270,6 +282,19 @@ def to_dict(report: AuditReport, controls: Mapping[str, Sequence[str]] | None = 
     }
 
 
+_OBSERVATION_DEPTH = 5
+"""Level of one observation in the document (root, assessment-results, results, result, observations)."""
+
+
+@gc_paused
+def write(report: AuditReport, out: Sink, controls: Mapping[str, Sequence[str]] | None = None) -> None:
+    """Append the OSCAL assessment results as JSON text (``json.dumps(indent=2)``'s), observation by observation."""
+    write_pretty(to_dict(report, controls, lazy=True), out, _OBSERVATION_DEPTH, indent_below=True)
+    out.append("\n")
+
+
 def render(report: AuditReport, controls: Mapping[str, Sequence[str]] | None = None) -> str:
-    """The OSCAL assessment results as JSON text (deterministic, newline-terminated)."""
-    return dumps_indented(to_dict(report, controls)) + "\n"
+    """The OSCAL assessment results as one string (deterministic, newline-terminated; see :func:`write`)."""
+    out: list[str] = []
+    write(report, out, controls)
+    return "".join(out)

@@ -16,7 +16,6 @@ from typing import Any
 from auditor.model import AuditReport, Finding, Severity, TargetResult
 from auditor.report._common import (
     controls,
-    dumps_pretty,
     fingerprint,
     gc_paused,
     masked,
@@ -25,6 +24,7 @@ from auditor.report._common import (
     show,
     utc_z,
 )
+from auditor.report._text import Rows, Sink, write_pretty
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -212,11 +212,19 @@ def _run(report: AuditReport, r: TargetResult) -> dict[str, Any]:
 
 
 @gc_paused
-def render(report: AuditReport) -> str:
-    """The SARIF log as JSON text."""
+def write(report: AuditReport, out: Sink) -> None:
+    """Append the SARIF log as JSON text, one run (target) made at a time."""
     log = {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
-        "runs": [_run(report, r) for r in report.results],
+        "runs": Rows(report.results, lambda r: _run(report, r)),
     }
-    return dumps_pretty(log) + "\n"
+    write_pretty(log, out)
+    out.append("\n")
+
+
+def render(report: AuditReport) -> str:
+    """The SARIF log as one string (see :func:`write`)."""
+    out: list[str] = []
+    write(report, out)
+    return "".join(out)

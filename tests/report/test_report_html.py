@@ -4,6 +4,7 @@ canaries escaped, data block escaped, autoescape on, no |safe in templates."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import re
@@ -197,3 +198,29 @@ def test_version_skew_from_images_field(report: AuditReport) -> None:
     import jsonschema
 
     jsonschema.Draft202012Validator(json.loads(json_report.schema_text())).validate(data)
+
+
+def test_streamed_data_block_is_script_json_of_the_payload(report: AuditReport) -> None:
+    """The page's data is written finding by finding; it must be exactly ``script_json(payload(report))``,
+    with hostile text cut across the escaping batches, and the marker it replaced must not survive."""
+    hostile = "</script><!-- \u2028\u2029 & \u202e \x1b[31m \ud800"
+    findings = tuple(
+        dataclasses.replace(report.findings[0], message=f"{i} {hostile}", path=f"p{i}") for i in range(1500)
+    )
+    first = dataclasses.replace(report.results[0], findings=findings)
+    big = dataclasses.replace(report, results=(first, *report.results[1:]))
+    page = html_report.render(big)
+    m = re.search(r'<script id="audit-data" type="application/json">(.*?)</script>', page, re.S)
+    assert m is not None
+    assert m.group(1) == str(html_report.script_json(html_report.payload(big)))
+    assert "gitops-audit-data-" not in page
+    assert len(json.loads(m.group(1))["rows"]) == len(big.findings)
+
+
+def test_a_message_that_spells_a_marker_does_not_move_the_data(report: AuditReport) -> None:
+    fake = "gitops-audit-data-" + "0" * 32
+    f = dataclasses.replace(report.findings[0], message=fake)
+    first = dataclasses.replace(report.results[0], findings=(f,))
+    page = html_report.render(dataclasses.replace(report, results=(first,)))
+    assert page.count('<script id="audit-data" type="application/json">{') == 1
+    assert "<" not in re.search(r'id="audit-data" type="application/json">(.*?)</script>', page, re.S).group(1)

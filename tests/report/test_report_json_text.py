@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
 from typing import Any
 
-from auditor.report._common import Rows, dumps_indented, dumps_pretty
+from auditor.report._text import Rows, TextFile, dumps_pretty
+from auditor.util.text import encodable, json_safe
 
 
 def _values(seed: int, count: int) -> list[Any]:
@@ -23,12 +25,25 @@ def _values(seed: int, count: int) -> list[Any]:
     return [gen(0) for _ in range(count)]
 
 
-def test_dumps_indented_is_json_dumps_with_an_indent() -> None:
+def test_indent_below_is_json_dumps_with_an_indent_at_any_depth() -> None:
     for value in _values(1, 2000):
-        assert dumps_indented(value) == json.dumps(value, indent=2, ensure_ascii=False)
-    many = _values(2, 30000)  # more tokens than one batch
-    assert dumps_indented(many) == json.dumps(many, indent=2, ensure_ascii=False)
-    assert dumps_indented({"a": [1]}, indent=4) == json.dumps({"a": [1]}, indent=4, ensure_ascii=False)
+        for depth in (0, 1, 3, 5):
+            assert dumps_pretty(value, depth, indent_below=True) == json.dumps(value, indent=2, ensure_ascii=False)
+    many = _values(2, 30000)
+    assert dumps_pretty(many, 2, indent_below=True) == json.dumps(many, indent=2, ensure_ascii=False)
+
+
+def test_text_file_cleans_and_writes_in_batches_with_the_bytes_of_the_whole_text(monkeypatch: Any) -> None:
+    monkeypatch.setattr(TextFile, "BATCH", 7)  # cuts fall everywhere, also between a surrogate pair's halves
+    pieces = ["a\u202e", "\ud800b", "\u0085", "é\u2028", "", "\U0001f600", "\udc00z", "x" * 20]
+    for clean in (json_safe, encodable):
+        buf = io.BytesIO()
+        sink = TextFile(buf, clean)
+        for p in pieces:
+            sink.append(p)
+        sink.flush()
+        assert buf.getvalue() == clean("".join(pieces)).encode("utf-8")
+        assert sink.written == len(buf.getvalue())
 
 
 def test_dumps_pretty_layout() -> None:

@@ -1,0 +1,120 @@
+"""Report text made and written piece by piece, so no format holds a whole fleet's document at once.
+
+Every writer appends its text to a :class:`Sink`: a list (``"".join`` gives the text, for tests and
+small reports) or a :class:`TextFile`, which cleans and encodes each batch as it goes and writes it.
+The cleaning functions (``json_safe``, ``encodable``) work character by character, so cleaning the
+batches gives the same bytes as cleaning the whole text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any, Protocol
+
+
+class Sink(Protocol):
+    """Where a writer puts its text: anything with ``append(str)`` (a list, a :class:`TextFile`)."""
+
+    def append(self, text: str, /) -> None:
+        """Take the next piece of text."""
+
+
+class TextFile:
+    """A :class:`Sink` that writes UTF-8 to a binary file, ``clean``-ed, one batch of pieces at a time."""
+
+    BATCH = 1 << 20
+    """Characters gathered before a write: large enough to amortize ``clean`` and the write call."""
+
+    def __init__(self, fh: IO[bytes], clean: Callable[[str], str] = str) -> None:
+        """``clean`` must work per character (it sees arbitrary cuts of the text)."""
+        self._fh, self._clean = fh, clean
+        self._parts: list[str] = []
+        self._size = 0
+        self.written = 0
+        """Bytes written so far."""
+
+    def append(self, text: str, /) -> None:
+        """Take one piece; write the batch once it is large enough."""
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is gathered (call once at the end)."""
+        if self._parts:
+            data = self._clean("".join(self._parts)).encode("utf-8")
+            self._fh.write(data)
+            self.written += len(data)
+            self._parts.clear()
+            self._size = 0
+
+
+class Rows:
+    """A list whose items are made one at a time while :func:`write_pretty` writes them.
+
+    A report's targets or observations as dicts are several times the size of their JSON text;
+    made and written one by one, only one item's dict is alive at a time. Deliberately not a
+    ``list`` subclass: the C JSON encoder would read such a list's (empty) storage and write ``[]``.
+    """
+
+    def __init__(self, items: Sequence[Any], make: Callable[[Any], Any]) -> None:
+        """``make(item)`` is the JSON-ready value of each of ``items``."""
+        self._items, self._make = items, make
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self._make(item) for item in self._items)
+
+
+def _one_line(value: Any, _level: int) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+
+
+def _indented(value: Any, level: int) -> str:
+    # JSON text never holds a raw newline inside a string, so re-indenting by lines is exact.
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * level)
+
+
+def write_pretty(value: Any, out: Sink, compact_depth: int = 4, *, indent_below: bool = False) -> None:
+    """Append ``value`` as JSON indented down to ``compact_depth`` levels, each value below on one line.
+
+    ``json.dumps(indent=...)`` falls back to the pure-Python encoder, which is ~10x slower; here
+    only the few outer levels are laid out in Python and each row (finding, SARIF result) is
+    encoded by the C encoder on one line, which also keeps diffs of golden files readable.
+    With ``indent_below`` the values below ``compact_depth`` are indented too, so the whole text is
+    ``json.dumps(value, indent=2, ensure_ascii=False)`` (OSCAL), still written value by value.
+    :class:`Rows` are made while written.
+    """
+    _pretty(value, compact_depth, 0, out, _indented if indent_below else _one_line)
+
+
+def dumps_pretty(value: Any, compact_depth: int = 4, *, indent_below: bool = False) -> str:
+    """:func:`write_pretty` as one string (joined once: joining level by level held a copy per level)."""
+    out: list[str] = []
+    write_pretty(value, out, compact_depth, indent_below=indent_below)
+    return "".join(out)
+
+
+def _pretty(value: Any, compact_depth: int, level: int, out: Sink, leaf: Callable[[Any, int], str]) -> None:
+    if isinstance(value, Rows) and (level >= compact_depth or not value):
+        value = list(value)
+    if level >= compact_depth or not isinstance(value, dict | list | Rows) or not value:
+        out.append(leaf(value, level))
+        return
+    pad = "  " * (level + 1)
+    if isinstance(value, dict):
+        out.append("{\n")
+        for i, (k, item) in enumerate(value.items()):
+            out.append((",\n" + pad if i else pad) + json.dumps(str(k), ensure_ascii=False) + ": ")
+            _pretty(item, compact_depth, level + 1, out, leaf)
+        out.append("\n" + "  " * level + "}")
+        return
+    out.append("[\n")
+    for i, item in enumerate(value):
+        out.append(",\n" + pad if i else pad)
+        _pretty(item, compact_depth, level + 1, out, leaf)
+    out.append("\n" + "  " * level + "]")
