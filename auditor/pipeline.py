@@ -30,7 +30,6 @@ from auditor.model import (
     Category,
     Finding,
     LedgerEntry,
-    Manifest,
     RenderedSet,
     Severity,
     ShardInfo,
@@ -68,7 +67,8 @@ from auditor.repo.options import SourceOptions
 from auditor.shard import check_count, plan, shard_of
 from auditor.util import stop
 from auditor.util.redact import mask_tool_message
-from auditor.util.secrets import new_run_key
+from auditor.util.secrets import is_secret, mask_secret_values, new_run_key
+from auditor.util.spool import Spool
 
 log = logging.getLogger("gitops_audit")
 
@@ -389,7 +389,8 @@ def run_audit(
 
         finished = getattr(progress, "finished", None)
         # Desired objects of targets with applications (Argo CD/Flux) only: the fleet comparison of fields.
-        app_objects: dict[str, tuple[Manifest, ...]] = {}
+        # Parked on disk until then: held in memory they grew with the fleet.
+        app_objects = Spool(Path(tmp))
 
         def audit_one(t: Target, rendered: RenderedSet | str) -> TargetResult:
             target_var.set(t.name)
@@ -401,8 +402,9 @@ def run_audit(
             else:
                 result = audit_target(shared, t, rendered, w, source_for(sources, t))
                 if result.audited and result.apps:
-                    with lock:
-                        app_objects[t.name] = rendered.objects
+                    # Secret values never reach the disk (the comparison does not read them either).
+                    app_objects.put(t.name, tuple(replace(m, body=mask_secret_values(m.body)) if is_secret(m.body)
+                                                  else m for m in rendered.objects))
             if result.audited:
                 log.info("audited: %d desired, %d live, %d findings", result.desired_count, result.live_count,
                          len(result.findings))
@@ -436,8 +438,8 @@ def run_audit(
         results = _report_unmatched_rules((*audited, *skipped), shared.unmatched)
         lined = line_up([(r.target.name, r.apps) for r in results if r.apps])
         results = tuple(replace(r, apps=lined[r.target.name]) if r.target.name in lined else r for r in results)
-        fields = fleet_fields([(r.target.name, app_objects.get(r.target.name, ()), r.apps)
-                               for r in results if r.audited and r.apps])
+        fields = fleet_fields((r.target.name, app_objects.get(r.target.name, ()), r.apps)
+                              for r in results if r.audited and r.apps)
         results = tuple(pipeline_hygiene.shown_result(r) for r in results)
 
     if policies is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -210,16 +210,25 @@ def _normalizer(desired: Sequence[Manifest], apps: Mapping[ObjectRef, AppObject]
     return names
 
 
-def fleet_fields(targets: Sequence[tuple[str, Sequence[Manifest], Sequence[AppObject]]]) -> tuple[FleetField, ...]:
+def fleet_fields(
+    targets: Iterable[tuple[str, Sequence[Manifest], Sequence[AppObject]]],
+) -> tuple[FleetField, ...]:
     """Desired fields whose value is not the same on every target holding the object.
 
-    ``targets``: (target name, desired objects, its :func:`app_objects`). Values that name one of
-    the target's own objects (``serviceAccountName: dev-shop-web``) or its only namespace are
-    compared in their fleet-wide form, so the overlay's renaming is not reported as a difference.
+    ``targets``: (target name, desired objects, its :func:`app_objects`), in report order; read one at a
+    time, so the caller can hand each target's objects over from disk. Values that name one of the
+    target's own objects (``serviceAccountName: dev-shop-web``) or its only namespace are compared in
+    their fleet-wide form, so the overlay's renaming is not reported as a difference.
+
+    Each field keeps the first value seen, a bit per target holding that value and the targets whose
+    value is another: memory follows the fields of the fleet's objects, not fields x targets.
     """
-    values: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
-    holders: dict[str, list[str]] = defaultdict(list)
-    for name, desired, apps in targets:
+    names: list[str] = []
+    holders: dict[str, int] = defaultdict(int)  # app key -> bit per target holding it
+    fields: dict[tuple[str, str], list[Any]] = {}  # -> [first value, bits of targets with it, {target: other}]
+    for index, (name, desired, apps) in enumerate(targets):
+        names.append(name)
+        bit = 1 << index
         by_ref = {a.ref: a for a in apps}
         rename = _normalizer(desired, by_ref)
         namespace = _only_namespace(desired)
@@ -227,7 +236,7 @@ def fleet_fields(targets: Sequence[tuple[str, Sequence[Manifest], Sequence[AppOb
             a = by_ref.get(m.ref)
             if a is None:
                 continue
-            holders[a.key].append(name)
+            holders[a.key] |= bit
             leaves: dict[str, Any] = {}
             _leaves(m.body, "", leaves, (m.ref.group, m.ref.kind) in _SECRET_KINDS, rename)
             for path, value in leaves.items():
@@ -236,15 +245,34 @@ def fleet_fields(targets: Sequence[tuple[str, Sequence[Manifest], Sequence[AppOb
                         value = NAMESPACE  # e.g. a RoleBinding subject in the overlay's own namespace
                     elif value in rename:
                         value = rename[value]
-                values[(a.key, path)][name] = value
+                _record(fields, (a.key, path), index, bit, value)
     out: list[FleetField] = []
-    for (key, path), per_target in values.items():
+    for (key, path), (first, same, others) in fields.items():
         held = holders[key]
-        if len(held) < 2:
+        if held & (held - 1) == 0:  # one target holds the object
             continue
-        first = per_target.get(held[0])
+        if same == held and not others:
+            continue  # every holder has the first value
+        values = [(i, others[i] if i in others else first if same >> i & 1 else None)
+                  for i in range(held.bit_length()) if held >> i & 1]
+        base = values[0][1]
         # Leaves are scalars or empty containers: == is exact, except that 1 == 1.0 == True in Python.
-        if any((v := per_target.get(t)) != first or type(v) is not type(first) for t in held[1:]):
-            out.append(FleetField(key=key, path=path, values=tuple((t, per_target.get(t)) for t in held)))
+        if any(v != base or type(v) is not type(base) for _, v in values[1:]):
+            out.append(FleetField(key=key, path=path, values=tuple((names[i], v) for i, v in values)))
     out.sort(key=lambda f: (f.key, f.path))
     return tuple(out[:MAX_FLEET_FIELDS])
+
+
+def _record(fields: dict[tuple[str, str], list[Any]], where: tuple[str, str], index: int, bit: int,
+            value: Any) -> None:
+    """Note ``value`` as target ``index``'s at ``where`` (a target's later object with the same key wins)."""
+    entry = fields.get(where)
+    if entry is None:
+        fields[where] = [value, bit, {}]
+        return
+    entry[1] &= ~bit
+    entry[2].pop(index, None)
+    if value == entry[0] and type(value) is type(entry[0]):
+        entry[1] |= bit
+    else:
+        entry[2][index] = value

@@ -122,3 +122,56 @@ def test_run_ids_sort_by_start_time_within_a_second() -> None:
     # Ordered by start, whatever the random suffixes are (history takes the last as "previous").
     assert sorted(ids) == [ids[1], ids[2], ids[0]]
     assert ids[1].startswith("20261204T030000.005Z-")
+
+
+def _fields_by_hand(targets: list[tuple[str, list[Manifest], tuple[Any, ...]]]) -> dict[tuple[str, str], Any]:
+    """The comparison spelled out: every holder's value of every leaf, differing when any is not the first's."""
+    from auditor.pipeline_fleet import _leaves, _normalizer, _only_namespace
+
+    values: dict[tuple[str, str], dict[str, Any]] = {}
+    holders: dict[str, list[str]] = {}
+    for name, desired, apps in targets:
+        by_ref = {a.ref: a for a in apps}
+        rename, namespace = _normalizer(desired, by_ref), _only_namespace(desired)
+        for obj in desired:
+            a = by_ref.get(obj.ref)
+            if a is None:
+                continue
+            holders.setdefault(a.key, []).append(name)
+            leaves: dict[str, Any] = {}
+            _leaves(obj.body, "", leaves, obj.ref.kind == "Secret", rename)
+            for path, value in leaves.items():
+                if isinstance(value, str):
+                    value = NAMESPACE if namespace and value == namespace and path.endswith("namespace") \
+                        else rename.get(value, value)
+                values.setdefault((a.key, path), {})[name] = value
+    out = {}
+    for (key, path), per in values.items():
+        held = holders[key]
+        vals = [(t, per.get(t)) for t in held]
+        if len(held) > 1 and any(v != vals[0][1] or type(v) is not type(vals[0][1]) for _, v in vals):
+            out[(key, path)] = tuple(vals)
+    return out
+
+
+def test_fleet_fields_match_the_plain_comparison_on_random_fleets() -> None:
+    """The compact bookkeeping (first value, a bit per target) gives what comparing every holder gives."""
+    import random
+
+    rng = random.Random(19)
+    choices: list[Any] = [1, 1.0, True, "1", None, "a", "b", [], {}, 0, False]
+    for _ in range(300):
+        fleet = []
+        for t in range(rng.randint(1, 7)):
+            objs = []
+            for k in range(rng.randint(0, 4)):
+                spec = {f"f{j}": rng.choice(choices) for j in range(rng.randint(0, 4)) if rng.random() < 0.8}
+                if rng.random() < 0.3:
+                    spec["nested"] = {"x": rng.choice(choices)}
+                objs.append(m("v1", "ConfigMap", "ns", f"cm{k}", data=spec))
+            apps = app_objects(objs, (), ())
+            fleet.append((f"t{t}", objs, apps))
+        lined = line_up([(n, apps) for n, _, apps in fleet])
+        ordered = [(n, objs, lined[n]) for n, objs, _ in fleet]
+        got = {(f.key, f.path): f.values for f in fleet_fields(iter(ordered))}
+        assert got == _fields_by_hand(ordered)
