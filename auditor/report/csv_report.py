@@ -67,6 +67,7 @@ from auditor.report._common import (
     target_index,
     utc_z,
 )
+from auditor.report._text import Sink
 from auditor.util.text import csv_safe
 
 COLUMNS: tuple[str, ...] = (
@@ -126,13 +127,24 @@ def row(report: AuditReport, f: Finding, targets: Mapping[str, Target] | None = 
 
 
 @gc_paused
-def render(report: AuditReport) -> str:
-    """The CSV text (with a UTF-8 BOM, CRLF line endings as RFC 4180 asks)."""
+def write(report: AuditReport, out: Sink) -> None:
+    """Append the CSV text (with a UTF-8 BOM, CRLF line endings as RFC 4180 asks), a batch of rows at a time."""
     buf = io.StringIO()
     buf.write("\ufeff")
     writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(COLUMNS)
     targets = target_index(report)
-    for f in report.findings:
+    for n, f in enumerate(report.findings, 1):
         writer.writerow([neutralise(c) for c in row(report, f, targets)])
-    return buf.getvalue()
+        if n % 1000 == 0:
+            out.append(buf.getvalue())
+            buf.seek(0)
+            buf.truncate()
+    out.append(buf.getvalue())
+
+
+def render(report: AuditReport) -> str:
+    """The CSV text as one string (see :func:`write`)."""
+    out: list[str] = []
+    write(report, out)
+    return "".join(out)

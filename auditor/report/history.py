@@ -309,8 +309,8 @@ def _writers(
     return [
         (FILES["html"], lambda out: html_report.write(report, out, history), encodable),
         (FILES["json"], lambda out: json_report.write(report, out), json_safe),
-        (FILES["csv"], lambda out: out.append(csv_report.render(report)), encodable),
-        (FILES["junit"], lambda out: out.append(junit.render(report)), encodable),
+        (FILES["csv"], lambda out: csv_report.write(report, out), encodable),
+        (FILES["junit"], lambda out: junit.write(report, out), encodable),
         (FILES["sarif"], lambda out: sarif.write(report, out), json_safe),
         (FILES["ledger"], lambda out: out.append(ledger_csv.render(report)), encodable),
         (FILES["oscal"], lambda out: oscal.write(report, out, controls), json_safe),

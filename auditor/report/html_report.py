@@ -492,13 +492,13 @@ def view_model(report: AuditReport, history: Sequence[RunSummary] = ()) -> dict[
 def write(report: AuditReport, out: Sink, history: Sequence[RunSummary] = ()) -> None:
     """Append the self-contained HTML report; its findings data is written finding by finding.
 
-    The page is rendered around a random marker where the data goes (nothing in a report can
-    guess it), then written in three parts: the page before the marker, the data, the rest.
+    The page is rendered piece by piece around a random marker where the data goes (nothing in a
+    report can guess it), and the data is written in its place.
     """
     css, js = _asset("report.css"), _asset("report.js")
     vm = view_model(report, history)
     mark = f"gitops-audit-data-{secrets.token_hex(16)}"
-    page = _env().get_template("report.html.j2").render(
+    pieces = _env().get_template("report.html.j2").generate(
         csp=csp(js, css),
         css=Markup(css),  # noqa: S704 - static asset shipped with the package, not data
         js=Markup(js),  # noqa: S704 - static asset shipped with the package, not data
@@ -507,10 +507,14 @@ def write(report: AuditReport, out: Sink, history: Sequence[RunSummary] = ()) ->
         **vm,
         **evidence_view(report),
     )
-    head, tail = page.split(mark, 1)
-    out.append(head)
-    _write_data(report, out)
-    out.append(tail)
+    for piece in pieces:  # the page is written as the template makes it
+        if mark in piece:  # one expression's output: the marker is never cut between pieces
+            head, tail = piece.split(mark, 1)
+            out.append(head)
+            _write_data(report, out)
+            out.append(tail)
+        else:
+            out.append(piece)
 
 
 def render(report: AuditReport, history: Sequence[RunSummary] = ()) -> str:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
-from auditor.model import AuditReport, Finding, Severity
+from auditor.model import AuditReport, Finding, Severity, TargetResult
 from auditor.report._common import clean_text, duration_seconds, fingerprint, gc_paused, masked, show, utc_z
+from auditor.report._text import Sink
 
 
 def _case_name(f: Finding) -> str:
@@ -55,67 +56,102 @@ def _el(parent: ET.Element, tag: str, attrs: Mapping[str, str]) -> ET.Element:
     return ET.SubElement(parent, tag, {k: clean_text(v) for k, v in attrs.items()})
 
 
+def _suite(report: AuditReport, r: TargetResult, threshold: Severity) -> tuple[ET.Element, tuple[int, int, int, int]]:
+    """One target's ``testsuite`` element and its (tests, failures, errors, skipped)."""
+    name = clean_text(r.target.name)
+    suite = ET.Element("testsuite", {k: clean_text(v) for k, v in {
+        "name": name, "timestamp": report.started, "hostname": r.live_source or r.target.live_source}.items()})
+    props = ET.SubElement(suite, "properties")
+    for key, value in (
+        ("env", r.target.env),
+        ("region", r.target.region),
+        ("context", r.target.context),
+        ("path", r.target.path),
+        ("commit", r.commit or report.commit),
+        ("run_id", report.run_id),
+    ):
+        _el(props, "property", {"name": key, "value": value})
+    tests = failures = errors = skipped = 0
+    if not r.audited:
+        case = _el(suite, "testcase", {"name": "audit", "classname": f"{name}.audit"})
+        err = _el(case, "error", {"message": f"not audited: {r.skip_reason}", "type": "NotAudited"})
+        err.text = clean_text(r.skip_reason)
+        tests, errors = 1, 1
+    for f in sorted(r.findings, key=Finding.sort_key):
+        tests += 1
+        attrs = {"name": _case_name(f), "classname": f"{name}.{f.category.value}"}
+        if _file(f):
+            attrs["file"] = _file(f)
+        case = _el(suite, "testcase", attrs)
+        if not f.counts:
+            skipped += 1
+            _el(case, "skipped", {"message": f"suppressed by {f.suppressed_by}"})
+        elif f.severity.at_least(threshold):
+            failures += 1
+            fail = _el(case, "failure", {"message": f.message, "type": f"{f.severity.value}"})
+            fail.text = clean_text(_text(f))
+        else:
+            out = ET.SubElement(case, "system-out")
+            out.text = clean_text(f"[{f.severity.value}] " + _text(f))
+    if r.audited and not r.findings:
+        tests += 1
+        _el(suite, "testcase", {"name": "audit", "classname": f"{name}.audit"})
+    for k, v in (("tests", tests), ("failures", failures), ("errors", errors), ("skipped", skipped)):
+        suite.set(k, str(v))
+    # Seconds spent on this target (render, live read, checks), as CI dashboards expect.
+    suite.set("time", f"{sum(float(x) for x in r.timings.values()):.3f}")
+    return suite, (tests, failures, errors, skipped)
+
+
+def _counts(r: TargetResult, threshold: Severity) -> tuple[int, int, int, int]:
+    """(tests, failures, errors, skipped) of one target, as :func:`_suite` counts them, without the element."""
+    if not r.audited:
+        return 1 + len(r.findings), sum(1 for f in r.findings if f.counts and f.severity.at_least(threshold)), 1, \
+            sum(1 for f in r.findings if not f.counts)
+    failures = sum(1 for f in r.findings if f.counts and f.severity.at_least(threshold))
+    skipped = sum(1 for f in r.findings if not f.counts)
+    return (len(r.findings) or 1), failures, 0, skipped
+
+
 @gc_paused
-def render(report: AuditReport, fail_on: Severity | None = None) -> str:
-    """The JUnit XML text."""
+def write(report: AuditReport, out: Sink, fail_on: Severity | None = None) -> None:
+    """Append the JUnit XML text, one testsuite (target) made at a time.
+
+    The same text as indenting and serializing the whole tree (a test pins it): the root's totals
+    are counted first, then each suite is indented at its depth and written on its own.
+    """
     threshold = fail_on or report.fail_on
-    root = ET.Element("testsuites", {"name": f"gitops-audit {report.run_id}"})
-    all_tests = all_failures = all_errors = all_skipped = 0
+    totals = [0, 0, 0, 0]
     for r in report.results:
-        name = clean_text(r.target.name)
-        suite = _el(
-            root,
-            "testsuite",
-            {"name": name, "timestamp": report.started, "hostname": r.live_source or r.target.live_source},
-        )
-        props = ET.SubElement(suite, "properties")
-        for key, value in (
-            ("env", r.target.env),
-            ("region", r.target.region),
-            ("context", r.target.context),
-            ("path", r.target.path),
-            ("commit", r.commit or report.commit),
-            ("run_id", report.run_id),
-        ):
-            _el(props, "property", {"name": key, "value": value})
-        tests = failures = errors = skipped = 0
-        if not r.audited:
-            case = _el(suite, "testcase", {"name": "audit", "classname": f"{name}.audit"})
-            err = _el(case, "error", {"message": f"not audited: {r.skip_reason}", "type": "NotAudited"})
-            err.text = clean_text(r.skip_reason)
-            tests, errors = 1, 1
-        for f in sorted(r.findings, key=Finding.sort_key):
-            tests += 1
-            attrs = {"name": _case_name(f), "classname": f"{name}.{f.category.value}"}
-            if _file(f):
-                attrs["file"] = _file(f)
-            case = _el(suite, "testcase", attrs)
-            if not f.counts:
-                skipped += 1
-                _el(case, "skipped", {"message": f"suppressed by {f.suppressed_by}"})
-            elif f.severity.at_least(threshold):
-                failures += 1
-                fail = _el(case, "failure", {"message": f.message, "type": f"{f.severity.value}"})
-                fail.text = clean_text(_text(f))
-            else:
-                out = ET.SubElement(case, "system-out")
-                out.text = clean_text(f"[{f.severity.value}] " + _text(f))
-        if r.audited and not r.findings:
-            tests += 1
-            _el(suite, "testcase", {"name": "audit", "classname": f"{name}.audit"})
-        for k, v in (("tests", tests), ("failures", failures), ("errors", errors), ("skipped", skipped)):
-            suite.set(k, str(v))
-        # Seconds spent on this target (render, live read, checks), as CI dashboards expect.
-        suite.set("time", f"{sum(float(x) for x in r.timings.values()):.3f}")
-        all_tests += tests
-        all_failures += failures
-        all_errors += errors
-        all_skipped += skipped
-    for k, v in (("tests", all_tests), ("failures", all_failures), ("errors", all_errors), ("skipped", all_skipped)):
+        for i, n in enumerate(_counts(r, threshold)):
+            totals[i] += n
+    root = ET.Element("testsuites", {"name": f"gitops-audit {report.run_id}"})
+    for k, v in zip(("tests", "failures", "errors", "skipped"), totals, strict=True):
         root.set(k, str(v))
     root.set("time", f"{duration_seconds(report) or 0.0:.3f}")
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    out.append('<?xml version="1.0" encoding="UTF-8"?>\n')
+    if not report.results:
+        out.append(ET.tostring(root, encoding="unicode") + "\n")
+        return
+    root.text = _MARK
+    head = ET.tostring(root, encoding="unicode")
+    out.append(head[: head.index(_MARK)])
+    for r in report.results:
+        suite, _ = _suite(report, r, threshold)
+        ET.indent(suite, level=1)
+        out.append("\n  " + ET.tostring(suite, encoding="unicode"))
+    out.append("\n</testsuites>\n")
+
+
+_MARK = "gitops-audit-suites"
+"""Stands for the suites while the root's start tag is serialized (only letters: nothing escapes it)."""
+
+
+def render(report: AuditReport, fail_on: Severity | None = None) -> str:
+    """The JUnit XML text as one string (see :func:`write`)."""
+    out: list[str] = []
+    write(report, out, fail_on)
+    return "".join(out)
 
 
 def _file(f: Finding) -> str:

@@ -285,14 +285,10 @@ def to_dict(
     }
 
 
-_OBSERVATION_DEPTH = 5
-"""Level of one observation in the document (root, assessment-results, results, result, observations)."""
-
-
 @gc_paused
 def write(report: AuditReport, out: Sink, controls: Mapping[str, Sequence[str]] | None = None) -> None:
     """Append the OSCAL assessment results as JSON text (``json.dumps(indent=2)``'s), observation by observation."""
-    write_pretty(to_dict(report, controls, lazy=True), out, _OBSERVATION_DEPTH, indent_below=True)
+    write_pretty(to_dict(report, controls, lazy=True), out, indent_below=True)
     out.append("\n")
 
 

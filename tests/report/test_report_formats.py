@@ -201,6 +201,44 @@ def test_junit_threshold_override(report: AuditReport) -> None:
     assert int(root.get("failures")) == sum(1 for f in report.findings if f.counts)
 
 
+def test_junit_streamed_suites_are_the_whole_tree_indented(report: AuditReport) -> None:
+    """Suites are written one at a time; the text must be what indenting the whole tree gives."""
+    from auditor.model import Severity
+
+    unaudited_with_finding = dataclasses.replace(
+        next(r for r in report.results if not r.audited), findings=report.findings[:2])
+    variants = [report, dataclasses.replace(report, results=(*report.results, unaudited_with_finding)),
+                dataclasses.replace(report, results=report.results[:1])]
+    for rep in variants:
+        for level in (None, Severity.INFO, Severity.CRITICAL):
+            threshold = level or rep.fail_on
+            root = ET.Element("testsuites", {"name": f"gitops-audit {rep.run_id}"})
+            totals = [0, 0, 0, 0]
+            for r in rep.results:
+                suite, counts = junit._suite(rep, r, threshold)
+                assert counts == junit._counts(r, threshold)
+                root.append(suite)
+                totals = [a + b for a, b in zip(totals, counts, strict=True)]
+            for k, v in zip(("tests", "failures", "errors", "skipped"), totals, strict=True):
+                root.set(k, str(v))
+            root.set("time", f"{junit.duration_seconds(rep) or 0.0:.3f}")
+            ET.indent(root)
+            whole = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+            assert junit.render(rep, level) == whole
+    empty = junit.render(dataclasses.replace(report, results=()))
+    assert ET.fromstring(empty).get("tests") == "0"
+
+
+def test_csv_written_in_batches_is_one_text(report: AuditReport) -> None:
+    many = tuple(dataclasses.replace(report.findings[0], path=f"p{i}") for i in range(2500))
+    rep = dataclasses.replace(report, results=(dataclasses.replace(report.results[0], findings=many),))
+    pieces: list[str] = []
+    csv_report.write(rep, pieces)
+    assert len(pieces) == 3
+    rows = list(csv.reader(io.StringIO("".join(pieces).lstrip("\ufeff"))))
+    assert len(rows) == 2501 and rows[1][csv_report.COLUMNS.index("field_path")] == "p0"
+
+
 # ----------------------------------------------------------------------------- SARIF
 
 
