@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import threading
 from pathlib import Path
 
@@ -28,3 +29,10 @@ def test_puts_from_many_threads_keep_every_value(tmp_path: Path) -> None:
         t.join()
     assert all(spool.get(f"t{i}") == list(range(i)) for i in range(40))
     assert len(list(tmp_path.iterdir())) == 40
+
+
+def test_files_are_compressed(tmp_path: Path) -> None:
+    value = [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"web-{i}"}} for i in range(300)]
+    Spool(tmp_path).put("t", value)
+    (path,) = tmp_path.iterdir()
+    assert path.stat().st_size * 5 < len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
