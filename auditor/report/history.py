@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import logging
 import os
@@ -26,7 +25,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -34,12 +33,11 @@ from typing import Any
 
 from auditor.errors import ReportError
 from auditor.model import AuditReport, Finding, FindingStatus
-from auditor.report import bundle, csv_report, html_report, json_report, junit, ledger_csv, oscal, sarif
+from auditor.report import bundle, html_report, json_report
 from auditor.report._common import fingerprint, gc_paused, parse_time, totals
-from auditor.report._text import Sink, TextFile
+from auditor.report.formats import BUNDLE, FILES, bundle_members, write_reports
 from auditor.report.signing import SigningKey
 from auditor.util.fs import atomic_write
-from auditor.util.text import encodable, json_safe
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +46,6 @@ RUN_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,127}$")
 LATEST = "latest"
 INDEX = "index.html"
 SUMMARY = "summary.json"
-FILES = {
-    "html": "report.html",
-    "json": "report.json",
-    "csv": "findings.csv",
-    "junit": "junit.xml",
-    "sarif": "report.sarif",
-    "ledger": "ledger.csv",
-    "oscal": "oscal.json",
-}
-BUNDLE = "evidence.zip"
 
 
 @dataclass(frozen=True)
@@ -294,86 +282,6 @@ def load_summaries(out_dir: Path) -> list[RunSummary]:
         except (OSError, ReportError):
             log.warning("skip run %s in history: no readable summary or report", d.name)
     return out
-
-
-Writer = tuple[str, Callable[[Sink], None], Callable[[str], str]]
-
-
-def _writers(
-    report: AuditReport, history: Sequence[RunSummary], controls: Mapping[str, Sequence[str]] | None
-) -> list[Writer]:
-    """(file name, writer, per-character cleaning) of every report format of one run.
-
-    Text from repositories and clusters may hold lone surrogates (not encodable) and bidi controls.
-    """
-    return [
-        (FILES["html"], lambda out: html_report.write(report, out, history), encodable),
-        (FILES["json"], lambda out: json_report.write(report, out), json_safe),
-        (FILES["csv"], lambda out: csv_report.write(report, out), encodable),
-        (FILES["junit"], lambda out: junit.write(report, out), encodable),
-        (FILES["sarif"], lambda out: sarif.write(report, out), json_safe),
-        (FILES["ledger"], lambda out: out.append(ledger_csv.render(report)), encodable),
-        (FILES["oscal"], lambda out: oscal.write(report, out, controls), json_safe),
-    ]
-
-
-def render_reports(
-    report: AuditReport, history: Sequence[RunSummary] = (), *, controls: Mapping[str, Sequence[str]] | None = None
-) -> dict[str, bytes]:
-    """Every report format of one run, by file name (no bundle), in memory (tests, small runs)."""
-    files: dict[str, bytes] = {}
-    for name, write, clean in _writers(report, history, controls):
-        buf = io.BytesIO()
-        sink = TextFile(buf, clean)
-        write(sink)
-        sink.flush()
-        files[name] = buf.getvalue()
-    return files
-
-
-def write_reports(
-    report: AuditReport, folder: Path, history: Sequence[RunSummary] = (), *,
-    controls: Mapping[str, Sequence[str]] | None = None, shown: Path | None = None,
-) -> dict[str, Path]:
-    """Write every report format of one run into ``folder``, one format at a time, each as it is made.
-
-    Only one format's text is ever in memory, a batch at a time: a fleet's reports together are
-    hundreds of MB, and a run that held them all (and then the bundle's copy) peaked there.
-    ``shown`` is the run directory an error names (``folder`` may be a staging copy).
-    """
-    paths: dict[str, Path] = {}
-    for name, write, clean in _writers(report, history, controls):
-        path = folder / name
-        try:
-            with open(path, "wb") as fh:
-                sink = TextFile(fh, clean)
-                write(sink)
-                sink.flush()
-            # Reports are read by the report server and by auditors (they hold no secret values):
-            # world-readable like any file written under a default umask.
-            os.chmod(path, 0o644)
-        except OSError as exc:  # name the file the user will look for, not the staging copy
-            raise OSError(exc.errno, exc.strerror, str((shown or folder) / name)) from None
-        paths[name] = path
-    return paths
-
-
-def bundle_members(reports: Mapping[str, bundle.Source], state: Mapping[str, bundle.Source] | None = None) -> dict[
-    str, bundle.Source
-]:
-    """Bundle member names: reports under ``reports/``, the run's state files (already named ``state/…``)."""
-    members: dict[str, bundle.Source] = {f"reports/{name}": data for name, data in reports.items()}
-    members.update(state or {})
-    return members
-
-
-def render_all(
-    report: AuditReport, history: Sequence[RunSummary] = (), *, config_sha256: str = ""
-) -> dict[str, bytes]:
-    """Every format of one run, by file name (bundle included, unsigned, without state)."""
-    files = render_reports(report, history)
-    files[BUNDLE] = bundle.build(report, bundle_members(files), config_sha256=config_sha256)
-    return files
 
 
 def _set_latest(out_dir: Path, run_id: str) -> Path:
