@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from auditor.model import AuditReport
-from auditor.report import history, html_report
+from auditor.report import history, html_data, html_report
 
 from .report_sample import CSV_CANARY, SECRET_HASH, SECRET_PLAIN, XSS_IMG, XSS_SCRIPT
 
@@ -121,7 +121,7 @@ def test_data_block_round_trips(page: str, report: AuditReport) -> None:
 
 
 def test_script_json_escaping() -> None:
-    text = str(html_report.script_json({"a": "</script><!-- \u2028 & '\""}))
+    text = str(html_data.script_json({"a": "</script><!-- \u2028 & '\""}))
     assert "</" not in text and "<!--" not in text and "\u2028" not in text and "&" not in text
     assert json.loads(text) == {"a": "</script><!-- \u2028 & '\""}
 
@@ -212,7 +212,7 @@ def test_streamed_data_block_is_script_json_of_the_payload(report: AuditReport) 
     page = html_report.render(big)
     m = re.search(r'<script id="audit-data" type="application/json">(.*?)</script>', page, re.S)
     assert m is not None
-    assert m.group(1) == str(html_report.script_json(html_report.payload(big)))
+    assert m.group(1) == str(html_data.script_json(html_data.payload(big)))
     assert "gitops-audit-data-" not in page
     assert len(json.loads(m.group(1))["rows"]) == len(big.findings)
 
