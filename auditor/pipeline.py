@@ -330,6 +330,7 @@ def run_audit(
         cache_dir = _render_cache_dir(opts.source)
         largest = [0]
         lock = threading.Lock()
+        kept: set[RenderKey] = set()  # renders the render cache holds (read back instead of kept in memory)
 
         def render_one(key: RenderKey) -> RenderedSet | str:
             w, t = jobs[key]
@@ -342,6 +343,7 @@ def run_audit(
             need_values = opts.cluster.secrets == "hash"
             cached = render_cache.load(cache_dir, ckey, need_secret_values=need_values) if cache_dir else None
             if cached is not None and source.cache_valid(w.ctx, cached):
+                kept.add(key)
                 say(t.name, f"render {t.path} (cached)")
                 value: RenderedSet | str = sops.prepare(replace(cached, commit=w.commit), values_compared=need_values)
             else:
@@ -349,6 +351,7 @@ def run_audit(
                 value = render_fresh(w, t)
                 if cache_dir is not None and isinstance(value, RenderedSet) and _cacheable(value, source, opts):
                     render_cache.store(cache_dir, ckey, value)
+                    kept.add(key)
                 if isinstance(value, RenderedSet):
                     value = sops.prepare(value, values_compared=need_values)
             if policies is not None and isinstance(value, RenderedSet):
@@ -366,8 +369,9 @@ def run_audit(
                 return str(exc)
 
         # Change control judges each protected target against the change inputs of all protected targets
-        # of its repository (one history walk), gathered before any audit: those renders come first and are
-        # held until their targets are audited. Every other render streams.
+        # of its repository (one history walk), gathered before any audit: those renders come first, give
+        # their files, and are read back from the render cache (or, uncached, held) when their targets are
+        # audited. Every other render streams.
         cc = opts.config.change_control
 
         def controlled(t: Target) -> bool:
@@ -376,10 +380,25 @@ def run_audit(
 
         early = [key for key in order if any(controlled(t) for t in groups[key])]
         held: dict[RenderKey, RenderedSet | str] = {}
+        roles: dict[RenderKey, dict[str, str]] = {}
+
+        def render_early(key: RenderKey) -> RenderedSet | str | None:
+            value = render_one(key)
+            if isinstance(value, RenderedSet):
+                roles[key] = file_roles(value)
+                # A render the cache holds is read back when its targets are audited: holding every
+                # protected render at once made memory grow with the production fleet. Runs that
+                # compare Secret values may miss a cache entry (values stripped), so they hold theirs.
+                if key in kept and opts.cluster.secrets != "hash":
+                    return None
+            return value
+
         if early:
             with ThreadPoolExecutor(max_workers=max(1, opts.config.concurrency)) as pool:
-                held.update(zip(early, pool.map(_in_context(render_one), early), strict=True))
-        _gather_change_inputs(opts, repos, all_targets, lambda t: held.get(render_key(t)), lookup)
+                for rkey, value in zip(early, pool.map(_in_context(render_early), early), strict=True):
+                    if value is not None:
+                        held[rkey] = value
+        _gather_change_inputs(opts, repos, all_targets, lambda t: roles.get(render_key(t)), lookup)
         if spool is not None:
             spool.write_change(repos, policies)
 
@@ -479,7 +498,7 @@ def _gather_change_inputs(
     opts: RunOptions,
     repos: Mapping[tuple[str, str], RepoWork],
     targets: Sequence[Target],
-    rendered_of: Callable[[Target], RenderedSet | str | None],
+    roles_of: Callable[[Target], Mapping[str, str] | None],
     lookup: PlatformLookup | None,
 ) -> None:
     """Once per repository: the change-control inputs of all its protected targets.
@@ -494,9 +513,8 @@ def _gather_change_inputs(
         for t in targets:
             if (t.repo, t.ref) != key or t.env not in cc.protected_envs:
                 continue
-            rendered = rendered_of(t)
-            if isinstance(rendered, RenderedSet):
-                roles = file_roles(rendered)
+            roles = roles_of(t)  # the target's files and their roles (None: it did not render)
+            if roles is not None:
                 w.protected_paths[t.name] = target_paths(sorted(roles), w.codeowners, cc, roles)[0]
         paths = sorted({p for ps in w.protected_paths.values() for p in ps})
         # The platform repository in config is the run's own repository: other repositories (Flux
