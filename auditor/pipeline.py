@@ -330,7 +330,9 @@ def run_audit(
         cache_dir = _render_cache_dir(opts.source)
         largest = [0]
         lock = threading.Lock()
-        kept: set[RenderKey] = set()  # renders the render cache holds (read back instead of kept in memory)
+        # Runs that compare Secret values read only cache entries that kept them.
+        need_values = opts.cluster.secrets == "hash"
+        kept: set[RenderKey] = set()  # renders a later render_one will read back from the cache
 
         def render_one(key: RenderKey) -> RenderedSet | str:
             w, t = jobs[key]
@@ -340,7 +342,6 @@ def run_audit(
                 return f"render {t.path}: {stop.reason()}"
             source = source_for(sources, t)
             ckey = _render_cache_key(opts, tool, w, t, source) if cache_dir is not None else ""
-            need_values = opts.cluster.secrets == "hash"
             cached = render_cache.load(cache_dir, ckey, need_secret_values=need_values) if cache_dir else None
             if cached is not None and source.cache_valid(w.ctx, cached):
                 kept.add(key)
@@ -351,7 +352,8 @@ def run_audit(
                 value = render_fresh(w, t)
                 if cache_dir is not None and isinstance(value, RenderedSet) and _cacheable(value, source, opts):
                     render_cache.store(cache_dir, ckey, value)
-                    kept.add(key)
+                    if not need_values:  # an entry stored with its Secret values stripped would miss then
+                        kept.add(key)
                 if isinstance(value, RenderedSet):
                     value = sops.prepare(value, values_compared=need_values)
             if policies is not None and isinstance(value, RenderedSet):
@@ -387,9 +389,8 @@ def run_audit(
             if isinstance(value, RenderedSet):
                 roles[key] = file_roles(value)
                 # A render the cache holds is read back when its targets are audited: holding every
-                # protected render at once made memory grow with the production fleet. Runs that
-                # compare Secret values may miss a cache entry (values stripped), so they hold theirs.
-                if key in kept and opts.cluster.secrets != "hash":
+                # protected render at once made memory grow with the production fleet.
+                if key in kept:
                     return None
             return value
 

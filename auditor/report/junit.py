@@ -71,46 +71,43 @@ def _suite(report: AuditReport, r: TargetResult, threshold: Severity) -> tuple[E
         ("run_id", report.run_id),
     ):
         _el(props, "property", {"name": key, "value": value})
-    tests = failures = errors = skipped = 0
     if not r.audited:
         case = _el(suite, "testcase", {"name": "audit", "classname": f"{name}.audit"})
         err = _el(case, "error", {"message": f"not audited: {r.skip_reason}", "type": "NotAudited"})
         err.text = clean_text(r.skip_reason)
-        tests, errors = 1, 1
     for f in sorted(r.findings, key=Finding.sort_key):
-        tests += 1
         attrs = {"name": _case_name(f), "classname": f"{name}.{f.category.value}"}
         if _file(f):
             attrs["file"] = _file(f)
         case = _el(suite, "testcase", attrs)
         if not f.counts:
-            skipped += 1
             _el(case, "skipped", {"message": f"suppressed by {f.suppressed_by}"})
         elif f.severity.at_least(threshold):
-            failures += 1
             fail = _el(case, "failure", {"message": f.message, "type": f"{f.severity.value}"})
             fail.text = clean_text(_text(f))
         else:
             out = ET.SubElement(case, "system-out")
             out.text = clean_text(f"[{f.severity.value}] " + _text(f))
     if r.audited and not r.findings:
-        tests += 1
         _el(suite, "testcase", {"name": "audit", "classname": f"{name}.audit"})
-    for k, v in (("tests", tests), ("failures", failures), ("errors", errors), ("skipped", skipped)):
+    counts = _counts(r, threshold)
+    for k, v in zip(("tests", "failures", "errors", "skipped"), counts, strict=True):
         suite.set(k, str(v))
     # Seconds spent on this target (render, live read, checks), as CI dashboards expect.
     suite.set("time", f"{sum(float(x) for x in r.timings.values()):.3f}")
-    return suite, (tests, failures, errors, skipped)
+    return suite, counts
 
 
 def _counts(r: TargetResult, threshold: Severity) -> tuple[int, int, int, int]:
-    """(tests, failures, errors, skipped) of one target, as :func:`_suite` counts them, without the element."""
-    if not r.audited:
-        return 1 + len(r.findings), sum(1 for f in r.findings if f.counts and f.severity.at_least(threshold)), 1, \
-            sum(1 for f in r.findings if not f.counts)
+    """(tests, failures, errors, skipped) of one target.
+
+    One case per finding, and one ``audit`` case when the target is clean or was not audited (an error).
+    """
     failures = sum(1 for f in r.findings if f.counts and f.severity.at_least(threshold))
     skipped = sum(1 for f in r.findings if not f.counts)
-    return (len(r.findings) or 1), failures, 0, skipped
+    if not r.audited:
+        return 1 + len(r.findings), failures, 1, skipped
+    return len(r.findings) or 1, failures, 0, skipped
 
 
 @gc_paused

@@ -29,7 +29,7 @@ class Spool:
     def put(self, name: str, value: Any) -> None:
         """Park ``value`` under ``name`` (replacing an earlier one); safe from several threads."""
         with self._lock:
-            path = self._files.get(name) or self._folder / f"spool-{len(self._files)}.pickle"
+            path = self._files.get(name) or self._folder / f"spool-{len(self._files)}.pickle.zlib"
             self._files[name] = path
         path.write_bytes(zlib.compress(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), 1))
 
