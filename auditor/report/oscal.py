@@ -127,8 +127,7 @@ def _observation_uuid(report: AuditReport, fp: str) -> str:
     return _uuid(report.run_id, "observation", fp)
 
 
-def _observation(report: AuditReport, f: Finding, controls: Sequence[str]) -> dict[str, Any]:
-    fp = fingerprint(f)
+def _observation(report: AuditReport, f: Finding, controls: Sequence[str], fp: str) -> dict[str, Any]:
     subject = f.ref.subject if f.ref else "(repository)"
     git = f.credit.git
     live = f.credit.live
@@ -177,7 +176,7 @@ def to_dict(
     built only while :func:`write` writes it.
     """
     mapping = dict(controls or {})
-    observed: list[tuple[Finding, list[str]]] = []
+    observed: list[tuple[Finding, list[str], str]] = []  # (finding, its controls, its fingerprint)
     by_control: dict[str, list[tuple[Finding, str]]] = {}
     titles: dict[str, str] = {}
     # One OSCAL finding per control whatever its case: the catalogue's spelling (the mapping, then the
@@ -195,8 +194,9 @@ def to_dict(
 
     for f in report.findings:
         ctl = [key(c) for c in _controls_of(f, mapping)]
-        observed.append((f, ctl))
-        obs_uuid = _observation_uuid(report, fingerprint(f))
+        fp = fingerprint(f)
+        observed.append((f, ctl, fp))
+        obs_uuid = _observation_uuid(report, fp)
         for c in ctl:
             by_control.setdefault(c, []).append((f, obs_uuid))
             titles.setdefault(c, rule_description(f))
@@ -255,8 +255,8 @@ def to_dict(
         },
     }
     if observed:
-        result["observations"] = (Rows(observed, lambda pair: _observation(report, *pair)) if lazy
-                                  else [_observation(report, f, ctl) for f, ctl in observed])
+        result["observations"] = (Rows(observed, lambda row: _observation(report, *row)) if lazy
+                                  else [_observation(report, *row) for row in observed])
     if findings:
         result["findings"] = findings
     return {
