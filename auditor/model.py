@@ -75,7 +75,7 @@ class FindingStatus(enum.StrEnum):
 
 
 # Core API group kinds have group "". Cluster-scoped kinds need no namespace.
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, slots=True, order=True)
 class ObjectRef:
     """Identity of a Kubernetes object: (group, kind, namespace, name). Version is not identity."""
 
@@ -110,7 +110,7 @@ def split_api_version(api_version: str) -> tuple[str, str]:
     return "", api_version
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CommitInfo:
     """One git commit, as shown in provenance."""
 
@@ -134,7 +134,7 @@ class CommitInfo:
         return self.sha[:7]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileProvenance:
     """A repository file that contributed to an object, and the last commit that touched it."""
 
@@ -151,7 +151,7 @@ class FileProvenance:
     ``<url>@<ref>`` of another branch, tag or repository a source read (empty: the audited commit)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveProvenance:
     """Who last wrote a live field or object, from ``metadata.managedFields``."""
 
@@ -160,7 +160,7 @@ class LiveProvenance:
     time: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Provenance:
     """Where an object or finding comes from: git files (desired side) and/or live managers."""
 
@@ -176,7 +176,7 @@ class Provenance:
         return self.files[0] if self.files else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Credit:
     """Who a finding is credited to; the git side and the cluster side are separate fields (DESIGN §4b).
 
@@ -216,7 +216,7 @@ class Manifest:
         return meta.get("annotations") or {}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldChange:
     """One field-level difference between desired and live."""
 
@@ -234,7 +234,7 @@ class FieldChange:
     """Name of the ignore rule that hides this change; empty when it counts."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ObjectDrift:
     """The drift verdict for one object identity."""
 
@@ -332,7 +332,7 @@ class Finding:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ListRecord:
     """One live read: where it came from, when, and at which resourceVersion."""
 
@@ -346,7 +346,7 @@ class ListRecord:
     count: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RuleCheck:
     """One rule as run on one target: how many subjects it looked at (the denominator of passed checks)."""
 
@@ -357,7 +357,7 @@ class RuleCheck:
     """``framework:control`` ids the rule gives evidence for (from the rule catalogue)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AppObject:
     """One object of a target seen as part of an application, so targets can be lined up side by side."""
 
@@ -374,7 +374,7 @@ class AppObject:
     """``app.kubernetes.io/version`` label, when set."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FleetField:
     """A desired field of one app object whose value differs between the run's targets."""
 
@@ -386,7 +386,7 @@ class FleetField:
     """(target, desired value) for each target holding the object; ``None`` when the field is absent there."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InventoryItem:
     """One desired object of a target: its verdict and where it came from (object → files → commits)."""
 

@@ -38,6 +38,7 @@ from auditor.model import (
 )
 from auditor.pipeline_catalog import run_catalog
 from auditor.pipeline_fleet import fleet_fields, line_up
+from auditor.pipeline_intern import Interner
 from auditor.pipeline_schedule import stream
 from auditor.pipeline_target import (
     EvidenceSink,
@@ -411,6 +412,8 @@ def run_audit(
         # Desired objects of targets with applications (Argo CD/Flux) only: the fleet comparison of fields.
         # Parked on disk until then: held in memory they grew with the fleet.
         app_objects = Spool(Path(tmp))
+        # Results are held until the reports are written: equal parts are shared across targets.
+        interner = Interner()
 
         def audit_one(t: Target, rendered: RenderedSet | str) -> TargetResult:
             target_var.set(t.name)
@@ -420,7 +423,7 @@ def run_audit(
             elif isinstance(rendered, str):
                 result = TargetResult(target=t, audited=False, skip_reason=rendered, commit=w.commit)
             else:
-                result = audit_target(shared, t, rendered, w, source_for(sources, t))
+                result = interner.result(audit_target(shared, t, rendered, w, source_for(sources, t)))
                 if result.audited and result.apps:
                     # Secret values never reach the disk (the comparison does not read them either).
                     app_objects.put(t.name, tuple(replace(m, body=mask_secret_values(m.body)) if is_secret(m.body)
@@ -457,7 +460,8 @@ def run_audit(
                 audited.append(done[t.name])
         results = _report_unmatched_rules((*audited, *skipped), shared.unmatched)
         lined = line_up([(r.target.name, r.apps) for r in results if r.apps])
-        results = tuple(replace(r, apps=lined[r.target.name]) if r.target.name in lined else r for r in results)
+        results = tuple(replace(r, apps=interner.apps(lined[r.target.name])) if r.target.name in lined else r
+                        for r in results)
         fields = fleet_fields((r.target.name, app_objects.get(r.target.name, ()), r.apps)
                               for r in results if r.audited and r.apps)
         results = tuple(pipeline_hygiene.shown_result(r) for r in results)
