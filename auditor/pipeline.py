@@ -28,6 +28,7 @@ from auditor.logs import run_id_var, target_var
 from auditor.model import (
     AuditReport,
     Category,
+    Credit,
     Finding,
     LedgerEntry,
     RenderedSet,
@@ -277,6 +278,8 @@ def run_audit(
                     catalog=run_catalog(policies, opts.config.policy))
     lookup = make_lookup(opts.config.change_control.approvals)  # a missing token is exit 2, before any work
     discovering = any(s.configured() for s in sources)
+    # Results are held until the reports are written: equal parts are shared across targets.
+    interner = Interner()
 
     # The policy set may start worker processes: they stop with the run, whatever happens.
     stop_policies = contextlib.closing(policies) if policies is not None else contextlib.nullcontext()
@@ -412,8 +415,6 @@ def run_audit(
         # Desired objects of targets with applications (Argo CD/Flux) only: the fleet comparison of fields.
         # Parked on disk until then: held in memory they grew with the fleet.
         app_objects = Spool(Path(tmp))
-        # Results are held until the reports are written: equal parts are shared across targets.
-        interner = Interner()
 
         def audit_one(t: Target, rendered: RenderedSet | str) -> TargetResult:
             target_var.set(t.name)
@@ -474,7 +475,7 @@ def run_audit(
         build_ledger(w.change, w.protected_paths, opts.config.change_control)
         for w in repos.values() if w.change is not None
     ])
-    results = credit_approvals(results, ledger)
+    results = credit_approvals(results, ledger, interner.credit)
     commits = sorted({w.commit for w in repos.values() if w.commit})
     urls = sorted({w.url for w in repos.values() if w.url})
     refs = sorted({w.ref for w in repos.values()})
@@ -529,8 +530,13 @@ def _gather_change_inputs(
                           platform=opts.config.change_control.approvals.provider if use else "", lookup=use)
 
 
-def credit_approvals(results: tuple[TargetResult, ...], ledger: Sequence[LedgerEntry]) -> tuple[TargetResult, ...]:
-    """Each finding's credited commit gets its approval from the change ledger (none when not in it)."""
+def credit_approvals(
+    results: tuple[TargetResult, ...], ledger: Sequence[LedgerEntry], share: Callable[[Credit], Credit] = lambda c: c
+) -> tuple[TargetResult, ...]:
+    """Each finding's credited commit gets its approval from the change ledger (none when not in it).
+
+    ``share`` gives the run's instance of a credit (the same object on every target is one credit).
+    """
     by_sha = {e.commit.sha: e for e in ledger}
     out = []
     for r in results:
@@ -541,7 +547,7 @@ def credit_approvals(results: tuple[TargetResult, ...], ledger: Sequence[LedgerE
             entry = by_sha.get(git.commit.sha) if git is not None and git.commit is not None else None
             text = approval_text(entry)
             if text != f.credit.approval:
-                f = replace(f, credit=replace(f.credit, approval=text))
+                f = replace(f, credit=share(replace(f.credit, approval=text)))
                 changed = True
             findings.append(f)
         out.append(replace(r, findings=tuple(findings)) if changed else r)

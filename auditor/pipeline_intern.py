@@ -16,7 +16,7 @@ Wiring-level code (like the other ``pipeline_*`` modules); no stage imports it.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from auditor.model import (
     AppObject,
@@ -31,6 +31,8 @@ from auditor.model import (
 )
 
 _T = TypeVar("_T")
+_TEXT_DEPTH = 6
+"""Nesting of a finding's details searched for strings (deeper values are kept as they are)."""
 
 
 class Interner:
@@ -73,7 +75,8 @@ class Interner:
             return got
         return self.one(Provenance(files=self._files(prov.files), live=self.one(prov.live)))
 
-    def _credit(self, credit: Credit) -> Credit:
+    def credit(self, credit: Credit) -> Credit:
+        """The run's instance of ``credit``."""
         got = self._shared(credit)
         if got is not None:
             return got
@@ -97,9 +100,25 @@ class Interner:
         got = self._shared(i)
         return got if got is not None else self.one(replace(i, ref=self.one(i.ref), files=self._files(i.files)))
 
+    def _text(self, value: Any, depth: int = 0) -> Any:
+        """``value`` with its strings (and those of its dicts and lists) the run's instances; same types."""
+        kind = type(value)
+        if kind is str:
+            return self.one(value)
+        if depth >= _TEXT_DEPTH:
+            return value
+        if kind is dict:
+            return {self._text(k, _TEXT_DEPTH): self._text(v, depth + 1) for k, v in value.items()}
+        if kind is list:
+            return [self._text(v, depth + 1) for v in value]
+        return value
+
     def _finding(self, f: Finding) -> Finding:
-        return replace(f, ref=self._ref(f.ref), provenance=self._provenance(f.provenance),
-                       credit=self._credit(f.credit))
+        # Policy findings repeat their rule's title, remediation and metadata, each a copy from its worker.
+        details = self._text(f.details) if type(f.details) is dict else f.details
+        return replace(f, rule_id=self.one(f.rule_id), message=self.one(f.message), ref=self._ref(f.ref),
+                       provenance=self._provenance(f.provenance), credit=self.credit(f.credit),
+                       owners=self.one(f.owners), details=details)
 
     def apps(self, apps: tuple[AppObject, ...]) -> tuple[AppObject, ...]:
         """``apps`` with each row the run's shared instance."""
@@ -118,4 +137,5 @@ class Interner:
             drift=tuple(self._drift(d) for d in r.drift),
             apps=self.apps(r.apps),
             inventory=tuple(self._item(i) for i in r.inventory),
+            images=tuple(self.one(row) for row in r.images),
         )

@@ -131,6 +131,7 @@ def test_a_fleet_run_is_the_same_with_and_without_sharing(
     with monkeypatch.context() as m:
         m.setattr(pipeline_intern.Interner, "result", lambda self, r: r)
         m.setattr(pipeline_intern.Interner, "apps", lambda self, apps: apps)
+        m.setattr(pipeline_intern.Interner, "credit", lambda self, c: c)
         plain = _audit(config)
     assert _fields(shared) == _fields(plain)
     assert any(f.rule_id == "drift.missing" for f in shared.findings)
@@ -148,3 +149,22 @@ def test_a_fleet_run_is_the_same_with_and_without_sharing(
     # Every report format has the same bytes from shared and unshared results.
     again = dataclasses.replace(plain, results=tuple(pipeline_intern.Interner().result(r) for r in plain.results))
     assert formats.render_reports(again) == formats.render_reports(plain)
+
+
+def test_details_keep_their_types_and_share_their_strings() -> None:
+    deep: object = "leaf"
+    for _ in range(12):  # deeper than the interner looks: kept as it is, still equal
+        deep = {"d": [deep]}
+    details = {"title": "".join(["Field ", "changed"]), "segments": ["spec", 1, ("a", "b")], "n": None,
+               "deep": deep}
+    interner = pipeline_intern.Interner()
+    results = []
+    for name in ("dev", "prod"):
+        r = _result(name)
+        f = dataclasses.replace(r.findings[0], details=dict(details, title="".join(["Field ", "changed"])),
+                                message="".join(["replicas ", "changed"]))
+        results.append(interner.result(dataclasses.replace(r, findings=(f,))).findings[0])
+    one, two = results
+    assert repr(one.details) == repr(details) and type(one.details["segments"][2]) is tuple
+    assert one.details["title"] is two.details["title"] and one.message is two.message
+    assert one.details is not two.details and one.details["segments"] is not two.details["segments"]
