@@ -3,9 +3,9 @@
 Two costs dominate an audit's policy stage, and this module removes both:
 
 - **Repeats.** Targets that share an overlay (or whose overlays leave most objects alone) hand the
-  policies the same documents. Results are cached for the run, keyed by the query, an exact digest of
-  the document and the *context key*: the side plus only the target fields the policies read
-  (``context_deps.py``). Concurrent targets asking for the same key wait for one evaluation.
+  policies the same documents. Recent results are cached (:data:`RESULT_MEMO`), keyed by the query, an
+  exact digest of the document and the *context key*: the side plus only the target fields the policies
+  read (``context_deps.py``). Concurrent targets asking for the same key wait for one evaluation.
 - **One core.** The embedded engine holds the GIL, so the pipeline's threads evaluate one at a time.
   Large batches go to a pool of worker processes (``worker.py``); small runs never start one. A pool that
   breaks (a worker killed, a start failure) is logged once and evaluation goes on in process.
@@ -40,6 +40,11 @@ START_POOL_AT = 400
 DIGEST_MEMO = 8192
 """Desired documents whose digest is remembered (by identity): a few renders' worth. Targets sharing a render
 are audited close together (streaming); a document evicted early is digested again (~6 µs)."""
+RESULT_MEMO = 16384
+"""Results kept for reuse (oldest out). Reuse comes from targets sharing a render or a document, which
+the stream audits close together; kept for the whole run, every result of every target stayed in
+memory (about 2 MB per 1,500-object target: half the growth of a 96-target run). An evicted result is
+evaluated again if asked for (a miss costs time, never a different answer)."""
 USE_POOL_AT = 32
 """Once the pool runs, smaller batches than this stay in process (the round trip costs more)."""
 _CHUNK = (16, 200)
@@ -247,7 +252,8 @@ class PolicyRunner:
         with self._lock:
             for claim in owned:
                 if not claim.future.done():
-                    self._cache.pop(claim.key, None)  # a later target evaluates it afresh
+                    if self._cache.get(claim.key) is claim.future:  # not another claim of an evicted key
+                        del self._cache[claim.key]  # a later target evaluates it afresh
                     claim.future.set_result(reason)
 
     def _claim(self, ctx: str, block: Sequence[Job], futures: list[Future[Any] | None], memo: bool) -> list[_Claim]:
@@ -265,6 +271,10 @@ class PolicyRunner:
                 if fut is None:
                     fut = self._cache[key] = Future()
                     mine.append(_Claim(job, key, fut))
+                    # Insertion order: the oldest go first. One still being evaluated stays with its waiters
+                    # (they hold its future); only a later ask for its key evaluates it again.
+                    while len(self._cache) > RESULT_MEMO:
+                        del self._cache[next(iter(self._cache))]
                 futures.append(fut)
             self.stats.evaluated += len(mine)
         return mine

@@ -122,6 +122,24 @@ def test_digest_memo_is_bounded_and_releases_old_renders(tmp_path: Path, monkeyp
     assert len(ps.runner._digests) == 10
 
 
+def test_result_memo_is_bounded_and_an_evicted_result_is_evaluated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kept for the whole run, every result of every target stayed in memory."""
+    from auditor.policy import runner as runner_mod
+
+    monkeypatch.setattr(runner_mod, "RESULT_MEMO", 5)
+    ps = policy_set(tmp_path, ENV_RULE)
+    docs = configmaps(12)
+    first = evaluate_target(ps, US, docs, [])
+    assert len(ps.runner._cache) == 5 and ps.runner.stats.evaluated == 12
+    assert evaluate_target(ps, US, docs[-5:], []) == tuple(f for f in first if f.ref in {m.ref for m in docs[-5:]})
+    assert ps.runner.stats.evaluated == 12  # the newest five are still cached
+    again = evaluate_target(ps, US, docs, [])
+    assert again == first  # evicted results are evaluated again, to the same findings
+    assert len(ps.runner._cache) == 5 and ps.runner.stats.evaluated == 24
+
+
 def test_concurrent_targets_evaluate_each_document_once(tmp_path: Path) -> None:
     ps = policy_set(tmp_path, ENV_RULE)
     docs = configmaps(200)
