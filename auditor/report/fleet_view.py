@@ -90,6 +90,9 @@ def fleet_matrix(report: AuditReport) -> dict[str, Any]:
     """App x target matrix of drift states, apps with problems first; objects per app for the expanded view."""
     targets = [r for r in report.results if r.audited]
     apps: dict[str, dict[str, Any]] = {}
+    # One cell per (state, object) however many targets show it: a cell per object per target was
+    # ~76 MB at 96 targets x 1,500 objects. Cells are read, never changed.
+    shown: dict[tuple[str, ObjectRef], dict[str, str]] = {}
     for ti, r in enumerate(targets):
         for a in r.apps:
             state = _STATE_OF[a.state]
@@ -99,7 +102,10 @@ def fleet_matrix(report: AuditReport) -> dict[str, Any]:
             if _STATE_RANK[state] > _STATE_RANK[cell["state"]]:
                 cell["state"] = state
             obj = app["objects"].setdefault(a.key, {})
-            obj[ti] = {"state": state, "subject": a.ref.subject}
+            seen = shown.get((state, a.ref))
+            if seen is None:
+                seen = shown[(state, a.ref)] = {"state": state, "subject": a.ref.subject}
+            obj[ti] = seen
     rows = []
     for app in apps.values():
         cells: list[dict[str, Any] | None] = []
