@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from auditor.model import AuditReport, Category, DriftKind, Finding, ObjectRef, TargetResult
@@ -219,22 +219,25 @@ def env_payload(report: AuditReport) -> dict[str, Any]:
     ``targets``: [name, env, region]; ``objects``: key → [app, kind]; ``held``: per target, key → state;
     ``fields``: [key, path, {target index: desired value}] for fields that differ in git;
     ``drift``: [target index, key, path, desired, live] for counted field drift.
+    ``held`` and ``fields`` are iterators, made one target or field at a time as they are written:
+    together they grow with objects x targets (~32 MB at 96 targets x 1,500 objects).
     """
     audited = [r for r in report.results if r.audited and r.apps]
     index = {r.target.name: i for i, r in enumerate(audited)}
     objects: dict[str, list[str]] = {}
-    held: list[dict[str, str]] = []
     for r in audited:
-        per: dict[str, str] = {}
         for a in r.apps:
             objects.setdefault(a.key, [a.app, a.ref.kind])
-            per[a.key] = _STATE_OF[a.state]
-        held.append(per)
-    fields = []
-    for f in report.fleet_fields[:MAX_ENV_FIELDS]:
-        kind = f.key.partition("/")[0]
-        ref = ObjectRef("", kind, "", "")
-        fields.append([f.key, f.path, {str(index[t]): mask_for(ref, f.path, v) for t, v in f.values if t in index}])
+
+    def held() -> Iterator[dict[str, str]]:
+        for r in audited:
+            yield {a.key: _STATE_OF[a.state] for a in r.apps}
+
+    def fields() -> Iterator[list[Any]]:
+        for f in report.fleet_fields[:MAX_ENV_FIELDS]:
+            ref = ObjectRef("", f.key.partition("/")[0], "", "")
+            yield [f.key, f.path, {str(index[t]): mask_for(ref, f.path, v) for t, v in f.values if t in index}]
+
     drift: list[list[Any]] = []
     for r in audited:
         keys = {a.ref: a.key for a in r.apps}
@@ -250,7 +253,7 @@ def env_payload(report: AuditReport) -> dict[str, Any]:
     return {
         "targets": [[r.target.name, r.target.env, r.target.region] for r in audited],
         "objects": objects,
-        "held": held,
-        "fields": fields,
+        "held": held(),
+        "fields": fields(),
         "drift": drift,
     }

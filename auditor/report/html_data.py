@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from markupsafe import Markup
@@ -149,7 +149,41 @@ def _payload_parts(report: AuditReport) -> Iterator[tuple[str, Any]]:
 
 def payload(report: AuditReport) -> dict[str, Any]:
     """The findings data the page's script reads: compact rows plus a details record per row."""
-    return {k: list(v) if isinstance(v, Iterator) else v for k, v in _payload_parts(report)}
+    return {k: _whole(v) for k, v in _payload_parts(report)}
+
+
+def _streamed(value: Any) -> bool:
+    """True for a dict (string keys) holding iterators: written member by member."""
+    return isinstance(value, dict) and any(isinstance(v, Iterator) for v in value.values()) \
+        and all(isinstance(k, str) for k in value)
+
+
+def _whole(value: Any) -> Any:
+    """``value`` with its iterators (and those of its streamed dicts) made lists."""
+    if isinstance(value, Iterator):
+        return [_whole(v) for v in value]
+    if _streamed(value):
+        return {k: _whole(v) for k, v in value.items()}
+    return value
+
+
+def _stream(value: Any, emit: Callable[[str], None]) -> None:
+    """Emit ``_compact(_whole(value))``'s text, an iterator's items (and a streamed dict's members) one by one."""
+    if isinstance(value, Iterator):
+        emit("[")
+        for n, item in enumerate(value):
+            if n:
+                emit(",")
+            _stream(item, emit)
+        emit("]")
+    elif _streamed(value):
+        emit("{")
+        for i, (key, item) in enumerate(value.items()):
+            emit(("," if i else "") + _compact(key) + ":")
+            _stream(item, emit)
+        emit("}")
+    else:
+        emit(_compact(value))
 
 
 def _compact(value: Any) -> str:
@@ -177,12 +211,6 @@ def write_data(report: AuditReport, out: Sink) -> None:
     emit("{")
     for i, (key, value) in enumerate(_payload_parts(report)):
         emit(("," if i else "") + _compact(key) + ":")
-        if isinstance(value, Iterator):
-            emit("[")
-            for n, item in enumerate(value):
-                emit(("," if n else "") + _compact(item))
-            emit("]")
-        else:
-            emit(_compact(value))
+        _stream(value, emit)
     emit("}")
     out.append(_script_text("".join(pieces)))
