@@ -247,6 +247,18 @@ def fleet_fields(
                         value = rename[value]
                 _record(fields, (a.key, path), index, bit, value)
     out: list[FleetField] = []
+    # A field's (target, value) pairs, and whole value lists, repeat across fields (every object carries the
+    # overlay's `env` label): one instance each, or they grew with differing fields x targets (~20 MB at 96).
+    pairs: dict[tuple[str, type, Any], tuple[str, Any]] = {}  # (target, type, value; a float's repr: -0.0)
+    lists: dict[tuple[int, ...], tuple[tuple[str, Any], ...]] = {}
+
+    def pair(name: str, value: Any) -> tuple[str, Any]:
+        try:  # typed key: 1, 1.0 and True are equal in Python, not in a report
+            exact = repr(value) if type(value) is float else value
+            return pairs.setdefault((name, type(value), exact), (name, value))
+        except TypeError:  # an empty list or dict
+            return (name, value)
+
     for (key, path), (first, same, others) in fields.items():
         held = holders[key]
         if held & (held - 1) == 0:  # one target holds the object
@@ -256,11 +268,23 @@ def fleet_fields(
         values = [(i, others[i] if i in others else first if same >> i & 1 else None)
                   for i in range(held.bit_length()) if held >> i & 1]
         base = values[0][1]
-        # Leaves are scalars or empty containers: == is exact, except that 1 == 1.0 == True in Python.
-        if any(v != base or type(v) is not type(base) for _, v in values[1:]):
-            out.append(FleetField(key=key, path=path, values=tuple((names[i], v) for i, v in values)))
+        if not all(_same(v, base) for _, v in values[1:]):
+            shown = tuple(pair(names[i], v) for i, v in values)
+            # Keyed by the pairs' identities: a kept list keeps its pairs alive, so no id is reused.
+            shown = lists.setdefault(tuple(map(id, shown)), shown)
+            out.append(FleetField(key=key, path=path, values=shown))
     out.sort(key=lambda f: (f.key, f.path))
     return tuple(out[:MAX_FLEET_FIELDS])
+
+
+def _same(a: Any, b: Any) -> bool:
+    """True when two leaves (scalars or empty containers) are the same value, as the report shows them.
+
+    Not ``==``: 1 == 1.0 == True, 0.0 == -0.0 and NaN != NaN. Floats compare by their text.
+    """
+    if type(a) is not type(b):
+        return False
+    return repr(a) == repr(b) if type(a) is float else bool(a == b)
 
 
 def _record(fields: dict[tuple[str, str], list[Any]], where: tuple[str, str], index: int, bit: int,
@@ -272,7 +296,7 @@ def _record(fields: dict[tuple[str, str], list[Any]], where: tuple[str, str], in
         return
     entry[1] &= ~bit
     entry[2].pop(index, None)
-    if value == entry[0] and type(value) is type(entry[0]):
+    if _same(value, entry[0]):
         entry[1] |= bit
     else:
         entry[2][index] = value

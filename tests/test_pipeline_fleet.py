@@ -149,7 +149,7 @@ def _fields_by_hand(targets: list[tuple[str, list[Manifest], tuple[Any, ...]]]) 
     for (key, path), per in values.items():
         held = holders[key]
         vals = [(t, per.get(t)) for t in held]
-        if len(held) > 1 and any(v != vals[0][1] or type(v) is not type(vals[0][1]) for _, v in vals):
+        if len(held) > 1 and any(repr(v) != repr(vals[0][1]) or type(v) is not type(vals[0][1]) for _, v in vals):
             out[(key, path)] = tuple(vals)
     return out
 
@@ -159,7 +159,7 @@ def test_fleet_fields_match_the_plain_comparison_on_random_fleets() -> None:
     import random
 
     rng = random.Random(19)
-    choices: list[Any] = [1, 1.0, True, "1", None, "a", "b", [], {}, 0, False]
+    choices: list[Any] = [1, 1.0, True, "1", None, "a", "b", [], {}, 0, False, 0.0, -0.0, float("nan")]
     for _ in range(300):
         fleet = []
         for t in range(rng.randint(1, 7)):
@@ -173,5 +173,15 @@ def test_fleet_fields_match_the_plain_comparison_on_random_fleets() -> None:
             fleet.append((f"t{t}", objs, apps))
         lined = line_up([(n, apps) for n, _, apps in fleet])
         ordered = [(n, objs, lined[n]) for n, objs, _ in fleet]
-        got = {(f.key, f.path): f.values for f in fleet_fields(iter(ordered))}
-        assert got == _fields_by_hand(ordered)
+        found = fleet_fields(iter(ordered))
+        got = {(f.key, f.path): f.values for f in found}
+        assert _typed(got) == _typed(_fields_by_hand(ordered))  # 1, 1.0 and True are three values
+        pairs = [p for f in found for p in f.values]
+        shared: dict[tuple[str, str, str], tuple[str, Any]] = {}
+        for p in pairs:  # equal (target, value) pairs of different fields are one instance
+            if not isinstance(p[1], list | dict):
+                assert shared.setdefault((p[0], type(p[1]).__name__, repr(p[1])), p) is p
+
+
+def _typed(fields: dict[tuple[str, str], Any]) -> dict[tuple[str, str], Any]:
+    return {k: tuple((t, type(v).__name__, repr(v)) for t, v in vals) for k, vals in fields.items()}
