@@ -294,7 +294,8 @@ class Finding:
     """Non-empty when an ignore rule or waiver hides this finding (still reported, never counted)."""
     status: FindingStatus = FindingStatus.NEW
     details: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
-    """Extra structured data (e.g. policy result metadata, remediation)."""
+    """Extra structured data (e.g. policy result metadata, remediation). Read-only once the finding exists:
+    a run shares equal details between its findings (``pipeline_intern``)."""
     credit: Credit = field(default_factory=Credit, compare=False)
     """The change this finding is credited to (git line and live write), separate from ``provenance``."""
     first_seen: str = ""

@@ -35,6 +35,23 @@ _TEXT_DEPTH = 6
 """Nesting of a finding's details searched for strings (deeper values are kept as they are)."""
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any, depth: int) -> bool:
+    """True when ``value`` holds only JSON-like values (string keys), at most :data:`_TEXT_DEPTH` deep."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return True
+    if depth >= _TEXT_DEPTH:
+        return False
+    if kind is dict:
+        return all(type(k) is str and _plain(v, depth + 1) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return all(_plain(v, depth + 1) for v in value)
+    return False
+
+
 class Interner:
     """One run's table of shared values.
 
@@ -113,9 +130,23 @@ class Interner:
             return [self._text(v, depth + 1) for v in value]
         return value
 
+    def _details(self, details: Any) -> Any:
+        """The run's instance of equal details (plain JSON values only), its strings shared too.
+
+        Most findings' details repeat: a rule's title, remediation, controls and metadata on every
+        target (1,157 distinct among 60,879 findings on the 96-target bench). Details are read-only once
+        a finding exists (``Finding.details``), so equal ones can be one dict.
+        """
+        if type(details) is not dict or not _plain(details, 0):
+            return details
+        # repr is exact on plain values: it tells 1, 1.0 and True apart, and keeps key order.
+        key = ("details", repr(details))
+        got = self._table.get(key)
+        return got if got is not None else self._table.setdefault(key, self._text(details))
+
     def _finding(self, f: Finding) -> Finding:
         # Policy findings repeat their rule's title, remediation and metadata, each a copy from its worker.
-        details = self._text(f.details) if type(f.details) is dict else f.details
+        details = self._details(f.details)
         return replace(f, rule_id=self.one(f.rule_id), message=self.one(f.message), ref=self._ref(f.ref),
                        provenance=self._provenance(f.provenance), credit=self.credit(f.credit),
                        owners=self.one(f.owners), details=details)

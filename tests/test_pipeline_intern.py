@@ -76,7 +76,7 @@ def test_sharing_keeps_every_field_and_shares_across_targets() -> None:
     assert two.inventory[1] is not one.inventory[1] and two.inventory[1].files[0] is one.inventory[1].files[0]
     assert two.drift[0].changes[0].actual == [3] and one.drift[0].changes[0].actual == 2
     assert two.findings[0] is not one.findings[0]
-    assert two.findings[0].details is not one.findings[0].details
+    assert two.findings[0].details is one.findings[0].details  # equal details are one dict
 
 
 def test_values_equal_but_for_one_field_stay_apart() -> None:
@@ -151,20 +151,43 @@ def test_a_fleet_run_is_the_same_with_and_without_sharing(
     assert formats.render_reports(again) == formats.render_reports(plain)
 
 
-def test_details_keep_their_types_and_share_their_strings() -> None:
-    deep: object = "leaf"
-    for _ in range(12):  # deeper than the interner looks: kept as it is, still equal
-        deep = {"d": [deep]}
-    details = {"title": "".join(["Field ", "changed"]), "segments": ["spec", 1, ("a", "b")], "n": None,
-               "deep": deep}
+def _with_details(interner: pipeline_intern.Interner, name: str, details: dict[str, object]) -> Finding:
+    r = _result(name)
+    f = dataclasses.replace(r.findings[0], details=details, message="".join(["replicas ", "changed"]))
+    return interner.result(dataclasses.replace(r, findings=(f,))).findings[0]
+
+
+def test_equal_details_are_one_dict_of_the_same_types() -> None:
+    def details() -> dict[str, object]:  # a fresh copy each call, as each finding gets
+        return {"title": "".join(["Field ", "changed"]), "segments": ["spec", 1, ("a", "b")], "n": None,
+                "nested": {"x": [1.0, True]}}
+
     interner = pipeline_intern.Interner()
-    results = []
-    for name in ("dev", "prod"):
-        r = _result(name)
-        f = dataclasses.replace(r.findings[0], details=dict(details, title="".join(["Field ", "changed"])),
-                                message="".join(["replicas ", "changed"]))
-        results.append(interner.result(dataclasses.replace(r, findings=(f,))).findings[0])
-    one, two = results
-    assert repr(one.details) == repr(details) and type(one.details["segments"][2]) is tuple
-    assert one.details["title"] is two.details["title"] and one.message is two.message
-    assert one.details is not two.details and one.details["segments"] is not two.details["segments"]
+    one, two = (_with_details(interner, name, details()) for name in ("dev", "prod"))
+    assert one.details is two.details and one.message is two.message
+    assert repr(one.details) == repr(details()) and type(one.details["segments"][2]) is tuple  # type: ignore[index]
+
+
+@pytest.mark.parametrize("other", [
+    {"n": True},  # 1 == True in Python, not in a report
+    {"n": 1.0},
+    {"n": "1"},
+    {"n": [1]},
+    {"m": 1},
+])
+def test_details_that_differ_in_type_or_key_stay_apart(other: dict[str, object]) -> None:
+    interner = pipeline_intern.Interner()
+    one = _with_details(interner, "dev", {"n": 1})
+    two = _with_details(interner, "prod", other)
+    assert two.details is not one.details and repr(two.details) == repr(other)
+
+
+def test_details_with_other_values_or_too_deep_are_kept_as_they_are() -> None:
+    deep: object = "leaf"
+    for _ in range(12):
+        deep = {"d": [deep]}
+    interner = pipeline_intern.Interner()
+    for details in ({"deep": deep}, {"kind": DriftKind.MODIFIED}, {"s": {1, 2}}):
+        one = _with_details(interner, "dev", details)
+        two = _with_details(interner, "prod", dict(details))
+        assert one.details is details and two.details is not one.details and two.details == details
