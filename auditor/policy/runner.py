@@ -40,7 +40,7 @@ START_POOL_AT = 400
 DIGEST_MEMO = 8192
 """Desired documents whose digest is remembered (by identity): a few renders' worth. Targets sharing a render
 are audited close together (streaming); a document evicted early is digested again (~6 µs)."""
-RESULT_MEMO = 16384
+RESULT_MEMO = 8192
 """Results kept for reuse (oldest out). Reuse comes from targets sharing a render or a document, which
 the stream audits close together; kept for the whole run, every result of every target stayed in
 memory (about 2 MB per 1,500-object target: half the growth of a 96-target run). An evicted result is
