@@ -8,13 +8,15 @@ The interner keeps one instance of each equal value (hash-consing) as each resul
 
 Only frozen values whose fields are all hashable and compared by value are shared (every field of these
 classes takes part in ``==``), so a shared instance is indistinguishable from the copy it replaces. Findings
-are not shared (each carries its own ``details``); their object identity, provenance and credit are.
+themselves are not shared; their object identity, provenance, credit, message and details (plain JSON values,
+compared by ``repr``; read-only once a finding exists) are.
 
 Wiring-level code (like the other ``pipeline_*`` modules); no stage imports it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -62,43 +64,28 @@ class Interner:
     def __init__(self) -> None:
         self._table: dict[object, object] = {}
 
-    def __len__(self) -> int:
-        return len(self._table)
-
     def one(self, value: _T) -> _T:
         """The run's instance equal to ``value`` (``value`` itself the first time it is seen)."""
         return self._table.setdefault(value, value)  # type: ignore[return-value]
 
-    def _shared(self, value: _T) -> _T | None:
+    def _canon(self, value: _T, parts: Callable[[_T], _T]) -> _T:
+        """The run's instance equal to ``value``; the first time, ``parts(value)`` (its parts shared) is kept."""
         got = self._table.get(value)
-        return got  # type: ignore[return-value]
+        return got if got is not None else self.one(parts(value))  # type: ignore[return-value]
 
     def _file(self, f: FileProvenance) -> FileProvenance:
-        got = self._shared(f)
-        if got is not None:
-            return got
         # The commit is shared too: a file that differs in its line still names the same commit.
-        return self.one(replace(f, commit=self.one(f.commit)) if f.commit is not None else f)
+        return self._canon(f, lambda f: replace(f, commit=self.one(f.commit)) if f.commit is not None else f)
 
     def _files(self, files: tuple[FileProvenance, ...]) -> tuple[FileProvenance, ...]:
-        got = self._shared(files)
-        if got is not None:
-            return got
-        return self.one(tuple(self._file(f) for f in files))
+        return self._canon(files, lambda files: tuple(self._file(f) for f in files))
 
     def _provenance(self, prov: Provenance) -> Provenance:
-        got = self._shared(prov)
-        if got is not None:
-            return got
-        return self.one(Provenance(files=self._files(prov.files), live=self.one(prov.live)))
+        return self._canon(prov, lambda p: Provenance(files=self._files(p.files), live=self.one(p.live)))
 
     def credit(self, credit: Credit) -> Credit:
         """The run's instance of ``credit``."""
-        got = self._shared(credit)
-        if got is not None:
-            return got
-        git = self._file(credit.git) if credit.git is not None else None
-        return self.one(replace(credit, git=git))
+        return self._canon(credit, lambda c: replace(c, git=self._file(c.git) if c.git is not None else None))
 
     def _ref(self, ref: ObjectRef | None) -> ObjectRef | None:
         return self.one(ref) if ref is not None else None
@@ -106,16 +93,13 @@ class Interner:
     def _drift(self, d: ObjectDrift) -> ObjectDrift:
         if d.changes:  # changes hold arbitrary values (lists, dicts): kept as they are, identity shared
             return replace(d, ref=self.one(d.ref))
-        got = self._shared(d)
-        return got if got is not None else self.one(replace(d, ref=self.one(d.ref)))
+        return self._canon(d, lambda d: replace(d, ref=self.one(d.ref)))
 
     def _app(self, a: AppObject) -> AppObject:
-        got = self._shared(a)
-        return got if got is not None else self.one(replace(a, ref=self.one(a.ref)))
+        return self._canon(a, lambda a: replace(a, ref=self.one(a.ref)))
 
     def _item(self, i: InventoryItem) -> InventoryItem:
-        got = self._shared(i)
-        return got if got is not None else self.one(replace(i, ref=self.one(i.ref), files=self._files(i.files)))
+        return self._canon(i, lambda i: replace(i, ref=self.one(i.ref), files=self._files(i.files)))
 
     def _text(self, value: Any, depth: int = 0) -> Any:
         """``value`` with its strings (and those of its dicts and lists) the run's instances; same types."""
@@ -158,7 +142,8 @@ class Interner:
     def result(self, r: TargetResult) -> TargetResult:
         """``r``, equal, with its parts shared with the rest of the run.
 
-        Shared: object identities, provenance, drift verdicts, application rows and inventory.
+        Shared: object identities, provenance, credits, drift verdicts, application rows, inventory,
+        images, and each finding's message, rule id, owners and details.
         """
         if not r.audited:
             return r
