@@ -249,13 +249,12 @@ def fleet_fields(
     out: list[FleetField] = []
     # A field's (target, value) pairs, and whole value lists, repeat across fields (every object carries the
     # overlay's `env` label): one instance each, or they grew with differing fields x targets (~20 MB at 96).
-    pairs: dict[tuple[str, type, Any], tuple[str, Any]] = {}  # (target, type, value; a float's repr: -0.0)
+    pairs: dict[tuple[str, tuple[type, Any]], tuple[str, Any]] = {}  # keyed by (target, _exact(value))
     lists: dict[tuple[int, ...], tuple[tuple[str, Any], ...]] = {}
 
     def pair(name: str, value: Any) -> tuple[str, Any]:
-        try:  # typed key: 1, 1.0 and True are equal in Python, not in a report
-            exact = repr(value) if type(value) is float else value
-            return pairs.setdefault((name, type(value), exact), (name, value))
+        try:
+            return pairs.setdefault((name, _exact(value)), (name, value))
         except TypeError:  # an empty list or dict
             return (name, value)
 
@@ -277,14 +276,19 @@ def fleet_fields(
     return tuple(out[:MAX_FLEET_FIELDS])
 
 
-def _same(a: Any, b: Any) -> bool:
-    """True when two leaves (scalars or empty containers) are the same value, as the report shows them.
+def _exact(value: Any) -> tuple[type, Any]:
+    """A leaf (scalar or empty container) as the report shows it: its type, and a float by its text.
 
-    Not ``==``: 1 == 1.0 == True, 0.0 == -0.0 and NaN != NaN. Floats compare by their text.
+    ``==`` is not exact on leaves: 1 == 1.0 == True, 0.0 == -0.0 and NaN != NaN.
     """
-    if type(a) is not type(b):
+    return type(value), repr(value) if type(value) is float else value
+
+
+def _same(a: Any, b: Any) -> bool:
+    """True when two leaves are the same value, as the report shows them (:func:`_exact`)."""
+    if type(a) is not type(b):  # per leaf per target: the common cases without building keys
         return False
-    return repr(a) == repr(b) if type(a) is float else bool(a == b)
+    return _exact(a) == _exact(b) if type(a) is float else bool(a == b)
 
 
 def _record(fields: dict[tuple[str, str], list[Any]], where: tuple[str, str], index: int, bit: int,
