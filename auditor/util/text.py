@@ -69,6 +69,8 @@ def xml_safe(text: str) -> str:
 
 def visible(text: str) -> str:
     """Text that shows controls and bidi characters (``<U+001B>``) instead of obeying them (newlines/tabs kept)."""
+    if text.isprintable():  # no control, bidi (format) or surrogate character: nothing to show (most cells)
+        return text
     text = _CONTROL_RE.sub(lambda m: m.group(0) if m.group(0) in "\t\n\r" else _visible(m.group(0)), text)
     text = _SURROGATE_RE.sub(REPLACEMENT, text)
     return show_bidi(text)
@@ -88,11 +90,20 @@ def json_safe(text: str) -> str:
     Those characters can only occur inside JSON strings, where an escape means the same character
     (``json.dumps`` already escapes C0 controls).
     """
+    # Every character changed here is above U+007E: most report text is ASCII without DEL, checked at C speed,
+    # and the rest is searched once. ``translate`` with a dict looks up every character (4 s for 80 MB of OSCAL).
+    if (text.isascii() and "\x7f" not in text) or _JSON_UNSAFE_RE.search(text) is None:
+        return text
     return encodable(text).translate(_JSON_NEUTRAL)
+
+
+_JSON_UNSAFE_RE = re.compile(f"[\ud800-\udfff\x7f-\x9f{BIDI_CHARS}]")
 
 
 def encodable(text: str) -> str:
     """``text`` without lone surrogates (the only str values that cannot be written as UTF-8)."""
+    if text.isascii():
+        return text
     return _SURROGATE_RE.sub(REPLACEMENT, text) if _SURROGATE_RE.search(text) else text
 
 

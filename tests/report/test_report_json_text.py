@@ -70,3 +70,23 @@ def test_rows_are_written_like_a_list_and_made_one_at_a_time() -> None:
         assert dumps_pretty({"targets": Rows(items, make), "n": 0}, depth) == as_list
         assert made == items  # each item made once, in order
     assert dumps_pretty({"targets": Rows([], make)}) == dumps_pretty({"targets": []})
+
+
+def test_each_row_reaches_the_sink_before_the_next_is_made_at_any_depth() -> None:
+    """Streaming: a row's text is handed over before the next row exists (OSCAL's observations sit 5 deep)."""
+    from auditor.report._text import write_pretty
+
+    got: list[str] = []
+
+    def make(i: int) -> dict[str, Any]:
+        if i:  # the previous row is already written out
+            assert f'"row": {i - 1}' in "".join(got)
+        return {"row": i, "x": [{"y": i}]}
+
+    expected = {"a": {"b": [{"c": {"rows": [{"row": i, "x": [{"y": i}]} for i in range(5)]}}]}}
+    for depth, indent_below in ((10, False), (0, True)):
+        got.clear()
+        write_pretty({"a": {"b": [{"c": {"rows": Rows(range(5), make)}}]}}, got, depth, indent_below=indent_below)
+        assert json.loads("".join(got)) == expected
+    # Below the compact depth the rows are one line of the enclosing value, still a list.
+    assert json.loads(dumps_pretty({"a": {"b": [{"c": {"rows": Rows(range(5), make)}}]}}, 2)) == expected
