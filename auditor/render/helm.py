@@ -172,7 +172,8 @@ def template(
             argv.append("--skip-tests")
         try:
             # A local chart never needs the network (no --dependency-update): none is given.
-            res = proc.run(argv, action=action, env=env, timeout=timeout, check=False, network=False)
+            res = proc.run(argv, action=action, env=env, timeout=timeout, check=False, network=False,
+                           cpu_bound=True)
         except ToolError as exc:
             raise RenderError(str(exc)) from None
         if res.returncode != 0:

@@ -34,7 +34,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,6 +162,61 @@ def _size(n: int) -> str:
     return f"{n // (1024 * 1024)} MiB" if n >= 1024 * 1024 else f"{n} bytes"
 
 
+# ---- CPU-bound children: at most one per CPU ---------------------------------------------------------
+
+_CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def available_cpus(cpu_max: Path = _CGROUP_CPU_MAX) -> int:
+    """CPUs this process may use: its affinity mask, lowered by a cgroup v2 quota (a pod's ``limits.cpu``).
+
+    ``os.cpu_count()`` is the node's count: in a pod limited to 2 CPUs on a 64-CPU node it would be 64.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max" and int(period) > 0:
+            cpus = min(cpus, -(-int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 CPU controller here: the affinity mask is the bound
+    return max(1, cpus)
+
+
+_cpu_slots: threading.BoundedSemaphore | None = None
+_cpu_slots_lock = threading.Lock()
+
+
+def configure_cpu_slots(n: int) -> None:
+    """How many ``cpu_bound`` children may run at once (default :func:`available_cpus`); call before any run."""
+    global _cpu_slots
+    with _cpu_slots_lock:
+        _cpu_slots = threading.BoundedSemaphore(max(1, int(n)))
+
+
+def _slots() -> threading.BoundedSemaphore:
+    global _cpu_slots
+    with _cpu_slots_lock:
+        if _cpu_slots is None:
+            _cpu_slots = threading.BoundedSemaphore(available_cpus())
+        return _cpu_slots
+
+
+@contextlib.contextmanager
+def _cpu_slot(action: str) -> Iterator[None]:
+    """Hold one CPU slot while the child runs; waiting for it does not count against the child's timeout."""
+    slots = _slots()
+    while not slots.acquire(timeout=0.25):
+        if stop.requested():
+            raise ToolError(f"{action}: {stop.reason()}")
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 # ---- running ---------------------------------------------------------------------------------------
 
 class _Overflow(Exception):
@@ -240,6 +295,7 @@ def run(
     memory_mb: int | None = None,
     network: bool = True,
     max_output: int = DEFAULT_MAX_OUTPUT,
+    cpu_bound: bool = False,
 ) -> Result:
     """Run a program and capture its output.
 
@@ -248,7 +304,18 @@ def run(
     (``memory_mb``), prints more than ``max_output`` bytes, is interrupted by a stop request, or
     (with ``check``) exits non-zero; the message carries the tail of stderr.
     ``network=False`` runs it without network access (see the module docstring).
+    ``cpu_bound`` children (renders) wait for one of :func:`available_cpus` slots: more of them at once
+    than CPUs only made each slower, and together they cost more CPU (kustomize x12 on 2 CPUs: 45-59 s
+    of CPU two at a time, 58-80 s four at a time; ``bench/RESULTS.md``).
     """
+    if cpu_bound:
+        with _cpu_slot(action):
+            return _run(args, action, cwd, timeout, env, check, input_bytes, memory_mb, network, max_output)
+    return _run(args, action, cwd, timeout, env, check, input_bytes, memory_mb, network, max_output)
+
+
+def _run(args: Sequence[str], action: str, cwd: str | Path | None, timeout: float, env: Mapping[str, str] | None,
+         check: bool, input_bytes: bytes | None, memory_mb: int | None, network: bool, max_output: int) -> Result:
     name = Path(args[0]).name
     if memory_mb is None:
         memory_mb = _memory_mb

@@ -7,11 +7,12 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from auditor.errors import ToolError
-from auditor.util import proc
+from auditor.util import proc, stop
 
 
 def _alive(pid: int) -> bool:
@@ -108,3 +109,65 @@ def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     assert _wait_gone(child)
+
+
+def test_available_cpus_follows_a_cgroup_quota(tmp_path: Path) -> None:
+    mine = len(os.sched_getaffinity(0))
+    cpu_max = tmp_path / "cpu.max"
+    for text, expected in (("max 100000\n", mine), ("150000 100000\n", min(mine, 2)), ("50000 100000", 1),
+                           ("garbage", mine)):
+        cpu_max.write_text(text)
+        assert proc.available_cpus(cpu_max) == expected, text
+    assert proc.available_cpus(tmp_path / "absent") == mine
+
+
+@pytest.fixture
+def one_cpu_slot() -> Any:
+    saved = proc._cpu_slots
+    proc.configure_cpu_slots(1)
+    try:
+        yield
+    finally:
+        proc._cpu_slots = saved
+        stop.reset()
+
+
+def test_cpu_bound_children_take_turns(tmp_path: Path, one_cpu_slot: None) -> None:
+    """With one slot, CPU-bound children never overlap; others are not held back."""
+    log = tmp_path / "log"
+    script = f"echo start $(date +%s%N) >> {log}; sleep 0.3; echo end $(date +%s%N) >> {log}"
+    threads = [threading.Thread(target=proc.run, args=(["sh", "-c", script],),
+                                kwargs={"action": f"render {i}", "cpu_bound": True}) for i in range(3)]
+    for t in threads:
+        t.start()
+    # Not CPU-bound: runs at once while the renders queue.
+    proc.run(["true"], action="git")
+    for t in threads:
+        t.join()
+    events = [line.split() for line in log.read_text().splitlines()]
+    assert [e[0] for e in events] == ["start", "end"] * 3  # strictly one after the other
+    assert all(int(events[i][1]) <= int(events[i + 1][1]) for i in range(len(events) - 1))
+
+
+def test_a_stop_request_ends_the_wait_for_a_cpu_slot(tmp_path: Path, one_cpu_slot: None) -> None:
+    marker = tmp_path / "running"
+    errors: list[str] = []
+
+    def run(argv: list[str], action: str) -> None:
+        try:
+            proc.run(argv, action=action, cpu_bound=True)
+        except ToolError as exc:
+            errors.append(str(exc))
+
+    holder = threading.Thread(target=run, args=(["sh", "-c", f"touch {marker}; sleep 30"], "long render"))
+    holder.start()
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    waiter = threading.Thread(target=run, args=(["true"], "queued render"))
+    waiter.start()  # the slot is taken: it waits
+    stop.request()
+    waiter.join(10)
+    holder.join(10)
+    assert not waiter.is_alive() and not holder.is_alive()
+    assert sorted(e.split(":")[0] for e in errors) == ["long render", "queued render"]

@@ -68,7 +68,7 @@ def evaluate(path: Path, repo_root: Path, app_dir: Path, spec: Mapping[str, Any]
                 req[codes_key if v.get("code") else vars_key][str(v["name"])] = str(v.get("value") or "")
     try:
         res = proc.run([sys.executable, "-I", "-c", _WORKER], action=f"evaluate {shown}", timeout=timeout,
-                       check=False, input_bytes=json.dumps(req).encode(), network=False)
+                       check=False, input_bytes=json.dumps(req).encode(), network=False, cpu_bound=True)
     except ToolError as exc:
         raise RenderError(str(exc)) from None
     if res.returncode != 0:

@@ -129,7 +129,7 @@ def _run(tool: KustomizeTool, tree: PreparedTree, rel: str, graph: Graph, option
         # Without network unless an allow-listed remote base needs it: whatever a kustomization names,
         # kustomize cannot fetch it (defence in depth behind the allow-list check of every field in scan()).
         res = proc.run(argv, action=action, cwd=tree.root, timeout=options.render_timeout, check=False,
-                       memory_mb=options.tool_memory_mb, network=bool(graph.remote))
+                       memory_mb=options.tool_memory_mb, network=bool(graph.remote), cpu_bound=True)
     except ToolError as exc:
         raise RenderError(rewrite_paths(str(exc), tree.root)) from None
     if res.returncode != 0:
