@@ -38,7 +38,7 @@ from auditor.model import (
     TargetResult,
 )
 from auditor.pipeline_catalog import run_catalog
-from auditor.pipeline_fleet import fleet_fields, line_up
+from auditor.pipeline_fleet import fleet_fields, line_up, park, unpark
 from auditor.pipeline_intern import Interner
 from auditor.pipeline_schedule import stream
 from auditor.pipeline_target import (
@@ -427,8 +427,8 @@ def run_audit(
                 result = interner.result(audit_target(shared, t, rendered, w, source_for(sources, t)))
                 if result.audited and result.apps:
                     # Secret values never reach the disk (the comparison does not read them either).
-                    app_objects.put(t.name, tuple(replace(m, body=mask_secret_values(m.body)) if is_secret(m.body)
-                                                  else m for m in rendered.objects))
+                    app_objects.put(t.name, park(replace(m, body=mask_secret_values(m.body)) if is_secret(m.body)
+                                                 else m for m in rendered.objects))
             if result.audited:
                 log.info("audited: %d desired, %d live, %d findings", result.desired_count, result.live_count,
                          len(result.findings))
@@ -463,7 +463,7 @@ def run_audit(
         lined = line_up([(r.target.name, r.apps) for r in results if r.apps])
         results = tuple(replace(r, apps=interner.apps(lined[r.target.name])) if r.target.name in lined else r
                         for r in results)
-        fields = fleet_fields((r.target.name, app_objects.get(r.target.name, ()), r.apps)
+        fields = fleet_fields((r.target.name, unpark(app_objects.get(r.target.name, ())), r.apps)
                               for r in results if r.audited and r.apps)
         results = tuple(pipeline_hygiene.shown_result(r) for r in results)
 

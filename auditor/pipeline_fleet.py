@@ -210,6 +210,25 @@ def _normalizer(desired: Sequence[Manifest], apps: Mapping[ObjectRef, AppObject]
     return names
 
 
+ParkedObject = tuple[str, str, str, str, str, Mapping[str, Any]]
+"""What :func:`fleet_fields` reads of a desired object, as plain values: (group, kind, namespace, name,
+apiVersion, body)."""
+
+
+def park(objects: Iterable[Manifest]) -> tuple[ParkedObject, ...]:
+    """Desired objects as :data:`ParkedObject` rows for the run's spool.
+
+    Plain tuples and dicts pickle in C; the objects themselves (slotted dataclasses, with provenance the
+    comparison never reads) went through ``__getstate__`` in Python: 4 s of a 24 x 1,500 fleet's run.
+    """
+    return tuple((m.ref.group, m.ref.kind, m.ref.namespace, m.ref.name, m.api_version, m.body) for m in objects)
+
+
+def unpark(rows: Iterable[ParkedObject]) -> tuple[Manifest, ...]:
+    """The objects of :func:`park`, without provenance."""
+    return tuple(Manifest(ref=ObjectRef(g, k, ns, n), api_version=v, body=b) for g, k, ns, n, v, b in rows)
+
+
 def fleet_fields(
     targets: Iterable[tuple[str, Sequence[Manifest], Sequence[AppObject]]],
 ) -> tuple[FleetField, ...]:
