@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,10 +73,50 @@ def resolve_source(options: ClusterOptions) -> KubeconfigSource:
     )
 
 
+_Signature = tuple[tuple[str, int, int, int], ...]
+_PARSED: dict[_Signature, tuple[dict[str, dict[str, Any]], dict[str, Any], str]] = {}
+_PARSED_LOCK = threading.Lock()
+_PARSED_KEEP = 8
+
+
+def _signature(source: KubeconfigSource) -> _Signature | None:
+    """The files as they are now (path, inode, size, mtime); None when one cannot be read."""
+    try:
+        stats = [(p, os.stat(p)) for p in source.paths]
+    except OSError:
+        return None
+    return tuple((p, st.st_ino, st.st_size, st.st_mtime_ns) for p, st in stats)
+
+
 def load_contexts(source: KubeconfigSource) -> tuple[dict[str, dict[str, Any]], str]:
     """(context name → context entry, current-context) of the merged kubeconfig."""
     if not source.paths:
         return {}, ""
+    contexts, _, current = _parsed(source)
+    return {name: dict(entry) for name, entry in contexts.items()}, current
+
+
+def _parsed(source: KubeconfigSource) -> tuple[dict[str, dict[str, Any]], dict[str, Any], str]:
+    """(contexts, users by name, current-context), parsed once per version of the files.
+
+    Every target of a fleet reads its context from the same kubeconfig, usually one with every context
+    of the fleet: parsed per target (three times), the cost grew with the square of the fleet.
+    """
+    sig = _signature(source)
+    with _PARSED_LOCK:
+        hit = _PARSED.get(sig) if sig is not None else None
+    if hit is not None:
+        return hit
+    parsed = _parse(source)
+    if sig is not None:
+        with _PARSED_LOCK:
+            while len(_PARSED) >= _PARSED_KEEP:
+                _PARSED.pop(next(iter(_PARSED)))
+            _PARSED[sig] = parsed
+    return parsed
+
+
+def _parse(source: KubeconfigSource) -> tuple[dict[str, dict[str, Any]], dict[str, Any], str]:
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.kube_config import KubeConfigMerger
 
@@ -91,7 +132,9 @@ def load_contexts(source: KubeconfigSource) -> tuple[dict[str, dict[str, Any]], 
     try:
         # The merger alone (not the loader): the loader insists on a valid current-context.
         merged = KubeConfigMerger(source.joined).config
-        contexts = (merged.value if merged is not None else {}).get("contexts") or []
+        value = merged.value if merged is not None else {}
+        contexts = value.get("contexts") or []
+        users = value.get("users") or []
     except ConfigException as exc:
         raise ConfigError(f"load {source.description}: {_first_line(exc)}") from None
     except Exception as exc:  # malformed YAML and the like, raised by the loader's parser
@@ -101,8 +144,14 @@ def load_contexts(source: KubeconfigSource) -> tuple[dict[str, dict[str, Any]], 
         entry = getattr(node, "value", node)  # merged entries are wrapped in ConfigNode
         if isinstance(entry, dict) and entry.get("name"):
             by_name.setdefault(str(entry["name"]), dict(entry.get("context") or {}))
+    user_specs: dict[str, Any] = {}
+    for node in users:
+        entry = getattr(node, "value", node)
+        if isinstance(entry, dict) and entry.get("name"):
+            spec = entry.get("user") or {}
+            user_specs.setdefault(str(entry["name"]), getattr(spec, "value", spec))
     # The merger lets the last file's current-context win; kubectl takes the first file that sets one.
-    return by_name, _first_current_context(source.paths)
+    return by_name, user_specs, _first_current_context(source.paths)
 
 
 def _first_current_context(paths: Sequence[str]) -> str:
@@ -147,20 +196,11 @@ def user_entry(source: KubeconfigSource, user: str) -> dict[str, Any] | None:
     """The ``user:`` mapping of a kubeconfig user (first file that defines it, as kubectl merges), or None."""
     if not source.paths or not user:
         return None
-    from kubernetes.config.kube_config import KubeConfigMerger
-
     try:
-        merged = KubeConfigMerger(source.joined).config
-        users = (merged.value if merged is not None else {}).get("users") or []
-    except Exception:  # already loaded successfully once; a re-read failure only loses this detail
+        spec = _parsed(source)[1].get(user)
+    except ConfigError:  # already loaded successfully once; a re-read failure only loses this detail
         return None
-    for node in users:
-        entry = getattr(node, "value", node)
-        if isinstance(entry, dict) and entry.get("name") == user:
-            spec = entry.get("user") or {}
-            spec = getattr(spec, "value", spec)
-            return dict(spec) if isinstance(spec, dict) else None
-    return None
+    return dict(spec) if isinstance(spec, dict) else None
 
 
 def user_is_renewable(source: KubeconfigSource, user: str) -> bool:

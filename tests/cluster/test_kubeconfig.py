@@ -128,3 +128,32 @@ def test_in_cluster_service_account(clean_env: Path, monkeypatch: pytest.MonkeyP
     assert len(state.objects) == 2
     assert state.identity == "in-cluster service account"
     assert {r.auth for r in api.log} == {"bearer"}
+
+
+def test_kubeconfig_is_parsed_once_per_version_of_its_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every target of a fleet reads the same kubeconfig: parsed once, again only when a file changes."""
+    path = tmp_path / "config"
+
+    def write(contexts: list[str], token: str) -> None:
+        lines = ["apiVersion: v1", "kind: Config", "current-context: " + contexts[0], "clusters:"]
+        lines += [f"- name: {c}\n  cluster: {{server: 'https://127.0.0.1:1'}}" for c in contexts]
+        lines += ["users:", f"- name: u\n  user: {{token: {token}}}", "contexts:"]
+        lines += [f"- name: {c}\n  context: {{cluster: {c}, user: u}}" for c in contexts]
+        path.write_text("\n".join(lines) + "\n")
+
+    parses: list[int] = []
+    real = kc._parse
+    monkeypatch.setattr(kc, "_parse", lambda s: parses.append(1) or real(s))
+    write(["a", "b"], "t1")
+    source = kc.KubeconfigSource((str(path),), in_cluster=False)
+    for _ in range(5):
+        known, current = kc.load_contexts(source)
+        assert sorted(known) == ["a", "b"] and current == "a"
+        assert kc.user_entry(source, "u") == {"token": "t1"}
+    assert len(parses) == 1
+    known["a"]["user"] = "changed by a caller"  # callers get copies
+    assert kc.load_contexts(source)[0]["a"]["user"] == "u"
+    write(["a", "b", "c"], "t2")  # the file changed (size): read again
+    assert sorted(kc.load_contexts(source)[0]) == ["a", "b", "c"]
+    assert kc.user_entry(source, "u") == {"token": "t2"}
+    assert len(parses) == 2
