@@ -36,7 +36,10 @@ _SEVERITIES = tuple(s.value for s in Severity)
 def parse_source(node: Node) -> SourceOptions:
     """``source:`` — clone cache, timeouts, allow-listed remote bases."""
     node.mapping(("cache_dir", "render_cache", "render_timeout", "git_timeout", "allow_remote_bases",
-                  "allow_remote_repos", "repo_urls", "tool_memory_mb"))
+                  "allow_remote_repos", "repo_urls", "tool_memory_mb", "tool_processes"))
+    raw = node.get("tool_processes").value
+    if isinstance(raw, str) and raw != "auto":
+        raise node.error(f"expected 'auto' or a number of processes, got {raw!r}", (*node.path, "tool_processes"))
     return SourceOptions(
         cache_dir=node.string("cache_dir"),
         render_cache=node.string("render_cache"),
@@ -46,6 +49,7 @@ def parse_source(node: Node) -> SourceOptions:
         allow_remote_repos=node.strings("allow_remote_repos"),
         repo_urls=node.strings("repo_urls"),
         tool_memory_mb=node.integer("tool_memory_mb", 2048, minimum=0),
+        tool_processes=0 if raw in (None, "auto") else node.integer("tool_processes", 0, minimum=1),
     )
 
 

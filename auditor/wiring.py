@@ -38,6 +38,7 @@ def run_options(cfg: RunConfig, args: argparse.Namespace, *, previous_commit: st
     if getattr(args, "no_render_cache", False):
         source = replace(source, render_cache="off")
     proc.configure_memory(source.tool_memory_mb)
+    proc.configure_cpu_slots(source.tool_processes or proc.available_cpus())
     cluster = cfg.cluster
     kubeconfig = getattr(args, "kubeconfig", None)
     if kubeconfig:

@@ -132,6 +132,21 @@ def test_config_example_is_valid_and_documents_every_key() -> None:
     assert not missing, f"config.example.yaml does not document: {missing}"
 
 
+@pytest.mark.parametrize(("value", "expected"), [(None, 0), ("auto", 0), ("1", 1), ("6", 6)])
+def test_source_tool_processes(tmp_path: Path, value: str | None, expected: int) -> None:
+    text = GOOD + (b"" if value is None else f"source:\n  tool_processes: {value}\n".encode())
+    assert parse(text, tmp_path).source.tool_processes == expected
+
+
+@pytest.mark.parametrize(("value", "problem"), [("many", "expected 'auto' or a number"), ("0", "at least 1")])
+def test_source_tool_processes_errors_name_the_line(tmp_path: Path, value: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(GOOD + f"source:\n  tool_processes: {value}\n".encode(), tmp_path)
+    line = len(GOOD.splitlines()) + 2
+    assert f"cfg.yaml:{line}:" in str(err.value) and problem in str(err.value)
+    assert "source.tool_processes" in str(err.value)
+
+
 @pytest.mark.parametrize(("value", "workers"), [(None, -1), ("auto", -1), ("0", 0), ("3", 3)])
 def test_policy_workers(tmp_path: Path, value: str | None, workers: int) -> None:
     text = GOOD + (b"" if value is None else f"policy:\n  workers: {value}\n".encode())
@@ -145,3 +160,18 @@ def test_policy_workers_errors_name_the_line(tmp_path: Path, value: str, problem
     line = len(GOOD.splitlines()) + 2
     assert f"cfg.yaml:{line}:" in str(err.value) and problem in str(err.value)
     assert "policy.workers" in str(err.value)
+
+
+def test_tool_processes_sets_how_many_renders_run_at_once(tmp_path: Path) -> None:
+    import argparse
+
+    from auditor import wiring
+    from auditor.util import proc
+
+    saved = proc._cpu_slots
+    try:
+        for text, slots in ((b"source:\n  tool_processes: 3\n", 3), (b"", proc.available_cpus())):
+            wiring.run_options(parse(GOOD + text, tmp_path), argparse.Namespace(worktree=False))
+            assert proc._slots()._initial_value == slots  # type: ignore[attr-defined]
+    finally:
+        proc._cpu_slots = saved

@@ -36,6 +36,8 @@ class SourceOptions:
     """Render from the working tree (uncommitted files included) instead of a commit: explicit opt-in."""
     tool_memory_mb: int = 2048
     """Memory (RLIMIT_DATA, MiB) each kustomize, helm or git process may use; more is a render error."""
+    tool_processes: int = 0
+    """CPU-bound tool processes (kustomize, helm, jsonnet) running at once; 0 = auto, one per available CPU."""
     credential_hosts: tuple[str, ...] = ()
     """``scheme://host[:port]`` of the repositories the config names (``repo:``, targets, ``--repo``): the
     only places ``$GITOPS_AUDIT_GIT_TOKEN`` is ever offered to (a URL found inside a repository is not)."""
