@@ -202,7 +202,8 @@ def report_run(res: dict[str, Any], cfg: Any, log: dict[str, list[dict[str, Any]
     total = res["cpu_audit"] + res["cpu_children"] + res["cpu_reports"]
     cpus = available_cpus()
     print(f"  CPU {total:.2f}s = audit process {res['cpu_audit']:.2f}s + child processes {res['cpu_children']:.2f}s "
-          f"(kustomize, git, policy workers) + reports {res['cpu_reports']:.2f}s; / {cpus} CPUs = {total / cpus:.2f}s")
+          f"(kustomize, git, policy workers) + reports {res['cpu_reports']:.2f}s; / {cpus} CPUs = {total / cpus:.2f}s; "
+          f"wall / that = {res['wall'] / (total / cpus):.2f} (1.0: every CPU busy all along)")
     print(f"  peak RSS   {peak_rss_mib():7.0f} MiB")
     if per_target:
         print(f"  API requests per target: min {min(per_target.values())} max {max(per_target.values())}; "
