@@ -67,7 +67,7 @@ from auditor.render.tools import KustomizeTool, find_kustomize
 from auditor.repo.git import describe_url, open_repo, origin_url, resolve_ref
 from auditor.repo.options import SourceOptions
 from auditor.shard import check_count, plan, shard_of
-from auditor.util import stop
+from auditor.util import collector, stop
 from auditor.util.redact import mask_tool_message
 from auditor.util.secrets import is_secret, mask_secret_values, new_run_key
 from auditor.util.spool import Spool
@@ -250,6 +250,7 @@ def _discover(opts: RunOptions, work: RepoWork,
     return found, failed
 
 
+@collector.relaxed()
 def run_audit(
     opts: RunOptions,
     targets: Sequence[Target],
