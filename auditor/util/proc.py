@@ -164,25 +164,40 @@ def _size(n: int) -> str:
 
 # ---- CPU-bound children: at most one per CPU ---------------------------------------------------------
 
-_CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+_CGROUP = Path("/sys/fs/cgroup")
 
 
-def available_cpus(cpu_max: Path = _CGROUP_CPU_MAX) -> int:
-    """CPUs this process may use: its affinity mask, lowered by a cgroup v2 quota (a pod's ``limits.cpu``).
+def available_cpus(cgroup: Path = _CGROUP) -> int:
+    """CPUs this process may use: its affinity mask, lowered by a cgroup CPU quota (a pod's ``limits.cpu``).
 
-    ``os.cpu_count()`` is the node's count: in a pod limited to 2 CPUs on a 64-CPU node it would be 64.
+    ``os.cpu_count()`` is the node's count: in a pod limited to 2 CPUs on a 64-CPU node it would be 64. The quota
+    is cgroup v2's ``cpu.max`` or, on v1 hosts, ``cpu/cpu.cfs_quota_us`` over ``cpu.cfs_period_us``.
     """
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         cpus = os.cpu_count() or 1
-    try:
-        quota, period = cpu_max.read_text().split()[:2]
-        if quota != "max" and int(period) > 0:
-            cpus = min(cpus, -(-int(quota) // int(period)))
-    except (OSError, ValueError):
-        pass  # no cgroup v2 CPU controller here: the affinity mask is the bound
+    quota = _cpu_quota(cgroup)
+    if quota is not None:
+        cpus = min(cpus, quota)
     return max(1, cpus)
+
+
+def _cpu_quota(cgroup: Path) -> int | None:
+    """Whole CPUs of the quota (rounded up), or None when there is no quota (or no cgroup file to say so)."""
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    try:
+        q, per = int(quota), int(period)  # "max" (v2) raises: no quota
+    except ValueError:
+        return None
+    return -(-q // per) if q > 0 and per > 0 else None  # v1 says -1 for none
 
 
 _cpu_slots: threading.BoundedSemaphore | None = None

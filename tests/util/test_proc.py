@@ -113,11 +113,17 @@ def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
 
 def test_available_cpus_follows_a_cgroup_quota(tmp_path: Path) -> None:
     mine = len(os.sched_getaffinity(0))
-    cpu_max = tmp_path / "cpu.max"
+    v2, v1 = tmp_path / "v2", tmp_path / "v1"
+    v2.mkdir()
+    (v1 / "cpu").mkdir(parents=True)
     for text, expected in (("max 100000\n", mine), ("150000 100000\n", min(mine, 2)), ("50000 100000", 1),
                            ("garbage", mine)):
-        cpu_max.write_text(text)
-        assert proc.available_cpus(cpu_max) == expected, text
+        (v2 / "cpu.max").write_text(text)
+        assert proc.available_cpus(v2) == expected, text
+    for quota, expected in (("-1", mine), ("250000", min(mine, 3)), ("100000", 1)):
+        (v1 / "cpu" / "cpu.cfs_quota_us").write_text(quota + "\n")
+        (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+        assert proc.available_cpus(v1) == expected, quota
     assert proc.available_cpus(tmp_path / "absent") == mine
 
 
