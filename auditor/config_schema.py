@@ -105,6 +105,15 @@ class Node:
             raise node.error(f"must be at least {minimum}, got {node.value}")
         return int(node.value)
 
+    def auto_count(self, key: str, auto: int, *, minimum: int) -> int:
+        """``auto`` (also when absent) or an integer of at least ``minimum``: a number of processes."""
+        node = self.get(key)
+        if node.value in (None, "auto"):
+            return auto
+        if isinstance(node.value, str):
+            raise node.error(f"expected 'auto' or a number of processes, got {node.value!r}")
+        return self.integer(key, auto, minimum=minimum)
+
     def number(self, key: str, default: float, *, minimum: float | None = None) -> float:
         """A number (int or float)."""
         node = self.get(key)

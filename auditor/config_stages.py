@@ -37,9 +37,6 @@ def parse_source(node: Node) -> SourceOptions:
     """``source:`` — clone cache, timeouts, allow-listed remote bases."""
     node.mapping(("cache_dir", "render_cache", "render_timeout", "git_timeout", "allow_remote_bases",
                   "allow_remote_repos", "repo_urls", "tool_memory_mb", "tool_processes"))
-    raw = node.get("tool_processes").value
-    if isinstance(raw, str) and raw != "auto":
-        raise node.error(f"expected 'auto' or a number of processes, got {raw!r}", (*node.path, "tool_processes"))
     return SourceOptions(
         cache_dir=node.string("cache_dir"),
         render_cache=node.string("render_cache"),
@@ -49,7 +46,7 @@ def parse_source(node: Node) -> SourceOptions:
         allow_remote_repos=node.strings("allow_remote_repos"),
         repo_urls=node.strings("repo_urls"),
         tool_memory_mb=node.integer("tool_memory_mb", 2048, minimum=0),
-        tool_processes=0 if raw in (None, "auto") else node.integer("tool_processes", 0, minimum=1),
+        tool_processes=node.auto_count("tool_processes", 0, minimum=1),
     )
 
 
@@ -193,10 +190,7 @@ def parse_policy(node: Node, resolve: Callable[[str], Path]) -> PolicyOptions:
     if engine == "opa" and not opa_url:
         raise node.error("engine 'opa' needs opa_url (e.g. http://127.0.0.1:8181)", (*node.path, "engine"))
     # `auto` (the default) is one worker process per core, up to 4; 0 evaluates in the audit process.
-    raw_workers = node.get("workers").value
-    if isinstance(raw_workers, str) and raw_workers != "auto":
-        raise node.error(f"expected 'auto' or a number of processes, got {raw_workers!r}", (*node.path, "workers"))
-    workers = -1 if raw_workers in (None, "auto") else node.integer("workers", -1, minimum=0)
+    workers = node.auto_count("workers", -1, minimum=0)
     return PolicyOptions(
         dirs=tuple(str(resolve(d)) for d in node.strings("dirs")),
         builtin=node.boolean("builtin", True),

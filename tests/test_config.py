@@ -132,34 +132,35 @@ def test_config_example_is_valid_and_documents_every_key() -> None:
     assert not missing, f"config.example.yaml does not document: {missing}"
 
 
-@pytest.mark.parametrize(("value", "expected"), [(None, 0), ("auto", 0), ("1", 1), ("6", 6)])
-def test_source_tool_processes(tmp_path: Path, value: str | None, expected: int) -> None:
-    text = GOOD + (b"" if value is None else f"source:\n  tool_processes: {value}\n".encode())
-    assert parse(text, tmp_path).source.tool_processes == expected
+_COUNTS = {
+    "policy.workers": lambda cfg: cfg.policy.workers,
+    "source.tool_processes": lambda cfg: cfg.source.tool_processes,
+}
 
 
-@pytest.mark.parametrize(("value", "problem"), [("many", "expected 'auto' or a number"), ("0", "at least 1")])
-def test_source_tool_processes_errors_name_the_line(tmp_path: Path, value: str, problem: str) -> None:
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("policy.workers", None, -1), ("policy.workers", "auto", -1), ("policy.workers", "0", 0),
+    ("policy.workers", "3", 3),
+    ("source.tool_processes", None, 0), ("source.tool_processes", "auto", 0), ("source.tool_processes", "1", 1),
+    ("source.tool_processes", "6", 6),
+])
+def test_auto_or_a_number_of_processes(tmp_path: Path, key: str, value: str | None, expected: int) -> None:
+    section, name = key.split(".")
+    text = GOOD + (b"" if value is None else f"{section}:\n  {name}: {value}\n".encode())
+    assert _COUNTS[key](parse(text, tmp_path)) == expected
+
+
+@pytest.mark.parametrize(("key", "value", "problem"), [
+    ("policy.workers", "fast", "expected 'auto' or a number"), ("policy.workers", "-2", "at least 0"),
+    ("source.tool_processes", "many", "expected 'auto' or a number"), ("source.tool_processes", "0", "at least 1"),
+])
+def test_process_counts_errors_name_the_line(tmp_path: Path, key: str, value: str, problem: str) -> None:
+    section, name = key.split(".")
     with pytest.raises(ConfigError) as err:
-        parse(GOOD + f"source:\n  tool_processes: {value}\n".encode(), tmp_path)
+        parse(GOOD + f"{section}:\n  {name}: {value}\n".encode(), tmp_path)
     line = len(GOOD.splitlines()) + 2
     assert f"cfg.yaml:{line}:" in str(err.value) and problem in str(err.value)
-    assert "source.tool_processes" in str(err.value)
-
-
-@pytest.mark.parametrize(("value", "workers"), [(None, -1), ("auto", -1), ("0", 0), ("3", 3)])
-def test_policy_workers(tmp_path: Path, value: str | None, workers: int) -> None:
-    text = GOOD + (b"" if value is None else f"policy:\n  workers: {value}\n".encode())
-    assert parse(text, tmp_path).policy.workers == workers
-
-
-@pytest.mark.parametrize(("value", "problem"), [("fast", "expected 'auto' or a number"), ("-2", "at least 0")])
-def test_policy_workers_errors_name_the_line(tmp_path: Path, value: str, problem: str) -> None:
-    with pytest.raises(ConfigError) as err:
-        parse(GOOD + f"policy:\n  workers: {value}\n".encode(), tmp_path)
-    line = len(GOOD.splitlines()) + 2
-    assert f"cfg.yaml:{line}:" in str(err.value) and problem in str(err.value)
-    assert "policy.workers" in str(err.value)
+    assert key in str(err.value)
 
 
 def test_tool_processes_sets_how_many_renders_run_at_once(tmp_path: Path) -> None:
