@@ -323,10 +323,8 @@ def run(
     than CPUs only made each slower, and together they cost more CPU (kustomize x12 on 2 CPUs: 45-59 s
     of CPU two at a time, 58-80 s four at a time; ``bench/RESULTS.md``).
     """
-    if cpu_bound:
-        with _cpu_slot(action):
-            return _run(args, action, cwd, timeout, env, check, input_bytes, memory_mb, network, max_output)
-    return _run(args, action, cwd, timeout, env, check, input_bytes, memory_mb, network, max_output)
+    with _cpu_slot(action) if cpu_bound else contextlib.nullcontext():
+        return _run(args, action, cwd, timeout, env, check, input_bytes, memory_mb, network, max_output)
 
 
 def _run(args: Sequence[str], action: str, cwd: str | Path | None, timeout: float, env: Mapping[str, str] | None,
