@@ -81,7 +81,10 @@ def csv_safe(text: str) -> str:
     return visible(text)
 
 
-_JSON_NEUTRAL = {ord(c): f"\\u{ord(c):04x}" for c in BIDI_CHARS + "".join(map(chr, range(0x7F, 0xA0)))}
+_JSON_ESCAPED = BIDI_CHARS + "".join(map(chr, range(0x7F, 0xA0)))
+"""Characters JSON text gets as escapes: bidi controls, DEL and the C1 controls."""
+_JSON_NEUTRAL = {ord(c): f"\\u{ord(c):04x}" for c in _JSON_ESCAPED}
+_JSON_UNSAFE_RE = re.compile(f"[\ud800-\udfff{_JSON_ESCAPED}]")
 
 
 def json_safe(text: str) -> str:
@@ -96,8 +99,6 @@ def json_safe(text: str) -> str:
         return text
     return encodable(text).translate(_JSON_NEUTRAL)
 
-
-_JSON_UNSAFE_RE = re.compile(f"[\ud800-\udfff\x7f-\x9f{BIDI_CHARS}]")
 
 
 def encodable(text: str) -> str:
